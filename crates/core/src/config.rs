@@ -1,0 +1,196 @@
+//! Deployment configuration, read from Worker vars and secrets through a lookup function so the
+//! core never touches the runtime's environment.
+
+use crate::keys::MIN_SECRET_LEN;
+use crate::secret::Secret;
+
+/// Default upper bound of any access token's lifetime (seconds). A retired signing key stays
+/// published at least this long.
+pub const DEFAULT_MAX_TOKEN_TTL_SECS: i64 = 3600;
+
+/// Default age after which the scheduled handler rotates the signing key (days).
+pub const DEFAULT_KEY_ROTATION_DAYS: i64 = 30;
+
+/// Parsed configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// Canonical issuer identifier: scheme and host lower-case, no trailing slash, no query.
+    pub issuer: String,
+    /// The issuer's path ("" when the issuer has none), a prefix of every endpoint.
+    pub issuer_path: String,
+    /// Root secret: the signing-key encryption key and other server-side keys derive from it.
+    pub secret: Secret,
+    /// Bootstrap admin credential.
+    pub admin_token: Secret,
+    /// Upper bound of access-token lifetimes (seconds).
+    pub max_token_ttl: i64,
+    /// Signing-key rotation period (seconds).
+    pub key_rotation_period: i64,
+}
+
+/// Names of the vars and secrets.
+pub mod vars {
+    /// Issuer URL (var).
+    pub const ISSUER: &str = "MCPGATE_ISSUER";
+    /// Root secret (secret).
+    pub const SECRET: &str = "MCPGATE_SECRET";
+    /// Bootstrap admin token (secret).
+    pub const ADMIN_TOKEN: &str = "MCPGATE_ADMIN_TOKEN";
+    /// Maximum access-token lifetime in seconds (var, optional).
+    pub const MAX_TOKEN_TTL: &str = "MCPGATE_MAX_TOKEN_TTL_SECS";
+    /// Key rotation period in days (var, optional).
+    pub const KEY_ROTATION_DAYS: &str = "MCPGATE_KEY_ROTATION_DAYS";
+}
+
+/// What is wrong with the configuration: one line per problem, naming the variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub Vec<String>);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "mcpgate is misconfigured: {}", self.0.join("; "))
+    }
+}
+
+impl Config {
+    /// Reads the configuration; `get` returns a var or secret by name.
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut problems = Vec::new();
+        let issuer = match get(vars::ISSUER) {
+            None => {
+                problems.push(format!("{} is not set", vars::ISSUER));
+                None
+            }
+            Some(raw) => match canonical_issuer(raw.trim()) {
+                Ok(i) => Some(i),
+                Err(why) => {
+                    problems.push(format!("{} {why}", vars::ISSUER));
+                    None
+                }
+            },
+        };
+        let mut secret_var = |name: &str| match get(name) {
+            Some(s) if s.len() >= MIN_SECRET_LEN => Some(Secret::new(s)),
+            Some(_) => {
+                problems.push(format!(
+                    "{name} must be at least {MIN_SECRET_LEN} characters (set it with `wrangler secret put {name}`)"
+                ));
+                None
+            }
+            None => {
+                problems.push(format!(
+                    "{name} is not set (set it with `wrangler secret put {name}`)"
+                ));
+                None
+            }
+        };
+        let secret = secret_var(vars::SECRET);
+        let admin_token = secret_var(vars::ADMIN_TOKEN);
+        let mut int_var = |name: &str, default: i64, min: i64, max: i64| match get(name) {
+            None => default,
+            Some(v) => match v.trim().parse::<i64>() {
+                Ok(n) if (min..=max).contains(&n) => n,
+                _ => {
+                    problems.push(format!("{name} must be an integer in {min}..={max}"));
+                    default
+                }
+            },
+        };
+        let max_token_ttl = int_var(vars::MAX_TOKEN_TTL, DEFAULT_MAX_TOKEN_TTL_SECS, 60, 86_400);
+        let rotation_days = int_var(vars::KEY_ROTATION_DAYS, DEFAULT_KEY_ROTATION_DAYS, 1, 365);
+        match (issuer, secret, admin_token) {
+            (Some((issuer, issuer_path)), Some(secret), Some(admin_token)) if problems.is_empty() => {
+                Ok(Config {
+                    issuer,
+                    issuer_path,
+                    secret,
+                    admin_token,
+                    max_token_ttl,
+                    key_rotation_period: rotation_days * 86_400,
+                })
+            }
+            _ => Err(ConfigError(problems)),
+        }
+    }
+}
+
+/// Checks an issuer URL (RFC 8414 §2: https, no query or fragment) and returns it in canonical
+/// form with its path. Plain http is allowed only for loopback hosts (local development).
+pub fn canonical_issuer(raw: &str) -> Result<(String, String), &'static str> {
+    let url = crate::uri::AbsoluteUri::parse(raw).map_err(|_| "is not an absolute URL")?;
+    if url.query.is_some() || url.fragment.is_some() {
+        return Err("must not have a query or fragment");
+    }
+    match url.scheme.as_str() {
+        "https" => {}
+        "http" if url.is_loopback() => {}
+        _ => return Err("must be https (http only for loopback hosts)"),
+    }
+    let path = url.path.trim_end_matches('/').to_owned();
+    let issuer = format!("{}{}", url.origin(), path);
+    Ok((issuer, path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let owned: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| owned.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+
+    const S: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn issuer_is_canonicalised_without_trailing_slash() {
+        let c = Config::from_vars(vars(&[
+            (vars::ISSUER, "HTTPS://Auth.Example.COM/"),
+            (vars::SECRET, S),
+            (vars::ADMIN_TOKEN, S),
+        ]))
+        .unwrap();
+        assert_eq!(c.issuer, "https://auth.example.com");
+        assert_eq!(c.issuer_path, "");
+        let (i, p) = canonical_issuer("https://example.com/tenant/a/").unwrap();
+        assert_eq!((i.as_str(), p.as_str()), ("https://example.com/tenant/a", "/tenant/a"));
+    }
+
+    #[test]
+    fn missing_secret_is_a_clear_error_naming_the_variable() {
+        let err = Config::from_vars(vars(&[(vars::ISSUER, "https://a.example")])).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("MCPGATE_SECRET is not set"), "{text}");
+        assert!(text.contains("MCPGATE_ADMIN_TOKEN is not set"), "{text}");
+    }
+
+    #[test]
+    fn short_secret_and_plain_http_issuer_are_rejected() {
+        let err = Config::from_vars(vars(&[
+            (vars::ISSUER, "http://auth.example.com"),
+            (vars::SECRET, "short"),
+            (vars::ADMIN_TOKEN, S),
+        ]))
+        .unwrap_err();
+        assert_eq!(err.0.len(), 2, "{err}");
+        assert!(canonical_issuer("http://127.0.0.1:8787").is_ok());
+        assert!(canonical_issuer("http://localhost:8787").is_ok());
+        assert!(canonical_issuer("https://a.example?x=1").is_err());
+        assert!(canonical_issuer("https://a.example#f").is_err());
+    }
+
+    #[test]
+    fn numeric_settings_are_range_checked() {
+        let err = Config::from_vars(vars(&[
+            (vars::ISSUER, "https://a.example"),
+            (vars::SECRET, S),
+            (vars::ADMIN_TOKEN, S),
+            (vars::MAX_TOKEN_TTL, "5"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains(vars::MAX_TOKEN_TTL));
+    }
+}

@@ -1,0 +1,85 @@
+//! Admin API (`/admin/v1/...`): authentication and signing-key operations.
+
+use http::{header, StatusCode};
+use rand_core::CryptoRngCore;
+use serde_json::json;
+
+use crate::config::Config;
+use crate::keys::{self, KeyEncryptionKey, KeyRing};
+use crate::secret::ct_eq;
+use crate::store::KeyStore;
+use crate::wire::{json as json_response, no_store, Error, Request, Response};
+
+/// Checks the bootstrap admin credential (`Authorization: Bearer <MCPGATE_ADMIN_TOKEN>`) in
+/// constant time.
+pub fn authenticate(config: &Config, req: &Request) -> Result<(), Error> {
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer_token)
+        .ok_or(Error::AdminUnauthorized)?;
+    if ct_eq(presented.as_bytes(), config.admin_token.expose().as_bytes()) {
+        Ok(())
+    } else {
+        Err(Error::AdminUnauthorized)
+    }
+}
+
+/// The token of an `Authorization: Bearer` header (RFC 6750 §2.1; scheme case-insensitive).
+pub fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+fn key_summary(ring: &KeyRing) -> serde_json::Value {
+    let all = ring
+        .active
+        .iter()
+        .chain(ring.next.iter())
+        .chain(ring.retired.iter());
+    let keys: Vec<_> = all
+        .map(|k| {
+            json!({
+                "kid": k.kid,
+                "state": k.state.as_str(),
+                "created_at": k.created_at,
+                "activated_at": k.activated_at,
+                "publish_until": k.publish_until,
+            })
+        })
+        .collect();
+    json!({ "keys": keys })
+}
+
+/// `GET /admin/v1/keys`: the key ring without private material.
+pub async fn list_keys<S: KeyStore + ?Sized>(
+    store: &S,
+    kek: &KeyEncryptionKey,
+    rng: &mut dyn CryptoRngCore,
+    now: i64,
+) -> Result<Response, Error> {
+    let ring = keys::ensure(store, kek, rng, now).await?;
+    Ok(no_store(json_response(StatusCode::OK, &key_summary(&ring))))
+}
+
+/// `POST /admin/v1/keys/rotate`: next key starts signing, active key retires.
+pub async fn rotate_keys<S: KeyStore + ?Sized>(
+    store: &S,
+    config: &Config,
+    kek: &KeyEncryptionKey,
+    rng: &mut dyn CryptoRngCore,
+    now: i64,
+) -> Result<Response, Error> {
+    let rotation = keys::rotate(store, kek, rng, now, config.max_token_ttl).await?;
+    Ok(no_store(json_response(
+        StatusCode::OK,
+        &json!({
+            "active": rotation.active_kid,
+            "next": rotation.next_kid,
+            "retired": rotation.retired_kid,
+            "retired_published_until": rotation.retired_until,
+        }),
+    )))
+}

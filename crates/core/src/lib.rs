@@ -1,0 +1,26 @@
+//! # mcpgate-core
+//!
+//! The protocol core of mcpgate, an OAuth 2.1 authorization server for MCP servers and clients.
+//! Everything that decides anything lives here; the Worker glue converts types, reads bindings
+//! and implements the store traits. The crate has no runtime: time (`now`), randomness (an RNG
+//! argument), signatures ([`crypto::Crypto`]) and storage ([`store`]) are inputs, so the whole
+//! service runs natively in tests with a fixed clock and a seeded RNG.
+//!
+//! Standards implemented so far: RFC 8414 (metadata), RFC 7517/7518/7638 (JWKS, ES256, kid
+//! thumbprints), RFC 6749 §5.2 error bodies.
+
+pub mod config;
+pub mod crypto;
+pub mod endpoints;
+pub mod keys;
+pub mod secret;
+pub mod service;
+pub mod store;
+pub mod uri;
+pub mod wire;
+
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
+
+pub use config::Config;
+pub use service::Service;

@@ -1,0 +1,160 @@
+//! Two levels of error: [`Error`] says what went wrong inside (for logs and tests), and
+//! [`WireError`] is what the client sees. [`Error::to_wire`] is the one exhaustive mapping
+//! between them; internal detail never crosses it.
+
+use http::{header, HeaderValue, StatusCode};
+use serde::Serialize;
+
+use super::{json, no_store, LogDetail, Response};
+use crate::store::StoreError;
+
+/// What went wrong, in the core's own terms.
+#[derive(Debug)]
+pub enum Error {
+    /// No route for this path.
+    NotFound,
+    /// The path exists but not with this method; the allowed methods.
+    MethodNotAllowed(&'static str),
+    /// The body is over [`super::MAX_BODY_BYTES`].
+    BodyTooLarge,
+    /// A parameter is missing, repeated or malformed (RFC 6749 §5.2 `invalid_request`).
+    InvalidRequest(String),
+    /// The request needs the admin credential and did not carry a valid one.
+    AdminUnauthorized,
+    /// A uniqueness or state conflict (duplicate, concurrent change).
+    Conflict(String),
+    /// The deployment's configuration is invalid; the text names the variable.
+    Misconfigured(String),
+    /// A storage failure.
+    Store(StoreError),
+    /// Any other internal failure.
+    Internal(String),
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        Error::Store(e)
+    }
+}
+
+impl From<crate::keys::KeyError> for Error {
+    fn from(e: crate::keys::KeyError) -> Self {
+        match e {
+            crate::keys::KeyError::Store(StoreError::Conflict(c)) => Error::Conflict(c),
+            crate::keys::KeyError::Store(s) => Error::Store(s),
+            other => Error::Internal(other.to_string()),
+        }
+    }
+}
+
+/// An error as sent: status, RFC 6749 §5.2 `error` code, optional description and headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// The `error` code.
+    pub code: &'static str,
+    /// Human-readable `error_description` (never internal detail).
+    pub description: Option<String>,
+    /// `WWW-Authenticate` challenge, if any.
+    pub www_authenticate: Option<String>,
+    /// `Allow` header for 405.
+    pub allow: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_description: Option<&'a str>,
+}
+
+impl WireError {
+    fn new(status: StatusCode, code: &'static str, description: Option<String>) -> Self {
+        WireError {
+            status,
+            code,
+            description,
+            www_authenticate: None,
+            allow: None,
+        }
+    }
+
+    /// The HTTP response: JSON body, `Cache-Control: no-store`, and the error's headers.
+    pub fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: self.code,
+            error_description: self.description.as_deref(),
+        };
+        let mut resp = no_store(json(self.status, &body));
+        if let Some(c) = self.www_authenticate.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, c);
+        }
+        if let Some(a) = self.allow {
+            resp.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(a));
+        }
+        resp
+    }
+}
+
+impl Error {
+    /// The wire form of this error. Exhaustive on purpose: a new variant must decide here what
+    /// the client sees.
+    pub fn to_wire(&self) -> WireError {
+        use StatusCode as S;
+        match self {
+            Error::NotFound => WireError::new(S::NOT_FOUND, "not_found", Some("no such endpoint".into())),
+            Error::MethodNotAllowed(allow) => WireError {
+                allow: Some(allow),
+                ..WireError::new(
+                    S::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    Some(format!("allowed methods: {allow}")),
+                )
+            },
+            Error::BodyTooLarge => WireError::new(
+                S::PAYLOAD_TOO_LARGE,
+                "invalid_request",
+                Some(format!("request body exceeds {} bytes", super::MAX_BODY_BYTES)),
+            ),
+            Error::InvalidRequest(why) => {
+                WireError::new(S::BAD_REQUEST, "invalid_request", Some(why.clone()))
+            }
+            Error::AdminUnauthorized => WireError {
+                www_authenticate: Some(r#"Bearer realm="mcpgate-admin""#.into()),
+                ..WireError::new(
+                    S::UNAUTHORIZED,
+                    "invalid_token",
+                    Some("admin credential missing or invalid".into()),
+                )
+            },
+            Error::Conflict(what) => WireError::new(S::CONFLICT, "conflict", Some(what.clone())),
+            Error::Misconfigured(_) => WireError::new(
+                S::INTERNAL_SERVER_ERROR,
+                "server_error",
+                Some("the server is misconfigured; see its log".into()),
+            ),
+            Error::Store(_) | Error::Internal(_) => WireError::new(
+                S::INTERNAL_SERVER_ERROR,
+                "server_error",
+                Some("internal error".into()),
+            ),
+        }
+    }
+
+    /// The response for this error, with internal detail attached for the log only.
+    pub fn into_response(self) -> Response {
+        let detail = match &self {
+            Error::Store(e) => Some(format!("store error: {e}")),
+            Error::Internal(d) => Some(format!("internal error: {d}")),
+            Error::Misconfigured(d) => Some(d.clone()),
+            _ => None,
+        };
+        let mut resp = self.to_wire().into_response();
+        if let Some(d) = detail {
+            resp.extensions_mut().insert(LogDetail(d));
+        }
+        resp
+    }
+}

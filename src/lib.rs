@@ -1,0 +1,79 @@
+//! mcpgate on Cloudflare Workers: the glue between the runtime and `mcpgate-core`.
+//!
+//! This crate makes no protocol decisions. Per request it reads the clock, the configuration
+//! and the bindings, converts the request, calls `Service::handle`, logs internal detail the
+//! core attached, and converts the response back.
+
+mod http;
+mod store;
+
+use mcpgate_core::crypto::SoftwareCrypto;
+use mcpgate_core::wire::{Error, LogDetail};
+use mcpgate_core::{Config, Service};
+use rand_core::OsRng;
+use worker::{console_error, console_log, event, Context, Date, Env, ScheduleContext, ScheduledEvent};
+
+use crate::store::d1::D1Store;
+
+/// Binding name of the D1 registry database.
+const DB_BINDING: &str = "DB";
+
+fn now_secs() -> i64 {
+    (Date::now().as_millis() / 1000) as i64
+}
+
+fn config(env: &Env) -> Result<Config, Error> {
+    Config::from_vars(|name| env.var(name).ok().map(|v| v.to_string())).map_err(|e| {
+        let text = e.to_string();
+        console_error!("{text}");
+        Error::Misconfigured(text)
+    })
+}
+
+async fn respond(req: worker::Request, env: &Env) -> mcpgate_core::wire::Response {
+    let now = now_secs();
+    let config = match config(env) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let db = match env.d1(DB_BINDING) {
+        Ok(db) => db,
+        Err(e) => return Error::Misconfigured(format!("D1 binding {DB_BINDING}: {e}")).into_response(),
+    };
+    let req = match http::to_core(req).await {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let store = D1Store::new(db);
+    let crypto = SoftwareCrypto;
+    Service::new(&config, &store, &crypto)
+        .handle(req, now, &mut OsRng)
+        .await
+}
+
+#[event(fetch)]
+async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<worker::Response> {
+    let resp = respond(req, &env).await;
+    if let Some(LogDetail(detail)) = resp.extensions().get::<LogDetail>() {
+        console_error!("{} {}", resp.status().as_u16(), detail);
+    }
+    http::from_core(resp)
+}
+
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let Ok(config) = config(&env) else { return };
+    let Ok(db) = env.d1(DB_BINDING) else {
+        console_error!("scheduled: no D1 binding {DB_BINDING}");
+        return;
+    };
+    let store = D1Store::new(db);
+    let crypto = SoftwareCrypto;
+    match Service::new(&config, &store, &crypto)
+        .scheduled(now_secs(), &mut OsRng)
+        .await
+    {
+        Ok(report) => console_log!("scheduled: {report}"),
+        Err(e) => console_error!("scheduled: {e:?}"),
+    }
+}

@@ -1,0 +1,3 @@
+//! Store implementations on Workers bindings.
+
+pub mod d1;
