@@ -11,9 +11,11 @@ use mcpgate_core::crypto::SoftwareCrypto;
 use mcpgate_core::wire::{Error, LogDetail};
 use mcpgate_core::{Config, Service};
 use rand_core::OsRng;
-use worker::{console_error, console_log, event, Context, Date, Env, ScheduleContext, ScheduledEvent};
+use worker::{
+    console_error, console_log, event, Context, Date, Env, ScheduleContext, ScheduledEvent,
+};
 
-use crate::store::d1::D1Store;
+use crate::store::d1::D1Db;
 
 /// Binding name of the D1 registry database.
 const DB_BINDING: &str = "DB";
@@ -23,11 +25,8 @@ fn now_secs() -> i64 {
 }
 
 fn config(env: &Env) -> Result<Config, Error> {
-    Config::from_vars(|name| env.var(name).ok().map(|v| v.to_string())).map_err(|e| {
-        let text = e.to_string();
-        console_error!("{text}");
-        Error::Misconfigured(text)
-    })
+    Config::from_vars(|name| env.var(name).ok().map(|v| v.to_string()))
+        .map_err(|e| Error::Misconfigured(e.to_string()))
 }
 
 async fn respond(req: worker::Request, env: &Env) -> mcpgate_core::wire::Response {
@@ -38,13 +37,15 @@ async fn respond(req: worker::Request, env: &Env) -> mcpgate_core::wire::Respons
     };
     let db = match env.d1(DB_BINDING) {
         Ok(db) => db,
-        Err(e) => return Error::Misconfigured(format!("D1 binding {DB_BINDING}: {e}")).into_response(),
+        Err(e) => {
+            return Error::Misconfigured(format!("D1 binding {DB_BINDING}: {e}")).into_response()
+        }
     };
     let req = match http::to_core(req).await {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    let store = D1Store::new(db);
+    let store = D1Db::new(db);
     let crypto = SoftwareCrypto;
     Service::new(&config, &store, &crypto)
         .handle(req, now, &mut OsRng)
@@ -62,12 +63,18 @@ async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<
 
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    let Ok(config) = config(&env) else { return };
+    let config = match config(&env) {
+        Ok(c) => c,
+        Err(e) => {
+            console_error!("scheduled: {e:?}");
+            return;
+        }
+    };
     let Ok(db) = env.d1(DB_BINDING) else {
         console_error!("scheduled: no D1 binding {DB_BINDING}");
         return;
     };
-    let store = D1Store::new(db);
+    let store = D1Db::new(db);
     let crypto = SoftwareCrypto;
     match Service::new(&config, &store, &crypto)
         .scheduled(now_secs(), &mut OsRng)

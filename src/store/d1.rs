@@ -1,158 +1,73 @@
-//! The core's store traits on D1. Multi-statement changes go through `batch`, which D1 runs as
-//! one transaction; uniqueness is enforced by the schema (see migrations/) and surfaces as
-//! `StoreError::Conflict`.
+//! The core's [`Database`] on D1. `batch` is D1's batch, which runs as one transaction.
 
-use mcpgate_core::keys::{KeyState, StoredKey};
-use mcpgate_core::store::{KeyStore, StoreError};
-use serde::Deserialize;
+use mcpgate_core::store::{Database, Row, SqlValue, Stmt, StoreError};
+use serde_json::Value;
 use wasm_bindgen::JsValue;
-use worker::{D1Database, D1PreparedStatement};
+use worker::{D1Database, D1PreparedStatement, D1Result};
 
-/// D1-backed store.
-pub struct D1Store {
+/// D1-backed database.
+pub struct D1Db {
     db: D1Database,
 }
 
-impl D1Store {
+impl D1Db {
     /// Wraps the `DB` binding.
     pub fn new(db: D1Database) -> Self {
-        D1Store { db }
+        D1Db { db }
     }
 
-    fn stmt(&self, sql: &str, args: &[JsValue]) -> Result<D1PreparedStatement, StoreError> {
-        self.db.prepare(sql).bind(args).map_err(backend)
-    }
-
-    async fn batch(&self, stmts: Vec<D1PreparedStatement>) -> Result<(), StoreError> {
-        self.db.batch(stmts).await.map(|_| ()).map_err(classify)
-    }
-}
-
-fn backend(e: worker::Error) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
-
-/// Maps D1 errors: constraint violations are conflicts (nothing was written: the statement or
-/// batch rolled back), everything else is a backend failure.
-fn classify(e: worker::Error) -> StoreError {
-    let text = e.to_string();
-    if text.contains("UNIQUE constraint failed") || text.contains("SQLITE_CONSTRAINT") {
-        StoreError::Conflict(text)
-    } else {
-        StoreError::Backend(text)
-    }
-}
-
-fn num(n: i64) -> JsValue {
-    JsValue::from_f64(n as f64)
-}
-
-fn opt_num(n: Option<i64>) -> JsValue {
-    n.map(num).unwrap_or(JsValue::NULL)
-}
-
-#[derive(Deserialize)]
-struct KeyRow {
-    kid: String,
-    state: String,
-    public_jwk: String,
-    sealed_private: String,
-    created_at: i64,
-    activated_at: Option<i64>,
-    publish_until: Option<i64>,
-}
-
-const INSERT_KEY: &str = "INSERT INTO signing_keys \
-    (kid, state, public_jwk, sealed_private, created_at, activated_at, publish_until) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-
-impl D1Store {
-    fn insert_key(&self, k: &StoredKey) -> Result<D1PreparedStatement, StoreError> {
-        self.stmt(
-            INSERT_KEY,
-            &[
-                k.kid.as_str().into(),
-                k.state.as_str().into(),
-                k.public_jwk.as_str().into(),
-                k.sealed_private.as_str().into(),
-                num(k.created_at),
-                opt_num(k.activated_at),
-                opt_num(k.publish_until),
-            ],
-        )
-    }
-}
-
-impl KeyStore for D1Store {
-    async fn list_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
-        let rows: Vec<KeyRow> = self
-            .stmt("SELECT * FROM signing_keys ORDER BY created_at", &[])?
-            .all()
-            .await
-            .map_err(backend)?
-            .results()
-            .map_err(backend)?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|r| {
-                Some(StoredKey {
-                    state: KeyState::parse(&r.state)?,
-                    kid: r.kid,
-                    public_jwk: r.public_jwk,
-                    sealed_private: r.sealed_private,
-                    created_at: r.created_at,
-                    activated_at: r.activated_at,
-                    publish_until: r.publish_until,
-                })
+    fn prepare(&self, stmt: &Stmt) -> Result<D1PreparedStatement, StoreError> {
+        let params: Vec<JsValue> = stmt
+            .params
+            .iter()
+            .map(|p| match p {
+                SqlValue::Null => JsValue::NULL,
+                // Integers the core uses are timestamps, counters and flags: far below 2^53.
+                SqlValue::Int(i) => JsValue::from_f64(*i as f64),
+                SqlValue::Text(t) => JsValue::from_str(t),
             })
-            .collect())
+            .collect();
+        self.db.prepare(stmt.sql).bind(&params).map_err(error)
+    }
+}
+
+fn error(e: worker::Error) -> StoreError {
+    StoreError::from_message(e.to_string())
+}
+
+/// D1 returns every number as a double; integral values become JSON integers again.
+fn normalise(v: Value) -> Value {
+    match v {
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 => {
+                Value::from(f as i64)
+            }
+            _ => Value::Number(n),
+        },
+        other => other,
+    }
+}
+
+fn rows(result: &D1Result) -> Result<Vec<Row>, StoreError> {
+    let raw: Vec<serde_json::Map<String, Value>> = result.results().map_err(error)?;
+    Ok(raw
+        .into_iter()
+        .map(|r| r.into_iter().map(|(k, v)| (k, normalise(v))).collect())
+        .collect())
+}
+
+impl Database for D1Db {
+    async fn query(&self, stmt: Stmt) -> Result<Vec<Row>, StoreError> {
+        let result = self.prepare(&stmt)?.all().await.map_err(error)?;
+        rows(&result)
     }
 
-    async fn insert_initial(&self, active: StoredKey, next: StoredKey) -> Result<(), StoreError> {
-        self.batch(vec![self.insert_key(&active)?, self.insert_key(&next)?])
-            .await
-    }
-
-    async fn insert_next(&self, next: StoredKey) -> Result<(), StoreError> {
-        self.batch(vec![self.insert_key(&next)?]).await
-    }
-
-    async fn rotate(
-        &self,
-        active_kid: &str,
-        next_kid: &str,
-        now: i64,
-        retired_until: i64,
-        new_next: StoredKey,
-    ) -> Result<(), StoreError> {
-        // If another rotation already ran, the updates match nothing and the insert violates
-        // the one-next-key index, rolling the whole batch back.
-        self.batch(vec![
-            self.stmt(
-                "UPDATE signing_keys SET state = 'retired', publish_until = ?2 \
-                 WHERE kid = ?1 AND state = 'active'",
-                &[active_kid.into(), num(retired_until)],
-            )?,
-            self.stmt(
-                "UPDATE signing_keys SET state = 'active', activated_at = ?2 \
-                 WHERE kid = ?1 AND state = 'next'",
-                &[next_kid.into(), num(now)],
-            )?,
-            self.insert_key(&new_next)?,
-        ])
-        .await
-    }
-
-    async fn delete_expired_keys(&self, now: i64) -> Result<u64, StoreError> {
-        let result = self
-            .stmt(
-                "DELETE FROM signing_keys WHERE state = 'retired' AND publish_until <= ?1",
-                &[num(now)],
-            )?
-            .run()
-            .await
-            .map_err(backend)?;
-        let changes = result.meta().ok().flatten().and_then(|m| m.changes);
-        Ok(changes.unwrap_or(0) as u64)
+    async fn batch(&self, stmts: Vec<Stmt>) -> Result<Vec<Vec<Row>>, StoreError> {
+        let prepared = stmts
+            .iter()
+            .map(|s| self.prepare(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let results = self.db.batch(prepared).await.map_err(error)?;
+        results.iter().map(rows).collect()
     }
 }

@@ -99,7 +99,9 @@ impl Config {
         let max_token_ttl = int_var(vars::MAX_TOKEN_TTL, DEFAULT_MAX_TOKEN_TTL_SECS, 60, 86_400);
         let rotation_days = int_var(vars::KEY_ROTATION_DAYS, DEFAULT_KEY_ROTATION_DAYS, 1, 365);
         match (issuer, secret, admin_token) {
-            (Some((issuer, issuer_path)), Some(secret), Some(admin_token)) if problems.is_empty() => {
+            (Some((issuer, issuer_path)), Some(secret), Some(admin_token))
+                if problems.is_empty() =>
+            {
                 Ok(Config {
                     issuer,
                     issuer_path,
@@ -140,7 +142,12 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        move |name| owned.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        move |name| {
+            owned
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }
     }
 
     const S: &str = "0123456789abcdef0123456789abcdef";
@@ -156,7 +163,10 @@ mod tests {
         assert_eq!(c.issuer, "https://auth.example.com");
         assert_eq!(c.issuer_path, "");
         let (i, p) = canonical_issuer("https://example.com/tenant/a/").unwrap();
-        assert_eq!((i.as_str(), p.as_str()), ("https://example.com/tenant/a", "/tenant/a"));
+        assert_eq!(
+            (i.as_str(), p.as_str()),
+            ("https://example.com/tenant/a", "/tenant/a")
+        );
     }
 
     #[test]

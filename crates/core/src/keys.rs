@@ -22,7 +22,7 @@ use rand_core::CryptoRngCore;
 use sha2::Sha256;
 
 use crate::crypto::PrivateKey;
-use crate::store::{KeyStore, StoreError};
+use crate::store::{self, Database, StoreError};
 use mcpgate_guard::EcPublicJwk;
 
 /// Minimum length of the Worker secret the key-encryption key is derived from (characters).
@@ -261,28 +261,28 @@ impl KeyRing {
 
 /// Loads the key ring, generating the first active and next keys if there are none. Safe under
 /// concurrency: if another isolate creates them first, its keys are used.
-pub async fn ensure<S: KeyStore + ?Sized>(
+pub async fn ensure<S: Database + ?Sized>(
     store: &S,
     kek: &KeyEncryptionKey,
     rng: &mut dyn CryptoRngCore,
     now: i64,
 ) -> Result<KeyRing, KeyError> {
     for _ in 0..3 {
-        let ring = KeyRing::from_keys(store.list_keys().await?);
+        let ring = KeyRing::from_keys(store::keys::list(store).await?);
         if ring.active.is_some() && ring.next.is_some() {
             return Ok(ring);
         }
         if ring.active.is_none() {
             let active = new_stored(kek, rng, KeyState::Active, now);
             let next = new_stored(kek, rng, KeyState::Next, now);
-            match store.insert_initial(active, next).await {
+            match store::keys::insert_initial(store, &active, &next).await {
                 Ok(()) | Err(StoreError::Conflict(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
         // Active without next (e.g. a next key deleted by hand): add one.
         let next = new_stored(kek, rng, KeyState::Next, now);
-        match store.insert_next(next).await {
+        match store::keys::insert_next(store, &next).await {
             Ok(()) | Err(StoreError::Conflict(_)) => continue,
             Err(e) => return Err(e.into()),
         }
@@ -291,7 +291,7 @@ pub async fn ensure<S: KeyStore + ?Sized>(
 }
 
 /// The active private key, decrypted.
-pub async fn active_key<S: KeyStore + ?Sized>(
+pub async fn active_key<S: Database + ?Sized>(
     store: &S,
     kek: &KeyEncryptionKey,
     rng: &mut dyn CryptoRngCore,
@@ -318,7 +318,7 @@ pub struct Rotation {
 /// Rotates: next becomes active, active becomes retired (published for `max_token_ttl` +
 /// [`RETIRE_GRACE_SECS`]), and a new next key is generated. Atomic in the store; if another
 /// rotation wins a race, this one reports the conflict and changes nothing.
-pub async fn rotate<S: KeyStore + ?Sized>(
+pub async fn rotate<S: Database + ?Sized>(
     store: &S,
     kek: &KeyEncryptionKey,
     rng: &mut dyn CryptoRngCore,
@@ -337,9 +337,7 @@ pub async fn rotate<S: KeyStore + ?Sized>(
         retired_kid: active.kid.clone(),
         retired_until,
     };
-    store
-        .rotate(&active.kid, &next.kid, now, retired_until, new_next)
-        .await?;
+    store::keys::rotate(store, &active.kid, &next.kid, now, retired_until, &new_next).await?;
     Ok(rotation)
 }
 
@@ -379,7 +377,7 @@ mod tests {
 
     #[test]
     fn ensure_is_idempotent() {
-        let store = crate::store::memory::MemoryStore::default();
+        let store = crate::store::sqlite::SqliteDb::new();
         let mut rng = TestRng::new(3);
         let kek = KeyEncryptionKey::derive("a-secret-of-at-least-thirty-two-chars");
         let a = block_on(ensure(&store, &kek, &mut rng, 100)).unwrap();

@@ -12,6 +12,7 @@
 pub mod config;
 pub mod crypto;
 pub mod endpoints;
+pub mod jwt;
 pub mod keys;
 pub mod secret;
 pub mod service;

@@ -71,10 +71,8 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
         let ip = self.config.issuer_path.as_str();
         // RFC 8414 §3.1: the well-known segment is inserted before the issuer's path; OpenID
         // discovery appends it. MCP clients try both, so both are served.
-        let well_known_inserted = |suffix: &str| {
-            path.strip_prefix(suffix)
-                .is_some_and(|rest| rest == ip)
-        };
+        let well_known_inserted =
+            |suffix: &str| path.strip_prefix(suffix).is_some_and(|rest| rest == ip);
         if well_known_inserted("/.well-known/oauth-authorization-server")
             || well_known_inserted("/.well-known/openid-configuration")
         {
@@ -138,10 +136,14 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
             .and_then(|k| k.activated_at)
             .is_some_and(|t| now - t >= self.config.key_rotation_period);
         if due {
-            let r = keys::rotate(self.store, &self.kek, rng, now, self.config.max_token_ttl).await?;
-            report.push(format!("rotated signing key: {} -> {}", r.retired_kid, r.active_kid));
+            let r =
+                keys::rotate(self.store, &self.kek, rng, now, self.config.max_token_ttl).await?;
+            report.push(format!(
+                "rotated signing key: {} -> {}",
+                r.retired_kid, r.active_kid
+            ));
         }
-        let pruned = self.store.delete_expired_keys(now).await?;
+        let pruned = crate::store::keys::delete_expired(self.store, now).await?;
         report.push(format!("deleted {pruned} expired signing keys"));
         Ok(report.join("; "))
     }

@@ -48,7 +48,7 @@ impl RngCore for TestRng {
                 self.counter += 1;
                 self.pos = 0;
             }
-            *byte = self.buf[self.pos];
+            *byte = self.buf.get(self.pos).copied().unwrap_or_default();
             self.pos += 1;
         }
     }
@@ -70,4 +70,33 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
             return v;
         }
     }
+}
+
+/// Runs two futures concurrently, polling them in turn, so that they interleave at every await
+/// point (with [`crate::store::sqlite::SqliteDb`], at every statement).
+pub async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let mut a = pin!(a);
+    let mut b = pin!(b);
+    let (mut ra, mut rb) = (None, None);
+    std::future::poll_fn(move |cx| {
+        if ra.is_none() {
+            if let Poll::Ready(v) = a.as_mut().poll(cx) {
+                ra = Some(v);
+            }
+        }
+        if rb.is_none() {
+            if let Poll::Ready(v) = b.as_mut().poll(cx) {
+                rb = Some(v);
+            }
+        }
+        match (ra.take(), rb.take()) {
+            (Some(x), Some(y)) => Poll::Ready((x, y)),
+            (x, y) => {
+                ra = x;
+                rb = y;
+                Poll::Pending
+            }
+        }
+    })
+    .await
 }

@@ -44,7 +44,9 @@ impl AbsoluteUri {
             return Err(UriError("empty or too long"));
         }
         if !s.bytes().all(|b| b.is_ascii_graphic()) || s.contains('\\') {
-            return Err(UriError("contains whitespace, control, backslash or non-ASCII characters"));
+            return Err(UriError(
+                "contains whitespace, control, backslash or non-ASCII characters",
+            ));
         }
         let (scheme, rest) = s.split_once(':').ok_or(UriError("missing scheme"))?;
         let mut chars = scheme.chars();
@@ -109,9 +111,9 @@ impl AbsoluteUri {
 
     /// True if the host is an IP literal (v4 or v6).
     pub fn host_is_ip(&self) -> bool {
-        self.host.as_deref().is_some_and(|h| {
-            h.starts_with('[') || h.parse::<Ipv4Addr>().is_ok()
-        })
+        self.host
+            .as_deref()
+            .is_some_and(|h| h.starts_with('[') || h.parse::<Ipv4Addr>().is_ok())
     }
 
     /// Canonical string form: lower-cased scheme and host, default port dropped, everything
@@ -148,7 +150,9 @@ fn parse_authority(authority: &str) -> Result<(String, Option<u16>), UriError> {
         return Err(UriError("userinfo is not allowed"));
     }
     let (host, port) = if let Some(after) = authority.strip_prefix('[') {
-        let (v6, tail) = after.split_once(']').ok_or(UriError("unterminated IPv6 literal"))?;
+        let (v6, tail) = after
+            .split_once(']')
+            .ok_or(UriError("unterminated IPv6 literal"))?;
         v6.parse::<Ipv6Addr>()
             .map_err(|_| UriError("invalid IPv6 literal"))?;
         let port = match tail {
@@ -195,7 +199,10 @@ mod tests {
         assert_eq!(u.path, "/Path/X");
         assert_eq!(u.query.as_deref(), Some("a=B"));
         assert_eq!(u.fragment.as_deref(), Some("Frag"));
-        assert_eq!(u.to_canonical(), "https://mcp.example.com:8443/Path/X?a=B#Frag");
+        assert_eq!(
+            u.to_canonical(),
+            "https://mcp.example.com:8443/Path/X?a=B#Frag"
+        );
     }
 
     #[test]
@@ -215,10 +222,19 @@ mod tests {
 
     #[test]
     fn loopback_hosts_per_rfc8252() {
-        for s in ["http://127.0.0.1:1234/cb", "http://[::1]/cb", "http://localhost:9/cb", "http://127.9.9.9/"] {
+        for s in [
+            "http://127.0.0.1:1234/cb",
+            "http://[::1]/cb",
+            "http://localhost:9/cb",
+            "http://127.9.9.9/",
+        ] {
             assert!(AbsoluteUri::parse(s).unwrap().is_loopback(), "{s}");
         }
-        for s in ["http://example.com/", "http://10.0.0.1/", "http://localhost.evil.com/"] {
+        for s in [
+            "http://example.com/",
+            "http://10.0.0.1/",
+            "http://localhost.evil.com/",
+        ] {
             assert!(!AbsoluteUri::parse(s).unwrap().is_loopback(), "{s}");
         }
     }

@@ -150,7 +150,10 @@ mod tests {
         assert_eq!(json["aud"], "https://mcp.example/mcp");
         let chain: Vec<_> = claims.actors().map(|a| a.sub.as_str()).collect();
         assert_eq!(chain, ["agent-1", "app-1"]);
-        assert_eq!(claims.scopes().collect::<Vec<_>>(), ["notes.read", "notes.write"]);
+        assert_eq!(
+            claims.scopes().collect::<Vec<_>>(),
+            ["notes.read", "notes.write"]
+        );
     }
 
     #[test]

@@ -87,7 +87,10 @@ impl EcPublicJwk {
         if self.kty != "EC" || self.crv != "P-256" {
             return Err(JwkError::NotEs256);
         }
-        if self.alg.as_deref().is_some_and(|a| a != crate::claims::ALG_ES256)
+        if self
+            .alg
+            .as_deref()
+            .is_some_and(|a| a != crate::claims::ALG_ES256)
             || self.use_.as_deref().is_some_and(|u| u != "sig")
         {
             return Err(JwkError::NotEs256);

@@ -90,7 +90,9 @@ impl<'a> ParsedToken<'a> {
         }
         let inner = UntrustedToken::new(token).map_err(|_| TokenError::Malformed)?;
         if inner.algorithm() != ALG_ES256 {
-            return Err(TokenError::UnsupportedAlgorithm(inner.algorithm().to_owned()));
+            return Err(TokenError::UnsupportedAlgorithm(
+                inner.algorithm().to_owned(),
+            ));
         }
         match inner.header().token_type.as_deref() {
             // RFC 9068 §4: "application/at+jwt" is the same media type.

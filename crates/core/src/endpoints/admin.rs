@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::config::Config;
 use crate::keys::{self, KeyEncryptionKey, KeyRing};
 use crate::secret::ct_eq;
-use crate::store::KeyStore;
+use crate::store::Database;
 use crate::wire::{json as json_response, no_store, Error, Request, Response};
 
 /// Checks the bootstrap admin credential (`Authorization: Bearer <MCPGATE_ADMIN_TOKEN>`) in
@@ -54,7 +54,7 @@ fn key_summary(ring: &KeyRing) -> serde_json::Value {
 }
 
 /// `GET /admin/v1/keys`: the key ring without private material.
-pub async fn list_keys<S: KeyStore + ?Sized>(
+pub async fn list_keys<S: Database + ?Sized>(
     store: &S,
     kek: &KeyEncryptionKey,
     rng: &mut dyn CryptoRngCore,
@@ -65,7 +65,7 @@ pub async fn list_keys<S: KeyStore + ?Sized>(
 }
 
 /// `POST /admin/v1/keys/rotate`: next key starts signing, active key retires.
-pub async fn rotate_keys<S: KeyStore + ?Sized>(
+pub async fn rotate_keys<S: Database + ?Sized>(
     store: &S,
     config: &Config,
     kek: &KeyEncryptionKey,

@@ -5,7 +5,7 @@ use rand_core::CryptoRngCore;
 use serde_json::json;
 
 use crate::keys::{self, KeyEncryptionKey};
-use crate::store::KeyStore;
+use crate::store::Database;
 use crate::wire::{cors, json as json_response, public_cache, Error, Response};
 
 /// Seconds validators may cache the JWKS. Far shorter than the time a next key is published
@@ -13,7 +13,7 @@ use crate::wire::{cors, json as json_response, public_cache, Error, Response};
 pub const JWKS_MAX_AGE: u32 = 300;
 
 /// GET handler.
-pub async fn get<S: KeyStore + ?Sized>(
+pub async fn get<S: Database + ?Sized>(
     store: &S,
     kek: &KeyEncryptionKey,
     rng: &mut dyn CryptoRngCore,

@@ -1,18 +1,28 @@
-//! Store traits, split by aggregate. Each method documents its atomicity contract; the D1
-//! implementation (Worker glue) and the in-memory one ([`memory`]) both honour it, including
-//! the uniqueness constraints the migrations declare.
+//! Storage. The narrow trait is [`Database`]: run one SQL statement, or run several as one
+//! transaction. D1 implements it in the Worker glue; [`sqlite`] implements it natively on an
+//! in-memory SQLite database with the project's own migrations applied (test-util feature).
 //!
-//! Futures are not `Send`: Workers' are not, and nothing here needs them to be.
+//! Why SQL at the trait boundary rather than one hand-written fake per aggregate: D1 *is*
+//! SQLite, so the native tests run the very statements production runs, against the very
+//! constraints the migrations declare (uniqueness, foreign-key cascades, CHECKs), with the same
+//! all-or-nothing batches. A fake cannot drift from production because there is no separate
+//! fake logic to drift.
+//!
+//! The typed repositories ([`keys`], ...) own the SQL for their aggregate and document each
+//! method's atomicity contract. The revocation list lives in KV, not here (see `revocation`).
 
-use crate::keys::StoredKey;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+pub mod keys;
 
 #[cfg(any(test, feature = "test-util"))]
-pub mod memory;
+pub mod sqlite;
 
 /// A storage failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreError {
-    /// A uniqueness or state precondition failed; nothing was written.
+    /// A uniqueness, foreign-key or CHECK constraint failed; nothing was written.
     Conflict(String),
     /// The backend failed (detail for logs only).
     Backend(String),
@@ -27,37 +37,115 @@ impl std::fmt::Display for StoreError {
     }
 }
 
-/// Signing keys (D1 table `signing_keys`). At most one key is `active` and at most one is
-/// `next` at any time.
+impl StoreError {
+    /// Classifies an SQLite/D1 error message: constraint violations are conflicts.
+    pub fn from_message(text: String) -> Self {
+        if text.contains("constraint failed") || text.contains("SQLITE_CONSTRAINT") {
+            StoreError::Conflict(text)
+        } else {
+            StoreError::Backend(text)
+        }
+    }
+}
+
+/// A bound parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    /// NULL.
+    Null,
+    /// INTEGER (D1 carries numbers as doubles: keep values within ±2^53).
+    Int(i64),
+    /// TEXT.
+    Text(String),
+}
+
+impl From<i64> for SqlValue {
+    fn from(v: i64) -> Self {
+        SqlValue::Int(v)
+    }
+}
+impl From<&str> for SqlValue {
+    fn from(v: &str) -> Self {
+        SqlValue::Text(v.to_owned())
+    }
+}
+impl From<String> for SqlValue {
+    fn from(v: String) -> Self {
+        SqlValue::Text(v)
+    }
+}
+impl From<&String> for SqlValue {
+    fn from(v: &String) -> Self {
+        SqlValue::Text(v.clone())
+    }
+}
+impl From<bool> for SqlValue {
+    fn from(v: bool) -> Self {
+        SqlValue::Int(i64::from(v))
+    }
+}
+impl<T: Into<SqlValue>> From<Option<T>> for SqlValue {
+    fn from(v: Option<T>) -> Self {
+        v.map(Into::into).unwrap_or(SqlValue::Null)
+    }
+}
+
+/// One SQL statement with positional parameters (`?1`, `?2`, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stmt {
+    /// The SQL text.
+    pub sql: &'static str,
+    /// Parameters, bound in order.
+    pub params: Vec<SqlValue>,
+}
+
+impl Stmt {
+    /// A statement.
+    pub fn new(sql: &'static str, params: Vec<SqlValue>) -> Self {
+        Stmt { sql, params }
+    }
+}
+
+/// Builds a [`Stmt`]: `stmt!("SELECT ?1", a)`.
+#[macro_export]
+macro_rules! stmt {
+    ($sql:expr $(, $p:expr)* $(,)?) => {
+        $crate::store::Stmt::new($sql, vec![$($crate::store::SqlValue::from($p)),*])
+    };
+}
+
+/// A result row: column name to JSON value (integers as JSON integers).
+pub type Row = Map<String, Value>;
+
+/// Decodes rows into a typed struct.
+pub fn decode<T: DeserializeOwned>(rows: Vec<Row>) -> Result<Vec<T>, StoreError> {
+    rows.into_iter()
+        .map(|r| {
+            serde_json::from_value(Value::Object(r))
+                .map_err(|e| StoreError::Backend(format!("row decode: {e}")))
+        })
+        .collect()
+}
+
+/// Decodes the first row, if any.
+pub fn decode_first<T: DeserializeOwned>(rows: Vec<Row>) -> Result<Option<T>, StoreError> {
+    Ok(decode(rows)?.into_iter().next())
+}
+
+/// An SQLite-dialect database. Futures are not `Send` (Workers' are not).
 #[allow(async_fn_in_trait)]
-pub trait KeyStore {
-    /// Every stored key.
-    async fn list_keys(&self) -> Result<Vec<StoredKey>, StoreError>;
+pub trait Database {
+    /// Runs one statement and returns its rows (empty for statements without `RETURNING`).
+    /// A single statement is atomic.
+    async fn query(&self, stmt: Stmt) -> Result<Vec<Row>, StoreError>;
 
-    /// Inserts the first active and next keys, both or neither. `Conflict` if an active or a
-    /// next key already exists.
-    async fn insert_initial(&self, active: StoredKey, next: StoredKey) -> Result<(), StoreError>;
-
-    /// Inserts a next key. `Conflict` if one exists.
-    async fn insert_next(&self, next: StoredKey) -> Result<(), StoreError>;
-
-    /// In one transaction: `active_kid` becomes retired (published until `retired_until`),
-    /// `next_kid` becomes active (from `now`), `new_next` is inserted as next. `Conflict`, with
-    /// nothing written, if another rotation got there first.
-    async fn rotate(
-        &self,
-        active_kid: &str,
-        next_kid: &str,
-        now: i64,
-        retired_until: i64,
-        new_next: StoredKey,
-    ) -> Result<(), StoreError>;
-
-    /// Deletes retired keys whose publication window ended at or before `now`; returns how many.
-    async fn delete_expired_keys(&self, now: i64) -> Result<u64, StoreError>;
+    /// Runs the statements in order as one transaction: either all take effect or none does
+    /// (a constraint failure in any statement rolls back all of them and is `Conflict`).
+    /// Returns each statement's rows.
+    async fn batch(&self, stmts: Vec<Stmt>) -> Result<Vec<Vec<Row>>, StoreError>;
 }
 
 /// Everything the service needs from storage.
-pub trait Store: KeyStore {}
+pub trait Store: Database {}
 
-impl<T: KeyStore + ?Sized> Store for T {}
+impl<T: Database + ?Sized> Store for T {}

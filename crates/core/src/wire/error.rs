@@ -87,7 +87,10 @@ impl WireError {
             error_description: self.description.as_deref(),
         };
         let mut resp = no_store(json(self.status, &body));
-        if let Some(c) = self.www_authenticate.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        if let Some(c) = self
+            .www_authenticate
+            .and_then(|c| HeaderValue::from_str(&c).ok())
+        {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, c);
         }
         if let Some(a) = self.allow {
@@ -104,7 +107,9 @@ impl Error {
     pub fn to_wire(&self) -> WireError {
         use StatusCode as S;
         match self {
-            Error::NotFound => WireError::new(S::NOT_FOUND, "not_found", Some("no such endpoint".into())),
+            Error::NotFound => {
+                WireError::new(S::NOT_FOUND, "not_found", Some("no such endpoint".into()))
+            }
             Error::MethodNotAllowed(allow) => WireError {
                 allow: Some(allow),
                 ..WireError::new(
@@ -116,7 +121,10 @@ impl Error {
             Error::BodyTooLarge => WireError::new(
                 S::PAYLOAD_TOO_LARGE,
                 "invalid_request",
-                Some(format!("request body exceeds {} bytes", super::MAX_BODY_BYTES)),
+                Some(format!(
+                    "request body exceeds {} bytes",
+                    super::MAX_BODY_BYTES
+                )),
             ),
             Error::InvalidRequest(why) => {
                 WireError::new(S::BAD_REQUEST, "invalid_request", Some(why.clone()))

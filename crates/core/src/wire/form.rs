@@ -23,7 +23,9 @@ impl Params {
                 continue;
             }
             if out.iter().any(|(name, _)| *name == k) {
-                return Err(Error::InvalidRequest(format!("parameter `{k}` is repeated")));
+                return Err(Error::InvalidRequest(format!(
+                    "parameter `{k}` is repeated"
+                )));
             }
             out.push((k.into_owned(), v.into_owned()));
         }

@@ -1,0 +1,139 @@
+// Foundation over HTTP: discovery, JWKS, key lifecycle and shared error behaviour of the built
+// Worker under `wrangler dev` with local D1.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { calculateJwkThumbprint, importJWK } from 'jose';
+import { BASE, call, admin } from './lib/client.mjs';
+import { startWorker } from './lib/worker.mjs';
+
+describe('RFC 8414 discovery', () => {
+  test('both well-known documents carry the configured issuer, identically', async () => {
+    const a = await call('/.well-known/oauth-authorization-server');
+    const b = await call('/.well-known/openid-configuration');
+    assert.equal(a.status, 200);
+    assert.equal(b.status, 200);
+    assert.equal(a.body.issuer, BASE);
+    assert.equal(b.body.issuer, a.body.issuer);
+    assert.equal(a.body.jwks_uri, `${BASE}/.well-known/jwks.json`);
+    assert.match(a.headers.get('content-type'), /application\/json/);
+    assert.equal(a.headers.get('access-control-allow-origin'), '*');
+  });
+
+  test('CORS preflight is answered without credentials', async () => {
+    const r = await call('/.well-known/oauth-authorization-server', {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'GET' },
+    });
+    assert.equal(r.status, 204);
+    assert.equal(r.headers.get('access-control-allow-origin'), '*');
+    assert.equal(r.headers.get('access-control-allow-credentials'), null);
+  });
+});
+
+describe('JWKS', () => {
+  test('publishes ES256 keys whose kid is the RFC 7638 thumbprint, cacheable', async () => {
+    const r = await call('/.well-known/jwks.json');
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get('cache-control'), /max-age=\d+/);
+    assert.ok(r.body.keys.length >= 2);
+    for (const jwk of r.body.keys) {
+      assert.equal(jwk.kid, await calculateJwkThumbprint(jwk, 'sha256'));
+      assert.equal(jwk.alg, 'ES256');
+      assert.equal(jwk.use, 'sig');
+      assert.equal(jwk.d, undefined);
+      await importJWK(jwk, 'ES256');
+    }
+  });
+});
+
+describe('signing-key rotation', () => {
+  test('requires the admin credential', async () => {
+    const r = await call('/admin/v1/keys/rotate', { method: 'POST' });
+    assert.equal(r.status, 401);
+    assert.equal(r.body.error, 'invalid_token');
+    const wrong = await admin('/admin/v1/keys/rotate', { method: 'POST', token: 'wrong' });
+    assert.equal(wrong.status, 401);
+  });
+
+  test('rotation promotes the published next key and keeps the old one published', async () => {
+    const before = (await call('/.well-known/jwks.json')).body.keys.map((k) => k.kid);
+    const ring = (await admin('/admin/v1/keys')).body.keys;
+    const next = ring.find((k) => k.state === 'next').kid;
+    const active = ring.find((k) => k.state === 'active').kid;
+    const r = await admin('/admin/v1/keys/rotate', { method: 'POST' });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.active, next);
+    assert.equal(r.body.retired, active);
+    const after = (await call('/.well-known/jwks.json')).body.keys.map((k) => k.kid);
+    assert.ok(after.includes(active), 'retired key stays published');
+    assert.ok(after.includes(r.body.next), 'new next key is published');
+    assert.equal(after.length, before.length + 1);
+  });
+
+  test('concurrent rotations never create a second active or next key', async () => {
+    const results = await Promise.all([1, 2, 3].map(() => admin('/admin/v1/keys/rotate', { method: 'POST' })));
+    for (const r of results) assert.ok([200, 409].includes(r.status), JSON.stringify(r.body));
+    const ring = (await admin('/admin/v1/keys')).body.keys;
+    assert.equal(ring.filter((k) => k.state === 'active').length, 1);
+    assert.equal(ring.filter((k) => k.state === 'next').length, 1);
+    const wins = results.filter((r) => r.status === 200).length;
+    assert.ok(wins >= 1);
+  });
+});
+
+describe('errors', () => {
+  test('unknown route is a JSON 404', async () => {
+    const r = await call('/nope');
+    assert.equal(r.status, 404);
+    assert.equal(r.body.error, 'not_found');
+  });
+
+  test('wrong method is a JSON 405 with Allow', async () => {
+    const r = await call('/.well-known/jwks.json', { method: 'DELETE' });
+    assert.equal(r.status, 405);
+    assert.equal(r.body.error, 'method_not_allowed');
+    assert.match(r.headers.get('allow'), /GET/);
+  });
+
+  test('oversized body is refused with 413 before parsing', async () => {
+    const r = await admin('/admin/v1/keys/rotate', { method: 'POST', json: { pad: 'x'.repeat(70 * 1024) } });
+    assert.equal(r.status, 413);
+    assert.equal(r.body.error, 'invalid_request');
+  });
+});
+
+describe('process lifecycle', () => {
+  test('a restart keeps the same signing keys', async () => {
+    const w1 = await startWorker();
+    let keys1;
+    try {
+      keys1 = (await call('/.well-known/jwks.json', { base: w1.base })).body.keys;
+    } finally {
+      await w1.stop();
+    }
+    const w2 = await startWorker({ persistDir: w1.persistDir });
+    try {
+      const keys2 = (await call('/.well-known/jwks.json', { base: w2.base })).body.keys;
+      assert.deepEqual(keys2.map((k) => k.kid), keys1.map((k) => k.kid));
+    } finally {
+      await w2.stop();
+    }
+  });
+
+  test('a missing secret is a clear error, not a crash', async () => {
+    const w = await startWorker({ vars: { MCPGATE_SECRET: null } });
+    try {
+      const r = await call('/.well-known/jwks.json', { base: w.base });
+      assert.equal(r.status, 500);
+      assert.equal(r.body.error, 'server_error');
+      assert.match(r.body.error_description, /misconfigured/);
+      assert.equal(r.headers.get('cache-control'), 'no-store');
+      // The worker keeps serving (no crash) and the log names the variable.
+      const again = await call('/.well-known/oauth-authorization-server', { base: w.base });
+      assert.equal(again.status, 500);
+      assert.ok(await w.waitForLog(/MCPGATE_SECRET is not set/), w.logs());
+    } finally {
+      await w.stop();
+    }
+  });
+});

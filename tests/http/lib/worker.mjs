@@ -1,0 +1,113 @@
+// Starts the built Worker under `wrangler dev` with its own local D1/KV state, on free ports,
+// and stops it (the whole process group) afterwards.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export const ROOT = resolve(import.meta.dirname, '../../..');
+const BIN = join(ROOT, 'node_modules/.bin');
+const WRANGLER = join(BIN, 'wrangler');
+// wrangler runs on the node 22 from node_modules (its shebang looks node up on PATH).
+if (!process.env.PATH.startsWith(BIN)) process.env.PATH = `${BIN}:${process.env.PATH}`;
+
+export const TEST_SECRET = 'http-suite-root-secret-0123456789abcdef';
+export const TEST_ADMIN = 'http-suite-admin-token-0123456789abcdef';
+
+/** A TCP port that was free a moment ago. */
+export async function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.unref();
+    s.on('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+/** A fresh persistence directory with every D1 migration applied. */
+export function freshState() {
+  const dir = mkdtempSync(join(tmpdir(), 'mcpgate-state-'));
+  execFileSync(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', dir], {
+    cwd: ROOT,
+    env: { ...process.env, CI: '1', WRANGLER_SEND_METRICS: 'false' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return dir;
+}
+
+export function migrationCount() {
+  return readdirSync(join(ROOT, 'migrations')).filter((f) => f.endsWith('.sql')).length;
+}
+
+/**
+ * Starts `wrangler dev`. `vars` are passed with --var (null drops the default). Returns
+ * { base, port, persistDir, logs(), stop() }.
+ */
+export async function startWorker({ persistDir = freshState(), vars = {}, timeoutMs = 180_000 } = {}) {
+  const port = await freePort();
+  const inspector = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const all = {
+    MCPGATE_ISSUER: base,
+    MCPGATE_SECRET: TEST_SECRET,
+    MCPGATE_ADMIN_TOKEN: TEST_ADMIN,
+    ...vars,
+  };
+  const args = [
+    'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),
+    '--persist-to', persistDir, '--show-interactive-dev-session=false', '--test-scheduled',
+    // Keeps a developer's .dev.vars out of the test run.
+    '--env-file', join(ROOT, 'tests/http/lib/empty.env'),
+  ];
+  for (const [k, v] of Object.entries(all)) {
+    if (v !== null && v !== undefined) args.push('--var', `${k}:${v}`);
+  }
+  let out = '';
+  const child = spawn(WRANGLER, args, {
+    cwd: ROOT,
+    detached: true,
+    env: { ...process.env, CI: '1', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  let exited = false;
+  child.on('exit', () => (exited = true));
+  const stop = async () => {
+    if (exited) return;
+    try { process.kill(-child.pid, 'SIGTERM'); } catch {}
+    for (let i = 0; i < 50 && !exited; i++) await sleep(100);
+    if (!exited) try { process.kill(-child.pid, 'SIGKILL'); } catch {}
+  };
+  const deadline = Date.now() + timeoutMs;
+  while (!/Ready on/.test(out)) {
+    if (exited || Date.now() > deadline) {
+      await stop();
+      throw new Error(`wrangler dev did not start:\n${out}`);
+    }
+    await sleep(200);
+  }
+  // The proxy is ready; wait until the Worker itself answers.
+  while (true) {
+    try {
+      const r = await fetch(`${base}/.well-known/oauth-authorization-server`);
+      await r.arrayBuffer();
+      break;
+    } catch (e) {
+      if (Date.now() > deadline) { await stop(); throw e; }
+      await sleep(200);
+    }
+  }
+  /** Waits until the log matches `re` (worker console output arrives asynchronously). */
+  const waitForLog = async (re, ms = 10_000) => {
+    const end = Date.now() + ms;
+    while (!re.test(out) && Date.now() < end) await sleep(100);
+    return re.test(out);
+  };
+  return { base, port, persistDir, logs: () => out, waitForLog, stop };
+}
