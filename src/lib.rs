@@ -4,10 +4,10 @@
 //! and the bindings, converts the request, calls `Service::handle`, logs internal detail the
 //! core attached, and converts the response back.
 
+mod crypto;
 mod http;
 mod store;
 
-use mcpgate_core::crypto::SoftwareCrypto;
 use mcpgate_core::wire::{Error, LogDetail};
 use mcpgate_core::{Config, Service};
 use rand_core::OsRng;
@@ -46,7 +46,7 @@ async fn respond(req: worker::Request, env: &Env) -> mcpgate_core::wire::Respons
         Err(e) => return e.into_response(),
     };
     let store = D1Db::new(db);
-    let crypto = SoftwareCrypto;
+    let crypto = crypto::WebCrypto;
     Service::new(&config, &store, &crypto)
         .handle(req, now, &mut OsRng)
         .await
@@ -75,7 +75,7 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         return;
     };
     let store = D1Db::new(db);
-    let crypto = SoftwareCrypto;
+    let crypto = crypto::WebCrypto;
     match Service::new(&config, &store, &crypto)
         .scheduled(now_secs(), &mut OsRng)
         .await

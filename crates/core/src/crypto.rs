@@ -64,6 +64,14 @@ pub trait Crypto {
 
     /// Verifies a raw `r || s` signature. Malformed keys or signatures verify as `false`.
     async fn verify_es256(&self, key: &EcPublicJwk, message: &[u8], signature: &[u8]) -> bool;
+
+    /// PBKDF2-HMAC-SHA256 (RFC 8018 §5.2) with a 32-byte output.
+    async fn pbkdf2_sha256(
+        &self,
+        password: &[u8],
+        salt: &[u8],
+        iterations: u32,
+    ) -> Result<[u8; 32], CryptoError>;
 }
 
 /// Pure-Rust ES256 with the `p256` crate.
@@ -82,6 +90,43 @@ impl Crypto for SoftwareCrypto {
         let Ok(vk) = key.to_key() else { return false };
         verify_p256(&vk, message, signature)
     }
+
+    async fn pbkdf2_sha256(
+        &self,
+        password: &[u8],
+        salt: &[u8],
+        iterations: u32,
+    ) -> Result<[u8; 32], CryptoError> {
+        pbkdf2_sha256(password, salt, iterations)
+    }
+}
+
+/// PBKDF2-HMAC-SHA256 with one 32-byte block (RFC 8018 §5.2, dkLen = hLen).
+pub fn pbkdf2_sha256(
+    password: &[u8],
+    salt: &[u8],
+    iterations: u32,
+) -> Result<[u8; 32], CryptoError> {
+    use hmac::{Hmac, Mac};
+    type HmacSha256 = Hmac<sha2::Sha256>;
+    if iterations == 0 {
+        return Err(CryptoError("pbkdf2: zero iterations".into()));
+    }
+    let prf = HmacSha256::new_from_slice(password).map_err(|e| CryptoError(e.to_string()))?;
+    let mut mac = prf.clone();
+    mac.update(salt);
+    mac.update(&1u32.to_be_bytes());
+    let mut u: [u8; 32] = mac.finalize().into_bytes().into();
+    let mut out = u;
+    for _ in 1..iterations {
+        let mut mac = prf.clone();
+        mac.update(&u);
+        u = mac.finalize().into_bytes().into();
+        for (o, x) in out.iter_mut().zip(u.iter()) {
+            *o ^= x;
+        }
+    }
+    Ok(out)
 }
 
 /// Synchronous p256 verification of a raw `r || s` signature.
@@ -89,5 +134,51 @@ pub fn verify_p256(key: &VerifyingKey, message: &[u8], signature: &[u8]) -> bool
     match Signature::from_slice(signature) {
         Ok(sig) => key.verify(message, &sig).is_ok(),
         Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    /// RFC 7914 §11, PBKDF2-HMAC-SHA256 test vector (first 32 bytes of the 64-byte output).
+    #[test]
+    fn pbkdf2_matches_rfc7914_vector() {
+        let out = pbkdf2_sha256(b"passwd", b"salt", 1).unwrap();
+        assert_eq!(
+            hex(&out),
+            "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc"
+        );
+        let out = pbkdf2_sha256(b"Password", b"NaCl", 80000).unwrap();
+        assert_eq!(
+            hex(&out),
+            "4ddcd8f60b98be21830cee5ef22701f9641a4418d04c0414aeff08876b34ab56"
+        );
+    }
+
+    #[test]
+    fn software_signatures_verify_and_tampering_fails() {
+        let key = PrivateKey::from_scalar([7u8; 32]).unwrap();
+        let c = SoftwareCrypto;
+        let sig = crate::testing::block_on(c.sign_es256(&key, b"hello")).unwrap();
+        assert!(crate::testing::block_on(c.verify_es256(
+            &key.public,
+            b"hello",
+            &sig
+        )));
+        assert!(!crate::testing::block_on(c.verify_es256(
+            &key.public,
+            b"hellp",
+            &sig
+        )));
+        assert!(!crate::testing::block_on(c.verify_es256(
+            &key.public,
+            b"hello",
+            &sig[1..]
+        )));
     }
 }

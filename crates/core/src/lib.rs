@@ -11,9 +11,12 @@
 
 pub mod config;
 pub mod crypto;
+pub mod directory;
 pub mod endpoints;
 pub mod jwt;
 pub mod keys;
+pub mod password;
+pub mod policy;
 pub mod secret;
 pub mod service;
 pub mod store;

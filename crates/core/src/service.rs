@@ -21,19 +21,18 @@ pub struct Service<'a, S: ?Sized, C> {
 
 /// What a path names, before the method is considered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route {
+enum Route<'p> {
     Metadata,
     Jwks,
-    AdminKeys,
-    AdminKeysRotate,
+    /// Below `/admin/v1`.
+    Admin(&'p str),
 }
 
-impl Route {
+impl Route<'_> {
     fn allowed(self) -> &'static str {
         match self {
             Route::Metadata | Route::Jwks => "GET, HEAD, OPTIONS",
-            Route::AdminKeys => "GET",
-            Route::AdminKeysRotate => "POST",
+            Route::Admin(_) => "GET, POST, PATCH, PUT, DELETE",
         }
     }
 
@@ -67,7 +66,7 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
         }
     }
 
-    fn route(&self, path: &str) -> Option<Route> {
+    fn route<'p>(&self, path: &'p str) -> Option<Route<'p>> {
         let ip = self.config.issuer_path.as_str();
         // RFC 8414 §3.1: the well-known segment is inserted before the issuer's path; OpenID
         // discovery appends it. MCP clients try both, so both are served.
@@ -82,9 +81,7 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
         match local {
             "/.well-known/openid-configuration" => Some(Route::Metadata),
             metadata::JWKS_PATH => Some(Route::Jwks),
-            "/admin/v1/keys" => Some(Route::AdminKeys),
-            "/admin/v1/keys/rotate" => Some(Route::AdminKeysRotate),
-            _ => None,
+            _ => local.strip_prefix(admin::PREFIX).map(Route::Admin),
         }
     }
 
@@ -97,8 +94,12 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
         if req.body().len() > MAX_BODY_BYTES {
             return Err(Error::BodyTooLarge);
         }
-        let route = self.route(req.uri().path()).ok_or(Error::NotFound)?;
+        let path = req.uri().path().to_owned();
+        let route = self.route(&path).ok_or(Error::NotFound)?;
         let method = req.method().clone();
+        if let Route::Admin(rest) = route {
+            return self.admin(&req, rest, now, rng).await;
+        }
         if method == Method::OPTIONS && route.is_public_cors() {
             return Ok(preflight("GET, HEAD, OPTIONS"));
         }
@@ -106,14 +107,6 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
         let resp = match (route, is_get, method == Method::POST) {
             (Route::Metadata, true, _) => metadata::get(self.config),
             (Route::Jwks, true, _) => jwks::get(self.store, &self.kek, rng, now).await?,
-            (Route::AdminKeys, true, _) => {
-                admin::authenticate(self.config, &req)?;
-                admin::list_keys(self.store, &self.kek, rng, now).await?
-            }
-            (Route::AdminKeysRotate, _, true) => {
-                admin::authenticate(self.config, &req)?;
-                admin::rotate_keys(self.store, self.config, &self.kek, rng, now).await?
-            }
             _ => return Err(Error::MethodNotAllowed(route.allowed())),
         };
         Ok(if method == Method::HEAD {
@@ -122,6 +115,32 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
         } else {
             resp
         })
+    }
+
+    async fn admin(
+        &self,
+        req: &Request,
+        rest: &str,
+        now: i64,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Response, Error> {
+        let (route, params) = admin::routes_find(req.method(), rest)?;
+        // The API description is public; everything else needs the admin credential.
+        let actor = if route.op == admin::Op::OpenApi {
+            "anonymous".to_owned()
+        } else {
+            admin::authenticate(self.config, req)?
+        };
+        let mut ctx = admin::Ctx {
+            db: self.store,
+            crypto: self.crypto,
+            config: self.config,
+            now,
+            rng,
+            actor,
+            kek: &self.kek,
+        };
+        admin::dispatch(&mut ctx, req, route, &params).await
     }
 
     /// The scheduled (cron) task: rotates the signing key when the active one is older than the

@@ -21,8 +21,14 @@ pub enum Error {
     InvalidRequest(String),
     /// The request needs the admin credential and did not carry a valid one.
     AdminUnauthorized,
-    /// A uniqueness or state conflict (duplicate, concurrent change).
+    /// A uniqueness or state conflict (duplicate, concurrent change, entity in use).
     Conflict(String),
+    /// An input field is invalid; the error names it.
+    InvalidField(crate::directory::validate::FieldError),
+    /// The request body is not of the expected media type.
+    UnsupportedMediaType(&'static str),
+    /// The addressed entity does not exist (its kind).
+    NoSuch(&'static str),
     /// The deployment's configuration is invalid; the text names the variable.
     Misconfigured(String),
     /// A storage failure.
@@ -33,14 +39,29 @@ pub enum Error {
 
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
-        Error::Store(e)
+        match e {
+            // Callers that can say more map conflicts themselves; this is the generic case.
+            StoreError::Conflict(_) => Error::Conflict(
+                "conflicting change: a duplicate, an entity still in use, or a concurrent change"
+                    .into(),
+            ),
+            other => Error::Store(other),
+        }
+    }
+}
+
+impl From<crate::directory::validate::FieldError> for Error {
+    fn from(e: crate::directory::validate::FieldError) -> Self {
+        Error::InvalidField(e)
     }
 }
 
 impl From<crate::keys::KeyError> for Error {
     fn from(e: crate::keys::KeyError) -> Self {
         match e {
-            crate::keys::KeyError::Store(StoreError::Conflict(c)) => Error::Conflict(c),
+            crate::keys::KeyError::Store(StoreError::Conflict(_)) => {
+                Error::Conflict("another key rotation ran concurrently; nothing changed".into())
+            }
             crate::keys::KeyError::Store(s) => Error::Store(s),
             other => Error::Internal(other.to_string()),
         }
@@ -60,6 +81,8 @@ pub struct WireError {
     pub www_authenticate: Option<String>,
     /// `Allow` header for 405.
     pub allow: Option<&'static str>,
+    /// The input field at fault (admin API).
+    pub field: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -67,6 +90,8 @@ struct ErrorBody<'a> {
     error: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     error_description: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
 }
 
 impl WireError {
@@ -77,6 +102,7 @@ impl WireError {
             description,
             www_authenticate: None,
             allow: None,
+            field: None,
         }
     }
 
@@ -85,6 +111,7 @@ impl WireError {
         let body = ErrorBody {
             error: self.code,
             error_description: self.description.as_deref(),
+            field: self.field.as_deref(),
         };
         let mut resp = no_store(json(self.status, &body));
         if let Some(c) = self
@@ -138,6 +165,22 @@ impl Error {
                 )
             },
             Error::Conflict(what) => WireError::new(S::CONFLICT, "conflict", Some(what.clone())),
+            Error::InvalidField(f) => WireError {
+                field: Some(f.field.clone()),
+                ..WireError::new(
+                    S::BAD_REQUEST,
+                    "invalid_request",
+                    Some(format!("{}: {}", f.field, f.message)),
+                )
+            },
+            Error::UnsupportedMediaType(expected) => WireError::new(
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "invalid_request",
+                Some(format!("content-type must be {expected}")),
+            ),
+            Error::NoSuch(kind) => {
+                WireError::new(S::NOT_FOUND, "not_found", Some(format!("no such {kind}")))
+            }
             Error::Misconfigured(_) => WireError::new(
                 S::INTERNAL_SERVER_ERROR,
                 "server_error",

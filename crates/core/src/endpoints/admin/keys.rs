@@ -1,37 +1,13 @@
-//! Admin API (`/admin/v1/...`): authentication and signing-key operations.
+//! Admin API: signing-key operations.
 
-use http::{header, StatusCode};
+use http::StatusCode;
 use rand_core::CryptoRngCore;
 use serde_json::json;
 
 use crate::config::Config;
 use crate::keys::{self, KeyEncryptionKey, KeyRing};
-use crate::secret::ct_eq;
 use crate::store::Database;
-use crate::wire::{json as json_response, no_store, Error, Request, Response};
-
-/// Checks the bootstrap admin credential (`Authorization: Bearer <MCPGATE_ADMIN_TOKEN>`) in
-/// constant time.
-pub fn authenticate(config: &Config, req: &Request) -> Result<(), Error> {
-    let presented = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(bearer_token)
-        .ok_or(Error::AdminUnauthorized)?;
-    if ct_eq(presented.as_bytes(), config.admin_token.expose().as_bytes()) {
-        Ok(())
-    } else {
-        Err(Error::AdminUnauthorized)
-    }
-}
-
-/// The token of an `Authorization: Bearer` header (RFC 6750 §2.1; scheme case-insensitive).
-pub fn bearer_token(value: &str) -> Option<&str> {
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
+use crate::wire::{json as json_response, no_store, Error, Response};
 
 fn key_summary(ring: &KeyRing) -> serde_json::Value {
     let all = ring

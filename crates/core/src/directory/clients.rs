@@ -1,0 +1,730 @@
+//! OAuth clients: applications (public or confidential MCP clients, registered by admins),
+//! agents (confidential machine clients with an owner, roles through groups), and clients that
+//! registered themselves (RFC 7591 `dynamic`, or Client ID Metadata Documents `metadata`).
+//!
+//! Secrets are 256-bit random values generated here, returned once (at creation or rotation)
+//! and stored as SHA-256 digests.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::validate::{self, FieldError};
+use super::{audit, int_bool, json_list, to_json_list, Status};
+use crate::crypto::Crypto;
+use crate::endpoints::admin::{self, Ctx};
+use crate::policy::redirect::{self, AppType};
+use crate::secret::generate_secret;
+use crate::stmt;
+use crate::store::{decode, decode_first, Database, Stmt, StoreError};
+use crate::wire::{Error, Request, Response};
+
+/// `authorization_code`.
+pub const GRANT_CODE: &str = "authorization_code";
+/// `refresh_token`.
+pub const GRANT_REFRESH: &str = "refresh_token";
+/// `client_credentials`.
+pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
+/// RFC 8693 token exchange.
+pub const GRANT_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+const ALL_GRANTS: &[&str] = &[
+    GRANT_CODE,
+    GRANT_REFRESH,
+    GRANT_CLIENT_CREDENTIALS,
+    GRANT_TOKEN_EXCHANGE,
+];
+
+/// A client as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Client {
+    /// The `client_id`.
+    pub id: String,
+    /// `application`, `agent`, `dynamic` or `metadata`.
+    pub kind: String,
+    /// Display name (shown on the consent page).
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// `public` or `confidential`.
+    pub client_type: String,
+    /// Registered token endpoint authentication method.
+    pub token_endpoint_auth_method: String,
+    /// Whether only the registered method is accepted (else either secret method).
+    #[serde(deserialize_with = "int_bool")]
+    pub auth_method_strict: bool,
+    /// SHA-256 digest of the secret.
+    pub secret_hash: Option<String>,
+    /// When the secret was last set.
+    pub secret_rotated_at: Option<i64>,
+    /// Registered redirect URIs.
+    #[serde(deserialize_with = "json_list")]
+    pub redirect_uris: Vec<String>,
+    /// Allowed grant types.
+    #[serde(deserialize_with = "json_list")]
+    pub grant_types: Vec<String>,
+    /// Responsible party (agents).
+    pub owner: Option<String>,
+    /// `active` or `disabled`.
+    pub status: Status,
+    /// RFC 7591 metadata as registered (JSON text).
+    pub metadata: String,
+    /// Digest of the RFC 7592 registration access token.
+    pub registration_token_hash: Option<String>,
+    /// Created (unix seconds).
+    pub created_at: i64,
+    /// Last changed.
+    pub updated_at: i64,
+    /// Last time it obtained a token.
+    pub last_used_at: Option<i64>,
+    /// When last disabled.
+    pub disabled_at: Option<i64>,
+}
+
+impl Client {
+    /// True for confidential clients.
+    pub fn is_confidential(&self) -> bool {
+        self.client_type == "confidential"
+    }
+
+    /// True if the grant type is allowed.
+    pub fn allows_grant(&self, grant: &str) -> bool {
+        self.grant_types.iter().any(|g| g == grant)
+    }
+
+    /// True for clients that registered themselves.
+    pub fn is_self_registered(&self) -> bool {
+        matches!(self.kind.as_str(), "dynamic" | "metadata")
+    }
+}
+
+#[derive(Serialize)]
+struct View<'a> {
+    client_id: &'a str,
+    kind: &'a str,
+    name: &'a str,
+    description: &'a str,
+    client_type: &'a str,
+    token_endpoint_auth_method: &'a str,
+    redirect_uris: &'a [String],
+    grant_types: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<&'a str>,
+    status: Status,
+    resources: &'a [String],
+    metadata: Value,
+    created_at: i64,
+    updated_at: i64,
+    last_used_at: Option<i64>,
+    disabled_at: Option<i64>,
+    secret_rotated_at: Option<i64>,
+}
+
+fn view(c: &Client, resources: &[String]) -> Value {
+    serde_json::to_value(View {
+        client_id: &c.id,
+        kind: &c.kind,
+        name: &c.name,
+        description: &c.description,
+        client_type: &c.client_type,
+        token_endpoint_auth_method: &c.token_endpoint_auth_method,
+        redirect_uris: &c.redirect_uris,
+        grant_types: &c.grant_types,
+        owner: c.owner.as_deref(),
+        status: c.status,
+        resources,
+        metadata: serde_json::from_str(&c.metadata).unwrap_or_else(|_| json!({})),
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+        last_used_at: c.last_used_at,
+        disabled_at: c.disabled_at,
+        secret_rotated_at: c.secret_rotated_at,
+    })
+    .unwrap_or_default()
+}
+
+/// Loads a client.
+pub async fn get_row<D: Database + ?Sized>(db: &D, id: &str) -> Result<Option<Client>, StoreError> {
+    decode_first(
+        db.query(stmt!("SELECT * FROM clients WHERE id = ?1", id))
+            .await?,
+    )
+}
+
+#[derive(Deserialize)]
+struct Identifier {
+    identifier: String,
+}
+
+/// The resource servers a client is restricted to (empty: not restricted).
+pub async fn resources<D: Database + ?Sized>(db: &D, id: &str) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<Identifier> = decode(
+        db.query(stmt!(
+            "SELECT r.identifier FROM client_resources cr JOIN resource_servers r ON r.id = cr.resource_server_id \
+             WHERE cr.client_id = ?1 ORDER BY r.identifier",
+            id
+        ))
+        .await?,
+    )?;
+    Ok(rows.into_iter().map(|r| r.identifier).collect())
+}
+
+/// Statements restricting a client to resource servers, after checking they exist.
+async fn resource_stmts<D: Database + ?Sized>(
+    db: &D,
+    client_id: &str,
+    list: &[String],
+) -> Result<Vec<Stmt>, Error> {
+    let idents = validate::list("resources", list, validate::resource_identifier)?;
+    let mut out = Vec::new();
+    for (i, ident) in idents.iter().enumerate() {
+        let rs = super::resource_servers::get_by_identifier(db, ident).await?;
+        let rs = rs
+            .ok_or_else(|| FieldError::new(format!("resources[{i}]"), "no such resource server"))?;
+        out.push(stmt!(
+            "INSERT OR IGNORE INTO client_resources (client_id, resource_server_id) VALUES (?1, ?2)",
+            client_id,
+            rs.id
+        ));
+    }
+    Ok(out)
+}
+
+async fn role_stmts<D: Database + ?Sized>(
+    db: &D,
+    client_id: &str,
+    roles: &[String],
+) -> Result<Vec<Stmt>, Error> {
+    if roles.len() > validate::MAX_LIST {
+        return Err(FieldError::new("roles", "too many items").into());
+    }
+    let mut out = Vec::new();
+    for (i, r) in roles.iter().enumerate() {
+        if super::roles::get_row(db, r).await?.is_none() {
+            return Err(FieldError::new(format!("roles[{i}]"), "no such role").into());
+        }
+        out.push(stmt!(
+            "INSERT OR IGNORE INTO client_roles (client_id, role_id) VALUES (?1, ?2)",
+            client_id,
+            r
+        ));
+    }
+    Ok(out)
+}
+
+async fn group_stmts<D: Database + ?Sized>(
+    db: &D,
+    client_id: &str,
+    groups: &[String],
+) -> Result<Vec<Stmt>, Error> {
+    if groups.len() > validate::MAX_LIST {
+        return Err(FieldError::new("groups", "too many items").into());
+    }
+    let mut out = Vec::new();
+    for (i, g) in groups.iter().enumerate() {
+        if super::groups::get_row(db, g).await?.is_none() {
+            return Err(FieldError::new(format!("groups[{i}]"), "no such group").into());
+        }
+        out.push(stmt!(
+            "INSERT OR IGNORE INTO group_agents (group_id, client_id) VALUES (?1, ?2)",
+            g,
+            client_id
+        ));
+    }
+    Ok(out)
+}
+
+/// What is needed to insert a client row.
+pub struct NewClient<'a> {
+    /// client_id.
+    pub id: &'a str,
+    /// Kind.
+    pub kind: &'a str,
+    /// Name.
+    pub name: &'a str,
+    /// Description.
+    pub description: &'a str,
+    /// `public` / `confidential`.
+    pub client_type: &'a str,
+    /// Auth method.
+    pub auth_method: &'a str,
+    /// Strict auth method.
+    pub strict: bool,
+    /// Secret digest.
+    pub secret_hash: Option<String>,
+    /// Redirect URIs.
+    pub redirect_uris: &'a [String],
+    /// Grant types.
+    pub grant_types: &'a [String],
+    /// Owner.
+    pub owner: Option<&'a str>,
+    /// Metadata JSON.
+    pub metadata: Value,
+    /// RFC 7592 token digest.
+    pub registration_token_hash: Option<String>,
+    /// Now.
+    pub now: i64,
+}
+
+/// The insert statement for a new client.
+pub fn insert_stmt(c: &NewClient<'_>) -> Stmt {
+    stmt!(
+        "INSERT INTO clients (id, kind, name, description, client_type, token_endpoint_auth_method, auth_method_strict, \
+         secret_hash, secret_rotated_at, redirect_uris, grant_types, owner, status, metadata, registration_token_hash, \
+         created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'active', ?13, ?14, ?15, ?15)",
+        c.id,
+        c.kind,
+        c.name,
+        c.description,
+        c.client_type,
+        c.auth_method,
+        c.strict,
+        c.secret_hash.clone(),
+        c.secret_hash.as_ref().map(|_| c.now),
+        to_json_list(c.redirect_uris),
+        to_json_list(c.grant_types),
+        c.owner,
+        c.metadata.to_string(),
+        c.registration_token_hash.clone(),
+        c.now
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateApp {
+    name: String,
+    #[serde(default)]
+    description: String,
+    client_type: String,
+    #[serde(default)]
+    redirect_uris: Vec<String>,
+    #[serde(default)]
+    grant_types: Option<Vec<String>>,
+    #[serde(default)]
+    token_endpoint_auth_method: Option<String>,
+    #[serde(default)]
+    application_type: Option<String>,
+    #[serde(default)]
+    roles: Vec<String>,
+    #[serde(default)]
+    resources: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateAgent {
+    name: String,
+    #[serde(default)]
+    description: String,
+    owner: String,
+    #[serde(default)]
+    groups: Vec<String>,
+    #[serde(default)]
+    resources: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Patch {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    status: Option<Status>,
+    #[serde(default)]
+    redirect_uris: Option<Vec<String>>,
+    #[serde(default)]
+    owner: Option<String>,
+    #[serde(default)]
+    resources: Option<Vec<String>>,
+}
+
+fn grant_types(
+    field: &str,
+    list: &[String],
+    confidential: bool,
+) -> Result<Vec<String>, FieldError> {
+    let mut out: Vec<String> = Vec::new();
+    for (i, g) in list.iter().enumerate() {
+        let f = format!("{field}[{i}]");
+        if !ALL_GRANTS.contains(&g.as_str()) {
+            return Err(FieldError::new(f, format!("unsupported grant type {g}")));
+        }
+        if !confidential && (g == GRANT_CLIENT_CREDENTIALS || g == GRANT_TOKEN_EXCHANGE) {
+            return Err(FieldError::new(
+                f,
+                format!("{g} needs a confidential client"),
+            ));
+        }
+        if !out.contains(g) {
+            out.push(g.clone());
+        }
+    }
+    if out.is_empty() {
+        return Err(FieldError::new(field, "at least one grant type"));
+    }
+    Ok(out)
+}
+
+/// Validates redirect URIs for a client that uses the authorization endpoint.
+pub fn redirect_uris(
+    field: &str,
+    list: &[String],
+    app: AppType,
+    required: bool,
+) -> Result<Vec<String>, FieldError> {
+    if required && list.is_empty() {
+        return Err(FieldError::new(
+            field,
+            "at least one redirect URI is required for authorization_code",
+        ));
+    }
+    validate::list(field, list, |f, v| {
+        redirect::check_registration(v, app).map_err(|m| FieldError::new(f, m))
+    })
+}
+
+fn secret_response(mut v: Value, secret: Option<&crate::secret::Secret>) -> Value {
+    if let (Some(o), Some(s)) = (v.as_object_mut(), secret) {
+        o.insert("client_secret".into(), Value::String(s.expose().to_owned()));
+        o.insert("client_secret_expires_at".into(), json!(0));
+    }
+    v
+}
+
+async fn full_view<D: Database + ?Sized>(db: &D, id: &str) -> Result<Value, Error> {
+    let c = get_row(db, id).await?.ok_or(Error::NoSuch("client"))?;
+    let r = resources(db, id).await?;
+    Ok(view(&c, &r))
+}
+
+/// `POST /applications`.
+pub async fn create_application<D: Database + ?Sized, C: Crypto>(
+    ctx: &mut Ctx<'_, D, C>,
+    req: &Request,
+) -> Result<Response, Error> {
+    let input: CreateApp = admin::body(req)?;
+    let name = validate::name("name", &input.name)?;
+    let description = validate::description("description", &input.description)?;
+    let confidential = match input.client_type.as_str() {
+        "confidential" => true,
+        "public" => false,
+        _ => {
+            return Err(
+                FieldError::new("client_type", "must be \"public\" or \"confidential\"").into(),
+            )
+        }
+    };
+    let app = match input.application_type.as_deref().unwrap_or("web") {
+        "web" => AppType::Web,
+        "native" => AppType::Native,
+        _ => {
+            return Err(FieldError::new("application_type", "must be \"web\" or \"native\"").into())
+        }
+    };
+    let grants = grant_types(
+        "grant_types",
+        &input
+            .grant_types
+            .unwrap_or_else(|| vec![GRANT_CODE.into(), GRANT_REFRESH.into()]),
+        confidential,
+    )?;
+    let uses_code = grants.iter().any(|g| g == GRANT_CODE);
+    let uris = redirect_uris("redirect_uris", &input.redirect_uris, app, uses_code)?;
+    let (method, strict) = match (confidential, input.token_endpoint_auth_method.as_deref()) {
+        (false, None | Some("none")) => ("none", true),
+        (false, Some(_)) => {
+            return Err(FieldError::new(
+                "token_endpoint_auth_method",
+                "public clients use \"none\"",
+            )
+            .into())
+        }
+        (true, None) => ("client_secret_basic", false),
+        (true, Some(m @ ("client_secret_basic" | "client_secret_post"))) => (m, true),
+        (true, Some(_)) => {
+            return Err(FieldError::new(
+                "token_endpoint_auth_method",
+                "client_secret_basic or client_secret_post",
+            )
+            .into())
+        }
+    };
+    let id = ctx.id("app");
+    let secret = confidential.then(|| generate_secret(ctx.rng));
+    let mut stmts = vec![insert_stmt(&NewClient {
+        id: &id,
+        kind: "application",
+        name: &name,
+        description: &description,
+        client_type: if confidential {
+            "confidential"
+        } else {
+            "public"
+        },
+        auth_method: method,
+        strict,
+        secret_hash: secret.as_ref().map(|s| s.digest()),
+        redirect_uris: &uris,
+        grant_types: &grants,
+        owner: None,
+        metadata: json!({ "application_type": if app == AppType::Native { "native" } else { "web" } }),
+        registration_token_hash: None,
+        now: ctx.now,
+    })];
+    stmts.extend(role_stmts(ctx.db, &id, &input.roles).await?);
+    stmts.extend(resource_stmts(ctx.db, &id, &input.resources).await?);
+    stmts.push(audit::record(
+        ctx.now,
+        &ctx.actor,
+        "application.create",
+        "client",
+        &id,
+        json!({ "name": name }),
+    ));
+    ctx.db.batch(stmts).await?;
+    Ok(admin::created(secret_response(
+        full_view(ctx.db, &id).await?,
+        secret.as_ref(),
+    )))
+}
+
+/// `POST /agents`.
+pub async fn create_agent<D: Database + ?Sized, C: Crypto>(
+    ctx: &mut Ctx<'_, D, C>,
+    req: &Request,
+) -> Result<Response, Error> {
+    let input: CreateAgent = admin::body(req)?;
+    let name = validate::name("name", &input.name)?;
+    let description = validate::description("description", &input.description)?;
+    let owner = validate::name("owner", &input.owner)?;
+    let id = ctx.id("agt");
+    let secret = generate_secret(ctx.rng);
+    let grants = vec![
+        GRANT_CLIENT_CREDENTIALS.to_owned(),
+        GRANT_TOKEN_EXCHANGE.to_owned(),
+    ];
+    let mut stmts = vec![insert_stmt(&NewClient {
+        id: &id,
+        kind: "agent",
+        name: &name,
+        description: &description,
+        client_type: "confidential",
+        auth_method: "client_secret_basic",
+        strict: false,
+        secret_hash: Some(secret.digest()),
+        redirect_uris: &[],
+        grant_types: &grants,
+        owner: Some(&owner),
+        metadata: json!({}),
+        registration_token_hash: None,
+        now: ctx.now,
+    })];
+    stmts.extend(group_stmts(ctx.db, &id, &input.groups).await?);
+    stmts.extend(resource_stmts(ctx.db, &id, &input.resources).await?);
+    stmts.push(audit::record(
+        ctx.now,
+        &ctx.actor,
+        "agent.create",
+        "client",
+        &id,
+        json!({ "name": name, "owner": owner }),
+    ));
+    ctx.db.batch(stmts).await?;
+    Ok(admin::created(secret_response(
+        full_view(ctx.db, &id).await?,
+        Some(&secret),
+    )))
+}
+
+/// Loads a client of an expected kind (`None`: any kind).
+async fn require_kind<D: Database + ?Sized>(
+    db: &D,
+    id: &str,
+    kind: Option<&'static str>,
+) -> Result<Client, Error> {
+    let noun = kind.unwrap_or("client");
+    let c = get_row(db, id).await?.ok_or(Error::NoSuch(noun))?;
+    match kind {
+        Some(k) if c.kind != k => Err(Error::NoSuch(noun)),
+        _ => Ok(c),
+    }
+}
+
+/// `GET /{applications|agents|clients}/{id}`.
+pub async fn get<D: Database + ?Sized>(
+    db: &D,
+    id: &str,
+    kind: Option<&'static str>,
+) -> Result<Response, Error> {
+    require_kind(db, id, kind).await?;
+    Ok(admin::ok(full_view(db, id).await?))
+}
+
+/// `GET /{applications|agents|clients}`; `/clients` takes `?kind=`.
+pub async fn list<D: Database + ?Sized>(
+    db: &D,
+    req: &Request,
+    kind: Option<&'static str>,
+) -> Result<Response, Error> {
+    let page = admin::page(req)?;
+    let filter = match kind {
+        Some(k) => Some(k.to_owned()),
+        None => match admin::query_param(req, "kind") {
+            None => None,
+            Some(k) if ["application", "agent", "dynamic", "metadata"].contains(&k.as_str()) => {
+                Some(k)
+            }
+            Some(_) => {
+                return Err(
+                    FieldError::new("kind", "application, agent, dynamic or metadata").into(),
+                )
+            }
+        },
+    };
+    let rows: Vec<Client> = decode(
+        db.query(stmt!(
+            "SELECT * FROM clients WHERE id > ?1 AND (?2 IS NULL OR kind = ?2) ORDER BY id LIMIT ?3",
+            &page.after,
+            filter,
+            page.limit + 1
+        ))
+        .await?,
+    )?;
+    let views: Vec<Value> = rows.iter().map(|c| view(c, &[])).collect();
+    Ok(admin::page_response(views, &page, |v| {
+        v["client_id"].as_str().unwrap_or_default().to_owned()
+    }))
+}
+
+/// `PATCH /{applications|agents|clients}/{id}`.
+pub async fn update<D: Database + ?Sized, C: Crypto>(
+    ctx: &mut Ctx<'_, D, C>,
+    req: &Request,
+    id: &str,
+    kind: Option<&'static str>,
+) -> Result<Response, Error> {
+    let input: Patch = admin::body(req)?;
+    let cur = require_kind(ctx.db, id, kind).await?;
+    let name = input
+        .name
+        .as_deref()
+        .map(|n| validate::name("name", n))
+        .transpose()?
+        .unwrap_or(cur.name.clone());
+    let description = input
+        .description
+        .as_deref()
+        .map(|d| validate::description("description", d))
+        .transpose()?
+        .unwrap_or(cur.description.clone());
+    let owner = match (&input.owner, cur.kind.as_str()) {
+        (Some(o), "agent") => Some(validate::name("owner", o)?),
+        (Some(_), _) => return Err(FieldError::new("owner", "only agents have an owner").into()),
+        (None, _) => cur.owner.clone(),
+    };
+    let uris = match &input.redirect_uris {
+        Some(list) => {
+            let app = if cur.metadata.contains("\"native\"") {
+                AppType::Native
+            } else {
+                AppType::Web
+            };
+            redirect_uris("redirect_uris", list, app, cur.allows_grant(GRANT_CODE))?
+        }
+        None => cur.redirect_uris.clone(),
+    };
+    let status = input.status.unwrap_or(cur.status);
+    let disabled_at = match (cur.status, status) {
+        (Status::Active, Status::Disabled) => Some(ctx.now),
+        _ => cur.disabled_at,
+    };
+    let mut stmts = vec![stmt!(
+        "UPDATE clients SET name = ?2, description = ?3, owner = ?4, redirect_uris = ?5, status = ?6, disabled_at = ?7, \
+         updated_at = ?8 WHERE id = ?1",
+        id,
+        name,
+        description,
+        owner,
+        to_json_list(&uris),
+        status.as_str(),
+        disabled_at,
+        ctx.now
+    )];
+    if let Some(list) = &input.resources {
+        stmts.push(stmt!(
+            "DELETE FROM client_resources WHERE client_id = ?1",
+            id
+        ));
+        stmts.extend(resource_stmts(ctx.db, id, list).await?);
+    }
+    let mut detail = serde_json::Map::new();
+    if status != cur.status {
+        detail.insert("status".into(), json!(status.as_str()));
+    }
+    stmts.push(audit::record(
+        ctx.now,
+        &ctx.actor,
+        "client.update",
+        "client",
+        id,
+        Value::Object(detail),
+    ));
+    ctx.db.batch(stmts).await?;
+    Ok(admin::ok(full_view(ctx.db, id).await?))
+}
+
+/// `DELETE /{applications|agents|clients}/{id}`: role assignments, memberships and resource
+/// restrictions go with it.
+pub async fn delete<D: Database + ?Sized, C: Crypto>(
+    ctx: &mut Ctx<'_, D, C>,
+    id: &str,
+    kind: Option<&'static str>,
+) -> Result<Response, Error> {
+    let cur = require_kind(ctx.db, id, kind).await?;
+    ctx.db
+        .batch(vec![
+            stmt!("DELETE FROM clients WHERE id = ?1", id),
+            audit::record(
+                ctx.now,
+                &ctx.actor,
+                "client.delete",
+                "client",
+                id,
+                json!({ "kind": cur.kind, "name": cur.name }),
+            ),
+        ])
+        .await?;
+    Ok(admin::no_content())
+}
+
+/// `POST /{applications|agents}/{id}/secret`: a new secret, shown once; the old one stops
+/// working at once.
+pub async fn rotate_secret<D: Database + ?Sized, C: Crypto>(
+    ctx: &mut Ctx<'_, D, C>,
+    id: &str,
+    kind: Option<&'static str>,
+) -> Result<Response, Error> {
+    let cur = require_kind(ctx.db, id, kind).await?;
+    if !cur.is_confidential() {
+        return Err(Error::Conflict("public clients have no secret".into()));
+    }
+    let secret = generate_secret(ctx.rng);
+    ctx.db
+        .batch(vec![
+            stmt!(
+                "UPDATE clients SET secret_hash = ?2, secret_rotated_at = ?3, updated_at = ?3 WHERE id = ?1",
+                id,
+                secret.digest(),
+                ctx.now
+            ),
+            audit::record(ctx.now, &ctx.actor, "client.rotate_secret", "client", id, json!({})),
+        ])
+        .await?;
+    Ok(admin::ok(json!({
+        "client_id": id,
+        "client_secret": secret.expose(),
+        "client_secret_expires_at": 0,
+    })))
+}

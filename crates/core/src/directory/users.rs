@@ -1,0 +1,263 @@
+//! Users: people who sign in on the login page and consent. Passwords are stored as
+//! PBKDF2-SHA256 hashes ([`crate::password`]); a user created without a password gets a generated
+//! one, shown once.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::validate::{self, FieldError};
+use super::{audit, Status};
+use crate::crypto::Crypto;
+use crate::endpoints::admin::{self, Ctx};
+use crate::password;
+use crate::stmt;
+use crate::store::{decode, decode_first, Database, StoreError};
+use crate::wire::{Error, Request, Response};
+
+/// A user as stored (the hash never leaves this module's callers).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct User {
+    /// Opaque id (`usr_...`), the `sub` of their tokens.
+    pub id: String,
+    /// Unique, lower-case.
+    pub username: String,
+    /// Shown on pages.
+    pub display_name: String,
+    /// `active` or `disabled`.
+    pub status: Status,
+    /// PBKDF2 hash, if a password is set.
+    pub password_hash: Option<String>,
+    /// Created (unix seconds).
+    pub created_at: i64,
+    /// Last changed.
+    pub updated_at: i64,
+    /// When last disabled.
+    pub disabled_at: Option<i64>,
+}
+
+/// The public view of a user.
+#[derive(Debug, Serialize)]
+struct View<'a> {
+    id: &'a str,
+    username: &'a str,
+    display_name: &'a str,
+    status: Status,
+    has_password: bool,
+    created_at: i64,
+    updated_at: i64,
+    disabled_at: Option<i64>,
+}
+
+fn view(u: &User) -> Value {
+    serde_json::to_value(View {
+        id: &u.id,
+        username: &u.username,
+        display_name: &u.display_name,
+        status: u.status,
+        has_password: u.password_hash.is_some(),
+        created_at: u.created_at,
+        updated_at: u.updated_at,
+        disabled_at: u.disabled_at,
+    })
+    .unwrap_or_default()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Create {
+    username: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    status: Option<Status>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Patch {
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    status: Option<Status>,
+}
+
+/// Loads a user by id.
+pub async fn get_row<D: Database + ?Sized>(db: &D, id: &str) -> Result<Option<User>, StoreError> {
+    decode_first(
+        db.query(stmt!("SELECT * FROM users WHERE id = ?1", id))
+            .await?,
+    )
+}
+
+/// Loads a user by username (case-insensitive).
+pub async fn by_username<D: Database + ?Sized>(
+    db: &D,
+    username: &str,
+) -> Result<Option<User>, StoreError> {
+    decode_first(
+        db.query(stmt!(
+            "SELECT * FROM users WHERE username = ?1",
+            username.trim().to_ascii_lowercase()
+        ))
+        .await?,
+    )
+}
+
+fn password_field(field: &str, p: &str) -> Result<(), FieldError> {
+    password::acceptable(p).map_err(|m| FieldError::new(field, m))
+}
+
+/// `POST /users`.
+pub async fn create<D: Database + ?Sized, C: Crypto>(
+    ctx: &mut Ctx<'_, D, C>,
+    req: &Request,
+) -> Result<Response, Error> {
+    let input: Create = admin::body(req)?;
+    let username = validate::username("username", &input.username)?;
+    let display_name = if input.display_name.trim().is_empty() {
+        username.clone()
+    } else {
+        validate::name("display_name", &input.display_name)?
+    };
+    let (pw, generated) = match input.password {
+        Some(p) => {
+            password_field("password", &p)?;
+            (p, false)
+        }
+        None => (crate::secret::random_b64(ctx.rng, 12), true),
+    };
+    let hash = password::hash(ctx.crypto, ctx.rng, &pw)
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let status = input.status.unwrap_or(Status::Active);
+    let id = ctx.id("usr");
+    ctx.db
+        .batch(vec![
+            stmt!(
+                "INSERT INTO users (id, username, display_name, status, password_hash, created_at, updated_at, disabled_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
+                &id,
+                &username,
+                display_name,
+                status.as_str(),
+                hash,
+                ctx.now,
+                (status == Status::Disabled).then_some(ctx.now)
+            ),
+            audit::record(ctx.now, &ctx.actor, "user.create", "user", &id, json!({ "username": username })),
+        ])
+        .await
+        .map_err(admin::conflict("a user with this username already exists"))?;
+    let user = get_row(ctx.db, &id).await?.ok_or(Error::NoSuch("user"))?;
+    let mut v = view(&user);
+    if generated {
+        if let Some(o) = v.as_object_mut() {
+            // Shown once; only the hash is stored.
+            o.insert("password".into(), Value::String(pw));
+        }
+    }
+    Ok(admin::created(v))
+}
+
+/// `GET /users/{id}`.
+pub async fn get<D: Database + ?Sized>(db: &D, id: &str) -> Result<Response, Error> {
+    let u = get_row(db, id).await?.ok_or(Error::NoSuch("user"))?;
+    Ok(admin::ok(view(&u)))
+}
+
+/// `GET /users`.
+pub async fn list<D: Database + ?Sized>(db: &D, req: &Request) -> Result<Response, Error> {
+    let page = admin::page(req)?;
+    let rows: Vec<User> = decode(
+        db.query(stmt!(
+            "SELECT * FROM users WHERE id > ?1 ORDER BY id LIMIT ?2",
+            &page.after,
+            page.limit + 1
+        ))
+        .await?,
+    )?;
+    let views: Vec<Value> = rows.iter().map(view).collect();
+    Ok(admin::page_response(views, &page, |v| {
+        v["id"].as_str().unwrap_or_default().to_owned()
+    }))
+}
+
+/// `PATCH /users/{id}`. Disabling records `disabled_at`.
+pub async fn update<D: Database + ?Sized, C: Crypto>(
+    ctx: &mut Ctx<'_, D, C>,
+    req: &Request,
+    id: &str,
+) -> Result<Response, Error> {
+    let input: Patch = admin::body(req)?;
+    let cur = get_row(ctx.db, id).await?.ok_or(Error::NoSuch("user"))?;
+    let display_name = input
+        .display_name
+        .as_deref()
+        .map(|n| validate::name("display_name", n))
+        .transpose()?
+        .unwrap_or(cur.display_name);
+    let hash = match input.password.as_deref() {
+        Some(p) => {
+            password_field("password", p)?;
+            Some(
+                password::hash(ctx.crypto, ctx.rng, p)
+                    .await
+                    .map_err(|e| Error::Internal(e.to_string()))?,
+            )
+        }
+        None => cur.password_hash,
+    };
+    let status = input.status.unwrap_or(cur.status);
+    let disabled_at = match (cur.status, status) {
+        (Status::Active, Status::Disabled) => Some(ctx.now),
+        _ => cur.disabled_at,
+    };
+    let mut detail = serde_json::Map::new();
+    if input.status.is_some() && status != cur.status {
+        detail.insert("status".into(), json!(status.as_str()));
+    }
+    if input.password.is_some() {
+        detail.insert("password".into(), json!("changed"));
+    }
+    ctx.db
+        .batch(vec![
+            stmt!(
+                "UPDATE users SET display_name = ?2, password_hash = ?3, status = ?4, disabled_at = ?5, updated_at = ?6 WHERE id = ?1",
+                id,
+                display_name,
+                hash,
+                status.as_str(),
+                disabled_at,
+                ctx.now
+            ),
+            audit::record(ctx.now, &ctx.actor, "user.update", "user", id, Value::Object(detail)),
+        ])
+        .await?;
+    get(ctx.db, id).await
+}
+
+/// `DELETE /users/{id}`: memberships and role assignments go with the user.
+pub async fn delete<D: Database + ?Sized, C: Crypto>(
+    ctx: &mut Ctx<'_, D, C>,
+    id: &str,
+) -> Result<Response, Error> {
+    let cur = get_row(ctx.db, id).await?.ok_or(Error::NoSuch("user"))?;
+    ctx.db
+        .batch(vec![
+            stmt!("DELETE FROM users WHERE id = ?1", id),
+            audit::record(
+                ctx.now,
+                &ctx.actor,
+                "user.delete",
+                "user",
+                id,
+                json!({ "username": cur.username }),
+            ),
+        ])
+        .await?;
+    Ok(admin::no_content())
+}

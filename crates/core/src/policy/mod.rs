@@ -1,0 +1,3 @@
+//! Small pure checks, each tested on its own.
+
+pub mod redirect;

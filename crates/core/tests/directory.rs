@@ -1,0 +1,805 @@
+//! Directory and admin API requirements, natively through `Service::handle`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use common::Harness;
+use http::Method;
+use mcpgate_core::directory::permissions::{self, Principal};
+use mcpgate_core::stmt;
+use mcpgate_core::store::Database;
+use mcpgate_core::testing::block_on;
+use serde_json::{json, Value};
+
+const NOTES: &str = "https://notes.example.com/mcp";
+const FILES: &str = "https://files.example.com/mcp";
+
+fn ok(h: &Harness, method: Method, path: &str, body: Option<Value>) -> Value {
+    let r = h.admin(method.clone(), path, body);
+    assert!(
+        r.status < 300,
+        "{method} {path}: {} {}",
+        r.status,
+        String::from_utf8_lossy(&r.body)
+    );
+    r.json()
+}
+
+fn notes_rs(h: &Harness) -> Value {
+    ok(
+        h,
+        Method::POST,
+        "/admin/v1/resource-servers",
+        Some(json!({
+            "identifier": NOTES,
+            "name": "Notes",
+            "scopes": [
+                { "name": "notes.read", "description": "Read notes" },
+                { "name": "notes.write", "description": "Write notes", "implies": ["notes.read"] },
+                { "name": "notes.delete", "description": "Delete notes" },
+                { "name": "notes.admin", "description": "Everything", "implies": ["notes.write", "notes.delete"] }
+            ]
+        })),
+    )
+}
+
+fn files_rs(h: &Harness) -> Value {
+    ok(
+        h,
+        Method::POST,
+        "/admin/v1/resource-servers",
+        Some(json!({ "identifier": FILES, "name": "Files", "scopes": [{ "name": "files.read" }] })),
+    )
+}
+
+fn role(h: &Harness, name: &str, scopes: &[(&str, &str)]) -> String {
+    let scopes: Vec<Value> = scopes
+        .iter()
+        .map(|(r, s)| json!({ "resource": r, "scope": s }))
+        .collect();
+    ok(
+        h,
+        Method::POST,
+        "/admin/v1/roles",
+        Some(json!({ "name": name, "scopes": scopes })),
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn user(h: &Harness, name: &str) -> String {
+    ok(
+        h,
+        Method::POST,
+        "/admin/v1/users",
+        Some(json!({ "username": name, "password": "correct horse battery" })),
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn held(h: &Harness, p: Principal, rs_id: &str) -> Vec<String> {
+    let (_, eff) = block_on(permissions::load(&h.db, &p, rs_id))
+        .unwrap()
+        .unwrap();
+    eff.keys().cloned().collect()
+}
+
+fn count(h: &Harness, table: &'static str) -> usize {
+    let sql: &'static str = match table {
+        "user_roles" => "SELECT * FROM user_roles",
+        "group_users" => "SELECT * FROM group_users",
+        "group_agents" => "SELECT * FROM group_agents",
+        "group_roles" => "SELECT * FROM group_roles",
+        "client_roles" => "SELECT * FROM client_roles",
+        "client_resources" => "SELECT * FROM client_resources",
+        "role_scopes" => "SELECT * FROM role_scopes",
+        "scope_implies" => "SELECT * FROM scope_implies",
+        "scopes" => "SELECT * FROM scopes",
+        _ => panic!("table"),
+    };
+    block_on(h.db.query(stmt!(sql))).unwrap().len()
+}
+
+mod effective_permissions {
+    use super::*;
+
+    #[test]
+    fn a_directly_assigned_role_grants_its_scopes() {
+        let h = Harness::new();
+        let rs = notes_rs(&h);
+        let reader = role(&h, "reader", &[(NOTES, "notes.read")]);
+        let u = user(&h, "alice");
+        ok(
+            &h,
+            Method::PUT,
+            &format!("/admin/v1/users/{u}/roles/{reader}"),
+            None,
+        );
+        assert_eq!(
+            held(&h, Principal::User(u), rs["id"].as_str().unwrap()),
+            ["notes.read"]
+        );
+    }
+
+    #[test]
+    fn a_group_role_is_held_by_its_members_and_explained() {
+        let h = Harness::new();
+        let rs = notes_rs(&h);
+        let editor = role(&h, "editor", &[(NOTES, "notes.write")]);
+        let u = user(&h, "bob");
+        let g = ok(
+            &h,
+            Method::POST,
+            "/admin/v1/groups",
+            Some(json!({ "name": "staff" })),
+        )["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        ok(
+            &h,
+            Method::PUT,
+            &format!("/admin/v1/groups/{g}/roles/{editor}"),
+            None,
+        );
+        ok(
+            &h,
+            Method::PUT,
+            &format!("/admin/v1/groups/{g}/users/{u}"),
+            None,
+        );
+        // notes.write implies notes.read.
+        assert_eq!(
+            held(&h, Principal::User(u.clone()), rs["id"].as_str().unwrap()),
+            ["notes.read", "notes.write"]
+        );
+        let ex = ok(
+            &h,
+            Method::GET,
+            &format!("/admin/v1/explain?principal={u}&resource={NOTES}"),
+            None,
+        );
+        let read = ex["scopes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["scope"] == "notes.read")
+            .unwrap();
+        assert_eq!(read["via"][0]["role"], "editor");
+        assert_eq!(read["via"][0]["group"], "staff");
+        assert_eq!(read["via"][0]["implied_by"], "notes.write");
+    }
+
+    #[test]
+    fn implied_scopes_are_held_transitively() {
+        let h = Harness::new();
+        let rs = notes_rs(&h);
+        let admin = role(&h, "admin", &[(NOTES, "notes.admin")]);
+        let u = user(&h, "carol");
+        ok(
+            &h,
+            Method::PUT,
+            &format!("/admin/v1/users/{u}/roles/{admin}"),
+            None,
+        );
+        assert_eq!(
+            held(&h, Principal::User(u), rs["id"].as_str().unwrap()),
+            ["notes.admin", "notes.delete", "notes.read", "notes.write"]
+        );
+    }
+
+    #[test]
+    fn a_role_across_resource_servers_grants_on_each_only_its_own_scopes() {
+        let h = Harness::new();
+        let notes = notes_rs(&h);
+        let files = files_rs(&h);
+        let both = role(&h, "both", &[(NOTES, "notes.read"), (FILES, "files.read")]);
+        let u = user(&h, "dave");
+        ok(
+            &h,
+            Method::PUT,
+            &format!("/admin/v1/users/{u}/roles/{both}"),
+            None,
+        );
+        assert_eq!(
+            held(
+                &h,
+                Principal::User(u.clone()),
+                notes["id"].as_str().unwrap()
+            ),
+            ["notes.read"]
+        );
+        assert_eq!(
+            held(&h, Principal::User(u), files["id"].as_str().unwrap()),
+            ["files.read"]
+        );
+    }
+
+    #[test]
+    fn agents_hold_roles_through_their_groups_and_applications_their_own() {
+        let h = Harness::new();
+        let rs = notes_rs(&h);
+        let rs_id = rs["id"].as_str().unwrap();
+        let reader = role(&h, "reader", &[(NOTES, "notes.read")]);
+        let g = ok(
+            &h,
+            Method::POST,
+            "/admin/v1/groups",
+            Some(json!({ "name": "bots" })),
+        )["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        ok(
+            &h,
+            Method::PUT,
+            &format!("/admin/v1/groups/{g}/roles/{reader}"),
+            None,
+        );
+        let agent = ok(
+            &h,
+            Method::POST,
+            "/admin/v1/agents",
+            Some(json!({ "name": "summariser", "owner": "ops", "groups": [g] })),
+        );
+        let agent_id = agent["client_id"].as_str().unwrap().to_owned();
+        assert!(agent["client_secret"].as_str().unwrap().len() >= 43);
+        assert_eq!(
+            held(&h, Principal::Client(agent_id.clone()), rs_id),
+            ["notes.read"]
+        );
+        // Agents cannot be given roles directly.
+        let r = h.admin(
+            Method::PUT,
+            &format!("/admin/v1/clients/{agent_id}/roles/{reader}"),
+            None,
+        );
+        assert_eq!(r.status, 409);
+        let app = ok(
+            &h,
+            Method::POST,
+            "/admin/v1/applications",
+            Some(
+                json!({ "name": "desk", "client_type": "public", "redirect_uris": ["http://127.0.0.1/cb"], "roles": [reader] }),
+            ),
+        );
+        assert!(
+            app.get("client_secret").is_none(),
+            "public clients get no secret"
+        );
+        assert_eq!(
+            held(
+                &h,
+                Principal::Client(app["client_id"].as_str().unwrap().into()),
+                rs_id
+            ),
+            ["notes.read"]
+        );
+    }
+
+    #[test]
+    fn disabled_principals_hold_nothing() {
+        let h = Harness::new();
+        let rs = notes_rs(&h);
+        let rs_id = rs["id"].as_str().unwrap();
+        let reader = role(&h, "reader", &[(NOTES, "notes.read")]);
+        let u = user(&h, "erin");
+        ok(
+            &h,
+            Method::PUT,
+            &format!("/admin/v1/users/{u}/roles/{reader}"),
+            None,
+        );
+        ok(
+            &h,
+            Method::PATCH,
+            &format!("/admin/v1/users/{u}"),
+            Some(json!({ "status": "disabled" })),
+        );
+        assert!(held(&h, Principal::User(u.clone()), rs_id).is_empty());
+        ok(
+            &h,
+            Method::PATCH,
+            &format!("/admin/v1/users/{u}"),
+            Some(json!({ "status": "active" })),
+        );
+        assert_eq!(held(&h, Principal::User(u), rs_id), ["notes.read"]);
+        let app = ok(
+            &h,
+            Method::POST,
+            "/admin/v1/applications",
+            Some(
+                json!({ "name": "m2m", "client_type": "confidential", "grant_types": ["client_credentials"], "roles": [reader] }),
+            ),
+        );
+        let id = app["client_id"].as_str().unwrap();
+        ok(
+            &h,
+            Method::PATCH,
+            &format!("/admin/v1/clients/{id}"),
+            Some(json!({ "status": "disabled" })),
+        );
+        assert!(held(&h, Principal::Client(id.into()), rs_id).is_empty());
+    }
+}
+
+mod admin_api {
+    use super::*;
+
+    #[test]
+    fn resource_identifiers_are_stored_canonically_and_duplicates_conflict() {
+        let h = Harness::new();
+        let rs = ok(
+            &h,
+            Method::POST,
+            "/admin/v1/resource-servers",
+            Some(json!({ "identifier": "HTTPS://Notes.Example.com/mcp/", "name": "n" })),
+        );
+        assert_eq!(rs["identifier"], NOTES);
+        assert_eq!(rs["access_token_ttl"], 600);
+        let dup = h.admin(
+            Method::POST,
+            "/admin/v1/resource-servers",
+            Some(json!({ "identifier": NOTES, "name": "again" })),
+        );
+        assert_eq!(dup.status, 409);
+        assert_eq!(dup.json()["error"], "conflict");
+    }
+
+    #[test]
+    fn invalid_input_names_the_field() {
+        let h = Harness::new();
+        let cases = [
+            (
+                json!({ "identifier": "http://notes.example.com/", "name": "n" }),
+                "identifier",
+            ),
+            (
+                json!({ "identifier": "https://a.example/#x", "name": "n" }),
+                "identifier",
+            ),
+            (json!({ "identifier": NOTES, "name": "" }), "name"),
+            (
+                json!({ "identifier": NOTES, "name": "n", "scopes": [{ "name": "bad scope" }] }),
+                "scopes[0].name",
+            ),
+            (
+                json!({ "identifier": NOTES, "name": "n", "colour": "red" }),
+                "colour",
+            ),
+            (json!({ "identifier": NOTES, "name": 5 }), "name"),
+            (
+                json!({ "identifier": NOTES, "name": "n", "access_token_ttl": 10 }),
+                "access_token_ttl",
+            ),
+            (
+                json!({ "identifier": NOTES, "name": "n", "scopes": [{ "name": "a", "implies": ["b"] }] }),
+                "scopes[0].implies[0]",
+            ),
+        ];
+        for (body, field) in cases {
+            let r = h.admin(
+                Method::POST,
+                "/admin/v1/resource-servers",
+                Some(body.clone()),
+            );
+            assert_eq!(r.status, 400, "{body}");
+            assert_eq!(r.json()["error"], "invalid_request");
+            assert_eq!(r.json()["field"], field, "{body}");
+        }
+        let r = h.request(
+            Method::POST,
+            "/admin/v1/users",
+            &[
+                ("authorization", &format!("Bearer {}", common::ADMIN)),
+                ("content-type", "text/plain"),
+            ],
+            b"{}",
+        );
+        assert_eq!(r.status, 415);
+        let r = h.request(
+            Method::POST,
+            "/admin/v1/users",
+            &[
+                ("authorization", &format!("Bearer {}", common::ADMIN)),
+                ("content-type", "application/json"),
+            ],
+            b"{not json",
+        );
+        assert_eq!(r.status, 400);
+        assert_eq!(r.json()["field"], "body");
+    }
+
+    #[test]
+    fn scope_implication_cycles_are_rejected() {
+        let h = Harness::new();
+        let rs = notes_rs(&h);
+        let id = rs["id"].as_str().unwrap();
+        let r = h.admin(
+            Method::PATCH,
+            &format!("/admin/v1/resource-servers/{id}/scopes/notes.read"),
+            Some(json!({ "implies": ["notes.admin"] })),
+        );
+        assert_eq!(r.status, 400, "{:?}", r.json());
+        assert_eq!(r.json()["field"], "implies");
+    }
+
+    #[test]
+    fn unknown_ids_are_404() {
+        let h = Harness::new();
+        for path in [
+            "/admin/v1/users/usr_nope",
+            "/admin/v1/roles/rol_nope",
+            "/admin/v1/groups/grp_x",
+            "/admin/v1/agents/agt_x",
+            "/admin/v1/resource-servers/rs_x",
+        ] {
+            let r = h.admin(Method::GET, path, None);
+            assert_eq!(r.status, 404, "{path}");
+            assert_eq!(r.json()["error"], "not_found");
+        }
+        let r = role(&h, "r", &[]);
+        assert_eq!(
+            h.admin(
+                Method::PUT,
+                &format!("/admin/v1/users/usr_nope/roles/{r}"),
+                None
+            )
+            .status,
+            404
+        );
+        let u = user(&h, "x");
+        assert_eq!(
+            h.admin(
+                Method::PUT,
+                &format!("/admin/v1/users/{u}/roles/rol_nope"),
+                None
+            )
+            .status,
+            404
+        );
+        assert_eq!(
+            h.admin(
+                Method::DELETE,
+                &format!("/admin/v1/users/{u}/roles/{r}"),
+                None
+            )
+            .status,
+            404
+        );
+    }
+
+    #[test]
+    fn deleting_a_role_in_use_is_refused_until_unassigned() {
+        let h = Harness::new();
+        notes_rs(&h);
+        let reader = role(&h, "reader", &[(NOTES, "notes.read")]);
+        let u = user(&h, "frank");
+        ok(
+            &h,
+            Method::PUT,
+            &format!("/admin/v1/users/{u}/roles/{reader}"),
+            None,
+        );
+        let r = h.admin(Method::DELETE, &format!("/admin/v1/roles/{reader}"), None);
+        assert_eq!(r.status, 409);
+        assert!(r.json()["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("unassign"));
+        ok(
+            &h,
+            Method::DELETE,
+            &format!("/admin/v1/users/{u}/roles/{reader}"),
+            None,
+        );
+        assert_eq!(
+            h.admin(Method::DELETE, &format!("/admin/v1/roles/{reader}"), None)
+                .status,
+            204
+        );
+        assert_eq!(count(&h, "role_scopes"), 0);
+    }
+
+    #[test]
+    fn cascading_deletes_leave_no_orphans() {
+        let h = Harness::new();
+        let rs = notes_rs(&h);
+        let reader = role(
+            &h,
+            "reader",
+            &[(NOTES, "notes.read"), (NOTES, "notes.write")],
+        );
+        let u = user(&h, "gina");
+        let g = ok(
+            &h,
+            Method::POST,
+            "/admin/v1/groups",
+            Some(json!({ "name": "g" })),
+        )["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let agent = ok(
+            &h,
+            Method::POST,
+            "/admin/v1/agents",
+            Some(json!({ "name": "a", "owner": "o", "groups": [g], "resources": [NOTES] })),
+        );
+        let app = ok(
+            &h,
+            Method::POST,
+            "/admin/v1/applications",
+            Some(
+                json!({ "name": "p", "client_type": "confidential", "grant_types": ["client_credentials"], "roles": [reader], "resources": [NOTES] }),
+            ),
+        );
+        ok(
+            &h,
+            Method::PUT,
+            &format!("/admin/v1/users/{u}/roles/{reader}"),
+            None,
+        );
+        ok(
+            &h,
+            Method::PUT,
+            &format!("/admin/v1/groups/{g}/users/{u}"),
+            None,
+        );
+        ok(
+            &h,
+            Method::PUT,
+            &format!("/admin/v1/groups/{g}/roles/{reader}"),
+            None,
+        );
+        assert!(count(&h, "client_resources") == 2 && count(&h, "group_agents") == 1);
+
+        ok(&h, Method::DELETE, &format!("/admin/v1/users/{u}"), None);
+        assert_eq!(count(&h, "user_roles"), 0);
+        assert_eq!(count(&h, "group_users"), 0);
+        ok(
+            &h,
+            Method::DELETE,
+            &format!("/admin/v1/agents/{}", agent["client_id"].as_str().unwrap()),
+            None,
+        );
+        assert_eq!(count(&h, "group_agents"), 0);
+        ok(&h, Method::DELETE, &format!("/admin/v1/groups/{g}"), None);
+        assert_eq!(count(&h, "group_roles"), 0);
+        ok(
+            &h,
+            Method::DELETE,
+            &format!("/admin/v1/resource-servers/{}", rs["id"].as_str().unwrap()),
+            None,
+        );
+        assert_eq!(count(&h, "scopes"), 0);
+        assert_eq!(count(&h, "scope_implies"), 0);
+        assert_eq!(count(&h, "role_scopes"), 0);
+        assert_eq!(count(&h, "client_resources"), 0);
+        ok(
+            &h,
+            Method::DELETE,
+            &format!(
+                "/admin/v1/applications/{}",
+                app["client_id"].as_str().unwrap()
+            ),
+            None,
+        );
+        assert_eq!(count(&h, "client_roles"), 0);
+    }
+
+    #[test]
+    fn a_failed_create_writes_nothing() {
+        let h = Harness::new();
+        notes_rs(&h);
+        let before = count(&h, "scopes");
+        // Same identifier: the resource-server insert fails, so its scopes must not appear.
+        let r = h.admin(
+            Method::POST,
+            "/admin/v1/resource-servers",
+            Some(json!({ "identifier": NOTES, "name": "n", "scopes": [{ "name": "other" }] })),
+        );
+        assert_eq!(r.status, 409);
+        assert_eq!(count(&h, "scopes"), before);
+        let audit = ok(&h, Method::GET, "/admin/v1/audit", None);
+        assert_eq!(
+            audit["items"].as_array().unwrap().len(),
+            1,
+            "only the first create is audited"
+        );
+    }
+
+    #[test]
+    fn secrets_are_shown_once_and_rotation_replaces_them() {
+        let h = Harness::new();
+        let agent = ok(
+            &h,
+            Method::POST,
+            "/admin/v1/agents",
+            Some(json!({ "name": "a", "owner": "o" })),
+        );
+        let id = agent["client_id"].as_str().unwrap();
+        let secret = agent["client_secret"].as_str().unwrap().to_owned();
+        let again = ok(&h, Method::GET, &format!("/admin/v1/agents/{id}"), None);
+        assert!(again.get("client_secret").is_none());
+        assert!(!again.to_string().contains(&secret));
+        let rotated = ok(
+            &h,
+            Method::POST,
+            &format!("/admin/v1/agents/{id}/secret"),
+            None,
+        );
+        assert_ne!(rotated["client_secret"].as_str().unwrap(), secret);
+        let user = ok(
+            &h,
+            Method::POST,
+            "/admin/v1/users",
+            Some(json!({ "username": "gen" })),
+        );
+        assert!(
+            user["password"].as_str().unwrap().len() >= 16,
+            "generated password shown once"
+        );
+        let shown = ok(
+            &h,
+            Method::GET,
+            &format!("/admin/v1/users/{}", user["id"].as_str().unwrap()),
+            None,
+        );
+        assert!(shown.get("password").is_none() && shown.get("password_hash").is_none());
+    }
+
+    #[test]
+    fn every_change_is_audited_with_actor_and_time() {
+        let h = Harness::new();
+        notes_rs(&h);
+        let r = role(&h, "reader", &[(NOTES, "notes.read")]);
+        let u = user(&h, "hal");
+        ok(
+            &h,
+            Method::PUT,
+            &format!("/admin/v1/users/{u}/roles/{r}"),
+            None,
+        );
+        let audit = ok(&h, Method::GET, "/admin/v1/audit", None);
+        let actions: Vec<&str> = audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                "role.assign",
+                "user.create",
+                "role.create",
+                "resource_server.create"
+            ]
+        );
+        assert_eq!(audit["items"][0]["actor"], "bootstrap-admin");
+        assert_eq!(audit["items"][0]["at"], common::T0);
+    }
+
+    #[test]
+    fn lists_are_cursor_paginated() {
+        let h = Harness::new();
+        for i in 0..5 {
+            user(&h, &format!("u{i}"));
+        }
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/admin/v1/users?limit=2&cursor={c}"),
+                None => "/admin/v1/users?limit=2".into(),
+            };
+            let page = ok(&h, Method::GET, &path, None);
+            for u in page["items"].as_array().unwrap() {
+                seen.push(u["username"].as_str().unwrap().to_owned());
+            }
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => break,
+            }
+        }
+        seen.sort();
+        assert_eq!(seen, ["u0", "u1", "u2", "u3", "u4"]);
+        assert_eq!(
+            h.admin(Method::GET, "/admin/v1/users?limit=0", None).status,
+            400
+        );
+        assert_eq!(
+            h.admin(Method::GET, "/admin/v1/users?cursor=%%%", None)
+                .status,
+            400
+        );
+    }
+
+    #[test]
+    fn redirect_uris_are_validated_at_registration() {
+        let h = Harness::new();
+        for uri in [
+            "https://app.example/cb#frag",
+            "javascript:alert(1)",
+            "http://app.example/cb",
+            "https://*.example/cb",
+        ] {
+            let r = h.admin(
+                Method::POST,
+                "/admin/v1/applications",
+                Some(json!({ "name": "x", "client_type": "public", "redirect_uris": [uri] })),
+            );
+            assert_eq!(r.status, 400, "{uri}");
+            assert_eq!(r.json()["field"], "redirect_uris[0]");
+        }
+        let r = h.admin(
+            Method::POST,
+            "/admin/v1/applications",
+            Some(json!({ "name": "x", "client_type": "public" })),
+        );
+        assert_eq!(r.status, 400, "authorization_code needs a redirect URI");
+        let r = h.admin(
+            Method::POST,
+            "/admin/v1/applications",
+            Some(json!({ "name": "x", "client_type": "public", "grant_types": ["client_credentials"] })),
+        );
+        assert_eq!(r.json()["field"], "grant_types[0]");
+    }
+}
+
+mod openapi {
+    use super::*;
+    use mcpgate_core::endpoints::admin::ROUTES;
+
+    #[test]
+    fn the_document_lists_every_route_and_every_route_is_wired() {
+        let h = Harness::new();
+        let doc = h.get("/admin/v1/openapi.json");
+        assert_eq!(doc.status, 200, "public, no credential needed");
+        let doc = doc.json();
+        assert_eq!(doc["openapi"], "3.1.0");
+        let paths = doc["paths"].as_object().unwrap();
+        let mut ops = 0;
+        for (path, item) in paths {
+            for (method, op) in item.as_object().unwrap() {
+                ops += 1;
+                if let Some(body) = op.get("requestBody") {
+                    let r = body["content"]["application/json"]["schema"]["$ref"]
+                        .as_str()
+                        .unwrap();
+                    let name = r.rsplit('/').next().unwrap();
+                    assert!(doc["components"]["schemas"].get(name).is_some(), "{name}");
+                }
+                // Request every documented operation with placeholder ids: it must be routed
+                // (no "no such endpoint" 404, no 405).
+                let concrete = path
+                    .replace("{id}", "x")
+                    .replace("{name}", "x")
+                    .replace("{role}", "x")
+                    .replace("{member}", "x");
+                let m = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap();
+                let r = h.admin(m, &concrete, Some(json!({})));
+                assert_ne!(r.status, 405, "{method} {path}");
+                assert!(
+                    !(r.status == 404 && r.json()["error_description"] == "no such endpoint"),
+                    "{method} {path} is documented but not routed"
+                );
+            }
+        }
+        assert_eq!(ops, ROUTES.len());
+        assert_eq!(
+            h.admin(Method::GET, "/admin/v1/nothing-here", None).status,
+            404
+        );
+        assert_eq!(h.admin(Method::PUT, "/admin/v1/users", None).status, 405);
+    }
+}
