@@ -16,9 +16,36 @@ use worker::{
 };
 
 use crate::store::d1::D1Db;
+use crate::store::kv::KvRevocations;
+use crate::store::WorkerStore;
+use mcpgate_core::issue::KeyCache;
 
 /// Binding name of the D1 registry database.
 const DB_BINDING: &str = "DB";
+/// Binding name of the KV revocation list.
+const KV_BINDING: &str = "REVOCATIONS";
+
+thread_local! {
+    /// The isolate's signing-key cache (see `mcpgate_core::issue::KEY_CACHE_SECS`).
+    static KEY_CACHE: &'static KeyCache = Box::leak(Box::new(KeyCache::new()));
+}
+
+fn key_cache() -> &'static KeyCache {
+    KEY_CACHE.with(|k| *k)
+}
+
+fn store(env: &Env) -> Result<WorkerStore, Error> {
+    let db = env
+        .d1(DB_BINDING)
+        .map_err(|e| Error::Misconfigured(format!("D1 binding {DB_BINDING}: {e}")))?;
+    let kv = env
+        .kv(KV_BINDING)
+        .map_err(|e| Error::Misconfigured(format!("KV binding {KV_BINDING}: {e}")))?;
+    Ok(WorkerStore {
+        db: D1Db::new(db),
+        kv: KvRevocations::new(kv),
+    })
+}
 
 fn now_secs() -> i64 {
     (Date::now().as_millis() / 1000) as i64
@@ -35,19 +62,16 @@ async fn respond(req: worker::Request, env: &Env) -> mcpgate_core::wire::Respons
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
-    let db = match env.d1(DB_BINDING) {
-        Ok(db) => db,
-        Err(e) => {
-            return Error::Misconfigured(format!("D1 binding {DB_BINDING}: {e}")).into_response()
-        }
+    let store = match store(env) {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
     };
     let req = match http::to_core(req).await {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    let store = D1Db::new(db);
     let crypto = crypto::WebCrypto;
-    Service::new(&config, &store, &crypto)
+    Service::new(&config, &store, &crypto, key_cache())
         .handle(req, now, &mut OsRng)
         .await
 }
@@ -70,13 +94,15 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
             return;
         }
     };
-    let Ok(db) = env.d1(DB_BINDING) else {
-        console_error!("scheduled: no D1 binding {DB_BINDING}");
-        return;
+    let store = match store(&env) {
+        Ok(s) => s,
+        Err(e) => {
+            console_error!("scheduled: {e:?}");
+            return;
+        }
     };
-    let store = D1Db::new(db);
     let crypto = crypto::WebCrypto;
-    match Service::new(&config, &store, &crypto)
+    match Service::new(&config, &store, &crypto, key_cache())
         .scheduled(now_secs(), &mut OsRng)
         .await
     {

@@ -13,13 +13,17 @@ pub mod config;
 pub mod crypto;
 pub mod directory;
 pub mod endpoints;
+pub mod issue;
 pub mod jwt;
 pub mod keys;
 pub mod password;
 pub mod policy;
+pub mod revocation;
 pub mod secret;
 pub mod service;
+pub mod session;
 pub mod store;
+pub mod ui;
 pub mod uri;
 pub mod wire;
 

@@ -6,17 +6,19 @@ use rand_core::CryptoRngCore;
 
 use crate::config::Config;
 use crate::crypto::Crypto;
-use crate::endpoints::{admin, jwks, metadata};
+use crate::endpoints::{admin, authorize, jwks, metadata, token};
+use crate::issue::KeyCache;
 use crate::keys::{self, KeyEncryptionKey};
 use crate::store::Store;
-use crate::wire::{preflight, Error, Request, Response, MAX_BODY_BYTES};
+use crate::wire::{cors, preflight, Error, Request, Response, MAX_BODY_BYTES};
 
 /// The authorization server, over a store and a crypto provider.
 pub struct Service<'a, S: ?Sized, C> {
-    config: &'a Config,
-    store: &'a S,
-    crypto: &'a C,
-    kek: KeyEncryptionKey,
+    pub(crate) config: &'a Config,
+    pub(crate) store: &'a S,
+    pub(crate) crypto: &'a C,
+    pub(crate) key_cache: &'a KeyCache,
+    pub(crate) kek: KeyEncryptionKey,
 }
 
 /// What a path names, before the method is considered.
@@ -24,45 +26,55 @@ pub struct Service<'a, S: ?Sized, C> {
 enum Route<'p> {
     Metadata,
     Jwks,
+    Token,
+    Authorize,
+    Login,
+    Consent,
     /// Below `/admin/v1`.
     Admin(&'p str),
 }
 
 impl Route<'_> {
+    /// Methods, for 405 and CORS preflight answers.
     fn allowed(self) -> &'static str {
         match self {
             Route::Metadata | Route::Jwks => "GET, HEAD, OPTIONS",
+            Route::Token => "POST, OPTIONS",
+            Route::Authorize => "GET",
+            Route::Login | Route::Consent => "POST",
             Route::Admin(_) => "GET, POST, PATCH, PUT, DELETE",
         }
     }
 
-    /// Public, credential-less endpoints that browsers may call cross-origin.
-    fn is_public_cors(self) -> bool {
-        matches!(self, Route::Metadata | Route::Jwks)
+    /// Endpoints that browser-based MCP clients call cross-origin (no cookies involved).
+    fn is_cors(self) -> bool {
+        matches!(self, Route::Metadata | Route::Jwks | Route::Token)
     }
 }
 
 impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
     /// A service for one request (cheap: derives the key-encryption key only).
-    pub fn new(config: &'a Config, store: &'a S, crypto: &'a C) -> Self {
+    pub fn new(config: &'a Config, store: &'a S, crypto: &'a C, key_cache: &'a KeyCache) -> Self {
         Service {
             config,
             store,
             crypto,
+            key_cache,
             kek: KeyEncryptionKey::derive(config.secret.expose()),
         }
     }
 
-    /// The crypto provider.
-    pub fn crypto(&self) -> &C {
-        self.crypto
-    }
-
     /// Handles one request. Never panics; every failure is a response.
     pub async fn handle(&self, req: Request, now: i64, rng: &mut dyn CryptoRngCore) -> Response {
-        match self.dispatch(req, now, rng).await {
+        let cors_route = self.route(req.uri().path()).is_some_and(|r| r.is_cors());
+        let resp = match self.dispatch(req, now, rng).await {
             Ok(resp) => resp,
             Err(e) => e.into_response(),
+        };
+        if cors_route {
+            cors(resp)
+        } else {
+            resp
         }
     }
 
@@ -81,6 +93,10 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
         match local {
             "/.well-known/openid-configuration" => Some(Route::Metadata),
             metadata::JWKS_PATH => Some(Route::Jwks),
+            metadata::TOKEN_PATH => Some(Route::Token),
+            authorize::PATH => Some(Route::Authorize),
+            authorize::LOGIN_PATH => Some(Route::Login),
+            authorize::CONSENT_PATH => Some(Route::Consent),
             _ => local.strip_prefix(admin::PREFIX).map(Route::Admin),
         }
     }
@@ -100,13 +116,18 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
         if let Route::Admin(rest) = route {
             return self.admin(&req, rest, now, rng).await;
         }
-        if method == Method::OPTIONS && route.is_public_cors() {
-            return Ok(preflight("GET, HEAD, OPTIONS"));
+        if method == Method::OPTIONS && route.is_cors() {
+            return Ok(preflight(route.allowed()));
         }
-        let is_get = method == Method::GET || method == Method::HEAD;
-        let resp = match (route, is_get, method == Method::POST) {
-            (Route::Metadata, true, _) => metadata::get(self.config),
-            (Route::Jwks, true, _) => jwks::get(self.store, &self.kek, rng, now).await?,
+        let get = method == Method::GET || method == Method::HEAD;
+        let post = method == Method::POST;
+        let resp = match route {
+            Route::Metadata if get => metadata::get(self.config),
+            Route::Jwks if get => jwks::get(self.store, &self.kek, rng, now).await?,
+            Route::Token if post => token::handle(self, &req, now, rng).await?,
+            Route::Authorize if get => authorize::get(self, &req, now, rng).await,
+            Route::Login if post => authorize::login(self, &req, now, rng).await,
+            Route::Consent if post => authorize::consent(self, &req, now, rng).await,
             _ => return Err(Error::MethodNotAllowed(route.allowed())),
         };
         Ok(if method == Method::HEAD {
@@ -140,7 +161,11 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
             actor,
             kek: &self.kek,
         };
-        admin::dispatch(&mut ctx, req, route, &params).await
+        let resp = admin::dispatch(&mut ctx, req, route, &params).await;
+        if route.op == admin::Op::KeysRotate {
+            self.key_cache.clear();
+        }
+        resp
     }
 
     /// The scheduled (cron) task: rotates the signing key when the active one is older than the
@@ -157,6 +182,7 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
         if due {
             let r =
                 keys::rotate(self.store, &self.kek, rng, now, self.config.max_token_ttl).await?;
+            self.key_cache.clear();
             report.push(format!(
                 "rotated signing key: {} -> {}",
                 r.retired_kid, r.active_kid

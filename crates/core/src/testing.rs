@@ -100,3 +100,43 @@ pub async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
     })
     .await
 }
+
+/// The in-memory store of native tests: SQLite with the real migrations, and a KV stand-in.
+#[derive(Default)]
+pub struct TestStore {
+    /// The registry.
+    pub db: crate::store::sqlite::SqliteDb,
+    /// The revocation list.
+    pub kv: crate::revocation::memory::MemoryKv,
+}
+
+impl crate::store::Database for TestStore {
+    async fn query(
+        &self,
+        stmt: crate::store::Stmt,
+    ) -> Result<Vec<crate::store::Row>, crate::store::StoreError> {
+        self.db.query(stmt).await
+    }
+    async fn batch(
+        &self,
+        stmts: Vec<crate::store::Stmt>,
+    ) -> Result<Vec<Vec<crate::store::Row>>, crate::store::StoreError> {
+        self.db.batch(stmts).await
+    }
+}
+
+impl crate::revocation::RevocationList for TestStore {
+    async fn put(
+        &self,
+        entry: &crate::revocation::Entry,
+        now: i64,
+    ) -> Result<(), crate::store::StoreError> {
+        self.kv.put(entry, now).await
+    }
+    async fn list(
+        &self,
+        now: i64,
+    ) -> Result<Vec<crate::revocation::Entry>, crate::store::StoreError> {
+        self.kv.list(now).await
+    }
+}

@@ -86,7 +86,15 @@ fn user(h: &Harness, name: &str) -> String {
 }
 
 fn held(h: &Harness, p: Principal, rs_id: &str) -> Vec<String> {
-    let (_, eff) = block_on(permissions::load(&h.db, &p, rs_id))
+    let rs = h
+        .admin(
+            Method::GET,
+            &format!("/admin/v1/resource-servers/{rs_id}"),
+            None,
+        )
+        .json();
+    let ident = rs["identifier"].as_str().unwrap().to_owned();
+    let (_, eff) = block_on(permissions::load(&h.store, &p, &ident))
         .unwrap()
         .unwrap();
     eff.keys().cloned().collect()
@@ -105,7 +113,7 @@ fn count(h: &Harness, table: &'static str) -> usize {
         "scopes" => "SELECT * FROM scopes",
         _ => panic!("table"),
     };
-    block_on(h.db.query(stmt!(sql))).unwrap().len()
+    block_on(h.store.query(stmt!(sql))).unwrap().len()
 }
 
 mod effective_permissions {

@@ -18,7 +18,7 @@ use mcpgate_guard::{AccessClaims, Audience, EcPublicJwk, JwkSet, ParsedToken};
 fn mint(h: &Harness, sub: &str) -> String {
     let kek = KeyEncryptionKey::derive(common::SECRET);
     let key = block_on(keys::active_key(
-        &h.db,
+        &h.store,
         &kek,
         &mut TestRng::new(99),
         h.now.get(),
@@ -273,8 +273,8 @@ mod key_lifecycle {
         let kek = KeyEncryptionKey::derive(common::SECRET);
         let (mut r1, mut r2) = (TestRng::new(1), TestRng::new(2));
         let (a, b) = block_on(join(
-            keys::ensure(&h.db, &kek, &mut r1, T0),
-            keys::ensure(&h.db, &kek, &mut r2, T0),
+            keys::ensure(&h.store, &kek, &mut r1, T0),
+            keys::ensure(&h.store, &kek, &mut r2, T0),
         ));
         let (a, b) = (a.unwrap(), b.unwrap());
         assert_eq!(a.active.unwrap().kid, b.active.unwrap().kid);
@@ -288,8 +288,8 @@ mod key_lifecycle {
         jwks(&h);
         let (mut r1, mut r2) = (TestRng::new(1), TestRng::new(2));
         let (a, b) = block_on(join(
-            keys::rotate(&h.db, &kek, &mut r1, T0, 3600),
-            keys::rotate(&h.db, &kek, &mut r2, T0, 3600),
+            keys::rotate(&h.store, &kek, &mut r1, T0, 3600),
+            keys::rotate(&h.store, &kek, &mut r2, T0, 3600),
         ));
         assert!(a.is_ok() != b.is_ok(), "exactly one rotation wins");
         assert_eq!(jwks(&h).keys.len(), 3);
@@ -300,7 +300,8 @@ mod key_lifecycle {
         let h = Harness::new();
         mint(&h, "a");
         let wrong = KeyEncryptionKey::derive("another-root-secret-0123456789abcdef");
-        let err = block_on(keys::active_key(&h.db, &wrong, &mut TestRng::new(1), T0)).unwrap_err();
+        let err =
+            block_on(keys::active_key(&h.store, &wrong, &mut TestRng::new(1), T0)).unwrap_err();
         assert!(err.to_string().contains("MCPGATE_SECRET"), "{err}");
     }
 }

@@ -168,41 +168,42 @@ struct EdgeRow {
 const USER_GRANTS: &str = "\
     SELECT r.name AS role, NULL AS group_name, s.name AS scope FROM user_roles a \
       JOIN roles r ON r.id = a.role_id JOIN role_scopes rs ON rs.role_id = r.id JOIN scopes s ON s.id = rs.scope_id \
-      WHERE a.user_id = ?1 AND s.resource_server_id = ?2 \
+      WHERE a.user_id = ?1 AND s.resource_server_id = (SELECT id FROM resource_servers WHERE identifier = ?2) \
     UNION ALL \
     SELECT r.name, g.name, s.name FROM group_users m JOIN groups g ON g.id = m.group_id \
       JOIN group_roles a ON a.group_id = g.id JOIN roles r ON r.id = a.role_id \
       JOIN role_scopes rs ON rs.role_id = r.id JOIN scopes s ON s.id = rs.scope_id \
-      WHERE m.user_id = ?1 AND s.resource_server_id = ?2";
+      WHERE m.user_id = ?1 AND s.resource_server_id = (SELECT id FROM resource_servers WHERE identifier = ?2)";
 
 const CLIENT_GRANTS: &str = "\
     SELECT r.name AS role, NULL AS group_name, s.name AS scope FROM client_roles a \
       JOIN roles r ON r.id = a.role_id JOIN role_scopes rs ON rs.role_id = r.id JOIN scopes s ON s.id = rs.scope_id \
-      WHERE a.client_id = ?1 AND s.resource_server_id = ?2 \
+      WHERE a.client_id = ?1 AND s.resource_server_id = (SELECT id FROM resource_servers WHERE identifier = ?2) \
     UNION ALL \
     SELECT r.name, g.name, s.name FROM group_agents m JOIN groups g ON g.id = m.group_id \
       JOIN group_roles a ON a.group_id = g.id JOIN roles r ON r.id = a.role_id \
       JOIN role_scopes rs ON rs.role_id = r.id JOIN scopes s ON s.id = rs.scope_id \
-      WHERE m.client_id = ?1 AND s.resource_server_id = ?2";
+      WHERE m.client_id = ?1 AND s.resource_server_id = (SELECT id FROM resource_servers WHERE identifier = ?2)";
 
 /// The statements [`from_rows`] needs, to be run in one batch (one round trip): principal
-/// status, role grants on the resource server, and its `implies` edges.
-pub fn load_stmts(principal: &Principal, rs_id: &str) -> Vec<crate::store::Stmt> {
+/// status, role grants on the resource server (by canonical identifier), and its `implies`
+/// edges.
+pub fn load_stmts(principal: &Principal, resource: &str) -> Vec<crate::store::Stmt> {
     use crate::stmt;
     let (status, grants) = match principal {
         Principal::User(id) => (
             stmt!("SELECT status FROM users WHERE id = ?1", id),
-            stmt!(USER_GRANTS, id, rs_id),
+            stmt!(USER_GRANTS, id, resource),
         ),
         Principal::Client(id) => (
             stmt!("SELECT status FROM clients WHERE id = ?1", id),
-            stmt!(CLIENT_GRANTS, id, rs_id),
+            stmt!(CLIENT_GRANTS, id, resource),
         ),
     };
     vec![
         status,
         grants,
-        crate::directory::resource_servers::implies_stmt(rs_id),
+        crate::directory::resource_servers::implies_by_identifier_stmt(resource),
     ]
 }
 
@@ -233,13 +234,14 @@ pub fn from_rows(
     Ok(Some((status, effective(&grants, &edges))))
 }
 
-/// Effective scopes of a principal on a resource server (one round trip).
+/// Effective scopes of a principal on a resource server, by its canonical identifier (one
+/// round trip).
 pub async fn load<D: crate::store::Database + ?Sized>(
     db: &D,
     principal: &Principal,
-    rs_id: &str,
+    resource: &str,
 ) -> Result<Option<(crate::directory::Status, Effective)>, crate::store::StoreError> {
-    from_rows(db.batch(load_stmts(principal, rs_id)).await?.into_iter())
+    from_rows(db.batch(load_stmts(principal, resource)).await?.into_iter())
 }
 
 /// `GET /admin/v1/explain?principal=<id>&resource=<identifier>`: which scopes the principal
@@ -264,7 +266,7 @@ pub async fn explain<D: crate::store::Database + ?Sized>(
     } else {
         Principal::Client(principal.clone())
     };
-    let (status, eff) = load(db, &p, &rs.id)
+    let (status, eff) = load(db, &p, &rs.identifier)
         .await?
         .ok_or(Error::NoSuch("principal"))?;
     let scopes: Vec<serde_json::Value> = eff

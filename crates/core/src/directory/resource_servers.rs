@@ -252,6 +252,17 @@ pub fn implies_stmt(rs_id: &str) -> Stmt {
     )
 }
 
+/// `implies` edges (scope name, implied scope name) of the resource server with this canonical
+/// identifier.
+pub fn implies_by_identifier_stmt(identifier: &str) -> Stmt {
+    stmt!(
+        "SELECT a.name AS scope, b.name AS implied FROM scope_implies i \
+         JOIN scopes a ON a.id = i.scope_id JOIN scopes b ON b.id = i.implied_id \
+         JOIN resource_servers r ON r.id = a.resource_server_id WHERE r.identifier = ?1",
+        identifier
+    )
+}
+
 /// Rejects `implies` edges that would close a cycle (a scope implying itself, transitively).
 fn check_acyclic(field: &str, edges: &[(String, String)]) -> Result<(), FieldError> {
     for (start, _) in edges {

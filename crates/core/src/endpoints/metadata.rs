@@ -11,6 +11,8 @@ use crate::wire::{cors, json, public_cache, Response};
 
 /// Path of the JWKS below the issuer.
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+/// Path of the token endpoint below the issuer.
+pub const TOKEN_PATH: &str = "/token";
 
 /// Seconds clients may cache metadata.
 pub const METADATA_MAX_AGE: u32 = 3600;
@@ -22,8 +24,21 @@ pub struct Metadata {
     pub issuer: String,
     /// `jwks_uri`.
     pub jwks_uri: String,
-    /// `response_types_supported` (REQUIRED by RFC 8414; empty until /authorize exists).
+    /// `authorization_endpoint`.
+    pub authorization_endpoint: String,
+    /// `token_endpoint`.
+    pub token_endpoint: String,
+    /// `token_endpoint_auth_methods_supported`.
+    pub token_endpoint_auth_methods_supported: Vec<&'static str>,
+    /// `response_types_supported`.
     pub response_types_supported: Vec<&'static str>,
+    /// `response_modes_supported`.
+    pub response_modes_supported: Vec<&'static str>,
+    /// PKCE methods: S256 only.
+    pub code_challenge_methods_supported: Vec<&'static str>,
+    /// RFC 9207.
+    pub authorization_response_iss_parameter_supported: bool,
+
     /// `grant_types_supported`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub grant_types_supported: Vec<&'static str>,
@@ -39,8 +54,23 @@ impl Metadata {
         Metadata {
             issuer: config.issuer.clone(),
             jwks_uri: format!("{}{}", config.issuer, JWKS_PATH),
-            response_types_supported: vec![],
-            grant_types_supported: vec![],
+            authorization_endpoint: format!("{}{}", config.issuer, super::authorize::PATH),
+            token_endpoint: format!("{}{}", config.issuer, TOKEN_PATH),
+            token_endpoint_auth_methods_supported: vec![
+                "client_secret_basic",
+                "client_secret_post",
+                "none",
+            ],
+            response_types_supported: vec!["code"],
+            response_modes_supported: vec!["query"],
+            code_challenge_methods_supported: vec!["S256"],
+            authorization_response_iss_parameter_supported: true,
+            grant_types_supported: vec![
+                "authorization_code",
+                "refresh_token",
+                "client_credentials",
+                "urn:ietf:params:oauth:grant-type:token-exchange",
+            ],
             id_token_signing_alg_values_supported: vec![mcpgate_guard::claims::ALG_ES256],
             subject_types_supported: vec!["public"],
         }

@@ -145,7 +145,7 @@ pub trait Database {
     async fn batch(&self, stmts: Vec<Stmt>) -> Result<Vec<Vec<Row>>, StoreError>;
 }
 
-/// Everything the service needs from storage.
-pub trait Store: Database {}
+/// Everything the service needs from storage: the D1 registry and the KV revocation list.
+pub trait Store: Database + crate::revocation::RevocationList {}
 
-impl<T: Database + ?Sized> Store for T {}
+impl<T: Database + crate::revocation::RevocationList + ?Sized> Store for T {}

@@ -29,6 +29,24 @@ pub enum Error {
     UnsupportedMediaType(&'static str),
     /// The addressed entity does not exist (its kind).
     NoSuch(&'static str),
+    /// Client authentication failed (RFC 6749 §5.2); `basic` if the Authorization header was used.
+    InvalidClient {
+        /// The client tried HTTP Basic authentication.
+        basic: bool,
+    },
+    /// The grant (code, refresh token, subject token) is invalid, expired, revoked or was issued
+    /// to someone else (RFC 6749 §5.2 `invalid_grant`).
+    InvalidGrant(String),
+    /// The client may not use this grant type.
+    UnauthorizedClient(String),
+    /// Unknown `grant_type`.
+    UnsupportedGrantType,
+    /// The requested scope is invalid or nothing grantable remains.
+    InvalidScope(String),
+    /// The `resource` is unknown or the client may not reach it (RFC 8707 §2).
+    InvalidTarget(String),
+    /// Too many attempts; retry after this many seconds.
+    RateLimited(u32),
     /// The deployment's configuration is invalid; the text names the variable.
     Misconfigured(String),
     /// A storage failure.
@@ -83,6 +101,8 @@ pub struct WireError {
     pub allow: Option<&'static str>,
     /// The input field at fault (admin API).
     pub field: Option<String>,
+    /// `Retry-After` seconds.
+    pub retry_after: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -103,6 +123,7 @@ impl WireError {
             www_authenticate: None,
             allow: None,
             field: None,
+            retry_after: None,
         }
     }
 
@@ -119,6 +140,12 @@ impl WireError {
             .and_then(|c| HeaderValue::from_str(&c).ok())
         {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, c);
+        }
+        if let Some(v) = self
+            .retry_after
+            .and_then(|s| HeaderValue::from_str(&s.to_string()).ok())
+        {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
         if let Some(a) = self.allow {
             resp.headers_mut()
@@ -181,6 +208,29 @@ impl Error {
             Error::NoSuch(kind) => {
                 WireError::new(S::NOT_FOUND, "not_found", Some(format!("no such {kind}")))
             }
+            Error::InvalidClient { basic } => WireError {
+                www_authenticate: basic.then(|| r#"Basic realm="mcpgate", charset="UTF-8""#.to_owned()),
+                ..WireError::new(S::UNAUTHORIZED, "invalid_client", Some("client authentication failed".into()))
+            },
+            Error::InvalidGrant(why) => WireError::new(S::BAD_REQUEST, "invalid_grant", Some(why.clone())),
+            Error::UnauthorizedClient(why) => {
+                WireError::new(S::BAD_REQUEST, "unauthorized_client", Some(why.clone()))
+            }
+            Error::UnsupportedGrantType => WireError::new(
+                S::BAD_REQUEST,
+                "unsupported_grant_type",
+                Some("supported: authorization_code, refresh_token, client_credentials, token-exchange".into()),
+            ),
+            Error::InvalidScope(why) => WireError::new(S::BAD_REQUEST, "invalid_scope", Some(why.clone())),
+            Error::InvalidTarget(why) => WireError::new(S::BAD_REQUEST, "invalid_target", Some(why.clone())),
+            Error::RateLimited(secs) => WireError {
+                retry_after: Some(*secs),
+                ..WireError::new(
+                    S::TOO_MANY_REQUESTS,
+                    "temporarily_unavailable",
+                    Some("too many requests; retry later".into()),
+                )
+            },
             Error::Misconfigured(_) => WireError::new(
                 S::INTERNAL_SERVER_ERROR,
                 "server_error",

@@ -6,8 +6,8 @@ use std::cell::{Cell, RefCell};
 
 use http::{header, Method};
 use mcpgate_core::crypto::SoftwareCrypto;
-use mcpgate_core::store::sqlite::SqliteDb;
-use mcpgate_core::testing::{block_on, TestRng};
+use mcpgate_core::issue::KeyCache;
+use mcpgate_core::testing::{block_on, TestRng, TestStore};
 use mcpgate_core::wire::{Request, Response};
 use mcpgate_core::{Config, Service};
 use serde_json::Value;
@@ -18,7 +18,8 @@ pub const T0: i64 = 1_800_000_000;
 
 pub struct Harness {
     pub config: Config,
-    pub db: SqliteDb,
+    pub store: TestStore,
+    pub key_cache: KeyCache,
     pub crypto: SoftwareCrypto,
     pub rng: RefCell<TestRng>,
     pub now: Cell<i64>,
@@ -57,15 +58,16 @@ impl Harness {
     pub fn with_config(config: Config) -> Self {
         Harness {
             config,
-            db: SqliteDb::new(),
+            store: TestStore::default(),
+            key_cache: KeyCache::new(),
             crypto: SoftwareCrypto,
             rng: RefCell::new(TestRng::new(7)),
             now: Cell::new(T0),
         }
     }
 
-    pub fn service(&self) -> Service<'_, SqliteDb, SoftwareCrypto> {
-        Service::new(&self.config, &self.db, &self.crypto)
+    pub fn service(&self) -> Service<'_, TestStore, SoftwareCrypto> {
+        Service::new(&self.config, &self.store, &self.crypto, &self.key_cache)
     }
 
     pub fn advance(&self, secs: i64) {
@@ -128,4 +130,350 @@ impl Harness {
         h.extend_from_slice(headers);
         self.request(Method::POST, path, &h, body.as_bytes())
     }
+}
+
+// ------------------------------------------------------------------ directory fixtures
+
+pub const NOTES: &str = "https://notes.example.com/mcp";
+pub const FILES: &str = "https://files.example.com/mcp";
+pub const PASSWORD: &str = "correct horse battery staple";
+pub const CB: &str = "http://127.0.0.1/callback";
+
+/// A demo directory: the notes server (read < write, delete; admin implies all), a files
+/// server, roles, a user with the reader role, a public app, a confidential app and an agent.
+pub struct Fixture {
+    pub notes_rs: String,
+    pub reader: String,
+    pub editor: String,
+    pub admin_role: String,
+    pub alice: String,
+    pub public_app: String,
+    pub conf_app: String,
+    pub conf_secret: String,
+    pub agent: String,
+    pub agent_secret: String,
+    pub bots: String,
+}
+
+impl Harness {
+    pub fn ok(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        let r = self.admin(method.clone(), path, body);
+        assert!(
+            r.status < 300,
+            "{method} {path}: {} {}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        );
+        r.json()
+    }
+
+    pub fn fixture(&self) -> Fixture {
+        let rs = self.ok(
+            Method::POST,
+            "/admin/v1/resource-servers",
+            Some(serde_json::json!({
+                "identifier": NOTES, "name": "Notes",
+                "scopes": [
+                    { "name": "notes.read", "description": "Read notes" },
+                    { "name": "notes.write", "description": "Write notes", "implies": ["notes.read"] },
+                    { "name": "notes.delete", "description": "Delete notes" },
+                    { "name": "notes.admin", "description": "Everything", "implies": ["notes.write", "notes.delete"] }
+                ]
+            })),
+        );
+        self.ok(
+            Method::POST,
+            "/admin/v1/resource-servers",
+            Some(serde_json::json!({ "identifier": FILES, "name": "Files", "scopes": [{ "name": "files.read" }] })),
+        );
+        let role = |name: &str, scopes: &[&str]| {
+            let s: Vec<Value> = scopes
+                .iter()
+                .map(|s| serde_json::json!({ "resource": NOTES, "scope": s }))
+                .collect();
+            self.ok(
+                Method::POST,
+                "/admin/v1/roles",
+                Some(serde_json::json!({ "name": name, "scopes": s })),
+            )["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let reader = role("reader", &["notes.read"]);
+        let editor = role("editor", &["notes.write"]);
+        let admin_role = role("admin", &["notes.admin"]);
+        let alice = self.ok(
+            Method::POST,
+            "/admin/v1/users",
+            Some(serde_json::json!({ "username": "alice", "display_name": "Alice", "password": PASSWORD })),
+        )["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        self.ok(
+            Method::PUT,
+            &format!("/admin/v1/users/{alice}/roles/{reader}"),
+            None,
+        );
+        let public_app = self.ok(
+            Method::POST,
+            "/admin/v1/applications",
+            Some(serde_json::json!({ "name": "Desktop", "client_type": "public", "application_type": "native",
+                "redirect_uris": [CB], "roles": [admin_role] })),
+        )["client_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let conf = self.ok(
+            Method::POST,
+            "/admin/v1/applications",
+            Some(serde_json::json!({ "name": "Server app", "client_type": "confidential",
+                "redirect_uris": ["https://app.example/cb"],
+                "grant_types": ["authorization_code", "refresh_token", "client_credentials"], "roles": [editor] })),
+        );
+        let bots = self.ok(
+            Method::POST,
+            "/admin/v1/groups",
+            Some(serde_json::json!({ "name": "bots" })),
+        )["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        self.ok(
+            Method::PUT,
+            &format!("/admin/v1/groups/{bots}/roles/{editor}"),
+            None,
+        );
+        let agent = self.ok(
+            Method::POST,
+            "/admin/v1/agents",
+            Some(serde_json::json!({ "name": "Summariser", "owner": "ops", "groups": [bots] })),
+        );
+        Fixture {
+            notes_rs: rs["id"].as_str().unwrap().to_owned(),
+            reader,
+            editor,
+            admin_role,
+            alice,
+            public_app,
+            conf_app: conf["client_id"].as_str().unwrap().to_owned(),
+            conf_secret: conf["client_secret"].as_str().unwrap().to_owned(),
+            agent: agent["client_id"].as_str().unwrap().to_owned(),
+            agent_secret: agent["client_secret"].as_str().unwrap().to_owned(),
+            bots,
+        }
+    }
+}
+
+// ------------------------------------------------------------------ browser + token helpers
+
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// A cookie jar and the steps of the browser part of the code flow.
+#[derive(Default)]
+pub struct Browser {
+    pub cookies: Vec<(String, String)>,
+}
+
+pub fn hidden(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(
+        html[start..end]
+            .replace("&amp;", "&")
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">"),
+    )
+}
+
+pub fn location_params(r: &Resp) -> Vec<(String, String)> {
+    let loc = r.header("location").expect("location");
+    let q = loc.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    form_urlencoded::parse(q.as_bytes()).into_owned().collect()
+}
+
+pub fn param(params: &[(String, String)], name: &str) -> Option<String> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+}
+
+impl Browser {
+    pub fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    pub fn absorb(&mut self, r: &Resp) {
+        for v in r.headers.get_all("set-cookie") {
+            let s = v.to_str().unwrap();
+            let (kv, _) = s.split_once(';').unwrap_or((s, ""));
+            let (k, val) = kv.split_once('=').unwrap();
+            self.cookies.retain(|(n, _)| n != k);
+            if !val.is_empty() {
+                self.cookies.push((k.to_owned(), val.to_owned()));
+            }
+        }
+    }
+
+    pub fn get(&mut self, h: &Harness, path: &str) -> Resp {
+        let c = self.cookie_header();
+        let r = h.request(Method::GET, path, &[("cookie", &c)], b"");
+        self.absorb(&r);
+        r
+    }
+
+    pub fn post(&mut self, h: &Harness, path: &str, form: &[(&str, &str)]) -> Resp {
+        let c = self.cookie_header();
+        let r = h.post_form(
+            path,
+            form,
+            &[("cookie", &c), ("cf-connecting-ip", "203.0.113.7")],
+        );
+        self.absorb(&r);
+        r
+    }
+}
+
+pub fn authorize_query(
+    client_id: &str,
+    scope: Option<&str>,
+    resource: &str,
+    state: &str,
+) -> String {
+    let mut pairs: Vec<(&str, &str)> = vec![
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", CB),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+        ("resource", resource),
+        ("state", state),
+    ];
+    if let Some(s) = scope {
+        pairs.push(("scope", s));
+    }
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+impl Harness {
+    /// Signs in (if needed) and consents; returns the redirect response carrying the code.
+    pub fn authorize(&self, b: &mut Browser, query: &str, username: &str, password: &str) -> Resp {
+        let mut r = b.get(self, &format!("/authorize?{query}"));
+        let body = String::from_utf8_lossy(&r.body).to_string();
+        if r.status == 200 && body.contains("name=\"password\"") {
+            let csrf = hidden(&body, "csrf").unwrap();
+            let cont = hidden(&body, "continue").unwrap();
+            r = b.post(
+                self,
+                "/authorize/login",
+                &[
+                    ("csrf", &csrf),
+                    ("continue", &cont),
+                    ("username", username),
+                    ("password", password),
+                ],
+            );
+            if r.status != 303 {
+                return r;
+            }
+            let loc = r.header("location").unwrap().to_owned();
+            let path = loc.strip_prefix(&self.config.issuer).unwrap().to_owned();
+            r = b.get(self, &path);
+        }
+        let body = String::from_utf8_lossy(&r.body).to_string();
+        if r.status == 200 && body.contains("name=\"decision\"") {
+            let csrf = hidden(&body, "csrf").unwrap();
+            let request = hidden(&body, "request").unwrap();
+            r = b.post(
+                self,
+                "/authorize/consent",
+                &[
+                    ("csrf", &csrf),
+                    ("request", &request),
+                    ("decision", "allow"),
+                ],
+            );
+        }
+        r
+    }
+
+    pub fn code_for(&self, b: &mut Browser, client_id: &str, scope: Option<&str>) -> String {
+        let r = self.authorize(
+            b,
+            &authorize_query(client_id, scope, NOTES, "xyz"),
+            "alice",
+            PASSWORD,
+        );
+        assert_eq!(r.status, 303, "{}", String::from_utf8_lossy(&r.body));
+        let p = location_params(&r);
+        assert_eq!(param(&p, "state").as_deref(), Some("xyz"));
+        assert_eq!(
+            param(&p, "iss").as_deref(),
+            Some(self.config.issuer.as_str())
+        );
+        param(&p, "code").unwrap_or_else(|| panic!("no code: {p:?}"))
+    }
+
+    pub fn token(&self, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> Resp {
+        use base64::Engine as _;
+        let auth = basic.map(|(id, s)| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{id}:{s}"))
+            )
+        });
+        let headers: Vec<(&str, &str)> =
+            auth.iter().map(|a| ("authorization", a.as_str())).collect();
+        self.post_form("/token", form, &headers)
+    }
+
+    pub fn redeem(&self, client_id: &str, code: &str) -> Resp {
+        self.token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", client_id),
+                ("code", code),
+                ("redirect_uri", CB),
+                ("code_verifier", VERIFIER),
+            ],
+            None,
+        )
+    }
+}
+
+/// Verifies an access token against the service's JWKS with the guard crate and returns its
+/// claims.
+pub fn verify_token(h: &Harness, token: &str, audience: &str) -> mcpgate_guard::VerifiedToken {
+    let set: mcpgate_guard::JwkSet =
+        serde_json::from_value(h.get("/.well-known/jwks.json").json()).unwrap();
+    let parsed = mcpgate_guard::ParsedToken::parse(token).unwrap();
+    let key = set
+        .es256_keys()
+        .into_iter()
+        .find(|(k, _)| k == parsed.kid())
+        .unwrap()
+        .1;
+    let claims = parsed.verify_p256(&key).unwrap();
+    mcpgate_guard::check_claims(
+        claims,
+        &mcpgate_guard::Expectations {
+            issuer: h.config.issuer.clone(),
+            audience: audience.into(),
+            leeway_secs: 30,
+        },
+        h.now.get(),
+    )
+    .unwrap()
 }

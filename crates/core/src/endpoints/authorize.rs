@@ -1,0 +1,931 @@
+//! The authorization endpoint (OAuth 2.1 §4.1.1, RFC 7636, RFC 8707, RFC 9207) with the login
+//! and consent pages.
+//!
+//! Errors before the client and redirect URI are known to be good render a page and never
+//! redirect (RFC 9700 §4.11: no open redirector); later errors redirect back with `error`,
+//! `state` and `iss`. Consent is remembered per user, client and resource server; re-authorizing
+//! for more scopes (step-up) asks only for what is new and adds it to the grant.
+
+// Phase-one failures are complete responses (a page or a redirect), built once per request.
+#![allow(clippy::result_large_err)]
+
+use http::{header, HeaderValue, StatusCode};
+use rand_core::CryptoRngCore;
+use serde::{Deserialize, Serialize};
+
+use super::target::{self, Target};
+use crate::crypto::Crypto;
+use crate::directory::clients::{self, Client, GRANT_CODE};
+use crate::directory::permissions::{self, Principal};
+use crate::directory::{users, Status};
+use crate::password;
+use crate::policy::scopes::{self, Scopes};
+use crate::policy::{pkce, redirect};
+use crate::service::Service;
+use crate::session::{self, Keys};
+use crate::stmt;
+use crate::store::{decode_first, Store};
+use crate::ui;
+use crate::uri::AbsoluteUri;
+use crate::wire::form::Params;
+use crate::wire::{Error, Request, Response};
+
+/// Authorization code lifetime (seconds). Short: the client redeems it at once.
+pub const CODE_TTL_SECS: i64 = 60;
+/// Path of the authorization endpoint below the issuer.
+pub const PATH: &str = "/authorize";
+/// Path the login form posts to.
+pub const LOGIN_PATH: &str = "/authorize/login";
+/// Path the consent form posts to.
+pub const CONSENT_PATH: &str = "/authorize/consent";
+
+/// Failed-login window (seconds).
+pub const LOGIN_WINDOW_SECS: i64 = 15 * 60;
+/// Failures allowed per username and address in a window. Counting per address (not per
+/// account) means an attacker elsewhere cannot lock the user out.
+pub const MAX_FAILURES_PER_USER_AND_ADDRESS: i64 = 5;
+/// Failures allowed per address across usernames in a window.
+pub const MAX_FAILURES_PER_ADDRESS: i64 = 30;
+
+/// A request that passed the checks that decide whether redirecting is safe.
+struct Trusted {
+    client: Client,
+    redirect_uri: String,
+    state: Option<String>,
+}
+
+/// A fully validated authorization request.
+struct Valid {
+    t: Trusted,
+    challenge: String,
+    target: Target,
+    requested: Option<Scopes>,
+    prompt: Option<String>,
+}
+
+/// The request carried through the consent form, signed.
+#[derive(Serialize, Deserialize)]
+struct Pending {
+    /// client_id
+    c: String,
+    /// redirect_uri
+    r: String,
+    /// resource identifier
+    a: String,
+    /// requested scopes (the code's bound)
+    s: Vec<String>,
+    /// scopes the user consents to by allowing (requested within the client's ceiling)
+    g: Vec<String>,
+    /// state
+    st: Option<String>,
+    /// code_challenge
+    cc: String,
+    /// user id
+    u: String,
+}
+
+fn query_params(req: &Request) -> Result<Params, Error> {
+    Params::parse(req.uri().query().unwrap_or_default().as_bytes())
+}
+
+fn origin_of(uri: &str) -> Option<String> {
+    let u = AbsoluteUri::parse(uri).ok()?;
+    Some(if u.host.is_some() {
+        u.origin()
+    } else {
+        format!("{}:", u.scheme)
+    })
+}
+
+/// `303 See Other` to `location`.
+fn see_other(location: &str) -> Response {
+    let mut r = Response::new(Vec::new());
+    *r.status_mut() = StatusCode::SEE_OTHER;
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn with_params(base: &str, params: &[(&str, &str)]) -> String {
+    let mut ser = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        ser.append_pair(k, v);
+    }
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}{}", ser.finish())
+}
+
+/// Redirects an error to the client (RFC 6749 §4.1.2.1 with RFC 9207 `iss`).
+fn redirect_error(issuer: &str, t: &Trusted, code: &str, description: &str) -> Response {
+    let mut p = vec![("error", code), ("error_description", description)];
+    if let Some(s) = &t.state {
+        p.push(("state", s));
+    }
+    p.push(("iss", issuer));
+    see_other(&with_params(&t.redirect_uri, &p))
+}
+
+fn cookie_header(req: &Request) -> Option<&str> {
+    req.headers()
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+}
+
+fn client_address(req: &Request) -> String {
+    req.headers()
+        .get("cf-connecting-ip")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("unknown")
+        .to_owned()
+}
+
+fn set_cookie(resp: &mut Response, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+/// The CSRF token from the cookie, or a fresh one to set.
+fn csrf_token(keys: &Keys, req: &Request, rng: &mut dyn CryptoRngCore) -> (String, bool) {
+    match session::cookie(cookie_header(req), keys.csrf_cookie()) {
+        Some(v) if v.len() >= 20 => (v.to_owned(), false),
+        _ => (crate::secret::random_b64(rng, 24), true),
+    }
+}
+
+/// Checks the double-submitted CSRF token and the `Origin` of a form post.
+fn check_form_post(
+    svc_issuer: &str,
+    keys: &Keys,
+    req: &Request,
+    form: &Params,
+) -> Result<(), Response> {
+    if let Some(origin) = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    {
+        let ours = origin_of(svc_issuer).unwrap_or_default();
+        if origin != ours {
+            return Err(ui::error_page(
+                StatusCode::FORBIDDEN,
+                "Request refused",
+                "The form was posted from another site.",
+            ));
+        }
+    }
+    let cookie = session::cookie(cookie_header(req), keys.csrf_cookie()).unwrap_or_default();
+    let field = form.get("csrf").unwrap_or_default();
+    if cookie.is_empty() || !crate::secret::ct_eq(cookie.as_bytes(), field.as_bytes()) {
+        return Err(ui::error_page(
+            StatusCode::FORBIDDEN,
+            "Request refused",
+            "The form expired or did not come from this page. Go back to the application and start again.",
+        ));
+    }
+    Ok(())
+}
+
+/// Phase 1: the client and redirect URI. Failures render a page.
+async fn trust<S: Store + ?Sized>(db: &S, p: &Params) -> Result<Trusted, Response> {
+    let bad = |msg: &str| ui::error_page(StatusCode::BAD_REQUEST, "Cannot continue", msg);
+    let client_id = p
+        .get("client_id")
+        .ok_or_else(|| bad("The request has no client_id."))?;
+    let client = clients::get_row(db, client_id)
+        .await
+        .map_err(|_| {
+            ui::error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "Please try again later.",
+            )
+        })?
+        .filter(|c| c.status == Status::Active)
+        .ok_or_else(|| bad("The application is unknown or disabled."))?;
+    let redirect_uri = match p.get("redirect_uri") {
+        Some(r) if redirect::matches(&client.redirect_uris, r) => r.to_owned(),
+        Some(_) => {
+            return Err(bad(
+                "The redirect URI is not registered for this application.",
+            ))
+        }
+        None => match client.redirect_uris.as_slice() {
+            [only] => only.clone(),
+            _ => return Err(bad("The request has no redirect_uri.")),
+        },
+    };
+    Ok(Trusted {
+        client,
+        redirect_uri,
+        state: p.get("state").map(str::to_owned),
+    })
+}
+
+/// Phase 2: everything else; failures redirect to the client.
+async fn validate<S: Store + ?Sized>(db: &S, issuer: &str, p: &Params) -> Result<Valid, Response> {
+    let t = trust(db, p).await?;
+    let fail = |t: &Trusted, code: &str, desc: &str| redirect_error(issuer, t, code, desc);
+    if p.get("response_type") != Some("code") {
+        return Err(fail(
+            &t,
+            "unsupported_response_type",
+            "only response_type=code is supported",
+        ));
+    }
+    if !t.client.allows_grant(GRANT_CODE) {
+        return Err(fail(
+            &t,
+            "unauthorized_client",
+            "this client may not use the authorization code grant",
+        ));
+    }
+    let challenge =
+        match pkce::check_challenge(p.get("code_challenge"), p.get("code_challenge_method")) {
+            Ok(c) => c,
+            Err(why) => return Err(fail(&t, "invalid_request", why)),
+        };
+    let requested = match scopes::parse(p.get("scope")) {
+        Ok(s) => s,
+        Err(_) => return Err(fail(&t, "invalid_scope", "malformed scope parameter")),
+    };
+    let resource = match target::resource_param(p) {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            let rows = db.query(target::restriction_stmt(&t.client.id)).await;
+            match rows
+                .ok()
+                .and_then(|r| target::restriction_from_rows(r).ok())
+                .as_deref()
+            {
+                Some([only]) => only.clone(),
+                _ => {
+                    return Err(fail(
+                        &t,
+                        "invalid_target",
+                        "the resource parameter (RFC 8707) is required",
+                    ))
+                }
+            }
+        }
+        Err(_) => {
+            return Err(fail(
+                &t,
+                "invalid_target",
+                "the resource parameter is not a valid resource identifier",
+            ))
+        }
+    };
+    let target = match db.batch(target::stmts(&t.client.id, &resource)).await {
+        Ok(rows) => match target::from_rows(&t.client, rows) {
+            Ok(target) => target,
+            Err(e) => {
+                let desc = e.to_wire().description.unwrap_or_default();
+                return Err(fail(&t, "invalid_target", &desc));
+            }
+        },
+        Err(_) => return Err(fail(&t, "server_error", "temporarily unavailable")),
+    };
+    let requested = requested.map(|r| scopes::and(&r, &target.all_scopes));
+    if requested.as_ref().is_some_and(|r| r.is_empty()) {
+        return Err(fail(
+            &t,
+            "invalid_scope",
+            "none of the requested scopes exist on this resource server",
+        ));
+    }
+    Ok(Valid {
+        t,
+        challenge,
+        target,
+        requested,
+        prompt: p.get("prompt").map(str::to_owned),
+    })
+}
+
+/// The signed-in user, if the session cookie is valid and the user active.
+async fn session_user<S: Store + ?Sized>(
+    db: &S,
+    keys: &Keys,
+    req: &Request,
+    now: i64,
+) -> Option<users::User> {
+    let value = session::cookie(cookie_header(req), keys.session_cookie())?;
+    let id = keys.session_user(value, now)?;
+    users::get_row(db, &id)
+        .await
+        .ok()
+        .flatten()
+        .filter(|u| u.status == Status::Active)
+}
+
+/// What a login page is about.
+#[derive(Clone, Copy)]
+struct LoginFor<'a> {
+    client_name: &'a str,
+    continue_query: &'a str,
+    redirect_uri: &'a str,
+}
+
+fn login_page<S: ?Sized, C>(
+    svc: &Service<'_, S, C>,
+    keys: &Keys,
+    req: &Request,
+    rng: &mut dyn CryptoRngCore,
+    about: &LoginFor<'_>,
+    (status, error): (StatusCode, Option<&str>),
+    username: &str,
+) -> Response {
+    let LoginFor {
+        client_name,
+        continue_query,
+        redirect_uri,
+    } = *about;
+    let (csrf, fresh) = csrf_token(keys, req, rng);
+    let action = format!("{}{LOGIN_PATH}", svc.config.issuer);
+    let targets: Vec<String> = origin_of(redirect_uri).into_iter().collect();
+    let mut resp = ui::login(
+        status,
+        &ui::Login {
+            client_name,
+            continue_query,
+            csrf: &csrf,
+            error,
+            username,
+            action: &action,
+        },
+        &targets,
+    );
+    if fresh {
+        set_cookie(&mut resp, &keys.csrf_set_cookie(&csrf));
+    }
+    resp
+}
+
+/// `GET /authorize`.
+pub async fn get<S: Store + ?Sized, C: Crypto>(
+    svc: &Service<'_, S, C>,
+    req: &Request,
+    now: i64,
+    rng: &mut dyn CryptoRngCore,
+) -> Response {
+    let p = match query_params(req) {
+        Ok(p) => p,
+        Err(_) => {
+            return ui::error_page(
+                StatusCode::BAD_REQUEST,
+                "Cannot continue",
+                "The request repeats a parameter.",
+            )
+        }
+    };
+    let v = match validate(svc.store, &svc.config.issuer, &p).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    let keys = Keys::new(svc.config);
+    let user = if v.prompt.as_deref() == Some("login") {
+        None
+    } else {
+        session_user(svc.store, &keys, req, now).await
+    };
+    let Some(user) = user else {
+        if v.prompt.as_deref() == Some("none") {
+            return redirect_error(
+                &svc.config.issuer,
+                &v.t,
+                "login_required",
+                "the user is not signed in",
+            );
+        }
+        // prompt=login is honoured once: the login form continues without it.
+        let continue_query = strip_prompt_login(req.uri().query().unwrap_or_default());
+        let about = LoginFor {
+            client_name: &v.t.client.name,
+            continue_query: &continue_query,
+            redirect_uri: &v.t.redirect_uri,
+        };
+        return login_page(svc, &keys, req, rng, &about, (StatusCode::OK, None), "");
+    };
+    decide(svc, &keys, req, v, &user, now, rng).await
+}
+
+fn strip_prompt_login(query: &str) -> String {
+    let kept: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .filter(|(k, v)| !(k == "prompt" && v == "login"))
+        .collect();
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(kept)
+        .finish()
+}
+
+#[derive(Deserialize)]
+struct GrantRow {
+    scopes: String,
+}
+
+#[derive(Deserialize)]
+struct ScopeDesc {
+    name: String,
+    description: String,
+}
+
+/// With a signed-in user: issue a code at once if everything requested is already consented,
+/// otherwise show the consent page for what is new.
+async fn decide<S: Store + ?Sized, C: Crypto>(
+    svc: &Service<'_, S, C>,
+    keys: &Keys,
+    req: &Request,
+    v: Valid,
+    user: &users::User,
+    now: i64,
+    rng: &mut dyn CryptoRngCore,
+) -> Response {
+    let issuer = &svc.config.issuer;
+    let mut stmts =
+        permissions::load_stmts(&Principal::User(user.id.clone()), &v.target.rs.identifier);
+    stmts.push(stmt!(
+        "SELECT scopes FROM grants WHERE user_id = ?1 AND client_id = ?2 AND resource_server_id = ?3",
+        &user.id,
+        &v.t.client.id,
+        &v.target.rs.id
+    ));
+    stmts.push(stmt!(
+        "SELECT name, description FROM scopes WHERE resource_server_id = ?1 ORDER BY name",
+        &v.target.rs.id
+    ));
+    let rows = match svc.store.batch(stmts).await {
+        Ok(r) => r,
+        Err(_) => return redirect_error(issuer, &v.t, "server_error", "temporarily unavailable"),
+    };
+    let mut it = rows.into_iter();
+    let held = match permissions::from_rows(it.by_ref().take(3).collect::<Vec<_>>().into_iter()) {
+        Ok(Some((Status::Active, eff))) => permissions::names(&eff),
+        _ => Scopes::new(),
+    };
+    let consent: Scopes = decode_first::<GrantRow>(it.next().unwrap_or_default())
+        .ok()
+        .flatten()
+        .map(|g| scopes::from_json(&g.scopes))
+        .unwrap_or_default();
+    let descs: Vec<ScopeDesc> =
+        crate::store::decode(it.next().unwrap_or_default()).unwrap_or_default();
+    // No scope parameter (RFC 6749 §3.3): the resource server's default scopes, else
+    // everything the user may grant there through this client.
+    let requested = match &v.requested {
+        Some(r) => r.clone(),
+        None => match &v.target.rs.default_scopes {
+            Some(d) => d
+                .iter()
+                .filter(|s| v.target.all_scopes.contains(*s))
+                .cloned()
+                .collect(),
+            None => scopes::and(&held, &v.target.ceiling),
+        },
+    };
+    let consentable = scopes::and(&requested, &v.target.ceiling);
+    let grantable_now = scopes::and(&consentable, &held);
+    if grantable_now.is_empty() {
+        return redirect_error(
+            issuer,
+            &v.t,
+            "invalid_scope",
+            "none of the requested scopes can be granted to this user through this client",
+        );
+    }
+    let new: Scopes = consentable.difference(&consent).cloned().collect();
+    if new.is_empty() && v.prompt.as_deref() != Some("consent") {
+        return issue_code(
+            svc,
+            &v.t,
+            &v.target,
+            &user.id,
+            &requested,
+            &v.challenge,
+            now,
+            rng,
+        )
+        .await;
+    }
+    if v.prompt.as_deref() == Some("none") {
+        return redirect_error(
+            issuer,
+            &v.t,
+            "consent_required",
+            "the user has not consented to these scopes",
+        );
+    }
+    let pending = Pending {
+        c: v.t.client.id.clone(),
+        r: v.t.redirect_uri.clone(),
+        a: v.target.rs.identifier.clone(),
+        s: requested.iter().cloned().collect(),
+        g: consentable.iter().cloned().collect(),
+        st: v.t.state.clone(),
+        cc: v.challenge.clone(),
+        u: user.id.clone(),
+    };
+    let sealed = keys.seal(&pending, now + session::REQUEST_TTL_SECS);
+    let (csrf, fresh) = csrf_token(keys, req, rng);
+    let shown: Vec<&String> = if new.is_empty() {
+        consentable.iter().collect()
+    } else {
+        new.iter().collect()
+    };
+    let lines: Vec<ui::ScopeLine<'_>> = shown
+        .iter()
+        .map(|name| ui::ScopeLine {
+            name,
+            description: descs
+                .iter()
+                .find(|d| &d.name == *name)
+                .map(|d| d.description.as_str())
+                .unwrap_or(""),
+            held: held.contains(*name),
+        })
+        .collect();
+    let kept: Vec<&str> = if new.is_empty() {
+        vec![]
+    } else {
+        consentable
+            .intersection(&consent)
+            .map(String::as_str)
+            .collect()
+    };
+    let redirect = AbsoluteUri::parse(&v.t.redirect_uri).ok();
+    let redirect_host = redirect
+        .as_ref()
+        .map(|u| {
+            u.host
+                .clone()
+                .map(|h| match u.port {
+                    Some(p) => format!("{h}:{p}"),
+                    None => h,
+                })
+                .unwrap_or_else(|| format!("{}:", u.scheme))
+        })
+        .unwrap_or_default();
+    let redirect_local = redirect
+        .as_ref()
+        .is_none_or(|u| u.is_loopback() || u.host.is_none());
+    let action = format!("{issuer}{CONSENT_PATH}");
+    let warning =
+        v.t.client.is_self_registered().then_some(
+            "This application registered itself; mcpgate has not verified who operates it.",
+        );
+    let targets: Vec<String> = origin_of(&v.t.redirect_uri).into_iter().collect();
+    let mut resp = ui::consent(
+        &ui::Consent {
+            client_name: &v.t.client.name,
+            client_id: &v.t.client.id,
+            redirect_host: &redirect_host,
+            redirect_local,
+            resource_name: &v.target.rs.name,
+            resource: &v.target.rs.identifier,
+            new_scopes: lines,
+            kept,
+            request: &sealed,
+            csrf: &csrf,
+            action: &action,
+            user: &user.display_name,
+            warning,
+        },
+        &targets,
+    );
+    if fresh {
+        set_cookie(&mut resp, &keys.csrf_set_cookie(&csrf));
+    }
+    resp
+}
+
+/// Stores a code and redirects to the client with it (RFC 6749 §4.1.2, RFC 9207 `iss`).
+#[allow(clippy::too_many_arguments)]
+async fn issue_code<S: Store + ?Sized, C: Crypto>(
+    svc: &Service<'_, S, C>,
+    t: &Trusted,
+    target: &Target,
+    user_id: &str,
+    requested: &Scopes,
+    challenge: &str,
+    now: i64,
+    rng: &mut dyn CryptoRngCore,
+) -> Response {
+    let code = crate::secret::generate_secret(rng);
+    let stored = svc
+        .store
+        .query(stmt!(
+            "INSERT INTO auth_codes (code_hash, client_id, user_id, resource_server_id, resource, redirect_uri, scopes, \
+             code_challenge, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            code.digest(),
+            &t.client.id,
+            user_id,
+            &target.rs.id,
+            &target.rs.identifier,
+            &t.redirect_uri,
+            scopes::to_json(requested),
+            challenge,
+            now,
+            now + CODE_TTL_SECS
+        ))
+        .await;
+    if stored.is_err() {
+        return redirect_error(
+            &svc.config.issuer,
+            t,
+            "server_error",
+            "temporarily unavailable",
+        );
+    }
+    let mut p = vec![("code", code.expose())];
+    if let Some(s) = &t.state {
+        p.push(("state", s));
+    }
+    p.push(("iss", &svc.config.issuer));
+    see_other(&with_params(&t.redirect_uri, &p))
+}
+
+#[derive(Deserialize)]
+struct FailureRow {
+    key: String,
+    window_start: i64,
+    failures: i64,
+}
+
+fn failure_keys(username: &str, address: &str) -> (String, String) {
+    (
+        format!("user:{username}|{address}"),
+        format!("addr:{address}"),
+    )
+}
+
+/// `POST /authorize/login`.
+pub async fn login<S: Store + ?Sized, C: Crypto>(
+    svc: &Service<'_, S, C>,
+    req: &Request,
+    now: i64,
+    rng: &mut dyn CryptoRngCore,
+) -> Response {
+    let keys = Keys::new(svc.config);
+    let form = match super::form_body(req) {
+        Ok(f) => f,
+        Err(_) => {
+            return ui::error_page(
+                StatusCode::BAD_REQUEST,
+                "Cannot continue",
+                "The form could not be read.",
+            )
+        }
+    };
+    if let Err(resp) = check_form_post(&svc.config.issuer, &keys, req, &form) {
+        return resp;
+    }
+    // The authorization request is re-validated from the continue query on every attempt.
+    let continue_query = form.get("continue").unwrap_or_default();
+    let p = match Params::parse(continue_query.as_bytes()) {
+        Ok(p) => p,
+        Err(_) => {
+            return ui::error_page(
+                StatusCode::BAD_REQUEST,
+                "Cannot continue",
+                "The sign-in request is malformed.",
+            )
+        }
+    };
+    let t = match trust(svc.store, &p).await {
+        Ok(t) => t,
+        Err(resp) => return resp,
+    };
+    let username = form
+        .get("username")
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let password = form.get("password").unwrap_or_default();
+    let address = client_address(req);
+    let (k_user, k_addr) = failure_keys(&username, &address);
+    let about = LoginFor {
+        client_name: &t.client.name,
+        continue_query,
+        redirect_uri: &t.redirect_uri,
+    };
+    let again = |rng: &mut dyn CryptoRngCore, status, msg: &str| {
+        login_page(svc, &keys, req, rng, &about, (status, Some(msg)), &username)
+    };
+    let counts: Vec<FailureRow> = match svc
+        .store
+        .query(stmt!(
+            "SELECT * FROM login_failures WHERE key IN (?1, ?2) AND window_start > ?3",
+            &k_user,
+            &k_addr,
+            now - LOGIN_WINDOW_SECS
+        ))
+        .await
+        .and_then(crate::store::decode)
+    {
+        Ok(c) => c,
+        Err(_) => {
+            return ui::error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "Please try again later.",
+            )
+        }
+    };
+    let limited = counts.iter().any(|c| {
+        (c.key == k_user && c.failures >= MAX_FAILURES_PER_USER_AND_ADDRESS)
+            || (c.key == k_addr && c.failures >= MAX_FAILURES_PER_ADDRESS)
+    });
+    if limited {
+        let wait = counts
+            .iter()
+            .map(|c| c.window_start + LOGIN_WINDOW_SECS - now)
+            .max()
+            .unwrap_or(60)
+            .max(1);
+        let mut resp = again(
+            rng,
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!(
+                "Too many failed sign-ins. Try again in {} minutes.",
+                (wait + 59) / 60
+            ),
+        );
+        if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return resp;
+    }
+    let user = users::by_username(svc.store, &username)
+        .await
+        .ok()
+        .flatten();
+    let ok = match &user {
+        Some(u) if u.status == Status::Active => match &u.password_hash {
+            Some(h) => password::verify(svc.crypto, h, password).await,
+            None => false,
+        },
+        _ => {
+            // Same work for unknown users, so timing does not reveal which names exist.
+            let _ = password::verify(svc.crypto, password::DUMMY_HASH, password).await;
+            false
+        }
+    };
+    let Some(user) = user.filter(|_| ok) else {
+        let bump = |key: &str| {
+            stmt!(
+                "INSERT INTO login_failures (key, window_start, failures) VALUES (?1, ?2, 1) \
+                 ON CONFLICT (key) DO UPDATE SET \
+                   failures = CASE WHEN window_start > ?3 THEN failures + 1 ELSE 1 END, \
+                   window_start = CASE WHEN window_start > ?3 THEN window_start ELSE ?2 END",
+                key,
+                now,
+                now - LOGIN_WINDOW_SECS
+            )
+        };
+        let _ = svc.store.batch(vec![bump(&k_user), bump(&k_addr)]).await;
+        return again(
+            rng,
+            StatusCode::UNAUTHORIZED,
+            "Invalid username or password.",
+        );
+    };
+    let _ = svc
+        .store
+        .query(stmt!("DELETE FROM login_failures WHERE key = ?1", &k_user))
+        .await;
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form_urlencoded::parse(continue_query.as_bytes()))
+        .finish();
+    let mut resp = see_other(&format!("{}{PATH}?{query}", svc.config.issuer));
+    set_cookie(&mut resp, &keys.start_session(&user.id, now));
+    resp
+}
+
+/// `POST /authorize/consent`.
+pub async fn consent<S: Store + ?Sized, C: Crypto>(
+    svc: &Service<'_, S, C>,
+    req: &Request,
+    now: i64,
+    rng: &mut dyn CryptoRngCore,
+) -> Response {
+    let keys = Keys::new(svc.config);
+    let form = match super::form_body(req) {
+        Ok(f) => f,
+        Err(_) => {
+            return ui::error_page(
+                StatusCode::BAD_REQUEST,
+                "Cannot continue",
+                "The form could not be read.",
+            )
+        }
+    };
+    if let Err(resp) = check_form_post(&svc.config.issuer, &keys, req, &form) {
+        return resp;
+    }
+    let expired = || {
+        ui::error_page(
+            StatusCode::BAD_REQUEST,
+            "Cannot continue",
+            "This request expired. Go back to the application and start again.",
+        )
+    };
+    let Some(p) = form
+        .get("request")
+        .and_then(|r| keys.open::<Pending>(r, now))
+    else {
+        return expired();
+    };
+    let Some(user) = session_user(svc.store, &keys, req, now)
+        .await
+        .filter(|u| u.id == p.u)
+    else {
+        return expired();
+    };
+    // The client must still be active and the redirect URI still registered.
+    let client = match clients::get_row(svc.store, &p.c).await {
+        Ok(Some(c)) if c.status == Status::Active && redirect::matches(&c.redirect_uris, &p.r) => c,
+        _ => {
+            return ui::error_page(
+                StatusCode::BAD_REQUEST,
+                "Cannot continue",
+                "The application is unknown or disabled.",
+            )
+        }
+    };
+    let t = Trusted {
+        client,
+        redirect_uri: p.r.clone(),
+        state: p.st.clone(),
+    };
+    if form.get("decision") != Some("allow") {
+        return redirect_error(
+            &svc.config.issuer,
+            &t,
+            "access_denied",
+            "the user denied the request",
+        );
+    }
+    let target = match svc
+        .store
+        .batch(target::stmts(&t.client.id, &p.a))
+        .await
+        .map_err(Error::from)
+        .and_then(|rows| target::from_rows(&t.client, rows))
+    {
+        Ok(target) => target,
+        Err(_) => {
+            return redirect_error(
+                &svc.config.issuer,
+                &t,
+                "invalid_target",
+                "the resource is no longer available to this client",
+            )
+        }
+    };
+    let existing: Scopes = match svc
+        .store
+        .query(stmt!(
+            "SELECT scopes FROM grants WHERE user_id = ?1 AND client_id = ?2 AND resource_server_id = ?3",
+            &user.id,
+            &t.client.id,
+            &target.rs.id
+        ))
+        .await
+        .and_then(decode_first::<GrantRow>)
+    {
+        Ok(g) => g.map(|g| scopes::from_json(&g.scopes)).unwrap_or_default(),
+        Err(_) => return redirect_error(&svc.config.issuer, &t, "server_error", "temporarily unavailable"),
+    };
+    // Step-up: the grant becomes the union of what was consented before and now.
+    let union: Scopes = existing
+        .union(&p.g.iter().cloned().collect())
+        .cloned()
+        .collect();
+    let saved = svc
+        .store
+        .query(stmt!(
+            "INSERT INTO grants (user_id, client_id, resource_server_id, scopes, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (user_id, client_id, resource_server_id) \
+             DO UPDATE SET scopes = excluded.scopes, updated_at = excluded.updated_at",
+            &user.id,
+            &t.client.id,
+            &target.rs.id,
+            scopes::to_json(&union),
+            now
+        ))
+        .await;
+    if saved.is_err() {
+        return redirect_error(
+            &svc.config.issuer,
+            &t,
+            "server_error",
+            "temporarily unavailable",
+        );
+    }
+    let requested: Scopes = p.s.iter().cloned().collect();
+    issue_code(svc, &t, &target, &user.id, &requested, &p.cc, now, rng).await
+}

@@ -1,0 +1,147 @@
+//! Minting access tokens: the signing key (cached per isolate), claims, and the token response
+//! (RFC 6749 §5.1).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use http::StatusCode;
+use mcpgate_guard::{AccessClaims, Actor, Audience};
+use rand_core::CryptoRngCore;
+use serde::Serialize;
+
+use crate::crypto::{Crypto, PrivateKey};
+use crate::keys::{self, KeyEncryptionKey};
+use crate::policy::scopes::{self, Scopes};
+use crate::store::Database;
+use crate::wire::{json, no_store, Error, Response};
+
+/// How long an isolate keeps using a decrypted signing key before re-reading the key ring
+/// (seconds). After a rotation an isolate may sign with the previous key for at most this long,
+/// which is safe: a retired key stays published far longer.
+pub const KEY_CACHE_SECS: i64 = 60;
+
+/// The isolate's cached signing key.
+#[derive(Default)]
+pub struct KeyCache(RefCell<Option<(Rc<PrivateKey>, i64)>>);
+
+impl KeyCache {
+    /// An empty cache.
+    pub const fn new() -> Self {
+        KeyCache(RefCell::new(None))
+    }
+
+    /// The active signing key, from the cache if fresh, else from the store.
+    pub async fn get<D: Database + ?Sized>(
+        &self,
+        db: &D,
+        kek: &KeyEncryptionKey,
+        rng: &mut dyn CryptoRngCore,
+        now: i64,
+    ) -> Result<Rc<PrivateKey>, Error> {
+        if let Some((k, at)) = self.0.borrow().as_ref() {
+            if now - at < KEY_CACHE_SECS && now >= *at {
+                return Ok(k.clone());
+            }
+        }
+        let key = Rc::new(keys::active_key(db, kek, rng, now).await?);
+        *self.0.borrow_mut() = Some((key.clone(), now));
+        Ok(key)
+    }
+
+    /// Forgets the cached key (after a rotation in this isolate).
+    pub fn clear(&self) {
+        *self.0.borrow_mut() = None;
+    }
+}
+
+/// What to put in a token.
+pub struct Mint<'a> {
+    /// `sub`.
+    pub sub: &'a str,
+    /// `aud`: one canonical resource identifier.
+    pub aud: &'a str,
+    /// `client_id`.
+    pub client_id: &'a str,
+    /// Granted scopes (non-empty).
+    pub scopes: &'a Scopes,
+    /// `act`, when the subject is not the client itself.
+    pub act: Option<Actor>,
+    /// Lifetime in seconds.
+    pub ttl: i64,
+}
+
+/// A minted access token.
+pub struct Minted {
+    /// The JWT.
+    pub token: String,
+    /// Its `jti`.
+    pub jti: String,
+    /// Its `exp`.
+    pub exp: i64,
+    /// Its `scope`.
+    pub scope: String,
+}
+
+/// Signs an access token (RFC 9068).
+pub async fn mint<C: Crypto + ?Sized>(
+    crypto: &C,
+    key: &PrivateKey,
+    issuer: &str,
+    m: Mint<'_>,
+    now: i64,
+    rng: &mut dyn CryptoRngCore,
+) -> Result<Minted, Error> {
+    let jti = crate::secret::random_b64(rng, 16);
+    let scope = scopes::join(m.scopes);
+    let exp = now + m.ttl;
+    let claims = AccessClaims {
+        iss: issuer.to_owned(),
+        sub: m.sub.to_owned(),
+        aud: Audience::One(m.aud.to_owned()),
+        client_id: m.client_id.to_owned(),
+        scope: scope.clone(),
+        jti: jti.clone(),
+        act: m.act,
+    };
+    let token = crate::jwt::sign_access_token(crypto, key, claims, now, exp)
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(Minted {
+        token,
+        jti,
+        exp,
+        scope,
+    })
+}
+
+#[derive(Serialize)]
+struct TokenResponse<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    expires_in: i64,
+    scope: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issued_token_type: Option<&'static str>,
+}
+
+/// The successful token response, `Cache-Control: no-store`.
+pub fn response(
+    m: &Minted,
+    now: i64,
+    refresh: Option<&str>,
+    issued_type: Option<&'static str>,
+) -> Response {
+    no_store(json(
+        StatusCode::OK,
+        &TokenResponse {
+            access_token: &m.token,
+            token_type: "Bearer",
+            expires_in: m.exp - now,
+            scope: &m.scope,
+            refresh_token: refresh,
+            issued_token_type: issued_type,
+        },
+    ))
+}

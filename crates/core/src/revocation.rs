@@ -1,0 +1,165 @@
+//! Revocation in one place.
+//!
+//! D1's `revocations` table is the source of truth mcpgate itself checks (immediately
+//! consistent). Every entry is mirrored to the KV revocation list, from which the signed
+//! revocation feed for offline validators is served. Entry kinds:
+//! - `client`: every token with `iat <= revoked_at` whose `client_id` is the client or whose
+//!   `act` chain names it;
+//! - `sub`: every token with `iat <= revoked_at` whose subject is the user or agent;
+//! - `jti`: one token.
+//!
+//! An entry lives until the last token it can affect has expired (`expires_at`), and at least
+//! [`KV_MIN_TTL_SECS`], KV's floor. Re-enabling a client or user never removes an entry, so
+//! tokens issued before the revocation stay revoked.
+
+use serde::{Deserialize, Serialize};
+
+use crate::stmt;
+use crate::store::{decode, Database, Stmt, StoreError};
+use mcpgate_guard::AccessClaims;
+
+/// KV's minimum `expirationTtl` (seconds).
+pub const KV_MIN_TTL_SECS: i64 = 60;
+
+/// What an entry names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A client (application, agent, registered client).
+    Client,
+    /// A subject (user or agent).
+    Sub,
+    /// One token.
+    Jti,
+}
+
+impl Kind {
+    /// Storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Client => "client",
+            Kind::Sub => "sub",
+            Kind::Jti => "jti",
+        }
+    }
+}
+
+/// One revocation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// What it names.
+    pub kind: Kind,
+    /// The client id, subject or jti.
+    pub id: String,
+    /// Tokens issued at or before this time are revoked (unix seconds).
+    pub revoked_at: i64,
+    /// When the entry may be forgotten (unix seconds).
+    pub expires_at: i64,
+}
+
+/// The KV mirror of the revocation list (eventually consistent across locations).
+#[allow(async_fn_in_trait)]
+pub trait RevocationList {
+    /// Stores an entry until `entry.expires_at` (at least [`KV_MIN_TTL_SECS`] from `now`).
+    async fn put(&self, entry: &Entry, now: i64) -> Result<(), StoreError>;
+    /// Every live entry.
+    async fn list(&self, now: i64) -> Result<Vec<Entry>, StoreError>;
+}
+
+/// The upsert statement for D1: a later `revoked_at` and a later `expires_at` win.
+pub fn upsert_stmt(e: &Entry) -> Stmt {
+    stmt!(
+        "INSERT INTO revocations (kind, id, revoked_at, expires_at) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (kind, id) DO UPDATE SET revoked_at = max(revoked_at, excluded.revoked_at), \
+         expires_at = max(expires_at, excluded.expires_at)",
+        e.kind.as_str(),
+        &e.id,
+        e.revoked_at,
+        e.expires_at
+    )
+}
+
+/// Records entries in D1 (in `extra`'s transaction, if given) and mirrors them to KV.
+pub async fn record<D: Database + RevocationList + ?Sized>(
+    store: &D,
+    entries: &[Entry],
+    extra: Vec<Stmt>,
+    now: i64,
+) -> Result<(), StoreError> {
+    let mut stmts = extra;
+    stmts.extend(entries.iter().map(upsert_stmt));
+    if !stmts.is_empty() {
+        store.batch(stmts).await?;
+    }
+    for e in entries {
+        store.put(e, now).await?;
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct Row {
+    kind: String,
+    id: String,
+    revoked_at: i64,
+}
+
+/// The statement finding entries that could revoke a token: its jti, its subject, its client
+/// and every actor in its chain.
+pub fn lookup_stmt(claims: &AccessClaims, now: i64) -> Stmt {
+    let mut clients: Vec<String> = vec![claims.client_id.clone()];
+    clients.extend(claims.actors().map(|a| a.sub.clone()));
+    stmt!(
+        "SELECT kind, id, revoked_at FROM revocations WHERE expires_at > ?1 AND ( \
+           (kind = 'jti' AND id = ?2) OR (kind = 'sub' AND id = ?3) OR \
+           (kind = 'client' AND id IN (SELECT value FROM json_each(?4))))",
+        now,
+        &claims.jti,
+        &claims.sub,
+        serde_json::to_string(&clients).unwrap_or_else(|_| "[]".into())
+    )
+}
+
+/// True if any looked-up row revokes a token issued at `iat`.
+pub fn revokes(rows: Vec<crate::store::Row>, iat: i64) -> Result<bool, StoreError> {
+    let rows: Vec<Row> = decode(rows)?;
+    Ok(rows
+        .iter()
+        .any(|r| r.kind == "jti" || (iat <= r.revoked_at && !r.id.is_empty())))
+}
+
+/// Revocations for an in-memory test store: a map with the KV TTL floor.
+#[cfg(any(test, feature = "test-util"))]
+pub mod memory {
+    use std::cell::RefCell;
+
+    use super::{Entry, RevocationList, KV_MIN_TTL_SECS};
+    use crate::store::StoreError;
+
+    /// KV stand-in. Like KV, entries vanish at their expiration, which is never sooner than
+    /// [`KV_MIN_TTL_SECS`] after the write.
+    #[derive(Debug, Default)]
+    pub struct MemoryKv {
+        entries: RefCell<Vec<(Entry, i64)>>,
+    }
+
+    impl RevocationList for MemoryKv {
+        async fn put(&self, entry: &Entry, now: i64) -> Result<(), StoreError> {
+            let expiry = entry.expires_at.max(now + KV_MIN_TTL_SECS);
+            let mut all = self.entries.borrow_mut();
+            all.retain(|(e, _)| !(e.kind == entry.kind && e.id == entry.id));
+            all.push((entry.clone(), expiry));
+            Ok(())
+        }
+
+        async fn list(&self, now: i64) -> Result<Vec<Entry>, StoreError> {
+            Ok(self
+                .entries
+                .borrow()
+                .iter()
+                .filter(|(_, exp)| *exp > now)
+                .map(|(e, _)| e.clone())
+                .collect())
+        }
+    }
+}

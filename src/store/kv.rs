@@ -1,0 +1,75 @@
+//! The core's revocation list on Workers KV. Each entry is one key (`<kind>:<id>`) whose
+//! metadata carries the entry, so listing needs no per-key reads; KV expires it at
+//! `expires_at` (never sooner than KV's 60 s floor).
+
+use mcpgate_core::revocation::{Entry, RevocationList, KV_MIN_TTL_SECS};
+use mcpgate_core::store::StoreError;
+use worker::kv::KvStore;
+
+/// KV-backed revocation list.
+pub struct KvRevocations {
+    kv: KvStore,
+}
+
+/// Most keys read per `list` page (KV's maximum).
+const LIST_PAGE: u64 = 1000;
+
+/// Upper bound on pages read per listing (100,000 entries).
+const MAX_PAGES: usize = 100;
+
+impl KvRevocations {
+    /// Wraps the `REVOCATIONS` binding.
+    pub fn new(kv: KvStore) -> Self {
+        KvRevocations { kv }
+    }
+}
+
+fn err(e: worker::kv::KvError) -> StoreError {
+    StoreError::Backend(format!("kv: {e}"))
+}
+
+impl RevocationList for KvRevocations {
+    async fn put(&self, entry: &Entry, now: i64) -> Result<(), StoreError> {
+        let key = format!("{}:{}", entry.kind.as_str(), entry.id);
+        let expiration = entry.expires_at.max(now + KV_MIN_TTL_SECS);
+        self.kv
+            .put(&key, entry.revoked_at.to_string())
+            .map_err(err)?
+            .expiration(expiration as u64)
+            .metadata(entry)
+            .map_err(err)?
+            .execute()
+            .await
+            .map_err(err)
+    }
+
+    async fn list(&self, now: i64) -> Result<Vec<Entry>, StoreError> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let mut q = self.kv.list().limit(LIST_PAGE);
+            if let Some(c) = cursor.take() {
+                q = q.cursor(c);
+            }
+            let page = q.execute().await.map_err(err)?;
+            for k in page.keys {
+                if let Some(e) = k
+                    .metadata
+                    .and_then(|m| serde_json::from_value::<Entry>(m).ok())
+                {
+                    if e.expires_at > now || k.expiration.is_some_and(|x| x as i64 > now) {
+                        out.push(e);
+                    }
+                }
+            }
+            if page.list_complete {
+                return Ok(out);
+            }
+            cursor = page.cursor;
+            if cursor.is_none() {
+                return Ok(out);
+            }
+        }
+        Ok(out)
+    }
+}
