@@ -6,7 +6,7 @@ use rand_core::CryptoRngCore;
 
 use crate::config::Config;
 use crate::crypto::Crypto;
-use crate::endpoints::{admin, authorize, jwks, metadata, token};
+use crate::endpoints::{admin, authorize, introspect, jwks, metadata, token};
 use crate::issue::KeyCache;
 use crate::keys::{self, KeyEncryptionKey};
 use crate::store::Store;
@@ -28,6 +28,8 @@ enum Route<'p> {
     Jwks,
     Token,
     Authorize,
+    Introspect,
+    Revoke,
     Login,
     Consent,
     /// Below `/admin/v1`.
@@ -39,7 +41,8 @@ impl Route<'_> {
     fn allowed(self) -> &'static str {
         match self {
             Route::Metadata | Route::Jwks => "GET, HEAD, OPTIONS",
-            Route::Token => "POST, OPTIONS",
+            Route::Token | Route::Revoke => "POST, OPTIONS",
+            Route::Introspect => "POST",
             Route::Authorize => "GET",
             Route::Login | Route::Consent => "POST",
             Route::Admin(_) => "GET, POST, PATCH, PUT, DELETE",
@@ -48,7 +51,10 @@ impl Route<'_> {
 
     /// Endpoints that browser-based MCP clients call cross-origin (no cookies involved).
     fn is_cors(self) -> bool {
-        matches!(self, Route::Metadata | Route::Jwks | Route::Token)
+        matches!(
+            self,
+            Route::Metadata | Route::Jwks | Route::Token | Route::Revoke
+        )
     }
 }
 
@@ -95,6 +101,8 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
             metadata::JWKS_PATH => Some(Route::Jwks),
             metadata::TOKEN_PATH => Some(Route::Token),
             authorize::PATH => Some(Route::Authorize),
+            metadata::INTROSPECT_PATH => Some(Route::Introspect),
+            metadata::REVOKE_PATH => Some(Route::Revoke),
             authorize::LOGIN_PATH => Some(Route::Login),
             authorize::CONSENT_PATH => Some(Route::Consent),
             _ => local.strip_prefix(admin::PREFIX).map(Route::Admin),
@@ -125,6 +133,8 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
             Route::Metadata if get => metadata::get(self.config),
             Route::Jwks if get => jwks::get(self.store, &self.kek, rng, now).await?,
             Route::Token if post => token::handle(self, &req, now, rng).await?,
+            Route::Introspect if post => introspect::introspect(self, &req, now, rng).await?,
+            Route::Revoke if post => introspect::revoke(self, &req, now, rng).await?,
             Route::Authorize if get => authorize::get(self, &req, now, rng).await,
             Route::Login if post => authorize::login(self, &req, now, rng).await,
             Route::Consent if post => authorize::consent(self, &req, now, rng).await,
@@ -146,11 +156,28 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
         rng: &mut dyn CryptoRngCore,
     ) -> Result<Response, Error> {
         let (route, params) = admin::routes_find(req.method(), rest)?;
-        // The API description is public; everything else needs the admin credential.
-        let actor = if route.op == admin::Op::OpenApi {
-            "anonymous".to_owned()
-        } else {
-            admin::authenticate(self.config, req)?
+        let bearer = req
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(admin::bearer_token);
+        let actor = match route.op {
+            // The API description is public.
+            admin::Op::OpenApi => "anonymous".to_owned(),
+            admin::Op::Bootstrap => {
+                let ok = bearer.is_some_and(|t| {
+                    crate::secret::ct_eq(t.as_bytes(), self.config.admin_token.expose().as_bytes())
+                });
+                if !ok {
+                    return Err(Error::AdminUnauthorized);
+                }
+                "bootstrap".to_owned()
+            }
+            _ => {
+                let token = bearer.ok_or(Error::AdminUnauthorized)?;
+                let write = req.method() != Method::GET && req.method() != Method::HEAD;
+                self.admin_principal(token, !write, now, rng).await?
+            }
         };
         let mut ctx = admin::Ctx {
             db: self.store,
@@ -166,6 +193,43 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
             self.key_cache.clear();
         }
         resp
+    }
+
+    /// Authenticates an admin API caller by access token (audience `{issuer}/admin/v1`, scope
+    /// `admin.write`, or `admin.read` when `read_only`); returns the caller's client id.
+    pub(crate) async fn admin_principal(
+        &self,
+        token: &str,
+        read_only: bool,
+        now: i64,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<String, Error> {
+        use admin::bootstrap::{identifier, SCOPE_READ, SCOPE_WRITE};
+        if crate::secret::ct_eq(
+            token.as_bytes(),
+            self.config.admin_token.expose().as_bytes(),
+        ) {
+            return Err(Error::Forbidden(
+                "the bootstrap credential only creates the first admin client (POST /admin/v1/bootstrap); \
+                 call the admin API with an access token for the admin API"
+                    .into(),
+            ));
+        }
+        let own = token::verify_own_token(self, token, now, rng)
+            .await
+            .map_err(|_| Error::AdminUnauthorized)?;
+        if own.claims.aud.single() != Some(identifier(&self.config.issuer).as_str()) {
+            return Err(Error::AdminUnauthorized);
+        }
+        let has = |s: &str| own.claims.scopes().any(|x| x == s);
+        if !(has(SCOPE_WRITE) || (read_only && has(SCOPE_READ))) {
+            return Err(Error::AdminInsufficientScope(if read_only {
+                SCOPE_READ
+            } else {
+                SCOPE_WRITE
+            }));
+        }
+        Ok(own.claims.sub)
     }
 
     /// The scheduled (cron) task: rotates the signing key when the active one is older than the

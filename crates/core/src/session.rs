@@ -155,7 +155,9 @@ mod tests {
     fn keys(issuer: &str) -> Keys {
         let config = Config::from_vars(|n| match n {
             "MCPGATE_ISSUER" => Some(issuer.into()),
-            "MCPGATE_SECRET" | "MCPGATE_ADMIN_TOKEN" => Some("0123456789abcdef0123456789abcdef".into()),
+            "MCPGATE_SECRET" | "MCPGATE_ADMIN_TOKEN" => {
+                Some("0123456789abcdef0123456789abcdef".into())
+            }
             _ => None,
         })
         .unwrap();

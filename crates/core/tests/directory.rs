@@ -106,11 +106,15 @@ fn count(h: &Harness, table: &'static str) -> usize {
         "group_users" => "SELECT * FROM group_users",
         "group_agents" => "SELECT * FROM group_agents",
         "group_roles" => "SELECT * FROM group_roles",
-        "client_roles" => "SELECT * FROM client_roles",
-        "client_resources" => "SELECT * FROM client_resources",
-        "role_scopes" => "SELECT * FROM role_scopes",
-        "scope_implies" => "SELECT * FROM scope_implies",
-        "scopes" => "SELECT * FROM scopes",
+        "client_roles" => "SELECT * FROM client_roles WHERE role_id <> 'rol_mcpgate_admin'",
+        "client_resources" => {
+            "SELECT * FROM client_resources WHERE resource_server_id <> 'rs_mcpgate_admin'"
+        }
+        "role_scopes" => "SELECT * FROM role_scopes WHERE role_id <> 'rol_mcpgate_admin'",
+        "scope_implies" => {
+            "SELECT * FROM scope_implies WHERE scope_id NOT LIKE 'scp_mcpgate_admin%'"
+        }
+        "scopes" => "SELECT * FROM scopes WHERE resource_server_id <> 'rs_mcpgate_admin'",
         _ => panic!("table"),
     };
     block_on(h.store.query(stmt!(sql))).unwrap().len()
@@ -407,7 +411,10 @@ mod admin_api {
             Method::POST,
             "/admin/v1/users",
             &[
-                ("authorization", &format!("Bearer {}", common::ADMIN)),
+                (
+                    "authorization",
+                    &format!("Bearer {}", h.admin_access_token()),
+                ),
                 ("content-type", "text/plain"),
             ],
             b"{}",
@@ -417,7 +424,10 @@ mod admin_api {
             Method::POST,
             "/admin/v1/users",
             &[
-                ("authorization", &format!("Bearer {}", common::ADMIN)),
+                (
+                    "authorization",
+                    &format!("Bearer {}", h.admin_access_token()),
+                ),
                 ("content-type", "application/json"),
             ],
             b"{not json",
@@ -618,9 +628,15 @@ mod admin_api {
         assert_eq!(r.status, 409);
         assert_eq!(count(&h, "scopes"), before);
         let audit = ok(&h, Method::GET, "/admin/v1/audit", None);
+        let actions: Vec<&str> = audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
         assert_eq!(
-            audit["items"].as_array().unwrap().len(),
-            1,
+            actions,
+            ["resource_server.create", "admin.bootstrap"],
             "only the first create is audited"
         );
     }
@@ -690,10 +706,13 @@ mod admin_api {
                 "role.assign",
                 "user.create",
                 "role.create",
-                "resource_server.create"
+                "resource_server.create",
+                "admin.bootstrap"
             ]
         );
-        assert_eq!(audit["items"][0]["actor"], "bootstrap-admin");
+        let admin_client = h.admin_creds.borrow().clone().unwrap().0;
+        assert_eq!(audit["items"][0]["actor"], admin_client.as_str());
+        assert_eq!(audit["items"][4]["actor"], "bootstrap");
         assert_eq!(audit["items"][0]["at"], common::T0);
     }
 

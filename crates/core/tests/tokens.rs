@@ -1327,3 +1327,313 @@ mod grants {
         assert_eq!(h.redeem(&f.public_app, &code).json()["scope"], "notes.read");
     }
 }
+
+mod admin_api_as_a_resource_server {
+    use super::*;
+
+    #[test]
+    fn the_bootstrap_credential_creates_the_first_admin_client_once_and_nothing_else() {
+        let h = Harness::new();
+        let boot = format!("Bearer {ADMIN}");
+        let r = h.request(
+            Method::GET,
+            "/admin/v1/users",
+            &[("authorization", &boot)],
+            b"",
+        );
+        assert_eq!(r.status, 403, "the bootstrap secret is not an admin token");
+        let created = h.request(
+            Method::POST,
+            "/admin/v1/bootstrap",
+            &[("authorization", &boot)],
+            b"",
+        );
+        assert_eq!(created.status, 201);
+        let c = created.json();
+        assert_eq!(c["resource"], format!("{}/admin/v1", h.config.issuer));
+        let again = h.request(
+            Method::POST,
+            "/admin/v1/bootstrap",
+            &[("authorization", &boot)],
+            b"",
+        );
+        assert_eq!(again.status, 409);
+        let wrong = h.request(
+            Method::POST,
+            "/admin/v1/bootstrap",
+            &[("authorization", "Bearer nope")],
+            b"",
+        );
+        assert_eq!(wrong.status, 401);
+        let t = h.token(
+            &[
+                ("grant_type", "client_credentials"),
+                ("resource", c["resource"].as_str().unwrap()),
+            ],
+            Some((
+                c["client_id"].as_str().unwrap(),
+                c["client_secret"].as_str().unwrap(),
+            )),
+        );
+        assert_eq!(t.json()["scope"], "admin.read admin.write");
+        let auth = format!("Bearer {}", t.json()["access_token"].as_str().unwrap());
+        assert_eq!(
+            h.request(
+                Method::GET,
+                "/admin/v1/users",
+                &[("authorization", &auth)],
+                b""
+            )
+            .status,
+            200
+        );
+    }
+
+    #[test]
+    fn a_read_only_admin_token_cannot_change_anything() {
+        let h = Harness::new();
+        let f = h.fixture();
+        let admin_rs = format!("{}/admin/v1", h.config.issuer);
+        let role = h.ok(
+            Method::POST,
+            "/admin/v1/roles",
+            Some(json!({ "name": "auditor", "scopes": [{ "resource": admin_rs, "scope": "admin.read" }] })),
+        )["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let app = h.ok(
+            Method::POST,
+            "/admin/v1/applications",
+            Some(json!({ "name": "auditor", "client_type": "confidential", "grant_types": ["client_credentials"], "roles": [role] })),
+        );
+        let t = h.token(
+            &[
+                ("grant_type", "client_credentials"),
+                ("resource", &admin_rs),
+            ],
+            Some((
+                app["client_id"].as_str().unwrap(),
+                app["client_secret"].as_str().unwrap(),
+            )),
+        );
+        assert_eq!(t.json()["scope"], "admin.read");
+        let auth = format!("Bearer {}", t.json()["access_token"].as_str().unwrap());
+        assert_eq!(
+            h.request(
+                Method::GET,
+                "/admin/v1/audit",
+                &[("authorization", &auth)],
+                b""
+            )
+            .status,
+            200
+        );
+        let w = h.request(
+            Method::DELETE,
+            &format!("/admin/v1/users/{}", f.alice),
+            &[("authorization", &auth)],
+            b"",
+        );
+        assert_eq!(w.status, 403);
+        assert_eq!(w.json()["error"], "insufficient_scope");
+        assert!(w
+            .header("www-authenticate")
+            .unwrap()
+            .contains(r#"scope="admin.write""#));
+        // A token for another audience is not an admin token.
+        let notes = h.token(
+            &[("grant_type", "client_credentials"), ("resource", NOTES)],
+            Some((&f.conf_app, &f.conf_secret)),
+        );
+        let auth = format!("Bearer {}", notes.json()["access_token"].as_str().unwrap());
+        assert_eq!(
+            h.request(
+                Method::GET,
+                "/admin/v1/audit",
+                &[("authorization", &auth)],
+                b""
+            )
+            .status,
+            401
+        );
+    }
+}
+
+mod introspection_and_revocation {
+    use super::*;
+
+    fn introspect(h: &Harness, f: &Fixture, token: &str) -> serde_json::Value {
+        let r = h.token_at(
+            "/introspect",
+            &[("token", token)],
+            Some((&f.conf_app, &f.conf_secret)),
+        );
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("cache-control"), Some("no-store"));
+        r.json()
+    }
+
+    #[test]
+    fn rfc7662_describes_active_access_tokens_with_their_actor() {
+        let h = Harness::new();
+        let f = h.fixture();
+        let code = h.code_for(&mut Browser::default(), &f.public_app, Some("notes.read"));
+        let t = h.redeem(&f.public_app, &code).json();
+        let i = introspect(&h, &f, t["access_token"].as_str().unwrap());
+        assert_eq!(i["active"], true);
+        assert_eq!(i["sub"], f.alice.as_str());
+        assert_eq!(i["client_id"], f.public_app.as_str());
+        assert_eq!(i["aud"], NOTES);
+        assert_eq!(i["scope"], "notes.read");
+        assert_eq!(i["act"]["sub"], f.public_app.as_str());
+        assert_eq!(introspect(&h, &f, "garbage")["active"], false);
+        h.advance(601 + 30);
+        assert_eq!(
+            introspect(&h, &f, t["access_token"].as_str().unwrap())["active"],
+            false
+        );
+    }
+
+    #[test]
+    fn introspection_needs_an_authenticated_confidential_client() {
+        let h = Harness::new();
+        let f = h.fixture();
+        let r = h.token_at(
+            "/introspect",
+            &[("token", "x"), ("client_id", &f.public_app)],
+            None,
+        );
+        assert_eq!(r.status, 401);
+        let r = h.token_at(
+            "/introspect",
+            &[("token", "x")],
+            Some((&f.conf_app, "wrong")),
+        );
+        assert_eq!(r.status, 401);
+    }
+
+    #[test]
+    fn a_refresh_token_is_described_only_to_its_own_client() {
+        let h = Harness::new();
+        let f = h.fixture();
+        let code = h.code_for(
+            &mut Browser::default(),
+            &f.conf_app_for_code(&h),
+            Some("notes.read"),
+        );
+        let t = h.token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", CB),
+                ("code_verifier", VERIFIER),
+            ],
+            Some((&f.conf_app, &f.conf_secret)),
+        );
+        let rt = t.json()["refresh_token"].as_str().unwrap().to_owned();
+        assert_eq!(introspect(&h, &f, &rt)["active"], true);
+        let other = h.token_at(
+            "/introspect",
+            &[("token", &rt)],
+            Some((&f.agent, &f.agent_secret)),
+        );
+        assert_eq!(other.json()["active"], false);
+    }
+
+    #[test]
+    fn revoking_an_access_token_puts_it_on_the_revocation_list() {
+        let h = Harness::new();
+        let f = h.fixture();
+        let code = h.code_for(&mut Browser::default(), &f.public_app, Some("notes.read"));
+        let t = h.redeem(&f.public_app, &code).json();
+        let at = t["access_token"].as_str().unwrap();
+        let r = h.token_at(
+            "/revoke",
+            &[("token", at), ("client_id", &f.public_app)],
+            None,
+        );
+        assert_eq!(r.status, 200);
+        assert_eq!(introspect(&h, &f, at)["active"], false);
+        let kv = mcpgate_core::testing::block_on(mcpgate_core::revocation::RevocationList::list(
+            &h.store,
+            h.now.get(),
+        ))
+        .unwrap();
+        assert!(
+            kv.iter()
+                .any(|e| e.kind == mcpgate_core::revocation::Kind::Jti),
+            "mirrored to KV for offline validators"
+        );
+        // The refresh token is unaffected by revoking the access token.
+        let r = h.token(
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", &f.public_app),
+                ("refresh_token", t["refresh_token"].as_str().unwrap()),
+            ],
+            None,
+        );
+        assert_eq!(r.status, 200);
+    }
+
+    #[test]
+    fn revoking_a_refresh_token_revokes_its_family() {
+        let h = Harness::new();
+        let f = h.fixture();
+        let code = h.code_for(&mut Browser::default(), &f.public_app, Some("notes.read"));
+        let t = h.redeem(&f.public_app, &code).json();
+        let rt = t["refresh_token"].as_str().unwrap();
+        assert_eq!(
+            h.token_at(
+                "/revoke",
+                &[("token", rt), ("client_id", &f.public_app)],
+                None
+            )
+            .status,
+            200
+        );
+        let r = h.token(
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", &f.public_app),
+                ("refresh_token", rt),
+            ],
+            None,
+        );
+        assert_eq!(r.json()["error"], "invalid_grant");
+        assert_eq!(
+            introspect(&h, &f, t["access_token"].as_str().unwrap())["active"],
+            false,
+            "and its latest access token"
+        );
+    }
+
+    #[test]
+    fn another_clients_token_and_unknown_tokens_are_ignored_with_200() {
+        let h = Harness::new();
+        let f = h.fixture();
+        let code = h.code_for(&mut Browser::default(), &f.public_app, Some("notes.read"));
+        let t = h.redeem(&f.public_app, &code).json();
+        let at = t["access_token"].as_str().unwrap();
+        assert_eq!(
+            h.token_at(
+                "/revoke",
+                &[("token", at)],
+                Some((&f.conf_app, &f.conf_secret))
+            )
+            .status,
+            200
+        );
+        assert_eq!(introspect(&h, &f, at)["active"], true);
+        assert_eq!(
+            h.token_at(
+                "/revoke",
+                &[("token", "unknown")],
+                Some((&f.conf_app, &f.conf_secret))
+            )
+            .status,
+            200
+        );
+    }
+}

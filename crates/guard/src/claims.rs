@@ -35,7 +35,7 @@ pub struct AccessClaims {
 
 impl AccessClaims {
     /// The granted scopes as an iterator of scope tokens.
-    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+    pub fn scopes(&self) -> impl Iterator<Item = &str> + Clone {
         self.scope.split(' ').filter(|s| !s.is_empty())
     }
 

@@ -13,6 +13,10 @@ use crate::wire::{cors, json, public_cache, Response};
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 /// Path of the token endpoint below the issuer.
 pub const TOKEN_PATH: &str = "/token";
+/// Path of the introspection endpoint (RFC 7662).
+pub const INTROSPECT_PATH: &str = "/introspect";
+/// Path of the revocation endpoint (RFC 7009).
+pub const REVOKE_PATH: &str = "/revoke";
 
 /// Seconds clients may cache metadata.
 pub const METADATA_MAX_AGE: u32 = 3600;
@@ -30,6 +34,14 @@ pub struct Metadata {
     pub token_endpoint: String,
     /// `token_endpoint_auth_methods_supported`.
     pub token_endpoint_auth_methods_supported: Vec<&'static str>,
+    /// RFC 7662 `introspection_endpoint`.
+    pub introspection_endpoint: String,
+    /// Its authentication methods.
+    pub introspection_endpoint_auth_methods_supported: Vec<&'static str>,
+    /// RFC 7009 `revocation_endpoint`.
+    pub revocation_endpoint: String,
+    /// Its authentication methods.
+    pub revocation_endpoint_auth_methods_supported: Vec<&'static str>,
     /// `response_types_supported`.
     pub response_types_supported: Vec<&'static str>,
     /// `response_modes_supported`.
@@ -57,6 +69,17 @@ impl Metadata {
             authorization_endpoint: format!("{}{}", config.issuer, super::authorize::PATH),
             token_endpoint: format!("{}{}", config.issuer, TOKEN_PATH),
             token_endpoint_auth_methods_supported: vec![
+                "client_secret_basic",
+                "client_secret_post",
+                "none",
+            ],
+            introspection_endpoint: format!("{}{}", config.issuer, INTROSPECT_PATH),
+            introspection_endpoint_auth_methods_supported: vec![
+                "client_secret_basic",
+                "client_secret_post",
+            ],
+            revocation_endpoint: format!("{}{}", config.issuer, REVOKE_PATH),
+            revocation_endpoint_auth_methods_supported: vec![
                 "client_secret_basic",
                 "client_secret_post",
                 "none",

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod authorize;
 pub mod client_auth;
+pub mod introspect;
 pub mod jwks;
 pub mod metadata;
 pub mod target;

@@ -238,7 +238,7 @@ async fn load_user_view<S: Store + ?Sized>(
 }
 
 /// Revokes a refresh family and the last access token issued from it.
-async fn revoke_family<S: Store + ?Sized>(
+pub async fn revoke_family<S: Store + ?Sized>(
     db: &S,
     family_id: &str,
     reason: &str,
@@ -533,15 +533,26 @@ async fn refresh<S: Store + ?Sized, C: Crypto>(
 
 // ---------------------------------------------------------------- token exchange
 
-/// Verifies an mcpgate access token presented as a subject or actor token: signature against
-/// the published keys, issuer, expiry, revocation, and that its subject and client are still
-/// active. Returns the claims.
+/// An mcpgate access token that passed [`verify_own_token`].
+pub struct OwnToken {
+    /// Its claims.
+    pub claims: mcpgate_guard::AccessClaims,
+    /// `iat`.
+    pub iat: i64,
+    /// `exp`.
+    pub exp: i64,
+}
+
+/// Verifies an mcpgate access token presented as a subject or actor token, for introspection
+/// or to the admin API: signature against the published keys (claims are read only after it
+/// verifies), issuer, expiry, the revocation list, and that its subject and client are still
+/// active.
 pub async fn verify_own_token<S: Store + ?Sized, C: Crypto>(
     svc: &Service<'_, S, C>,
     token: &str,
     now: i64,
     rng: &mut dyn CryptoRngCore,
-) -> Result<(mcpgate_guard::AccessClaims, i64), &'static str> {
+) -> Result<OwnToken, &'static str> {
     let parsed =
         mcpgate_guard::ParsedToken::parse(token).map_err(|_| "not an mcpgate access token")?;
     let ring = crate::keys::ensure(svc.store, &svc.kek, rng, now)
@@ -561,6 +572,7 @@ pub async fn verify_own_token<S: Store + ?Sized, C: Crypto>(
     mcpgate_guard::token::check_times(&claims, mcpgate_guard::token::DEFAULT_LEEWAY_SECS, now)
         .map_err(|_| "expired or not yet valid")?;
     let iat = claims.issued_at.map(|t| t.timestamp()).unwrap_or_default();
+    let exp = claims.expiration.map(|t| t.timestamp()).unwrap_or_default();
     let c = claims.custom;
     if c.iss != svc.config.issuer {
         return Err("issued by someone else");
@@ -596,7 +608,11 @@ pub async fn verify_own_token<S: Store + ?Sized, C: Crypto>(
     if sub_ok.is_none_or(|n| n.n == 0) || client_ok.is_none_or(|n| n.n == 0) {
         return Err("subject or client disabled");
     }
-    Ok((c, iat))
+    Ok(OwnToken {
+        claims: c,
+        iat,
+        exp,
+    })
 }
 
 #[derive(Deserialize)]
@@ -634,9 +650,10 @@ async fn exchange<S: Store + ?Sized, C: Crypto>(
         }
     }
     // RFC 8693 §2.2.2: an unacceptable subject token is invalid_request.
-    let (subject, _) = verify_own_token(svc, subject_token, now, rng)
+    let subject = verify_own_token(svc, subject_token, now, rng)
         .await
-        .map_err(|why| Error::InvalidRequest(format!("subject_token: {why}")))?;
+        .map_err(|why| Error::InvalidRequest(format!("subject_token: {why}")))?
+        .claims;
     // The subject token must be one this agent may act on: issued for a resource server the
     // agent fronts (its exchange sources), or issued to the agent itself.
     let sources: Vec<IdentRow> = decode(
@@ -663,9 +680,10 @@ async fn exchange<S: Store + ?Sized, C: Crypto>(
                 ))
             }
         }
-        let (actor, _) = verify_own_token(svc, actor_token, now, rng)
+        let actor = verify_own_token(svc, actor_token, now, rng)
             .await
-            .map_err(|why| Error::InvalidRequest(format!("actor_token: {why}")))?;
+            .map_err(|why| Error::InvalidRequest(format!("actor_token: {why}")))?
+            .claims;
         if actor.sub != client.id {
             return Err(Error::InvalidRequest(
                 "actor_token must identify the authenticated client".into(),

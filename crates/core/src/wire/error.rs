@@ -21,6 +21,10 @@ pub enum Error {
     InvalidRequest(String),
     /// The request needs the admin credential and did not carry a valid one.
     AdminUnauthorized,
+    /// An admin token without the scope this operation needs (RFC 6750 §3.1).
+    AdminInsufficientScope(&'static str),
+    /// The credential is valid but may not do this.
+    Forbidden(String),
     /// A uniqueness or state conflict (duplicate, concurrent change, entity in use).
     Conflict(String),
     /// An input field is invalid; the error names it.
@@ -184,7 +188,7 @@ impl Error {
                 WireError::new(S::BAD_REQUEST, "invalid_request", Some(why.clone()))
             }
             Error::AdminUnauthorized => WireError {
-                www_authenticate: Some(r#"Bearer realm="mcpgate-admin""#.into()),
+                www_authenticate: Some(r#"Bearer realm="mcpgate-admin", error="invalid_token""#.into()),
                 ..WireError::new(
                     S::UNAUTHORIZED,
                     "invalid_token",
@@ -231,6 +235,17 @@ impl Error {
                     Some("too many requests; retry later".into()),
                 )
             },
+            Error::AdminInsufficientScope(scope) => WireError {
+                www_authenticate: Some(format!(
+                    r#"Bearer realm="mcpgate-admin", error="insufficient_scope", scope="{scope}""#
+                )),
+                ..WireError::new(
+                    S::FORBIDDEN,
+                    "insufficient_scope",
+                    Some(format!("this operation needs the {scope} scope")),
+                )
+            },
+            Error::Forbidden(why) => WireError::new(S::FORBIDDEN, "forbidden", Some(why.clone())),
             Error::Misconfigured(_) => WireError::new(
                 S::INTERNAL_SERVER_ERROR,
                 "server_error",

@@ -17,6 +17,9 @@ pub const SECRET: &str = "test-root-secret-0123456789abcdef0123";
 pub const T0: i64 = 1_800_000_000;
 
 pub struct Harness {
+    /// The admin API token (lazily bootstrapped) and its expiry.
+    pub admin_token: RefCell<Option<(String, i64)>>,
+    pub admin_creds: RefCell<Option<(String, String)>>,
     pub config: Config,
     pub store: TestStore,
     pub key_cache: KeyCache,
@@ -57,6 +60,8 @@ impl Harness {
 
     pub fn with_config(config: Config) -> Self {
         Harness {
+            admin_token: RefCell::new(None),
+            admin_creds: RefCell::new(None),
             config,
             store: TestStore::default(),
             key_cache: KeyCache::new(),
@@ -106,8 +111,69 @@ impl Harness {
         self.request(Method::GET, path, &[], b"")
     }
 
+    /// An admin API access token: bootstraps the first admin client on first use, and fetches
+    /// a new token when the previous one is about to expire.
+    pub fn admin_access_token(&self) -> String {
+        if let Some((t, exp)) = self.admin_token.borrow().as_ref() {
+            if self.now.get() < exp - 30 {
+                return t.clone();
+            }
+        }
+        let creds = {
+            let existing = self.admin_creds.borrow().clone();
+            match existing {
+                Some(c) => c,
+                None => {
+                    let boot = format!("Bearer {ADMIN}");
+                    let r = self.request(
+                        Method::POST,
+                        "/admin/v1/bootstrap",
+                        &[("authorization", &boot)],
+                        b"",
+                    );
+                    assert_eq!(
+                        r.status,
+                        201,
+                        "bootstrap: {}",
+                        String::from_utf8_lossy(&r.body)
+                    );
+                    let j = r.json();
+                    let c = (
+                        j["client_id"].as_str().unwrap().to_owned(),
+                        j["client_secret"].as_str().unwrap().to_owned(),
+                    );
+                    *self.admin_creds.borrow_mut() = Some(c.clone());
+                    c
+                }
+            }
+        };
+        let resource = format!("{}/admin/v1", self.config.issuer);
+        let r = self.post_form(
+            "/token",
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", &creds.0),
+                ("client_secret", &creds.1),
+                ("resource", &resource),
+            ],
+            &[],
+        );
+        assert_eq!(
+            r.status,
+            200,
+            "admin token: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        let t = r.json()["access_token"].as_str().unwrap().to_owned();
+        *self.admin_token.borrow_mut() = Some((
+            t.clone(),
+            self.now.get() + r.json()["expires_in"].as_i64().unwrap(),
+        ));
+        t
+    }
+
     pub fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Resp {
-        let auth = format!("Bearer {ADMIN}");
+        let auth = format!("Bearer {}", self.admin_access_token());
         let bytes = body
             .map(|b| serde_json::to_vec(&b).unwrap())
             .unwrap_or_default();
@@ -476,4 +542,32 @@ pub fn verify_token(h: &Harness, token: &str, audience: &str) -> mcpgate_guard::
         h.now.get(),
     )
     .unwrap()
+}
+
+impl Harness {
+    /// A form post with optional Basic client authentication to any endpoint.
+    pub fn token_at(&self, path: &str, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> Resp {
+        use base64::Engine as _;
+        let auth = basic.map(|(id, s)| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{id}:{s}"))
+            )
+        });
+        let headers: Vec<(&str, &str)> =
+            auth.iter().map(|a| ("authorization", a.as_str())).collect();
+        self.post_form(path, form, &headers)
+    }
+}
+
+impl Fixture {
+    /// Lets the confidential app use the code flow from the test redirect URI and returns its id.
+    pub fn conf_app_for_code(&self, h: &Harness) -> String {
+        h.ok(
+            Method::PATCH,
+            &format!("/admin/v1/applications/{}", self.conf_app),
+            Some(serde_json::json!({ "redirect_uris": ["https://app.example/cb", CB] })),
+        );
+        self.conf_app.clone()
+    }
 }

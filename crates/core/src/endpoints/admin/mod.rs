@@ -6,6 +6,7 @@
 //! errors are `{"error", "error_description", "field"?}` with 400/401/404/409/413/415; every
 //! change writes an audit record in the same transaction.
 
+pub mod bootstrap;
 pub mod keys;
 pub mod openapi;
 mod routes;
@@ -18,7 +19,6 @@ use serde_json::Value;
 use crate::config::Config;
 use crate::crypto::Crypto;
 use crate::directory::validate::FieldError;
-use crate::secret::ct_eq;
 use crate::wire::{json, no_store, Error, Request, Response};
 
 pub use routes::{dispatch, find as routes_find, Op, Route, ROUTES};
@@ -53,22 +53,6 @@ impl<D: ?Sized, C: Crypto> Ctx<'_, D, C> {
     /// A fresh id with `prefix`.
     pub fn id(&mut self, prefix: &str) -> String {
         crate::directory::new_id(prefix, self.rng)
-    }
-}
-
-/// Checks the bootstrap admin credential (`Authorization: Bearer <MCPGATE_ADMIN_TOKEN>`) in
-/// constant time; returns the actor name for the audit log.
-pub fn authenticate(config: &Config, req: &Request) -> Result<String, Error> {
-    let presented = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(bearer_token)
-        .ok_or(Error::AdminUnauthorized)?;
-    if ct_eq(presented.as_bytes(), config.admin_token.expose().as_bytes()) {
-        Ok("bootstrap-admin".into())
-    } else {
-        Err(Error::AdminUnauthorized)
     }
 }
 

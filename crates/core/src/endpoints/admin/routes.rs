@@ -78,6 +78,7 @@ pub enum Op {
     Keys,
     KeysRotate,
     OpenApi,
+    Bootstrap,
 }
 
 /// One route: method, path pattern below `/admin/v1` (`{name}` segments are parameters), the
@@ -552,7 +553,22 @@ pub static ROUTES: &[Route] = &[
         None,
         200
     ),
-    r!(GET, "/openapi.json", OpenApi, "This document", None, 200),
+    r!(
+        GET,
+        "/openapi.json",
+        OpenApi,
+        "This document (public)",
+        None,
+        200
+    ),
+    r!(
+        POST,
+        "/bootstrap",
+        Bootstrap,
+        "Create the first admin client (bootstrap credential only, once)",
+        None,
+        201
+    ),
 ];
 
 /// Matches `path` (below the prefix, already split) against a pattern; returns parameters.
@@ -709,6 +725,7 @@ pub async fn dispatch<D: Database + ?Sized, C: Crypto>(
         Op::Keys => keys::list_keys(db, ctx.kek, ctx.rng, ctx.now).await,
         Op::KeysRotate => keys::rotate_keys(db, ctx.config, ctx.kek, ctx.rng, ctx.now).await,
         Op::OpenApi => Ok(super::openapi::document(ctx.config)),
+        Op::Bootstrap => super::bootstrap::bootstrap(ctx).await,
     }
 }
 

@@ -1,0 +1,187 @@
+//! Token introspection (RFC 7662) and revocation (RFC 7009).
+//!
+//! Introspection answers authenticated confidential clients (e.g. a resource server's own
+//! client) and admins. Access tokens are checked exactly as token exchange checks subject
+//! tokens: signature, issuer, expiry, the revocation list and the current status of their
+//! subject and client. A refresh token is described only to the client it was issued to.
+
+use http::StatusCode;
+use rand_core::CryptoRngCore;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::client_auth;
+use super::token::verify_own_token;
+use crate::crypto::Crypto;
+use crate::directory::clients::Client;
+use crate::revocation::{self, Entry, Kind};
+use crate::secret::sha256_b64;
+use crate::service::Service;
+use crate::stmt;
+use crate::store::{decode_first, Store};
+use crate::wire::{json as json_response, no_store, Error, Request, Response};
+
+#[derive(Deserialize)]
+struct FamilyRow {
+    id: String,
+    client_id: String,
+    user_id: String,
+    resource: String,
+    scopes: String,
+    generation: i64,
+    token_generation: i64,
+    access_jti: Option<String>,
+    access_exp: Option<i64>,
+    expires_at: i64,
+    revoked_at: Option<i64>,
+    created_at: i64,
+    user_status: String,
+}
+
+async fn family_of<S: Store + ?Sized>(db: &S, token: &str) -> Result<Option<FamilyRow>, Error> {
+    Ok(decode_first(
+        db.query(stmt!(
+            "SELECT f.*, t.generation AS token_generation, r.identifier AS resource, u.status AS user_status \
+             FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id \
+             JOIN resource_servers r ON r.id = f.resource_server_id JOIN users u ON u.id = f.user_id \
+             WHERE t.token_hash = ?1",
+            sha256_b64(token.as_bytes())
+        ))
+        .await?,
+    )?)
+}
+
+fn inactive() -> Response {
+    no_store(json_response(StatusCode::OK, &json!({ "active": false })))
+}
+
+/// Who may introspect: a confidential client, or the admin API's credential.
+async fn caller<S: Store + ?Sized, C: Crypto>(
+    svc: &Service<'_, S, C>,
+    req: &Request,
+    params: &crate::wire::form::Params,
+    now: i64,
+    rng: &mut dyn CryptoRngCore,
+) -> Result<Option<Client>, Error> {
+    let bearer = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(super::admin::bearer_token)
+        .map(str::to_owned);
+    if let Some(token) = bearer {
+        svc.admin_principal(&token, true, now, rng).await?;
+        return Ok(None);
+    }
+    let client = client_auth::authenticate(svc.store, req, params).await?;
+    if !client.is_confidential() {
+        return Err(Error::InvalidClient { basic: false });
+    }
+    Ok(Some(client))
+}
+
+/// `POST /introspect`.
+pub async fn introspect<S: Store + ?Sized, C: Crypto>(
+    svc: &Service<'_, S, C>,
+    req: &Request,
+    now: i64,
+    rng: &mut dyn CryptoRngCore,
+) -> Result<Response, Error> {
+    let params = super::form_body(req)?;
+    let who = caller(svc, req, &params, now, rng).await?;
+    let token = params.require("token")?;
+    if token.matches('.').count() == 2 {
+        return Ok(match verify_own_token(svc, token, now, rng).await {
+            Ok(own) => {
+                let c = own.claims;
+                let mut v = json!({
+                    "active": true,
+                    "token_type": "Bearer",
+                    "scope": c.scope,
+                    "client_id": c.client_id,
+                    "sub": c.sub,
+                    "aud": c.aud,
+                    "iss": c.iss,
+                    "jti": c.jti,
+                    "iat": own.iat,
+                    "exp": own.exp,
+                });
+                if let (Some(act), Some(o)) = (c.act, v.as_object_mut()) {
+                    o.insert(
+                        "act".into(),
+                        serde_json::to_value(act).unwrap_or(Value::Null),
+                    );
+                }
+                no_store(json_response(StatusCode::OK, &v))
+            }
+            Err(_) => inactive(),
+        });
+    }
+    let Some(f) = family_of(svc.store, token).await? else {
+        return Ok(inactive());
+    };
+    let owner = who.as_ref().is_none_or(|c| c.id == f.client_id);
+    let live = f.revoked_at.is_none()
+        && f.token_generation == f.generation
+        && f.expires_at > now
+        && f.user_status == "active";
+    if !owner || !live {
+        return Ok(inactive());
+    }
+    Ok(no_store(json_response(
+        StatusCode::OK,
+        &json!({
+            "active": true,
+            "token_type": "refresh_token",
+            "scope": crate::policy::scopes::join(&crate::policy::scopes::from_json(&f.scopes)),
+            "client_id": f.client_id,
+            "sub": f.user_id,
+            "aud": f.resource,
+            "iss": svc.config.issuer,
+            "iat": f.created_at,
+            "exp": f.expires_at,
+        }),
+    )))
+}
+
+/// `POST /revoke`: a refresh token revokes its family; an access token is put on the
+/// revocation list until it expires. Unknown tokens and other clients' tokens are ignored
+/// (RFC 7009 §2.2: the answer is 200 either way).
+pub async fn revoke<S: Store + ?Sized, C: Crypto>(
+    svc: &Service<'_, S, C>,
+    req: &Request,
+    now: i64,
+    rng: &mut dyn CryptoRngCore,
+) -> Result<Response, Error> {
+    let params = super::form_body(req)?;
+    let client = client_auth::authenticate(svc.store, req, &params).await?;
+    let token = params.require("token")?;
+    if token.matches('.').count() == 2 {
+        if let Ok(own) = verify_own_token(svc, token, now, rng).await {
+            if own.claims.client_id == client.id {
+                let entry = Entry {
+                    kind: Kind::Jti,
+                    id: own.claims.jti,
+                    revoked_at: now,
+                    expires_at: own.exp,
+                };
+                revocation::record(svc.store, &[entry], vec![], now).await?;
+            }
+        }
+    } else if let Some(f) = family_of(svc.store, token).await? {
+        if f.client_id == client.id && f.revoked_at.is_none() {
+            let jti = f.access_jti.clone().zip(f.access_exp);
+            super::token::revoke_family(
+                svc.store,
+                &f.id,
+                "revoked by the client (RFC 7009)",
+                jti,
+                now,
+            )
+            .await?;
+        }
+    }
+    let mut r = Response::new(Vec::new());
+    *r.status_mut() = StatusCode::OK;
+    Ok(no_store(r))
+}

@@ -1,0 +1,347 @@
+//! The synchronous, I/O-free validator: everything needed to accept or reject an access token
+//! locally, given a key set and a revocation state that something else keeps fresh (usually a
+//! [`Guard`](crate::guard::Guard)).
+//!
+//! [`Validator::validate`] applies, in order:
+//! 1. the revocation-state freshness rule ([`ValidatorConfig::revocation_max_age_secs`]);
+//! 2. the verified-token cache: keyed by the token's SHA-256 (no token is stored), bounded
+//!    ([`ValidatorConfig::cache_capacity`], oldest entry evicted first), an entry used only while
+//!    `max(iat, nbf) - leeway <= now < exp`, and every entry dropped whenever the revocation
+//!    state changes or a key is withdrawn, so revocations apply to cached tokens at once;
+//! 3. the JOSE header (RFC 7515 §4, RFC 9068 §4 items 1–2): `alg` exactly `ES256` (never
+//!    `none`, HS*, RS*), `typ` `at+jwt`, a `kid`, no `crit`;
+//! 4. the signature, with the key the JWKS publishes under that `kid` (RFC 7517 §4.5); an
+//!    unknown `kid` is [`TokenError::UnknownKeyId`] so the caller can refetch the JWKS;
+//! 5. the claims (RFC 9068 §4 items 3–6, RFC 7519 §4.1): exact `iss`, exactly one `aud` equal
+//!    to this resource, `exp`, `nbf` and `iat` with the configured leeway;
+//! 6. the revocation state ([`crate::revocation`]).
+//!
+//! All state sits behind `std::sync` locks held for a few map operations, never across an
+//! `.await`, so one `Validator` serves a single-threaded Worker and a multi-threaded server
+//! alike.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use crate::backend::{Backend, KeySet};
+use crate::cache::{TokenCache, TokenDigest};
+use crate::error::RefreshError;
+use crate::jwk::JwkSet;
+use crate::jws::{parse_compact, typ_matches};
+use crate::revocation::{
+    FeedOutcome, RevocationFeed, RevocationState, MAX_FEED_BYTES, REVOCATIONS_TYP,
+};
+use crate::sync::{read, write};
+use crate::token::{
+    Expectations, ParsedToken, TokenError, VerifiedToken, DEFAULT_LEEWAY_SECS, MAX_TOKEN_BYTES,
+};
+
+/// Default capacity of the verified-token cache (entries).
+pub const DEFAULT_CACHE_CAPACITY: usize = 4096;
+
+/// Default for [`ValidatorConfig::revocation_max_age_secs`]: ten missed polls at the default
+/// 30-second interval.
+pub const DEFAULT_REVOCATION_MAX_AGE_SECS: i64 = 300;
+
+/// `revocations_fresh_at` before any feed was applied.
+const NEVER: i64 = i64::MIN;
+
+/// What a [`Validator`] requires and how it works.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidatorConfig {
+    /// The exact issuer identifier of the mcpgate deployment (compared byte for byte with
+    /// `iss`, RFC 9068 §4 item 3).
+    pub issuer: String,
+    /// This resource server's canonical identifier, the only accepted `aud` (RFC 8707).
+    pub audience: String,
+    /// Clock-skew allowance for `exp`, `nbf` and `iat`, seconds.
+    pub leeway_secs: i64,
+    /// Signature backend; defaults to the fastest one compiled in.
+    pub backend: Backend,
+    /// Capacity of the verified-token cache; 0 disables it.
+    pub cache_capacity: usize,
+    /// Refuse to decide ([`TokenError::Unavailable`]) while the revocation state is older than
+    /// this many seconds, or was never loaded. `None` accepts tokens whatever the state's age:
+    /// set it only if you do not consume the revocation feed, or accept that an unreachable
+    /// feed silently stops revocations from reaching you.
+    pub revocation_max_age_secs: Option<i64>,
+}
+
+impl ValidatorConfig {
+    /// A configuration with the defaults: 30 s leeway, fastest backend, a 4096-entry cache and
+    /// a 300 s revocation age limit.
+    pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Self {
+        ValidatorConfig {
+            issuer: issuer.into(),
+            audience: audience.into(),
+            leeway_secs: DEFAULT_LEEWAY_SECS,
+            backend: Backend::default(),
+            cache_capacity: DEFAULT_CACHE_CAPACITY,
+            revocation_max_age_secs: Some(DEFAULT_REVOCATION_MAX_AGE_SECS),
+        }
+    }
+}
+
+/// Validates mcpgate access tokens against a cached key set and revocation state.
+pub struct Validator {
+    expect: Expectations,
+    backend: Backend,
+    revocation_max_age: Option<i64>,
+    keys: RwLock<Option<Arc<KeySet>>>,
+    revocations: RwLock<RevocationState>,
+    revocations_fresh_at: AtomicI64,
+    /// Moves whenever the key set loses a key or the revocation state changes.
+    epoch: AtomicU64,
+    cache: TokenCache,
+}
+
+impl std::fmt::Debug for Validator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Validator")
+            .field("issuer", &self.expect.issuer)
+            .field("audience", &self.expect.audience)
+            .field("backend", &self.backend)
+            .field("keys", &self.key_set().map(|k| k.len()))
+            .field("revocation_cursor", &self.revocation_cursor())
+            .field("cached_tokens", &self.cached_tokens())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Validator {
+    /// A validator with no keys and no revocation state yet.
+    pub fn new(config: ValidatorConfig) -> Self {
+        Validator {
+            expect: Expectations {
+                issuer: config.issuer,
+                audience: config.audience,
+                leeway_secs: config.leeway_secs,
+            },
+            backend: config.backend,
+            revocation_max_age: config.revocation_max_age_secs,
+            keys: RwLock::new(None),
+            revocations: RwLock::new(RevocationState::new()),
+            revocations_fresh_at: AtomicI64::new(NEVER),
+            epoch: AtomicU64::new(0),
+            cache: TokenCache::new(config.cache_capacity),
+        }
+    }
+
+    /// What tokens must satisfy.
+    pub fn expectations(&self) -> &Expectations {
+        &self.expect
+    }
+
+    /// The signature backend in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Validates `token` at `now` (Unix seconds); see the module documentation for the rules.
+    pub fn validate(&self, token: &str, now: i64) -> Result<VerifiedToken, TokenError> {
+        self.check_revocations_fresh(now)?;
+        if !self.cache.enabled() || token.len() > MAX_TOKEN_BYTES {
+            return self.validate_uncached(token, now).map(|(v, _)| v);
+        }
+        // Read the epoch before any state: an entry is then never newer than what it saw.
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let digest = TokenDigest::of(token);
+        if let Some(hit) = self.cache.get(&digest, now, epoch) {
+            return Ok(hit);
+        }
+        let (verified, valid_from) = self.validate_uncached(token, now)?;
+        if now < verified.expires_at {
+            self.cache
+                .insert(digest, verified.clone(), valid_from, epoch);
+        }
+        Ok(verified)
+    }
+
+    /// Steps 3–6. Also returns the earliest `now` at which the time checks pass.
+    fn validate_uncached(&self, token: &str, now: i64) -> Result<(VerifiedToken, i64), TokenError> {
+        let parsed = ParsedToken::parse(token)?;
+        let keys = self.key_set().ok_or(TokenError::Unavailable)?;
+        let key = keys
+            .get(parsed.kid())
+            .ok_or_else(|| TokenError::UnknownKeyId(parsed.kid().to_owned()))?;
+        let ok = key.verify(self.backend, parsed.signing_input(), parsed.signature());
+        let wire = parsed.wire_claims_if_verified(ok)?;
+        let valid_from = wire
+            .iat
+            .unwrap_or(i64::MAX)
+            .max(wire.nbf.unwrap_or(i64::MIN))
+            .saturating_sub(self.expect.leeway_secs);
+        let verified = wire.check(&self.expect, now)?;
+        if read(&self.revocations).is_revoked(&verified, now, self.expect.leeway_secs) {
+            return Err(TokenError::Revoked);
+        }
+        Ok((verified, valid_from))
+    }
+
+    fn check_revocations_fresh(&self, now: i64) -> Result<(), TokenError> {
+        if self.revocations_usable(now) {
+            Ok(())
+        } else {
+            Err(TokenError::Unavailable)
+        }
+    }
+
+    /// True unless a revocation age limit is configured and the state is older than it (or was
+    /// never loaded).
+    pub fn revocations_usable(&self, now: i64) -> bool {
+        match self.revocation_max_age {
+            None => true,
+            Some(max) => {
+                let at = self.revocations_fresh_at.load(Ordering::Acquire);
+                at != NEVER && now.saturating_sub(at) <= max
+            }
+        }
+    }
+
+    /// The current key set, if one was ever installed.
+    pub fn key_set(&self) -> Option<Arc<KeySet>> {
+        read(&self.keys).clone()
+    }
+
+    /// Installs a key set. Cached validations are dropped if a key was removed or replaced.
+    /// Returns true if the key set changed.
+    pub fn set_key_set(&self, keys: KeySet) -> bool {
+        let new = Arc::new(keys);
+        let old = {
+            let mut slot = write(&self.keys);
+            if slot.as_deref() == Some(&*new) {
+                return false;
+            }
+            slot.replace(Arc::clone(&new))
+        };
+        let lost_a_key = old.is_some_and(|old| old.kids().any(|kid| old.get(kid) != new.get(kid)));
+        if lost_a_key {
+            self.bump_epoch();
+        }
+        true
+    }
+
+    /// Installs the usable keys of a JWKS. A set without any usable ES256 key is refused (the
+    /// previous keys stay): mcpgate always publishes at least one. Returns true if the key set
+    /// changed.
+    pub fn apply_jwks(&self, set: &JwkSet) -> Result<bool, RefreshError> {
+        let keys = KeySet::from_jwks(set);
+        if keys.is_empty() {
+            return Err(RefreshError::NoUsableKeys);
+        }
+        Ok(self.set_key_set(keys))
+    }
+
+    /// Parses a JWKS document (RFC 7517 §5) and installs it as [`Validator::apply_jwks`] does.
+    pub fn apply_jwks_json(&self, body: &[u8]) -> Result<bool, RefreshError> {
+        let set: JwkSet = serde_json::from_slice(body).map_err(|_| RefreshError::Malformed)?;
+        self.apply_jwks(&set)
+    }
+
+    /// Verifies a revocation feed (a compact JWS, see [`crate::revocation`]) with the current
+    /// key set and applies it. On any error the previous state stays in force. A feed signed
+    /// with an unknown key is [`RefreshError::UnknownKeyId`]: refetch the JWKS and retry.
+    pub fn apply_revocation_feed(&self, jws: &str, now: i64) -> Result<FeedOutcome, RefreshError> {
+        let jws = jws.trim_matches(|c: char| c.is_ascii_whitespace());
+        let compact = parse_compact(jws, MAX_FEED_BYTES, |t| typ_matches(t, REVOCATIONS_TYP))
+            .map_err(|e| match e {
+                TokenError::UnsupportedAlgorithm(_)
+                | TokenError::WrongType
+                | TokenError::MissingKeyId => RefreshError::BadHeader,
+                TokenError::BadSignature => RefreshError::BadSignature,
+                _ => RefreshError::Malformed,
+            })?;
+        let keys = self.key_set().ok_or(RefreshError::UnknownKeyId)?;
+        let key = keys.get(&compact.kid).ok_or(RefreshError::UnknownKeyId)?;
+        if !key.verify(self.backend, compact.signing_input, &compact.signature) {
+            return Err(RefreshError::BadSignature);
+        }
+        let feed: RevocationFeed =
+            serde_json::from_slice(&compact.payload).map_err(|_| RefreshError::Malformed)?;
+        let grace = self.expect.leeway_secs;
+        let outcome = if feed.full {
+            self.replace_revocations(feed, now)?
+        } else {
+            write(&self.revocations).apply(feed, &self.expect.issuer, now, grace)?
+        };
+        if outcome.changed {
+            self.bump_epoch();
+        }
+        self.revocations_fresh_at.fetch_max(now, Ordering::AcqRel);
+        Ok(outcome)
+    }
+
+    /// A full feed: built and compared outside the write lock, swapped in under it.
+    fn replace_revocations(
+        &self,
+        feed: RevocationFeed,
+        now: i64,
+    ) -> Result<FeedOutcome, RefreshError> {
+        let grace = self.expect.leeway_secs;
+        let seen_cursor = read(&self.revocations).cursor();
+        if let Some(current) = seen_cursor {
+            if feed.seq < current {
+                return Err(RefreshError::Rollback {
+                    current,
+                    received: feed.seq,
+                });
+            }
+        }
+        let mut next = RevocationState::new();
+        let mut outcome = next.apply(feed, &self.expect.issuer, now, grace)?;
+        let same = read(&self.revocations).same_active(&next, now, grace);
+        let old = {
+            let mut state = write(&self.revocations);
+            if let Some(current) = state.cursor() {
+                if outcome.seq < current {
+                    return Err(RefreshError::Rollback {
+                        current,
+                        received: outcome.seq,
+                    });
+                }
+            }
+            outcome.changed = !same || state.cursor() != seen_cursor;
+            std::mem::replace(&mut *state, next)
+        };
+        drop(old);
+        Ok(outcome)
+    }
+
+    /// Records that the feed was confirmed unchanged at `now` (an HTTP 304).
+    pub fn mark_revocations_fresh(&self, now: i64) {
+        self.revocations_fresh_at.fetch_max(now, Ordering::AcqRel);
+    }
+
+    /// The cursor of the last applied feed.
+    pub fn revocation_cursor(&self) -> Option<u64> {
+        read(&self.revocations).cursor()
+    }
+
+    /// When the revocation state was last confirmed current.
+    pub fn revocations_fresh_at(&self) -> Option<i64> {
+        match self.revocations_fresh_at.load(Ordering::Acquire) {
+            NEVER => None,
+            at => Some(at),
+        }
+    }
+
+    /// Number of revocation entries held.
+    pub fn revocation_entries(&self) -> usize {
+        read(&self.revocations).len()
+    }
+
+    /// True if `token` is revoked by the current state at `now`.
+    pub fn is_revoked(&self, token: &VerifiedToken, now: i64) -> bool {
+        read(&self.revocations).is_revoked(token, now, self.expect.leeway_secs)
+    }
+
+    /// Number of tokens in the verified-token cache.
+    pub fn cached_tokens(&self) -> usize {
+        self.cache.len()
+    }
+
+    fn bump_epoch(&self) {
+        let epoch = self.epoch.fetch_add(1, Ordering::AcqRel).wrapping_add(1);
+        self.cache.clear(epoch);
+    }
+}
