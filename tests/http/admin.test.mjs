@@ -2,7 +2,7 @@
 // exercised (coverage is checked against the served OpenAPI document), with its error cases.
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, call, admin as rawAdmin } from './lib/client.mjs';
+import { BASE, call, admin as rawAdmin, adminToken } from './lib/client.mjs';
 
 const doc = (await call('/admin/v1/openapi.json')).body;
 const operations = [];
@@ -35,6 +35,9 @@ describe('admin API', () => {
   test('authentication: missing or wrong credential is 401, the OpenAPI document is public', async () => {
     expect(await call('/admin/v1/users'), 401);
     expect(await rawAdmin('/admin/v1/users', { token: 'not-the-token' }), 401);
+    const boot = expect(await rawAdmin('/admin/v1/users', { token: process.env.MCPGATE_ADMIN_TOKEN }), 403);
+    assert.match(boot.error_description, /bootstrap/);
+    expect(await admin('/admin/v1/bootstrap', { method: 'POST', token: process.env.MCPGATE_ADMIN_TOKEN }), 409);
     const r = await call('/admin/v1/users', { headers: { authorization: 'Basic abc' } });
     expect(r, 401);
     assert.match(r.headers.get('www-authenticate'), /^Bearer/);
@@ -213,12 +216,13 @@ describe('admin API', () => {
   });
 
   test('malformed, oversized and unknown-field bodies', async () => {
-    const raw = await call('/admin/v1/users', { method: 'POST', headers: { authorization: `Bearer ${process.env.MCPGATE_ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: '{"username":' });
+    const token = await adminToken();
+    const raw = await call('/admin/v1/users', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"username":' });
     expect(raw, 400);
     assert.ok(['body', 'username'].includes(raw.body.field), JSON.stringify(raw.body));
     const unknown = expect(await admin('/admin/v1/groups', { method: 'POST', json: { name: 'g', colour: 'red' } }), 400);
     assert.equal(unknown.field, 'colour');
-    const wrongType = await call('/admin/v1/groups', { method: 'POST', headers: { authorization: `Bearer ${process.env.MCPGATE_ADMIN_TOKEN}`, 'content-type': 'text/plain' }, body: '{}' });
+    const wrongType = await call('/admin/v1/groups', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' }, body: '{}' });
     expect(wrongType, 415);
     expect(await admin('/admin/v1/groups', { method: 'POST', json: { name: 'x'.repeat(70 * 1024) } }), 413);
     expect(await admin('/admin/v1/groups', { method: 'POST', json: { name: 'x'.repeat(300) } }), 400);
@@ -229,7 +233,7 @@ describe('admin API', () => {
     assert.equal(page.items.length, 5);
     assert.ok(page.next_cursor);
     assert.ok(page.items[0].id > page.items[4].id);
-    assert.equal(page.items[0].actor, 'bootstrap-admin');
+    assert.equal(page.items[0].actor, process.env.MCPGATE_ADMIN_CLIENT_ID);
     const next = expect(await admin(`/admin/v1/audit?limit=5&cursor=${page.next_cursor}`), 200);
     assert.ok(next.items[0].id < page.items[4].id);
     expect(await admin('/admin/v1/keys'), 200);

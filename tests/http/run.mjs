@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startWorker, ROOT, TEST_ADMIN, TEST_SECRET } from './lib/worker.mjs';
+import { bootstrap } from './lib/client.mjs';
 
 const dir = join(ROOT, 'tests/http');
 const only = process.argv.slice(2);
@@ -17,6 +18,7 @@ const files = readdirSync(dir)
 const t0 = Date.now();
 const worker = await startWorker();
 console.log(`http suite: worker ready at ${worker.base} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+const [adminId, adminSecret] = await bootstrap(worker.base, TEST_ADMIN);
 let stopping = false;
 const shutdown = async (code) => {
   if (stopping) return;
@@ -35,6 +37,8 @@ const child = spawn(process.execPath, ['--test', '--test-concurrency=1', '--test
     MCPGATE_BASE: worker.base,
     MCPGATE_ADMIN_TOKEN: TEST_ADMIN,
     MCPGATE_SECRET: TEST_SECRET,
+    MCPGATE_ADMIN_CLIENT_ID: adminId,
+    MCPGATE_ADMIN_CLIENT_SECRET: adminSecret,
   },
 });
 child.on('exit', async (code) => {

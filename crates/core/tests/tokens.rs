@@ -968,7 +968,11 @@ mod token_exchange {
             &format!("/admin/v1/applications/{}/roles/{role}", f.public_app),
             None,
         );
-        exchange_source(h, &f.agent, AGENT_RS);
+        h.ok(
+            Method::PATCH,
+            &format!("/admin/v1/agents/{}", f.agent),
+            Some(json!({ "exchange_from": [AGENT_RS] })),
+        );
         let r = h.authorize(
             &mut Browser::default(),
             &authorize_query(&f.public_app, Some("agent.use"), AGENT_RS, "s"),
@@ -980,18 +984,6 @@ mod token_exchange {
             .as_str()
             .unwrap()
             .to_owned()
-    }
-
-    fn exchange_source(h: &Harness, agent: &str, rs: &str) {
-        mcpgate_core::testing::block_on(mcpgate_core::store::Database::query(
-            &h.store,
-            mcpgate_core::stmt!(
-                "INSERT INTO agent_exchange_sources (client_id, resource_server_id) SELECT ?1, id FROM resource_servers WHERE identifier = ?2",
-                agent,
-                rs
-            ),
-        ))
-        .unwrap();
     }
 
     fn exchange(h: &Harness, f: &Fixture, subject: &str, extra: &[(&str, &str)]) -> Resp {

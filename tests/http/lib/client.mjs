@@ -1,6 +1,8 @@
 // Small helpers shared by the HTTP test files.
 export const BASE = process.env.MCPGATE_BASE;
-export const ADMIN = process.env.MCPGATE_ADMIN_TOKEN;
+export const BOOTSTRAP = process.env.MCPGATE_ADMIN_TOKEN;
+const ADMIN_ID = process.env.MCPGATE_ADMIN_CLIENT_ID;
+const ADMIN_SECRET = process.env.MCPGATE_ADMIN_CLIENT_SECRET;
 
 /** fetch relative to the Worker, returning { status, headers, body (parsed JSON or text) }. */
 export async function call(path, { method = 'GET', headers = {}, body, base = BASE } = {}) {
@@ -11,9 +13,34 @@ export async function call(path, { method = 'GET', headers = {}, body, base = BA
   return { status: r.status, headers: r.headers, body: parsed };
 }
 
-/** An admin API call with the bootstrap credential. */
-export function admin(path, { method = 'GET', json, base = BASE, token = ADMIN } = {}) {
-  const headers = { authorization: `Bearer ${token}` };
+/** A form post with optional HTTP Basic client authentication. */
+export function form(path, params, { basic, base = BASE, headers = {} } = {}) {
+  const h = { 'content-type': 'application/x-www-form-urlencoded', ...headers };
+  if (basic) h.authorization = 'Basic ' + Buffer.from(`${encodeURIComponent(basic[0])}:${encodeURIComponent(basic[1])}`).toString('base64');
+  return call(path, { method: 'POST', headers: h, body: new URLSearchParams(params).toString(), base });
+}
+
+let cached = null;
+/** An admin API access token (client_credentials with the suite's admin client). */
+export async function adminToken({ base = BASE, creds = [ADMIN_ID, ADMIN_SECRET] } = {}) {
+  if (base === BASE && cached && cached.exp - 30_000 > Date.now()) return cached.token;
+  const r = await form('/token', { grant_type: 'client_credentials', resource: `${base}/admin/v1` }, { basic: creds, base });
+  if (r.status !== 200) throw new Error(`admin token: ${r.status} ${JSON.stringify(r.body)}`);
+  const t = { token: r.body.access_token, exp: Date.now() + r.body.expires_in * 1000 };
+  if (base === BASE) cached = t;
+  return t.token;
+}
+
+/** Creates the first admin client with the bootstrap credential. */
+export async function bootstrap(base = BASE, secret = BOOTSTRAP) {
+  const r = await call('/admin/v1/bootstrap', { method: 'POST', headers: { authorization: `Bearer ${secret}` }, base });
+  if (r.status !== 201) throw new Error(`bootstrap: ${r.status} ${JSON.stringify(r.body)}`);
+  return [r.body.client_id, r.body.client_secret];
+}
+
+/** An admin API call; `token` overrides the suite's admin access token. */
+export async function admin(path, { method = 'GET', json, base = BASE, token } = {}) {
+  const headers = { authorization: `Bearer ${token ?? (await adminToken({ base }))}` };
   let body;
   if (json !== undefined) {
     headers['content-type'] = 'application/json';

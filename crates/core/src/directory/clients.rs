@@ -189,6 +189,45 @@ async fn resource_stmts<D: Database + ?Sized>(
     Ok(out)
 }
 
+/// Statements naming the resource servers whose users' tokens an agent may exchange (RFC 8693
+/// subject tokens whose audience is one of these).
+async fn exchange_stmts<D: Database + ?Sized>(
+    db: &D,
+    client_id: &str,
+    list: &[String],
+) -> Result<Vec<Stmt>, Error> {
+    let idents = validate::list("exchange_from", list, validate::resource_identifier)?;
+    let mut out = Vec::new();
+    for (i, ident) in idents.iter().enumerate() {
+        let rs = super::resource_servers::get_by_identifier(db, ident).await?;
+        let rs = rs.ok_or_else(|| {
+            FieldError::new(format!("exchange_from[{i}]"), "no such resource server")
+        })?;
+        out.push(stmt!(
+            "INSERT OR IGNORE INTO agent_exchange_sources (client_id, resource_server_id) VALUES (?1, ?2)",
+            client_id,
+            rs.id
+        ));
+    }
+    Ok(out)
+}
+
+/// The resource servers whose tokens an agent may exchange.
+pub async fn exchange_sources<D: Database + ?Sized>(
+    db: &D,
+    id: &str,
+) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<Identifier> = decode(
+        db.query(stmt!(
+            "SELECT r.identifier FROM agent_exchange_sources s JOIN resource_servers r ON r.id = s.resource_server_id \
+             WHERE s.client_id = ?1 ORDER BY r.identifier",
+            id
+        ))
+        .await?,
+    )?;
+    Ok(rows.into_iter().map(|r| r.identifier).collect())
+}
+
 async fn role_stmts<D: Database + ?Sized>(
     db: &D,
     client_id: &str,
@@ -321,6 +360,8 @@ struct CreateAgent {
     groups: Vec<String>,
     #[serde(default)]
     resources: Vec<String>,
+    #[serde(default)]
+    exchange_from: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -338,6 +379,8 @@ struct Patch {
     owner: Option<String>,
     #[serde(default)]
     resources: Option<Vec<String>>,
+    #[serde(default)]
+    exchange_from: Option<Vec<String>>,
 }
 
 fn grant_types(
@@ -396,7 +439,14 @@ fn secret_response(mut v: Value, secret: Option<&crate::secret::Secret>) -> Valu
 async fn full_view<D: Database + ?Sized>(db: &D, id: &str) -> Result<Value, Error> {
     let c = get_row(db, id).await?.ok_or(Error::NoSuch("client"))?;
     let r = resources(db, id).await?;
-    Ok(view(&c, &r))
+    let mut v = view(&c, &r);
+    if c.kind == "agent" {
+        let x = exchange_sources(db, id).await?;
+        if let Some(o) = v.as_object_mut() {
+            o.insert("exchange_from".into(), json!(x));
+        }
+    }
+    Ok(v)
 }
 
 /// `POST /applications`.
@@ -523,6 +573,7 @@ pub async fn create_agent<D: Database + ?Sized, C: Crypto>(
     })];
     stmts.extend(group_stmts(ctx.db, &id, &input.groups).await?);
     stmts.extend(resource_stmts(ctx.db, &id, &input.resources).await?);
+    stmts.extend(exchange_stmts(ctx.db, &id, &input.exchange_from).await?);
     stmts.push(audit::record(
         ctx.now,
         &ctx.actor,
@@ -658,6 +709,16 @@ pub async fn update<D: Database + ?Sized, C: Crypto>(
             id
         ));
         stmts.extend(resource_stmts(ctx.db, id, list).await?);
+    }
+    if let Some(list) = &input.exchange_from {
+        if cur.kind != "agent" {
+            return Err(FieldError::new("exchange_from", "only agents exchange tokens").into());
+        }
+        stmts.push(stmt!(
+            "DELETE FROM agent_exchange_sources WHERE client_id = ?1",
+            id
+        ));
+        stmts.extend(exchange_stmts(ctx.db, id, list).await?);
     }
     let mut detail = serde_json::Map::new();
     if status != cur.status {

@@ -113,7 +113,8 @@ fn schemas() -> Value {
             "type": "object", "additionalProperties": false, "required": ["name", "owner"],
             "properties": {
                 "name": { "type": "string" }, "description": { "type": "string" },
-                "owner": { "type": "string" }, "groups": string_list(), "resources": string_list()
+                "owner": { "type": "string" }, "groups": string_list(), "resources": string_list(),
+                "exchange_from": string_list()
             }
         },
         "ClientPatch": {
@@ -121,7 +122,8 @@ fn schemas() -> Value {
             "properties": {
                 "name": { "type": "string" }, "description": { "type": "string" },
                 "status": { "enum": ["active", "disabled"] },
-                "redirect_uris": string_list(), "owner": { "type": "string" }, "resources": string_list()
+                "redirect_uris": string_list(), "owner": { "type": "string" }, "resources": string_list(),
+                "exchange_from": string_list()
             }
         },
         "Error": {
