@@ -6,7 +6,7 @@ use rand_core::CryptoRngCore;
 
 use crate::config::Config;
 use crate::crypto::Crypto;
-use crate::endpoints::{admin, authorize, introspect, jwks, metadata, token};
+use crate::endpoints::{account, admin, authorize, introspect, jwks, metadata, token};
 use crate::issue::KeyCache;
 use crate::keys::{self, KeyEncryptionKey};
 use crate::store::Store;
@@ -32,6 +32,9 @@ enum Route<'p> {
     Revoke,
     Login,
     Consent,
+    Account,
+    AccountRevoke,
+    AccountLogout,
     /// Below `/admin/v1`.
     Admin(&'p str),
 }
@@ -44,7 +47,8 @@ impl Route<'_> {
             Route::Token | Route::Revoke => "POST, OPTIONS",
             Route::Introspect => "POST",
             Route::Authorize => "GET",
-            Route::Login | Route::Consent => "POST",
+            Route::Login | Route::Consent | Route::AccountRevoke | Route::AccountLogout => "POST",
+            Route::Account => "GET",
             Route::Admin(_) => "GET, POST, PATCH, PUT, DELETE",
         }
     }
@@ -105,6 +109,9 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
             metadata::REVOKE_PATH => Some(Route::Revoke),
             authorize::LOGIN_PATH => Some(Route::Login),
             authorize::CONSENT_PATH => Some(Route::Consent),
+            account::PATH => Some(Route::Account),
+            account::REVOKE_PATH => Some(Route::AccountRevoke),
+            account::LOGOUT_PATH => Some(Route::AccountLogout),
             _ => local.strip_prefix(admin::PREFIX).map(Route::Admin),
         }
     }
@@ -138,6 +145,9 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
             Route::Authorize if get => authorize::get(self, &req, now, rng).await,
             Route::Login if post => authorize::login(self, &req, now, rng).await,
             Route::Consent if post => authorize::consent(self, &req, now, rng).await,
+            Route::Account if get => account::get(self, &req, now, rng).await,
+            Route::AccountRevoke if post => account::revoke(self, &req, now).await,
+            Route::AccountLogout if post => account::logout(self, &req).await,
             _ => return Err(Error::MethodNotAllowed(route.allowed())),
         };
         Ok(if method == Method::HEAD {

@@ -107,8 +107,16 @@ pub fn login(status: StatusCode, l: &Login<'_>, form_targets: &[String]) -> Resp
             )
         })
         .unwrap_or_default();
+    let intro = if l.client_name.is_empty() {
+        "Sign in to see and revoke the access you gave to applications.".to_owned()
+    } else {
+        format!(
+            "<strong>{}</strong> wants to access tools on your behalf. Sign in to continue.",
+            esc(l.client_name)
+        )
+    };
     let body = format!(
-        "<h1>Sign in</h1><p><strong>{}</strong> wants to access tools on your behalf. Sign in to continue.</p>{error}\
+        "<h1>Sign in</h1><p>{intro}</p>{error}\
          <form method=\"post\" action=\"{}\">\
          <input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"continue\" value=\"{}\">\
          <label for=\"username\">Username</label>\
@@ -116,7 +124,6 @@ pub fn login(status: StatusCode, l: &Login<'_>, form_targets: &[String]) -> Resp
          <label for=\"password\">Password</label>\
          <input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
          <button type=\"submit\">Sign in</button></form>",
-        esc(l.client_name),
         esc(l.action),
         esc(l.csrf),
         esc(l.continue_query),

@@ -1308,6 +1308,104 @@ mod grants {
     }
 
     #[test]
+    fn the_user_sees_their_consent_and_revoking_it_revokes_the_refresh_family() {
+        let h = Harness::new();
+        let f = h.fixture();
+        let mut b = Browser::default();
+        let code = h.code_for(&mut b, &f.public_app, Some("notes.read"));
+        let t = h.redeem(&f.public_app, &code).json();
+        let page = b.get(&h, "/account");
+        assert_eq!(page.status, 200);
+        let body = String::from_utf8_lossy(&page.body).to_string();
+        assert!(body.contains("Desktop") && body.contains(NOTES), "{body}");
+        let csrf = hidden(&body, "csrf").unwrap();
+        let rs = hidden(&body, "resource_server_id").unwrap();
+        let r = b.post(
+            &h,
+            "/account/revoke",
+            &[
+                ("csrf", &csrf),
+                ("client_id", &f.public_app),
+                ("resource_server_id", &rs),
+            ],
+        );
+        assert_eq!(r.status, 303);
+        let refresh = h.token(
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", &f.public_app),
+                ("refresh_token", t["refresh_token"].as_str().unwrap()),
+            ],
+            None,
+        );
+        assert_eq!(refresh.json()["error"], "invalid_grant");
+        // Consent must be given again.
+        let r = b.get(
+            &h,
+            &format!(
+                "/authorize?{}",
+                authorize_query(&f.public_app, Some("notes.read"), NOTES, "s")
+            ),
+        );
+        assert_eq!(r.status, 200);
+        assert!(String::from_utf8_lossy(&r.body).contains("name=\"decision\""));
+    }
+
+    #[test]
+    fn the_account_page_asks_to_sign_in_first() {
+        let h = Harness::new();
+        h.fixture();
+        let mut b = Browser::default();
+        let r = b.get(&h, "/account");
+        let body = String::from_utf8_lossy(&r.body).to_string();
+        assert!(body.contains("name=\"password\""));
+        let csrf = hidden(&body, "csrf").unwrap();
+        let r = b.post(
+            &h,
+            "/authorize/login",
+            &[
+                ("csrf", &csrf),
+                ("continue", "@account"),
+                ("username", "alice"),
+                ("password", PASSWORD),
+            ],
+        );
+        assert_eq!(r.status, 303);
+        assert!(r.header("location").unwrap().ends_with("/account"));
+        assert!(String::from_utf8_lossy(&b.get(&h, "/account").body).contains("Your account"));
+    }
+
+    #[test]
+    fn an_admin_can_list_and_revoke_a_users_consent() {
+        let h = Harness::new();
+        let f = h.fixture();
+        let code = h.code_for(&mut Browser::default(), &f.public_app, Some("notes.read"));
+        let t = h.redeem(&f.public_app, &code).json();
+        let list = h.ok(
+            Method::GET,
+            &format!("/admin/v1/users/{}/grants", f.alice),
+            None,
+        );
+        assert_eq!(list["items"][0]["client_id"], f.public_app.as_str());
+        assert_eq!(list["items"][0]["scopes"], json!(["notes.read"]));
+        let path = format!(
+            "/admin/v1/users/{}/grants?client_id={}&resource_server_id={}",
+            f.alice, f.public_app, f.notes_rs
+        );
+        assert_eq!(h.admin(Method::DELETE, &path, None).status, 204);
+        assert_eq!(h.admin(Method::DELETE, &path, None).status, 404);
+        let refresh = h.token(
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", &f.public_app),
+                ("refresh_token", t["refresh_token"].as_str().unwrap()),
+            ],
+            None,
+        );
+        assert_eq!(refresh.json()["error"], "invalid_grant");
+    }
+
+    #[test]
     fn scopes_the_user_does_not_hold_are_dropped_even_after_consent() {
         let h = Harness::new();
         let f = h.fixture();

@@ -39,6 +39,10 @@ pub const LOGIN_PATH: &str = "/authorize/login";
 /// Path the consent form posts to.
 pub const CONSENT_PATH: &str = "/authorize/consent";
 
+/// The login form's `continue` value that returns to the account page instead of an
+/// authorization request.
+pub const ACCOUNT_CONTINUE: &str = "@account";
+
 /// Failed-login window (seconds).
 pub const LOGIN_WINDOW_SECS: i64 = 15 * 60;
 /// Failures allowed per username and address in a window. Counting per address (not per
@@ -142,14 +146,18 @@ fn client_address(req: &Request) -> String {
         .to_owned()
 }
 
-fn set_cookie(resp: &mut Response, value: &str) {
+pub(crate) fn set_cookie(resp: &mut Response, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
 }
 
 /// The CSRF token from the cookie, or a fresh one to set.
-fn csrf_token(keys: &Keys, req: &Request, rng: &mut dyn CryptoRngCore) -> (String, bool) {
+pub(crate) fn csrf_token(
+    keys: &Keys,
+    req: &Request,
+    rng: &mut dyn CryptoRngCore,
+) -> (String, bool) {
     match session::cookie(cookie_header(req), keys.csrf_cookie()) {
         Some(v) if v.len() >= 20 => (v.to_owned(), false),
         _ => (crate::secret::random_b64(rng, 24), true),
@@ -157,7 +165,7 @@ fn csrf_token(keys: &Keys, req: &Request, rng: &mut dyn CryptoRngCore) -> (Strin
 }
 
 /// Checks the double-submitted CSRF token and the `Origin` of a form post.
-fn check_form_post(
+pub(crate) fn check_form_post(
     svc_issuer: &str,
     keys: &Keys,
     req: &Request,
@@ -307,7 +315,7 @@ async fn validate<S: Store + ?Sized>(db: &S, issuer: &str, p: &Params) -> Result
 }
 
 /// The signed-in user, if the session cookie is valid and the user active.
-async fn session_user<S: Store + ?Sized>(
+pub(crate) async fn session_user<S: Store + ?Sized>(
     db: &S,
     keys: &Keys,
     req: &Request,
@@ -363,6 +371,21 @@ fn login_page<S: ?Sized, C>(
         set_cookie(&mut resp, &keys.csrf_set_cookie(&csrf));
     }
     resp
+}
+
+/// The login page for the account page.
+pub(crate) fn account_login_page<S: ?Sized, C>(
+    svc: &Service<'_, S, C>,
+    keys: &Keys,
+    req: &Request,
+    rng: &mut dyn CryptoRngCore,
+) -> Response {
+    let about = LoginFor {
+        client_name: "",
+        continue_query: ACCOUNT_CONTINUE,
+        redirect_uri: "",
+    };
+    login_page(svc, keys, req, rng, &about, (StatusCode::OK, None), "")
 }
 
 /// `GET /authorize`.
@@ -685,19 +708,23 @@ pub async fn login<S: Store + ?Sized, C: Crypto>(
     }
     // The authorization request is re-validated from the continue query on every attempt.
     let continue_query = form.get("continue").unwrap_or_default();
-    let p = match Params::parse(continue_query.as_bytes()) {
-        Ok(p) => p,
-        Err(_) => {
-            return ui::error_page(
-                StatusCode::BAD_REQUEST,
-                "Cannot continue",
-                "The sign-in request is malformed.",
-            )
+    let t = if continue_query == ACCOUNT_CONTINUE {
+        None
+    } else {
+        let p = match Params::parse(continue_query.as_bytes()) {
+            Ok(p) => p,
+            Err(_) => {
+                return ui::error_page(
+                    StatusCode::BAD_REQUEST,
+                    "Cannot continue",
+                    "The sign-in request is malformed.",
+                )
+            }
+        };
+        match trust(svc.store, &p).await {
+            Ok(t) => Some(t),
+            Err(resp) => return resp,
         }
-    };
-    let t = match trust(svc.store, &p).await {
-        Ok(t) => t,
-        Err(resp) => return resp,
     };
     let username = form
         .get("username")
@@ -708,9 +735,9 @@ pub async fn login<S: Store + ?Sized, C: Crypto>(
     let address = client_address(req);
     let (k_user, k_addr) = failure_keys(&username, &address);
     let about = LoginFor {
-        client_name: &t.client.name,
+        client_name: t.as_ref().map_or("", |t| t.client.name.as_str()),
         continue_query,
-        redirect_uri: &t.redirect_uri,
+        redirect_uri: t.as_ref().map_or("", |t| t.redirect_uri.as_str()),
     };
     let again = |rng: &mut dyn CryptoRngCore, status, msg: &str| {
         login_page(svc, &keys, req, rng, &about, (status, Some(msg)), &username)
@@ -797,10 +824,15 @@ pub async fn login<S: Store + ?Sized, C: Crypto>(
         .store
         .query(stmt!("DELETE FROM login_failures WHERE key = ?1", &k_user))
         .await;
-    let query = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form_urlencoded::parse(continue_query.as_bytes()))
-        .finish();
-    let mut resp = see_other(&format!("{}{PATH}?{query}", svc.config.issuer));
+    let next = if t.is_none() {
+        format!("{}{}", svc.config.issuer, super::account::PATH)
+    } else {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form_urlencoded::parse(continue_query.as_bytes()))
+            .finish();
+        format!("{}{PATH}?{query}", svc.config.issuer)
+    };
+    let mut resp = see_other(&next);
     set_cookie(&mut resp, &keys.start_session(&user.id, now));
     resp
 }

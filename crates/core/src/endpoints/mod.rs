@@ -1,5 +1,6 @@
 //! One orchestrator per endpoint: parse, check, store, mint, respond.
 
+pub mod account;
 pub mod admin;
 pub mod authorize;
 pub mod client_auth;

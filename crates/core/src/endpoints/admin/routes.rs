@@ -8,7 +8,7 @@ use crate::crypto::Crypto;
 use crate::directory::groups::{self, Member};
 use crate::directory::roles::{self, Holder};
 use crate::directory::{audit, clients, permissions, resource_servers as rs, users};
-use crate::store::{decode, Database};
+use crate::store::decode;
 use crate::wire::{Error, Request, Response};
 
 /// What a route does.
@@ -79,6 +79,8 @@ pub enum Op {
     KeysRotate,
     OpenApi,
     Bootstrap,
+    UserGrants,
+    UserGrantRevoke,
 }
 
 /// One route: method, path pattern below `/admin/v1` (`{name}` segments are parameters), the
@@ -273,6 +275,22 @@ pub static ROUTES: &[Route] = &[
         "/users/{id}/roles/{role}",
         UserRoleRemove,
         "Unassign a role from a user",
+        None,
+        204
+    ),
+    r!(
+        GET,
+        "/users/{id}/grants",
+        UserGrants,
+        "Consents the user gave (client, resource server, scopes)",
+        None,
+        200
+    ),
+    r!(
+        DELETE,
+        "/users/{id}/grants",
+        UserGrantRevoke,
+        "Revoke a consent (?client_id=&resource_server_id=) and its refresh tokens",
         None,
         204
     ),
@@ -645,7 +663,7 @@ fn p(params: &[String], i: usize) -> &str {
 }
 
 /// Runs the admin operation for an authenticated request.
-pub async fn dispatch<D: Database + ?Sized, C: Crypto>(
+pub async fn dispatch<D: crate::store::Store + ?Sized, C: Crypto>(
     ctx: &mut Ctx<'_, D, C>,
     req: &Request,
     route: &Route,
@@ -726,11 +744,19 @@ pub async fn dispatch<D: Database + ?Sized, C: Crypto>(
         Op::KeysRotate => keys::rotate_keys(db, ctx.config, ctx.kek, ctx.rng, ctx.now).await,
         Op::OpenApi => Ok(super::openapi::document(ctx.config)),
         Op::Bootstrap => super::bootstrap::bootstrap(ctx).await,
+        Op::UserGrants => {
+            users::get_row(db, a).await?.ok_or(Error::NoSuch("user"))?;
+            let list = crate::grants::list(db, a).await?;
+            Ok(super::ok(
+                serde_json::json!({ "items": list, "next_cursor": null }),
+            ))
+        }
+        Op::UserGrantRevoke => grant_revoke(ctx, req, a).await,
     }
 }
 
 /// Role operations on clients. Agents hold roles only through groups.
-async fn client_roles<D: Database + ?Sized, C: Crypto>(
+async fn client_roles<D: crate::store::Store + ?Sized, C: Crypto>(
     ctx: &mut Ctx<'_, D, C>,
     op: Op,
     id: &str,
@@ -756,7 +782,45 @@ async fn client_roles<D: Database + ?Sized, C: Crypto>(
     }
 }
 
-async fn audit_list<D: Database + ?Sized>(db: &D, req: &Request) -> Result<Response, Error> {
+async fn grant_revoke<D: crate::store::Store + ?Sized, C: Crypto>(
+    ctx: &mut Ctx<'_, D, C>,
+    req: &Request,
+    user: &str,
+) -> Result<Response, Error> {
+    use crate::directory::validate::FieldError;
+    let client = super::query_param(req, "client_id")
+        .ok_or_else(|| FieldError::new("client_id", "required"))?;
+    let rs = super::query_param(req, "resource_server_id")
+        .ok_or_else(|| FieldError::new("resource_server_id", "required"))?;
+    let (existed, families) = crate::grants::revoke(
+        ctx.db,
+        user,
+        &client,
+        &rs,
+        "consent revoked by an admin",
+        ctx.now,
+    )
+    .await?;
+    if !existed {
+        return Err(Error::NoSuch("grant"));
+    }
+    ctx.db
+        .query(audit::record(
+            ctx.now,
+            &ctx.actor,
+            "grant.revoke",
+            "user",
+            user,
+            serde_json::json!({ "client_id": client, "resource_server_id": rs, "refresh_families_revoked": families }),
+        ))
+        .await?;
+    Ok(super::no_content())
+}
+
+async fn audit_list<D: crate::store::Store + ?Sized>(
+    db: &D,
+    req: &Request,
+) -> Result<Response, Error> {
     let page = super::page(req)?;
     let before =
         if page.after.is_empty() {
