@@ -11,6 +11,9 @@ pub struct KvRevocations {
     kv: KvStore,
 }
 
+/// Key of the feed cursor (the highest `revoked_at` stored), kept without expiry.
+const HIGH_WATER_KEY: &str = "meta:high-water";
+
 /// Most keys read per `list` page (KV's maximum).
 const LIST_PAGE: u64 = 1000;
 
@@ -40,7 +43,23 @@ impl RevocationList for KvRevocations {
             .map_err(err)?
             .execute()
             .await
-            .map_err(err)
+            .map_err(err)?;
+        // Read-modify-write is not atomic in KV; concurrent writers store values within a
+        // second of each other, and the cursor only ever moves up.
+        if self.high_water().await? < entry.revoked_at {
+            self.kv
+                .put(HIGH_WATER_KEY, entry.revoked_at.to_string())
+                .map_err(err)?
+                .execute()
+                .await
+                .map_err(err)?;
+        }
+        Ok(())
+    }
+
+    async fn high_water(&self) -> Result<i64, StoreError> {
+        let v = self.kv.get(HIGH_WATER_KEY).text().await.map_err(err)?;
+        Ok(v.and_then(|s| s.parse().ok()).unwrap_or(0))
     }
 
     async fn list(&self, now: i64) -> Result<Vec<Entry>, StoreError> {
@@ -53,6 +72,9 @@ impl RevocationList for KvRevocations {
             }
             let page = q.execute().await.map_err(err)?;
             for k in page.keys {
+                if k.name.starts_with("meta:") {
+                    continue;
+                }
                 if let Some(e) = k
                     .metadata
                     .and_then(|m| serde_json::from_value::<Entry>(m).ok())

@@ -30,4 +30,7 @@ impl RevocationList for WorkerStore {
     async fn list(&self, now: i64) -> Result<Vec<Entry>, StoreError> {
         self.kv.list(now).await
     }
+    async fn high_water(&self) -> Result<i64, StoreError> {
+        self.kv.high_water().await
+    }
 }

@@ -64,6 +64,9 @@ pub trait RevocationList {
     async fn put(&self, entry: &Entry, now: i64) -> Result<(), StoreError>;
     /// Every live entry.
     async fn list(&self, now: i64) -> Result<Vec<Entry>, StoreError>;
+    /// The feed cursor: the highest `revoked_at` ever stored. Never decreases, so validators'
+    /// cursors stay valid when entries expire.
+    async fn high_water(&self) -> Result<i64, StoreError>;
 }
 
 /// The upsert statement for D1: a later `revoked_at` and a later `expires_at` win.
@@ -120,6 +123,104 @@ pub fn lookup_stmt(claims: &AccessClaims, now: i64) -> Stmt {
     )
 }
 
+/// What revoking a client or user affects, reported before revoking and audited with it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlastRadius {
+    /// Live refresh-token families (each a standing authorization).
+    pub active_refresh_families: i64,
+    /// Distinct users behind them.
+    pub distinct_users: i64,
+    /// Distinct resource servers they reach.
+    pub resource_servers: i64,
+    /// When a token was last issued through it (unix seconds), as far as mcpgate records it.
+    pub last_token_issued: Option<i64>,
+}
+
+/// Who is being revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Principal<'a> {
+    /// A client (application, agent, registered client): its id as `client_id` or actor.
+    Client(&'a str),
+    /// A user: tokens whose subject they are.
+    User(&'a str),
+}
+
+#[derive(Deserialize)]
+struct RadiusRow {
+    families: i64,
+    users: i64,
+    rs: i64,
+    last: Option<i64>,
+}
+
+/// Computes the blast radius of revoking a principal.
+pub async fn blast_radius<D: Database + ?Sized>(
+    db: &D,
+    p: Principal<'_>,
+    now: i64,
+) -> Result<BlastRadius, StoreError> {
+    let stmt = match p {
+        Principal::Client(id) => stmt!(
+            "SELECT count(*) AS families, count(DISTINCT user_id) AS users, count(DISTINCT resource_server_id) AS rs, \
+             max(coalesce(max(last_used_at), 0), coalesce((SELECT last_used_at FROM clients WHERE id = ?1), 0)) AS last \
+             FROM refresh_families WHERE client_id = ?1 AND revoked_at IS NULL AND expires_at > ?2",
+            id,
+            now
+        ),
+        Principal::User(id) => stmt!(
+            "SELECT count(*) AS families, count(DISTINCT user_id) AS users, count(DISTINCT resource_server_id) AS rs, \
+             max(last_used_at) AS last FROM refresh_families WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2",
+            id,
+            now
+        ),
+    };
+    let row: Option<RadiusRow> = crate::store::decode_first(db.query(stmt).await?)?;
+    Ok(row
+        .map(|r| BlastRadius {
+            active_refresh_families: r.families,
+            distinct_users: r.users,
+            resource_servers: r.rs,
+            last_token_issued: r.last.filter(|t| *t > 0),
+        })
+        .unwrap_or_default())
+}
+
+/// Revokes every token issued through a client or to a user: a `client` or `sub` entry (D1 and
+/// KV) living until the last such token has expired, and every refresh family, in one
+/// transaction with `extra` (the status change itself and its audit record).
+pub async fn revoke_principal<S: Database + RevocationList + ?Sized>(
+    store: &S,
+    p: Principal<'_>,
+    max_token_ttl: i64,
+    reason: &str,
+    extra: Vec<Stmt>,
+    now: i64,
+) -> Result<(), StoreError> {
+    let (entry, families) = match p {
+        Principal::Client(id) => (
+            Entry { kind: Kind::Client, id: id.to_owned(), revoked_at: now, expires_at: now + max_token_ttl + crate::keys::RETIRE_GRACE_SECS },
+            stmt!(
+                "UPDATE refresh_families SET revoked_at = ?2, revoked_reason = ?3 WHERE client_id = ?1 AND revoked_at IS NULL",
+                id,
+                now,
+                reason
+            ),
+        ),
+        Principal::User(id) => (
+            Entry { kind: Kind::Sub, id: id.to_owned(), revoked_at: now, expires_at: now + max_token_ttl + crate::keys::RETIRE_GRACE_SECS },
+            stmt!(
+                "UPDATE refresh_families SET revoked_at = ?2, revoked_reason = ?3 WHERE user_id = ?1 AND revoked_at IS NULL",
+                id,
+                now,
+                reason
+            ),
+        ),
+    };
+    let mut stmts = vec![families];
+    stmts.extend(extra);
+    record(store, &[entry], stmts, now).await
+}
+
 /// True if any looked-up row revokes a token issued at `iat`.
 pub fn revokes(rows: Vec<crate::store::Row>, iat: i64) -> Result<bool, StoreError> {
     let rows: Vec<Row> = decode(rows)?;
@@ -141,6 +242,7 @@ pub mod memory {
     #[derive(Debug, Default)]
     pub struct MemoryKv {
         entries: RefCell<Vec<(Entry, i64)>>,
+        high: std::cell::Cell<i64>,
     }
 
     impl RevocationList for MemoryKv {
@@ -149,6 +251,7 @@ pub mod memory {
             let mut all = self.entries.borrow_mut();
             all.retain(|(e, _)| !(e.kind == entry.kind && e.id == entry.id));
             all.push((entry.clone(), expiry));
+            self.high.set(self.high.get().max(entry.revoked_at));
             Ok(())
         }
 
@@ -160,6 +263,10 @@ pub mod memory {
                 .filter(|(_, exp)| *exp > now)
                 .map(|(e, _)| e.clone())
                 .collect())
+        }
+
+        async fn high_water(&self) -> Result<i64, StoreError> {
+            Ok(self.high.get())
         }
     }
 }

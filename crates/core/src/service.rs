@@ -6,7 +6,7 @@ use rand_core::CryptoRngCore;
 
 use crate::config::Config;
 use crate::crypto::Crypto;
-use crate::endpoints::{account, admin, authorize, introspect, jwks, metadata, token};
+use crate::endpoints::{account, admin, authorize, feed, introspect, jwks, metadata, token};
 use crate::issue::KeyCache;
 use crate::keys::{self, KeyEncryptionKey};
 use crate::store::Store;
@@ -26,6 +26,7 @@ pub struct Service<'a, S: ?Sized, C> {
 enum Route<'p> {
     Metadata,
     Jwks,
+    Feed,
     Token,
     Authorize,
     Introspect,
@@ -43,7 +44,7 @@ impl Route<'_> {
     /// Methods, for 405 and CORS preflight answers.
     fn allowed(self) -> &'static str {
         match self {
-            Route::Metadata | Route::Jwks => "GET, HEAD, OPTIONS",
+            Route::Metadata | Route::Jwks | Route::Feed => "GET, HEAD, OPTIONS",
             Route::Token | Route::Revoke => "POST, OPTIONS",
             Route::Introspect => "POST",
             Route::Authorize => "GET",
@@ -57,7 +58,7 @@ impl Route<'_> {
     fn is_cors(self) -> bool {
         matches!(
             self,
-            Route::Metadata | Route::Jwks | Route::Token | Route::Revoke
+            Route::Metadata | Route::Jwks | Route::Feed | Route::Token | Route::Revoke
         )
     }
 }
@@ -103,6 +104,7 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
         match local {
             "/.well-known/openid-configuration" => Some(Route::Metadata),
             metadata::JWKS_PATH => Some(Route::Jwks),
+            feed::PATH => Some(Route::Feed),
             metadata::TOKEN_PATH => Some(Route::Token),
             authorize::PATH => Some(Route::Authorize),
             metadata::INTROSPECT_PATH => Some(Route::Introspect),
@@ -139,6 +141,7 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
         let resp = match route {
             Route::Metadata if get => metadata::get(self.config),
             Route::Jwks if get => jwks::get(self.store, &self.kek, rng, now).await?,
+            Route::Feed if get => feed::get(self, &req, now, rng).await?,
             Route::Token if post => token::handle(self, &req, now, rng).await?,
             Route::Introspect if post => introspect::introspect(self, &req, now, rng).await?,
             Route::Revoke if post => introspect::revoke(self, &req, now, rng).await?,

@@ -139,4 +139,7 @@ impl crate::revocation::RevocationList for TestStore {
     ) -> Result<Vec<crate::revocation::Entry>, crate::store::StoreError> {
         self.kv.list(now).await
     }
+    async fn high_water(&self) -> Result<i64, crate::store::StoreError> {
+        self.kv.high_water().await
+    }
 }

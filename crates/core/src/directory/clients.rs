@@ -13,9 +13,10 @@ use super::{audit, int_bool, json_list, to_json_list, Status};
 use crate::crypto::Crypto;
 use crate::endpoints::admin::{self, Ctx};
 use crate::policy::redirect::{self, AppType};
+use crate::revocation::{self, Principal as RevokedPrincipal};
 use crate::secret::generate_secret;
 use crate::stmt;
-use crate::store::{decode, decode_first, Database, Stmt, StoreError};
+use crate::store::{decode, decode_first, Database, Stmt, Store, StoreError};
 use crate::wire::{Error, Request, Response};
 
 /// `authorization_code`.
@@ -381,6 +382,9 @@ struct Patch {
     resources: Option<Vec<String>>,
     #[serde(default)]
     exchange_from: Option<Vec<String>>,
+    /// Why (recorded in the audit log when the client is disabled).
+    #[serde(default)]
+    reason: Option<String>,
 }
 
 fn grant_types(
@@ -650,7 +654,7 @@ pub async fn list<D: Database + ?Sized>(
 }
 
 /// `PATCH /{applications|agents|clients}/{id}`.
-pub async fn update<D: Database + ?Sized, C: Crypto>(
+pub async fn update<D: Store + ?Sized, C: Crypto>(
     ctx: &mut Ctx<'_, D, C>,
     req: &Request,
     id: &str,
@@ -724,39 +728,96 @@ pub async fn update<D: Database + ?Sized, C: Crypto>(
     if status != cur.status {
         detail.insert("status".into(), json!(status.as_str()));
     }
-    stmts.push(audit::record(
-        ctx.now,
-        &ctx.actor,
-        "client.update",
-        "client",
-        id,
-        Value::Object(detail),
-    ));
-    ctx.db.batch(stmts).await?;
+    if status == Status::Disabled && cur.status == Status::Active {
+        // Disabling revokes every token issued through the client (revocation.rs).
+        let radius =
+            revocation::blast_radius(ctx.db, RevokedPrincipal::Client(id), ctx.now).await?;
+        let reason = reason(input.reason.as_deref())?;
+        detail.insert("reason".into(), json!(reason));
+        detail.insert("blast_radius".into(), json!(radius));
+        stmts.push(audit::record(
+            ctx.now,
+            &ctx.actor,
+            "client.disable",
+            "client",
+            id,
+            Value::Object(detail),
+        ));
+        revocation::revoke_principal(
+            ctx.db,
+            RevokedPrincipal::Client(id),
+            ctx.config.max_token_ttl,
+            &reason,
+            stmts,
+            ctx.now,
+        )
+        .await?;
+    } else {
+        stmts.push(audit::record(
+            ctx.now,
+            &ctx.actor,
+            "client.update",
+            "client",
+            id,
+            Value::Object(detail),
+        ));
+        ctx.db.batch(stmts).await?;
+    }
     Ok(admin::ok(full_view(ctx.db, id).await?))
+}
+
+/// The audit reason for a revocation: given, or a default; at most 500 characters.
+pub fn reason(given: Option<&str>) -> Result<String, Error> {
+    match given {
+        None => Ok("disabled by an admin".into()),
+        Some(r) if r.chars().count() <= 500 => Ok(r.to_owned()),
+        Some(_) => Err(FieldError::new("reason", "at most 500 characters").into()),
+    }
+}
+
+/// `GET /{clients|...}/{id}/blast-radius`: what revoking the client would affect.
+pub async fn blast_radius<D: Database + ?Sized>(
+    db: &D,
+    id: &str,
+    now: i64,
+) -> Result<Response, Error> {
+    get_row(db, id).await?.ok_or(Error::NoSuch("client"))?;
+    let r = revocation::blast_radius(db, RevokedPrincipal::Client(id), now).await?;
+    Ok(admin::ok(json!(r)))
 }
 
 /// `DELETE /{applications|agents|clients}/{id}`: role assignments, memberships and resource
 /// restrictions go with it.
-pub async fn delete<D: Database + ?Sized, C: Crypto>(
+pub async fn delete<D: Store + ?Sized, C: Crypto>(
     ctx: &mut Ctx<'_, D, C>,
     id: &str,
     kind: Option<&'static str>,
+    query_reason: Option<String>,
 ) -> Result<Response, Error> {
     let cur = require_kind(ctx.db, id, kind).await?;
-    ctx.db
-        .batch(vec![
-            stmt!("DELETE FROM clients WHERE id = ?1", id),
-            audit::record(
-                ctx.now,
-                &ctx.actor,
-                "client.delete",
-                "client",
-                id,
-                json!({ "kind": cur.kind, "name": cur.name }),
-            ),
-        ])
-        .await?;
+    let radius = revocation::blast_radius(ctx.db, RevokedPrincipal::Client(id), ctx.now).await?;
+    let reason = reason(query_reason.as_deref())?;
+    let stmts = vec![
+        stmt!("DELETE FROM clients WHERE id = ?1", id),
+        audit::record(
+            ctx.now,
+            &ctx.actor,
+            "client.delete",
+            "client",
+            id,
+            json!({ "kind": cur.kind, "name": cur.name, "reason": reason, "blast_radius": radius }),
+        ),
+    ];
+    // Deleting revokes too: the entry outlives the row, so offline validators learn of it.
+    revocation::revoke_principal(
+        ctx.db,
+        RevokedPrincipal::Client(id),
+        ctx.config.max_token_ttl,
+        &reason,
+        stmts,
+        ctx.now,
+    )
+    .await?;
     Ok(admin::no_content())
 }
 

@@ -10,8 +10,9 @@ use super::{audit, Status};
 use crate::crypto::Crypto;
 use crate::endpoints::admin::{self, Ctx};
 use crate::password;
+use crate::revocation::{self, Principal as RevokedPrincipal};
 use crate::stmt;
-use crate::store::{decode, decode_first, Database, StoreError};
+use crate::store::{decode, decode_first, Database, Store, StoreError};
 use crate::wire::{Error, Request, Response};
 
 /// A user as stored (the hash never leaves this module's callers).
@@ -83,6 +84,9 @@ struct Patch {
     password: Option<String>,
     #[serde(default)]
     status: Option<Status>,
+    /// Why (recorded in the audit log when the user is disabled).
+    #[serde(default)]
+    reason: Option<String>,
 }
 
 /// Loads a user by id.
@@ -187,7 +191,7 @@ pub async fn list<D: Database + ?Sized>(db: &D, req: &Request) -> Result<Respons
 }
 
 /// `PATCH /users/{id}`. Disabling records `disabled_at`.
-pub async fn update<D: Database + ?Sized, C: Crypto>(
+pub async fn update<D: Store + ?Sized, C: Crypto>(
     ctx: &mut Ctx<'_, D, C>,
     req: &Request,
     id: &str,
@@ -223,41 +227,91 @@ pub async fn update<D: Database + ?Sized, C: Crypto>(
     if input.password.is_some() {
         detail.insert("password".into(), json!("changed"));
     }
-    ctx.db
-        .batch(vec![
-            stmt!(
-                "UPDATE users SET display_name = ?2, password_hash = ?3, status = ?4, disabled_at = ?5, updated_at = ?6 WHERE id = ?1",
-                id,
-                display_name,
-                hash,
-                status.as_str(),
-                disabled_at,
-                ctx.now
-            ),
-            audit::record(ctx.now, &ctx.actor, "user.update", "user", id, Value::Object(detail)),
-        ])
+    let update = stmt!(
+        "UPDATE users SET display_name = ?2, password_hash = ?3, status = ?4, disabled_at = ?5, updated_at = ?6 WHERE id = ?1",
+        id,
+        display_name,
+        hash,
+        status.as_str(),
+        disabled_at,
+        ctx.now
+    );
+    if status == Status::Disabled && cur.status == Status::Active {
+        // Disabling revokes every token whose subject the user is.
+        let radius = revocation::blast_radius(ctx.db, RevokedPrincipal::User(id), ctx.now).await?;
+        let reason = super::clients::reason(input.reason.as_deref())?;
+        detail.insert("reason".into(), json!(reason));
+        detail.insert("blast_radius".into(), json!(radius));
+        let audit = audit::record(
+            ctx.now,
+            &ctx.actor,
+            "user.disable",
+            "user",
+            id,
+            Value::Object(detail),
+        );
+        revocation::revoke_principal(
+            ctx.db,
+            RevokedPrincipal::User(id),
+            ctx.config.max_token_ttl,
+            &reason,
+            vec![update, audit],
+            ctx.now,
+        )
         .await?;
+    } else {
+        let audit = audit::record(
+            ctx.now,
+            &ctx.actor,
+            "user.update",
+            "user",
+            id,
+            Value::Object(detail),
+        );
+        ctx.db.batch(vec![update, audit]).await?;
+    }
     get(ctx.db, id).await
 }
 
 /// `DELETE /users/{id}`: memberships and role assignments go with the user.
-pub async fn delete<D: Database + ?Sized, C: Crypto>(
+pub async fn delete<D: Store + ?Sized, C: Crypto>(
     ctx: &mut Ctx<'_, D, C>,
     id: &str,
+    query_reason: Option<String>,
 ) -> Result<Response, Error> {
     let cur = get_row(ctx.db, id).await?.ok_or(Error::NoSuch("user"))?;
-    ctx.db
-        .batch(vec![
-            stmt!("DELETE FROM users WHERE id = ?1", id),
-            audit::record(
-                ctx.now,
-                &ctx.actor,
-                "user.delete",
-                "user",
-                id,
-                json!({ "username": cur.username }),
-            ),
-        ])
-        .await?;
+    let radius = revocation::blast_radius(ctx.db, RevokedPrincipal::User(id), ctx.now).await?;
+    let reason = super::clients::reason(query_reason.as_deref())?;
+    let stmts = vec![
+        stmt!("DELETE FROM users WHERE id = ?1", id),
+        audit::record(
+            ctx.now,
+            &ctx.actor,
+            "user.delete",
+            "user",
+            id,
+            json!({ "username": cur.username, "reason": reason, "blast_radius": radius }),
+        ),
+    ];
+    revocation::revoke_principal(
+        ctx.db,
+        RevokedPrincipal::User(id),
+        ctx.config.max_token_ttl,
+        &reason,
+        stmts,
+        ctx.now,
+    )
+    .await?;
     Ok(admin::no_content())
+}
+
+/// `GET /users/{id}/blast-radius`: what disabling the user would affect.
+pub async fn blast_radius<D: Database + ?Sized>(
+    db: &D,
+    id: &str,
+    now: i64,
+) -> Result<Response, Error> {
+    get_row(db, id).await?.ok_or(Error::NoSuch("user"))?;
+    let r = revocation::blast_radius(db, RevokedPrincipal::User(id), now).await?;
+    Ok(admin::ok(json!(r)))
 }

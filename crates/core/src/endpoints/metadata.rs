@@ -34,6 +34,8 @@ pub struct Metadata {
     pub token_endpoint: String,
     /// `token_endpoint_auth_methods_supported`.
     pub token_endpoint_auth_methods_supported: Vec<&'static str>,
+    /// The signed revocation feed for offline validators (mcpgate extension).
+    pub revocation_feed_endpoint: String,
     /// RFC 7662 `introspection_endpoint`.
     pub introspection_endpoint: String,
     /// Its authentication methods.
@@ -73,6 +75,7 @@ impl Metadata {
                 "client_secret_post",
                 "none",
             ],
+            revocation_feed_endpoint: format!("{}{}", config.issuer, super::feed::PATH),
             introspection_endpoint: format!("{}{}", config.issuer, INTROSPECT_PATH),
             introspection_endpoint_auth_methods_supported: vec![
                 "client_secret_basic",

@@ -4,6 +4,7 @@ pub mod account;
 pub mod admin;
 pub mod authorize;
 pub mod client_auth;
+pub mod feed;
 pub mod introspect;
 pub mod jwks;
 pub mod metadata;

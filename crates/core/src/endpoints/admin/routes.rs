@@ -81,6 +81,8 @@ pub enum Op {
     Bootstrap,
     UserGrants,
     UserGrantRevoke,
+    UserBlastRadius,
+    ClientBlastRadius,
 }
 
 /// One route: method, path pattern below `/admin/v1` (`{name}` segments are parameters), the
@@ -293,6 +295,14 @@ pub static ROUTES: &[Route] = &[
         "Revoke a consent (?client_id=&resource_server_id=) and its refresh tokens",
         None,
         204
+    ),
+    r!(
+        GET,
+        "/users/{id}/blast-radius",
+        UserBlastRadius,
+        "What disabling or deleting the user would revoke",
+        None,
+        200
     ),
     r!(GET, "/groups", GroupList, "List groups", None, 200),
     r!(
@@ -541,6 +551,14 @@ pub static ROUTES: &[Route] = &[
     ),
     r!(
         GET,
+        "/clients/{id}/blast-radius",
+        ClientBlastRadius,
+        "What disabling or deleting the client would revoke",
+        None,
+        200
+    ),
+    r!(
+        GET,
         "/explain",
         Explain,
         "Effective scopes of a principal on a resource server, and why",
@@ -691,7 +709,7 @@ pub async fn dispatch<D: crate::store::Store + ?Sized, C: Crypto>(
         Op::UserCreate => users::create(ctx, req).await,
         Op::UserGet => users::get(db, a).await,
         Op::UserUpdate => users::update(ctx, req, a).await,
-        Op::UserDelete => users::delete(ctx, a).await,
+        Op::UserDelete => users::delete(ctx, a, super::query_param(req, "reason")).await,
         Op::UserRoles => {
             users::get_row(db, a).await?.ok_or(Error::NoSuch("user"))?;
             roles::list_assigned(db, Holder::User, a).await
@@ -720,7 +738,15 @@ pub async fn dispatch<D: crate::store::Store + ?Sized, C: Crypto>(
         Op::AppCreate => clients::create_application(ctx, req).await,
         Op::AppGet => clients::get(db, a, Some("application")).await,
         Op::AppUpdate => clients::update(ctx, req, a, Some("application")).await,
-        Op::AppDelete => clients::delete(ctx, a, Some("application")).await,
+        Op::AppDelete => {
+            clients::delete(
+                ctx,
+                a,
+                Some("application"),
+                super::query_param(req, "reason"),
+            )
+            .await
+        }
         Op::AppSecret => clients::rotate_secret(ctx, a, Some("application")).await,
         Op::AppRoles | Op::AppRoleAdd | Op::AppRoleRemove => {
             client_roles(ctx, route.op, a, b, Some("application")).await
@@ -729,12 +755,14 @@ pub async fn dispatch<D: crate::store::Store + ?Sized, C: Crypto>(
         Op::AgentCreate => clients::create_agent(ctx, req).await,
         Op::AgentGet => clients::get(db, a, Some("agent")).await,
         Op::AgentUpdate => clients::update(ctx, req, a, Some("agent")).await,
-        Op::AgentDelete => clients::delete(ctx, a, Some("agent")).await,
+        Op::AgentDelete => {
+            clients::delete(ctx, a, Some("agent"), super::query_param(req, "reason")).await
+        }
         Op::AgentSecret => clients::rotate_secret(ctx, a, Some("agent")).await,
         Op::ClientList => clients::list(db, req, None).await,
         Op::ClientGet => clients::get(db, a, None).await,
         Op::ClientUpdate => clients::update(ctx, req, a, None).await,
-        Op::ClientDelete => clients::delete(ctx, a, None).await,
+        Op::ClientDelete => clients::delete(ctx, a, None, super::query_param(req, "reason")).await,
         Op::ClientRoles | Op::ClientRoleAdd | Op::ClientRoleRemove => {
             client_roles(ctx, route.op, a, b, None).await
         }
@@ -752,6 +780,8 @@ pub async fn dispatch<D: crate::store::Store + ?Sized, C: Crypto>(
             ))
         }
         Op::UserGrantRevoke => grant_revoke(ctx, req, a).await,
+        Op::UserBlastRadius => users::blast_radius(db, a, ctx.now).await,
+        Op::ClientBlastRadius => clients::blast_radius(db, a, ctx.now).await,
     }
 }
 

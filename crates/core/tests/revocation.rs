@@ -1,0 +1,427 @@
+//! Revocation in one place: disabling or deleting a client, agent or user stops every token
+//! issued through it at mcpgate at once, and at offline validators through the signed feed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use common::*;
+use http::Method;
+use mcpgate_guard::validator::{Validator, ValidatorConfig};
+use mcpgate_guard::TokenError;
+use serde_json::json;
+
+const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+const AT: &str = "urn:ietf:params:oauth:token-type:access_token";
+const AGENT_RS: &str = "https://agent.example.com/mcp";
+
+struct Tokens {
+    machine: String,
+    user: String,
+    user_refresh: String,
+    delegated: String,
+}
+
+/// A token of each kind: the confidential app for itself, alice through the public app, and
+/// the agent acting for alice (act chain: agent, public app).
+fn tokens(h: &Harness, f: &Fixture) -> Tokens {
+    let machine = h
+        .token(
+            &[("grant_type", "client_credentials"), ("resource", NOTES)],
+            Some((&f.conf_app, &f.conf_secret)),
+        )
+        .json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let code = h.code_for(&mut Browser::default(), &f.public_app, Some("notes.read"));
+    let t = h.redeem(&f.public_app, &code).json();
+    h.ok(
+        Method::POST,
+        "/admin/v1/resource-servers",
+        Some(
+            json!({ "identifier": AGENT_RS, "name": "Agent", "scopes": [{ "name": "agent.use" }] }),
+        ),
+    );
+    let role = h.ok(Method::POST, "/admin/v1/roles", Some(json!({ "name": "agent-users", "scopes": [{ "resource": AGENT_RS, "scope": "agent.use" }] })))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    h.ok(
+        Method::PUT,
+        &format!("/admin/v1/users/{}/roles/{role}", f.alice),
+        None,
+    );
+    h.ok(
+        Method::PUT,
+        &format!("/admin/v1/applications/{}/roles/{role}", f.public_app),
+        None,
+    );
+    h.ok(
+        Method::PATCH,
+        &format!("/admin/v1/agents/{}", f.agent),
+        Some(json!({ "exchange_from": [AGENT_RS] })),
+    );
+    let r = h.authorize(
+        &mut Browser::default(),
+        &authorize_query(&f.public_app, Some("agent.use"), AGENT_RS, "s"),
+        "alice",
+        PASSWORD,
+    );
+    let code = param(&location_params(&r), "code").unwrap();
+    let subject = h.redeem(&f.public_app, &code).json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let delegated = h
+        .token(
+            &[
+                ("grant_type", EXCHANGE),
+                ("subject_token", &subject),
+                ("subject_token_type", AT),
+                ("resource", NOTES),
+            ],
+            Some((&f.agent, &f.agent_secret)),
+        )
+        .json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Tokens {
+        machine,
+        user: t["access_token"].as_str().unwrap().to_owned(),
+        user_refresh: t["refresh_token"].as_str().unwrap().to_owned(),
+        delegated,
+    }
+}
+
+fn active(h: &Harness, f: &Fixture, token: &str) -> bool {
+    let r = h.token_at(
+        "/introspect",
+        &[("token", token)],
+        Some((&f.agent, &f.agent_secret)),
+    );
+    r.json()["active"] == true
+}
+
+/// An offline validator for the notes server, fed the JWKS and the revocation feed over the
+/// service's HTTP interface (the guard crate, as MCP servers use it).
+fn validator(h: &Harness) -> Validator {
+    let v = Validator::new(ValidatorConfig::new(h.config.issuer.clone(), NOTES));
+    v.apply_jwks_json(&h.get("/.well-known/jwks.json").body)
+        .unwrap();
+    poll(h, &v);
+    v
+}
+
+fn poll(h: &Harness, v: &Validator) {
+    let feed = h.get("/revocations");
+    assert_eq!(feed.status, 200);
+    v.apply_revocation_feed(std::str::from_utf8(&feed.body).unwrap(), h.now.get())
+        .unwrap();
+}
+
+#[test]
+fn disabling_a_client_revokes_its_tokens_and_those_it_acts_in_at_once_and_offline() {
+    let h = Harness::new();
+    let f = h.fixture();
+    let t = tokens(&h, &f);
+    let v = validator(&h);
+    for tok in [&t.machine, &t.user, &t.delegated] {
+        assert!(active(&h, &f, tok));
+        assert!(v.validate(tok, h.now.get()).is_ok());
+    }
+    h.advance(1);
+    let radius = h.ok(
+        Method::GET,
+        &format!("/admin/v1/clients/{}/blast-radius", f.public_app),
+        None,
+    );
+    assert_eq!(radius["active_refresh_families"], 2);
+    assert_eq!(radius["distinct_users"], 1);
+    assert_eq!(radius["resource_servers"], 2);
+    h.ok(
+        Method::PATCH,
+        &format!("/admin/v1/clients/{}", f.public_app),
+        Some(json!({ "status": "disabled", "reason": "laptop stolen" })),
+    );
+    // At mcpgate, at once: introspection, refresh.
+    assert!(!active(&h, &f, &t.user), "client_id is the disabled app");
+    assert!(
+        !active(&h, &f, &t.delegated),
+        "the disabled app is in the act chain"
+    );
+    assert!(
+        active(&h, &f, &t.machine),
+        "other clients' tokens are unaffected"
+    );
+    let refresh = h.token(
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", &f.public_app),
+            ("refresh_token", &t.user_refresh),
+        ],
+        None,
+    );
+    assert_eq!(refresh.status, 401, "the client itself is refused");
+    // Offline, after the next poll.
+    poll(&h, &v);
+    assert_eq!(
+        v.validate(&t.user, h.now.get()).unwrap_err(),
+        TokenError::Revoked
+    );
+    assert_eq!(
+        v.validate(&t.delegated, h.now.get()).unwrap_err(),
+        TokenError::Revoked
+    );
+    assert!(v.validate(&t.machine, h.now.get()).is_ok());
+    // Audited with actor, reason and the counts.
+    let audit = h.ok(Method::GET, "/admin/v1/audit?limit=1", None);
+    let e = &audit["items"][0];
+    assert_eq!(e["action"], "client.disable");
+    assert_eq!(e["detail"]["reason"], "laptop stolen");
+    assert_eq!(e["detail"]["blast_radius"]["active_refresh_families"], 2);
+}
+
+#[test]
+fn disabling_an_agent_revokes_its_own_and_delegated_tokens() {
+    let h = Harness::new();
+    let f = h.fixture();
+    let t = tokens(&h, &f);
+    let own = h
+        .token(
+            &[("grant_type", "client_credentials"), ("resource", NOTES)],
+            Some((&f.agent, &f.agent_secret)),
+        )
+        .json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    h.advance(1);
+    h.ok(
+        Method::PATCH,
+        &format!("/admin/v1/agents/{}", f.agent),
+        Some(json!({ "status": "disabled" })),
+    );
+    let v = validator(&h);
+    assert_eq!(
+        v.validate(&own, h.now.get()).unwrap_err(),
+        TokenError::Revoked
+    );
+    assert_eq!(
+        v.validate(&t.delegated, h.now.get()).unwrap_err(),
+        TokenError::Revoked
+    );
+    assert!(v.validate(&t.user, h.now.get()).is_ok());
+    let cc = h.token(
+        &[("grant_type", "client_credentials"), ("resource", NOTES)],
+        Some((&f.agent, &f.agent_secret)),
+    );
+    assert_eq!(
+        cc.json()["error"],
+        "invalid_client",
+        "client_credentials refuses at once"
+    );
+}
+
+#[test]
+fn disabling_a_user_revokes_tokens_whose_subject_they_are() {
+    let h = Harness::new();
+    let f = h.fixture();
+    let t = tokens(&h, &f);
+    h.advance(1);
+    h.ok(
+        Method::PATCH,
+        &format!("/admin/v1/users/{}", f.alice),
+        Some(json!({ "status": "disabled" })),
+    );
+    let v = validator(&h);
+    assert_eq!(
+        v.validate(&t.user, h.now.get()).unwrap_err(),
+        TokenError::Revoked
+    );
+    assert_eq!(
+        v.validate(&t.delegated, h.now.get()).unwrap_err(),
+        TokenError::Revoked,
+        "sub is alice"
+    );
+    assert!(v.validate(&t.machine, h.now.get()).is_ok());
+    assert!(!active(&h, &f, &t.user));
+}
+
+#[test]
+fn re_enabling_never_resurrects_earlier_tokens_but_new_ones_work() {
+    let h = Harness::new();
+    let f = h.fixture();
+    let t = tokens(&h, &f);
+    h.advance(1);
+    h.ok(
+        Method::PATCH,
+        &format!("/admin/v1/clients/{}", f.conf_app),
+        Some(json!({ "status": "disabled" })),
+    );
+    h.advance(1);
+    h.ok(
+        Method::PATCH,
+        &format!("/admin/v1/clients/{}", f.conf_app),
+        Some(json!({ "status": "active" })),
+    );
+    assert!(!active(&h, &f, &t.machine));
+    let v = validator(&h);
+    assert_eq!(
+        v.validate(&t.machine, h.now.get()).unwrap_err(),
+        TokenError::Revoked
+    );
+    h.advance(1);
+    let fresh = h
+        .token(
+            &[("grant_type", "client_credentials"), ("resource", NOTES)],
+            Some((&f.conf_app, &f.conf_secret)),
+        )
+        .json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(active(&h, &f, &fresh));
+    assert!(v.validate(&fresh, h.now.get()).is_ok());
+}
+
+#[test]
+fn deleting_a_client_revokes_too() {
+    let h = Harness::new();
+    let f = h.fixture();
+    let t = tokens(&h, &f);
+    h.advance(1);
+    let r = h.admin(
+        Method::DELETE,
+        &format!("/admin/v1/applications/{}?reason=retired", f.conf_app),
+        None,
+    );
+    assert_eq!(r.status, 204);
+    let v = validator(&h);
+    assert_eq!(
+        v.validate(&t.machine, h.now.get()).unwrap_err(),
+        TokenError::Revoked
+    );
+}
+
+#[test]
+fn the_feed_is_signed_cacheable_conditional_and_incremental() {
+    let h = Harness::new();
+    let f = h.fixture();
+    let t = tokens(&h, &f);
+    let first = h.get("/revocations");
+    assert_eq!(
+        first.header("content-type"),
+        Some("application/revocations+jwt")
+    );
+    assert!(first
+        .header("cache-control")
+        .unwrap()
+        .contains("max-age=15"));
+    let etag = first.header("etag").unwrap().to_owned();
+    let again = h.request(
+        Method::GET,
+        "/revocations",
+        &[("if-none-match", &etag)],
+        b"",
+    );
+    assert_eq!(again.status, 304);
+    assert!(again.body.is_empty());
+    let v = validator(&h);
+    let cursor = v.revocation_cursor().unwrap();
+    h.advance(120);
+    h.ok(
+        Method::PATCH,
+        &format!("/admin/v1/users/{}", f.alice),
+        Some(json!({ "status": "disabled" })),
+    );
+    let changed = h.request(
+        Method::GET,
+        "/revocations",
+        &[("if-none-match", &etag)],
+        b"",
+    );
+    assert_eq!(changed.status, 200, "a change invalidates the ETag");
+    let inc = h.get(&format!("/revocations?since={cursor}"));
+    let payload: serde_json::Value = {
+        use base64::Engine as _;
+        let p = std::str::from_utf8(&inc.body)
+            .unwrap()
+            .split('.')
+            .nth(1)
+            .unwrap()
+            .to_owned();
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p)
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(payload["full"], false);
+    assert_eq!(payload["since"], cursor);
+    let kinds: Vec<&str> = payload["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"sub"), "{payload}");
+    v.apply_revocation_feed(std::str::from_utf8(&inc.body).unwrap(), h.now.get())
+        .unwrap();
+    assert_eq!(
+        v.validate(&t.user, h.now.get()).unwrap_err(),
+        TokenError::Revoked,
+        "merged from the incremental feed"
+    );
+    assert!(v.validate(&t.machine, h.now.get()).is_ok());
+    // A forged feed is refused by the validator.
+    let forged = std::str::from_utf8(&first.body).unwrap().replace('.', ".x");
+    assert!(v.apply_revocation_feed(&forged, h.now.get()).is_err());
+}
+
+#[test]
+fn entries_expire_after_the_last_token_they_could_affect() {
+    let h = Harness::new();
+    let f = h.fixture();
+    let t = tokens(&h, &f);
+    let exp = verify_token(&h, &t.machine, NOTES).expires_at;
+    h.advance(1);
+    h.ok(
+        Method::PATCH,
+        &format!("/admin/v1/clients/{}", f.conf_app),
+        Some(json!({ "status": "disabled" })),
+    );
+    let live = |h: &Harness| {
+        mcpgate_core::testing::block_on(mcpgate_core::revocation::RevocationList::list(
+            &h.store,
+            h.now.get(),
+        ))
+        .unwrap()
+    };
+    let entry = live(&h).into_iter().find(|e| e.id == f.conf_app).unwrap();
+    assert!(entry.expires_at >= exp, "outlives the token");
+    assert!(
+        entry.expires_at >= h.now.get() + h.config.max_token_ttl,
+        "and the longest lifetime"
+    );
+    h.now.set(entry.expires_at);
+    assert!(live(&h).iter().all(|e| e.id != f.conf_app), "gone from KV");
+    let feed = h.get("/revocations");
+    assert!(!String::from_utf8_lossy(&feed.body).is_empty());
+    let v = Validator::new(ValidatorConfig::new(h.config.issuer.clone(), NOTES));
+    v.apply_jwks_json(&h.get("/.well-known/jwks.json").body)
+        .unwrap();
+    v.apply_revocation_feed(std::str::from_utf8(&feed.body).unwrap(), h.now.get())
+        .unwrap();
+    assert_eq!(v.revocation_entries(), 0);
+    assert!(
+        v.revocation_cursor().unwrap() > 0,
+        "the cursor never goes back"
+    );
+}
