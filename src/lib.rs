@@ -24,6 +24,8 @@ use mcpgate_core::issue::KeyCache;
 const DB_BINDING: &str = "DB";
 /// Binding name of the KV revocation list.
 const KV_BINDING: &str = "REVOCATIONS";
+/// Binding name of the KV cache (client metadata documents).
+const CACHE_BINDING: &str = "CACHE";
 
 thread_local! {
     /// The isolate's signing-key cache (see `mcpgate_core::issue::KEY_CACHE_SECS`).
@@ -41,9 +43,13 @@ fn store(env: &Env) -> Result<WorkerStore, Error> {
     let kv = env
         .kv(KV_BINDING)
         .map_err(|e| Error::Misconfigured(format!("KV binding {KV_BINDING}: {e}")))?;
+    let cache = env
+        .kv(CACHE_BINDING)
+        .map_err(|e| Error::Misconfigured(format!("KV binding {CACHE_BINDING}: {e}")))?;
     Ok(WorkerStore {
         db: D1Db::new(db),
         kv: KvRevocations::new(kv),
+        outbound: crate::store::outbound::WorkerOutbound::new(cache),
     })
 }
 

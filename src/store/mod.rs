@@ -2,6 +2,7 @@
 
 pub mod d1;
 pub mod kv;
+pub mod outbound;
 
 use mcpgate_core::revocation::{Entry, RevocationList};
 use mcpgate_core::store::{Database, Row, Stmt, StoreError};
@@ -12,6 +13,25 @@ pub struct WorkerStore {
     pub db: d1::D1Db,
     /// Revocation list.
     pub kv: kv::KvRevocations,
+    /// Outbound fetches and their cache.
+    pub outbound: outbound::WorkerOutbound,
+}
+
+impl mcpgate_core::outbound::Outbound for WorkerStore {
+    async fn fetch(
+        &self,
+        url: &str,
+        max_bytes: usize,
+        timeout_ms: u32,
+    ) -> Result<mcpgate_core::outbound::Fetched, mcpgate_core::outbound::FetchError> {
+        self.outbound.fetch(url, max_bytes, timeout_ms).await
+    }
+    async fn cache_get(&self, key: &str, now: i64) -> Result<Option<String>, StoreError> {
+        self.outbound.cache_get(key, now).await
+    }
+    async fn cache_put(&self, key: &str, value: &str, ttl_secs: i64, now: i64) -> Result<(), StoreError> {
+        self.outbound.cache_put(key, value, ttl_secs, now).await
+    }
 }
 
 impl Database for WorkerStore {

@@ -16,7 +16,9 @@ const files = readdirSync(dir)
   .map((f) => join(dir, f));
 
 const t0 = Date.now();
-const worker = await startWorker();
+// The shared worker may fetch client metadata documents from loopback fixture servers; this
+// setting exists for tests only and is off by default.
+const worker = await startWorker({ vars: { MCPGATE_INSECURE_LOOPBACK_CLIENT_METADATA: 'true' } });
 console.log(`http suite: worker ready at ${worker.base} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 const [adminId, adminSecret] = await bootstrap(worker.base, TEST_ADMIN);
 let stopping = false;

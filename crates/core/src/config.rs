@@ -26,6 +26,31 @@ pub struct Config {
     pub max_token_ttl: i64,
     /// Signing-key rotation period (seconds).
     pub key_rotation_period: i64,
+    /// Client self-registration (RFC 7591 and metadata documents).
+    pub registration: Registration,
+}
+
+/// Policy for clients that register themselves.
+#[derive(Debug)]
+pub struct Registration {
+    /// Whether `POST /register` accepts registrations.
+    pub open: bool,
+    /// If set, registrations must present it as a bearer initial access token (RFC 7591 §3).
+    pub initial_access_token: Option<Secret>,
+    /// Registrations per source address per hour.
+    pub per_source_per_hour: i64,
+    /// Registrations per hour, all sources together.
+    pub global_per_hour: i64,
+    /// Registered clients never used within this many days are deleted by the cron task.
+    pub unused_days: i64,
+    /// Whether https `client_id`s name Client ID Metadata Documents.
+    pub metadata_documents: bool,
+    /// If non-empty, metadata-document clients must be on these domains (suffix match).
+    pub allow_domains: Vec<String>,
+    /// Metadata-document clients on these domains are refused (suffix match).
+    pub deny_domains: Vec<String>,
+    /// Testing only: accept `http://` loopback metadata-document URLs. Off by default.
+    pub allow_http_loopback_documents: bool,
 }
 
 /// Names of the vars and secrets.
@@ -40,6 +65,24 @@ pub mod vars {
     pub const MAX_TOKEN_TTL: &str = "MCPGATE_MAX_TOKEN_TTL_SECS";
     /// Key rotation period in days (var, optional).
     pub const KEY_ROTATION_DAYS: &str = "MCPGATE_KEY_ROTATION_DAYS";
+    /// `true`/`false`: accept dynamic client registration (var, default true).
+    pub const REGISTRATION_OPEN: &str = "MCPGATE_REGISTRATION_OPEN";
+    /// Initial access token required for registration (secret, optional).
+    pub const REGISTRATION_TOKEN: &str = "MCPGATE_REGISTRATION_TOKEN";
+    /// Registrations per source per hour (var, default 20).
+    pub const REGISTRATION_PER_SOURCE: &str = "MCPGATE_REGISTRATION_PER_SOURCE_PER_HOUR";
+    /// Registrations per hour overall (var, default 1000).
+    pub const REGISTRATION_GLOBAL: &str = "MCPGATE_REGISTRATION_GLOBAL_PER_HOUR";
+    /// Days after which never-used registrations are deleted (var, default 30).
+    pub const UNUSED_REGISTRATION_DAYS: &str = "MCPGATE_UNUSED_REGISTRATION_DAYS";
+    /// `true`/`false`: Client ID Metadata Documents (var, default true).
+    pub const CIMD: &str = "MCPGATE_CLIENT_METADATA_DOCUMENTS";
+    /// Comma-separated domains metadata-document clients must belong to (var, optional).
+    pub const CIMD_ALLOW: &str = "MCPGATE_CLIENT_DOMAINS_ALLOW";
+    /// Comma-separated domains refused (var, optional).
+    pub const CIMD_DENY: &str = "MCPGATE_CLIENT_DOMAINS_DENY";
+    /// `true`: accept http loopback metadata-document URLs, for local testing only.
+    pub const CIMD_HTTP_LOOPBACK: &str = "MCPGATE_INSECURE_LOOPBACK_CLIENT_METADATA";
 }
 
 /// What is wrong with the configuration: one line per problem, naming the variable.
@@ -97,7 +140,43 @@ impl Config {
             },
         };
         let max_token_ttl = int_var(vars::MAX_TOKEN_TTL, DEFAULT_MAX_TOKEN_TTL_SECS, 60, 86_400);
+        let per_source = int_var(vars::REGISTRATION_PER_SOURCE, 20, 1, 1_000_000);
+        let global = int_var(vars::REGISTRATION_GLOBAL, 1000, 1, 100_000_000);
+        let unused_days = int_var(vars::UNUSED_REGISTRATION_DAYS, 30, 1, 3650);
         let rotation_days = int_var(vars::KEY_ROTATION_DAYS, DEFAULT_KEY_ROTATION_DAYS, 1, 365);
+        let mut bool_var = |name: &str, default: bool| match get(name).as_deref().map(str::trim) {
+            None => default,
+            Some("true" | "1" | "yes") => true,
+            Some("false" | "0" | "no") => false,
+            Some(_) => {
+                problems.push(format!("{name} must be true or false"));
+                default
+            }
+        };
+        let open = bool_var(vars::REGISTRATION_OPEN, true);
+        let cimd = bool_var(vars::CIMD, true);
+        let http_loopback = bool_var(vars::CIMD_HTTP_LOOPBACK, false);
+        let domains = |name: &str| -> Vec<String> {
+            get(name)
+                .map(|v| {
+                    v.split(',')
+                        .map(|d| d.trim().trim_start_matches('.').to_ascii_lowercase())
+                        .filter(|d| !d.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let registration = Registration {
+            open,
+            initial_access_token: get(vars::REGISTRATION_TOKEN).filter(|t| !t.is_empty()).map(Secret::new),
+            per_source_per_hour: per_source,
+            global_per_hour: global,
+            unused_days,
+            metadata_documents: cimd,
+            allow_domains: domains(vars::CIMD_ALLOW),
+            deny_domains: domains(vars::CIMD_DENY),
+            allow_http_loopback_documents: http_loopback,
+        };
         match (issuer, secret, admin_token) {
             (Some((issuer, issuer_path)), Some(secret), Some(admin_token))
                 if problems.is_empty() =>
@@ -109,6 +188,7 @@ impl Config {
                     admin_token,
                     max_token_ttl,
                     key_rotation_period: rotation_days * 86_400,
+                    registration,
                 })
             }
             _ => Err(ConfigError(problems)),

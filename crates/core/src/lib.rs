@@ -17,6 +17,7 @@ pub mod grants;
 pub mod issue;
 pub mod jwt;
 pub mod keys;
+pub mod outbound;
 pub mod password;
 pub mod policy;
 pub mod revocation;

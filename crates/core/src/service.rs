@@ -6,7 +6,7 @@ use rand_core::CryptoRngCore;
 
 use crate::config::Config;
 use crate::crypto::Crypto;
-use crate::endpoints::{account, admin, authorize, feed, introspect, jwks, metadata, token};
+use crate::endpoints::{account, admin, authorize, feed, introspect, jwks, metadata, register, token};
 use crate::issue::KeyCache;
 use crate::keys::{self, KeyEncryptionKey};
 use crate::store::Store;
@@ -28,6 +28,9 @@ enum Route<'p> {
     Jwks,
     Feed,
     Token,
+    Register,
+    /// `/register/{client_id}` (RFC 7592).
+    Registration(&'p str),
     Authorize,
     Introspect,
     Revoke,
@@ -45,7 +48,8 @@ impl Route<'_> {
     fn allowed(self) -> &'static str {
         match self {
             Route::Metadata | Route::Jwks | Route::Feed => "GET, HEAD, OPTIONS",
-            Route::Token | Route::Revoke => "POST, OPTIONS",
+            Route::Token | Route::Revoke | Route::Register => "POST, OPTIONS",
+            Route::Registration(_) => "GET, PUT, DELETE, OPTIONS",
             Route::Introspect => "POST",
             Route::Authorize => "GET",
             Route::Login | Route::Consent | Route::AccountRevoke | Route::AccountLogout => "POST",
@@ -58,7 +62,13 @@ impl Route<'_> {
     fn is_cors(self) -> bool {
         matches!(
             self,
-            Route::Metadata | Route::Jwks | Route::Feed | Route::Token | Route::Revoke
+            Route::Metadata
+                | Route::Jwks
+                | Route::Feed
+                | Route::Token
+                | Route::Revoke
+                | Route::Register
+                | Route::Registration(_)
         )
     }
 }
@@ -107,6 +117,7 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
             feed::PATH => Some(Route::Feed),
             metadata::TOKEN_PATH => Some(Route::Token),
             authorize::PATH => Some(Route::Authorize),
+            register::PATH => Some(Route::Register),
             metadata::INTROSPECT_PATH => Some(Route::Introspect),
             metadata::REVOKE_PATH => Some(Route::Revoke),
             authorize::LOGIN_PATH => Some(Route::Login),
@@ -114,7 +125,12 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
             account::PATH => Some(Route::Account),
             account::REVOKE_PATH => Some(Route::AccountRevoke),
             account::LOGOUT_PATH => Some(Route::AccountLogout),
-            _ => local.strip_prefix(admin::PREFIX).map(Route::Admin),
+            _ => {
+                if let Some(id) = local.strip_prefix("/register/").filter(|id| !id.is_empty() && !id.contains('/')) {
+                    return Some(Route::Registration(id));
+                }
+                local.strip_prefix(admin::PREFIX).map(Route::Admin)
+            }
         }
     }
 
@@ -143,6 +159,10 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
             Route::Jwks if get => jwks::get(self.store, &self.kek, rng, now).await?,
             Route::Feed if get => feed::get(self, &req, now, rng).await?,
             Route::Token if post => token::handle(self, &req, now, rng).await?,
+            Route::Register if post => register::register(self, &req, now, rng).await?,
+            Route::Registration(id) if matches!(method, Method::GET | Method::PUT | Method::DELETE) => {
+                register::manage(self, &req, id, now).await?
+            }
             Route::Introspect if post => introspect::introspect(self, &req, now, rng).await?,
             Route::Revoke if post => introspect::revoke(self, &req, now, rng).await?,
             Route::Authorize if get => authorize::get(self, &req, now, rng).await,
@@ -267,6 +287,19 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
         }
         let pruned = crate::store::keys::delete_expired(self.store, now).await?;
         report.push(format!("deleted {pruned} expired signing keys"));
+        let unused = register::delete_unused(self.store, self.config.registration.unused_days, now).await?;
+        report.push(format!("deleted {unused} never-used registrations"));
+        // Housekeeping: spent codes, expired revocations (KV expires its copies itself), old
+        // counters and dead refresh families.
+        self.store
+            .batch(vec![
+                crate::stmt!("DELETE FROM auth_codes WHERE expires_at < ?1", now - 86_400),
+                crate::stmt!("DELETE FROM revocations WHERE expires_at < ?1", now),
+                crate::stmt!("DELETE FROM rate_counters WHERE window_start < ?1", now - 86_400),
+                crate::stmt!("DELETE FROM login_failures WHERE window_start < ?1", now - 86_400),
+                crate::stmt!("DELETE FROM refresh_families WHERE expires_at < ?1 OR revoked_at < ?2", now, now - 30 * 86_400),
+            ])
+            .await?;
         Ok(report.join("; "))
     }
 }

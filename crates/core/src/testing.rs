@@ -101,13 +101,62 @@ pub async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
     .await
 }
 
-/// The in-memory store of native tests: SQLite with the real migrations, and a KV stand-in.
+/// The in-memory store of native tests: SQLite with the real migrations, a KV stand-in, and
+/// a fake web of documents for outbound fetches.
 #[derive(Default)]
 pub struct TestStore {
     /// The registry.
     pub db: crate::store::sqlite::SqliteDb,
     /// The revocation list.
     pub kv: crate::revocation::memory::MemoryKv,
+    /// Documents by URL: (status, Cache-Control, body); unknown URLs fail like DNS errors.
+    pub web: std::cell::RefCell<std::collections::HashMap<String, (u16, Option<String>, Vec<u8>)>>,
+    /// Number of fetches made.
+    pub fetches: std::cell::Cell<u32>,
+    /// The cache: key -> (value, expires at).
+    pub cache: std::cell::RefCell<std::collections::HashMap<String, (String, i64)>>,
+}
+
+impl crate::outbound::Outbound for TestStore {
+    async fn fetch(
+        &self,
+        url: &str,
+        max_bytes: usize,
+        _timeout_ms: u32,
+    ) -> Result<crate::outbound::Fetched, crate::outbound::FetchError> {
+        self.fetches.set(self.fetches.get() + 1);
+        let web = self.web.borrow();
+        let (status, cc, body) = web
+            .get(url)
+            .cloned()
+            .ok_or_else(|| crate::outbound::FetchError::Network("no such host".into()))?;
+        if (300..400).contains(&status) {
+            return Err(crate::outbound::FetchError::Redirect);
+        }
+        if body.len() > max_bytes {
+            return Err(crate::outbound::FetchError::TooLarge);
+        }
+        Ok(crate::outbound::Fetched {
+            status,
+            cache_control: cc,
+            body,
+        })
+    }
+
+    async fn cache_get(&self, key: &str, now: i64) -> Result<Option<String>, crate::store::StoreError> {
+        Ok(self
+            .cache
+            .borrow()
+            .get(key)
+            .filter(|(_, exp)| *exp > now)
+            .map(|(v, _)| v.clone()))
+    }
+
+    async fn cache_put(&self, key: &str, value: &str, ttl_secs: i64, now: i64) -> Result<(), crate::store::StoreError> {
+        let ttl = ttl_secs.max(crate::revocation::KV_MIN_TTL_SECS);
+        self.cache.borrow_mut().insert(key.to_owned(), (value.to_owned(), now + ttl));
+        Ok(())
+    }
 }
 
 impl crate::store::Database for TestStore {

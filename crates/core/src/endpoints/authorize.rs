@@ -198,20 +198,29 @@ pub(crate) fn check_form_post(
 }
 
 /// Phase 1: the client and redirect URI. Failures render a page.
-async fn trust<S: Store + ?Sized>(db: &S, p: &Params) -> Result<Trusted, Response> {
+async fn trust<S: Store + ?Sized>(
+    db: &S,
+    p: &Params,
+    policy: &crate::config::Registration,
+    now: i64,
+) -> Result<Trusted, Response> {
     let bad = |msg: &str| ui::error_page(StatusCode::BAD_REQUEST, "Cannot continue", msg);
     let client_id = p
         .get("client_id")
         .ok_or_else(|| bad("The request has no client_id."))?;
-    let client = clients::get_row(db, client_id)
-        .await
-        .map_err(|_| {
+    let client = if super::cimd::is_document_url(client_id) {
+        // A Client ID Metadata Document: fetched (or cached) and recorded.
+        Some(super::cimd::resolve(db, client_id, policy, now).await.map_err(|why| bad(&why))?)
+    } else {
+        clients::get_row(db, client_id).await.map_err(|_| {
             ui::error_page(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Something went wrong",
                 "Please try again later.",
             )
         })?
+    };
+    let client = client
         .filter(|c| c.status == Status::Active)
         .ok_or_else(|| bad("The application is unknown or disabled."))?;
     let redirect_uri = match p.get("redirect_uri") {
@@ -234,8 +243,14 @@ async fn trust<S: Store + ?Sized>(db: &S, p: &Params) -> Result<Trusted, Respons
 }
 
 /// Phase 2: everything else; failures redirect to the client.
-async fn validate<S: Store + ?Sized>(db: &S, issuer: &str, p: &Params) -> Result<Valid, Response> {
-    let t = trust(db, p).await?;
+async fn validate<S: Store + ?Sized>(
+    db: &S,
+    config: &crate::config::Config,
+    p: &Params,
+    now: i64,
+) -> Result<Valid, Response> {
+    let issuer = &config.issuer;
+    let t = trust(db, p, &config.registration, now).await?;
     let fail = |t: &Trusted, code: &str, desc: &str| redirect_error(issuer, t, code, desc);
     if p.get("response_type") != Some("code") {
         return Err(fail(
@@ -405,7 +420,7 @@ pub async fn get<S: Store + ?Sized, C: Crypto>(
             )
         }
     };
-    let v = match validate(svc.store, &svc.config.issuer, &p).await {
+    let v = match validate(svc.store, svc.config, &p, now).await {
         Ok(v) => v,
         Err(resp) => return resp,
     };
@@ -721,7 +736,7 @@ pub async fn login<S: Store + ?Sized, C: Crypto>(
                 )
             }
         };
-        match trust(svc.store, &p).await {
+        match trust(svc.store, &p, &svc.config.registration, now).await {
             Ok(t) => Some(t),
             Err(resp) => return resp,
         }

@@ -28,6 +28,11 @@ pub struct Metadata {
     pub issuer: String,
     /// `jwks_uri`.
     pub jwks_uri: String,
+    /// RFC 7591 `registration_endpoint` (when registration is open).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration_endpoint: Option<String>,
+    /// Client ID Metadata Documents (MCP authorization spec).
+    pub client_id_metadata_document_supported: bool,
     /// `authorization_endpoint`.
     pub authorization_endpoint: String,
     /// `token_endpoint`.
@@ -68,6 +73,11 @@ impl Metadata {
         Metadata {
             issuer: config.issuer.clone(),
             jwks_uri: format!("{}{}", config.issuer, JWKS_PATH),
+            registration_endpoint: config
+                .registration
+                .open
+                .then(|| format!("{}{}", config.issuer, super::register::PATH)),
+            client_id_metadata_document_supported: config.registration.metadata_documents,
             authorization_endpoint: format!("{}{}", config.issuer, super::authorize::PATH),
             token_endpoint: format!("{}{}", config.issuer, TOKEN_PATH),
             token_endpoint_auth_methods_supported: vec![

@@ -3,11 +3,13 @@
 pub mod account;
 pub mod admin;
 pub mod authorize;
+pub mod cimd;
 pub mod client_auth;
 pub mod feed;
 pub mod introspect;
 pub mod jwks;
 pub mod metadata;
+pub mod register;
 pub mod target;
 pub mod token;
 

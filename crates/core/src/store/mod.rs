@@ -145,7 +145,8 @@ pub trait Database {
     async fn batch(&self, stmts: Vec<Stmt>) -> Result<Vec<Vec<Row>>, StoreError>;
 }
 
-/// Everything the service needs from storage: the D1 registry and the KV revocation list.
-pub trait Store: Database + crate::revocation::RevocationList {}
+/// Everything the service reads or writes outside itself: the D1 registry, the KV revocation
+/// list, and outbound fetches with their cache.
+pub trait Store: Database + crate::revocation::RevocationList + crate::outbound::Outbound {}
 
-impl<T: Database + crate::revocation::RevocationList + ?Sized> Store for T {}
+impl<T: Database + crate::revocation::RevocationList + crate::outbound::Outbound + ?Sized> Store for T {}

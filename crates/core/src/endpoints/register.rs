@@ -1,0 +1,460 @@
+//! Dynamic client registration (RFC 7591) and its management protocol (RFC 7592).
+//!
+//! Registered clients act for users only (authorization code, optionally refresh). A
+//! registration is restricted to the resource servers that accepted self-registered clients at
+//! that moment, so a server that refuses them later is never reachable through an earlier
+//! registration, and one that refused them then is not reachable either. Admins see these
+//! clients as kind `dynamic` and can give them roles, disable or delete them.
+
+use http::{header, HeaderValue, StatusCode};
+use rand_core::CryptoRngCore;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use crate::crypto::Crypto;
+use crate::directory::clients::{self, insert_stmt, Client, NewClient, GRANT_CODE, GRANT_REFRESH};
+use crate::directory::audit;
+use crate::policy::redirect::{self, AppType};
+use crate::revocation;
+use crate::secret::{generate_secret, verify_digest};
+use crate::service::Service;
+use crate::stmt;
+use crate::store::{decode, Store};
+use crate::uri::AbsoluteUri;
+use crate::wire::{json as json_response, no_store, Error, Request, Response, WireError};
+
+/// Path of the registration endpoint below the issuer.
+pub const PATH: &str = "/register";
+/// Rate-limit window (seconds).
+pub const WINDOW_SECS: i64 = 3600;
+
+/// Why a registration was refused (RFC 7591 §3.2.2).
+#[derive(Debug)]
+pub enum RegError {
+    /// `invalid_redirect_uri`.
+    RedirectUri(String),
+    /// `invalid_client_metadata`.
+    Metadata(String),
+}
+
+impl RegError {
+    fn into_response(self) -> Response {
+        let (code, desc) = match self {
+            RegError::RedirectUri(d) => ("invalid_redirect_uri", d),
+            RegError::Metadata(d) => ("invalid_client_metadata", d),
+        };
+        no_store(json_response(StatusCode::BAD_REQUEST, &json!({ "error": code, "error_description": desc })))
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct Submitted {
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    client_secret: Option<String>,
+    #[serde(default)]
+    redirect_uris: Option<Vec<String>>,
+    #[serde(default)]
+    token_endpoint_auth_method: Option<String>,
+    #[serde(default)]
+    grant_types: Option<Vec<String>>,
+    #[serde(default)]
+    response_types: Option<Vec<String>>,
+    #[serde(default)]
+    client_name: Option<String>,
+    #[serde(default)]
+    client_uri: Option<String>,
+    #[serde(default)]
+    logo_uri: Option<String>,
+    #[serde(default)]
+    tos_uri: Option<String>,
+    #[serde(default)]
+    policy_uri: Option<String>,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    contacts: Option<Vec<String>>,
+    #[serde(default)]
+    software_id: Option<String>,
+    #[serde(default)]
+    software_version: Option<String>,
+    #[serde(default)]
+    application_type: Option<String>,
+}
+
+/// Validated client metadata.
+struct Validated {
+    name: String,
+    public: bool,
+    auth_method: &'static str,
+    redirect_uris: Vec<String>,
+    grant_types: Vec<String>,
+    /// What is stored and echoed back (RFC 7591 §3.2.1: the registered values).
+    metadata: Map<String, Value>,
+}
+
+fn short(field: &str, v: &Option<String>, max: usize) -> Result<(), RegError> {
+    match v {
+        Some(s) if s.chars().count() > max || s.chars().any(char::is_control) => {
+            Err(RegError::Metadata(format!("{field}: at most {max} printable characters")))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn https_url(field: &str, v: &Option<String>) -> Result<(), RegError> {
+    if let Some(u) = v {
+        let ok = AbsoluteUri::parse(u).is_ok_and(|p| p.scheme == "https" && p.host.is_some() && p.fragment.is_none());
+        if !ok {
+            return Err(RegError::Metadata(format!("{field} must be an https URL")));
+        }
+    }
+    Ok(())
+}
+
+fn validate(s: &Submitted) -> Result<Validated, RegError> {
+    let app = match s.application_type.as_deref().unwrap_or("web") {
+        "web" => AppType::Web,
+        "native" => AppType::Native,
+        other => return Err(RegError::Metadata(format!("application_type {other} is not supported; use web or native"))),
+    };
+    let grants = s.grant_types.clone().unwrap_or_else(|| vec![GRANT_CODE.to_owned()]);
+    let mut grant_types: Vec<String> = Vec::new();
+    for g in &grants {
+        match g.as_str() {
+            GRANT_CODE | GRANT_REFRESH => {
+                if !grant_types.contains(g) {
+                    grant_types.push(g.clone());
+                }
+            }
+            other => {
+                return Err(RegError::Metadata(format!(
+                    "grant type {other} is not available to self-registered clients (they act for users: authorization_code, refresh_token)"
+                )))
+            }
+        }
+    }
+    if !grant_types.iter().any(|g| g == GRANT_CODE) {
+        return Err(RegError::Metadata("authorization_code is required".into()));
+    }
+    let responses = s.response_types.clone().unwrap_or_else(|| vec!["code".to_owned()]);
+    if responses.iter().any(|r| r != "code") {
+        return Err(RegError::Metadata("only the code response type is supported".into()));
+    }
+    let (public, auth_method) = match s.token_endpoint_auth_method.as_deref().unwrap_or("client_secret_basic") {
+        "none" => (true, "none"),
+        "client_secret_basic" => (false, "client_secret_basic"),
+        "client_secret_post" => (false, "client_secret_post"),
+        other => {
+            return Err(RegError::Metadata(format!(
+                "token_endpoint_auth_method {other} is not supported; use none, client_secret_basic or client_secret_post"
+            )))
+        }
+    };
+    let uris = s.redirect_uris.clone().unwrap_or_default();
+    if uris.is_empty() {
+        return Err(RegError::RedirectUri("at least one redirect URI is required".into()));
+    }
+    if uris.len() > 20 {
+        return Err(RegError::RedirectUri("at most 20 redirect URIs".into()));
+    }
+    for u in &uris {
+        redirect::check_registration(u, app).map_err(|why| RegError::RedirectUri(format!("{u}: {why}")))?;
+    }
+    short("client_name", &s.client_name, 200)?;
+    short("software_id", &s.software_id, 200)?;
+    short("software_version", &s.software_version, 100)?;
+    short("scope", &s.scope, 2000)?;
+    for (f, v) in [("client_uri", &s.client_uri), ("logo_uri", &s.logo_uri), ("tos_uri", &s.tos_uri), ("policy_uri", &s.policy_uri)] {
+        https_url(f, v)?;
+    }
+    if let Some(scope) = &s.scope {
+        crate::policy::scopes::parse(Some(scope)).map_err(|_| RegError::Metadata("scope is not RFC 6749 scope syntax".into()))?;
+    }
+    let contacts = s.contacts.clone().unwrap_or_default();
+    if contacts.len() > 10 || contacts.iter().any(|c| c.len() > 200 || c.chars().any(char::is_control)) {
+        return Err(RegError::Metadata("contacts: at most 10 entries of 200 characters".into()));
+    }
+    let name = s.client_name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| "Unnamed client".into());
+    let mut metadata = Map::new();
+    metadata.insert("client_name".into(), json!(name));
+    metadata.insert("application_type".into(), json!(if app == AppType::Native { "native" } else { "web" }));
+    metadata.insert("redirect_uris".into(), json!(uris));
+    metadata.insert("grant_types".into(), json!(grant_types));
+    metadata.insert("response_types".into(), json!(["code"]));
+    metadata.insert("token_endpoint_auth_method".into(), json!(auth_method));
+    for (k, v) in [
+        ("client_uri", &s.client_uri),
+        ("logo_uri", &s.logo_uri),
+        ("tos_uri", &s.tos_uri),
+        ("policy_uri", &s.policy_uri),
+        ("scope", &s.scope),
+        ("software_id", &s.software_id),
+        ("software_version", &s.software_version),
+    ] {
+        if let Some(v) = v {
+            metadata.insert(k.into(), json!(v));
+        }
+    }
+    if !contacts.is_empty() {
+        metadata.insert("contacts".into(), json!(contacts));
+    }
+    Ok(Validated {
+        name,
+        public,
+        auth_method,
+        redirect_uris: uris,
+        grant_types,
+        metadata,
+    })
+}
+
+fn parse_body(req: &Request) -> Result<Submitted, RegError> {
+    let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if !ct.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case("application/json") {
+        return Err(RegError::Metadata("the body must be application/json".into()));
+    }
+    serde_json::from_slice(req.body()).map_err(|e| RegError::Metadata(format!("malformed metadata: {e}")))
+}
+
+fn bearer(req: &Request) -> Option<&str> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::endpoints::admin::bearer_token)
+}
+
+fn invalid_token() -> Response {
+    let mut r = WireError {
+        www_authenticate: Some(r#"Bearer error="invalid_token""#.into()),
+        ..Error::InvalidRequest(String::new()).to_wire()
+    };
+    r.status = StatusCode::UNAUTHORIZED;
+    r.code = "invalid_token";
+    r.description = Some("registration access token missing or invalid".into());
+    r.into_response()
+}
+
+#[derive(Deserialize)]
+struct Count {
+    key: String,
+    count: i64,
+}
+
+/// Counts this registration against the per-source and global windows (one batch); `Err`
+/// with the seconds to wait when over either limit.
+async fn rate_limit<S: Store + ?Sized, C>(svc: &Service<'_, S, C>, req: &Request, now: i64) -> Result<(), Error> {
+    let source = req
+        .headers()
+        .get("cf-connecting-ip")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("unknown");
+    let window = now - now.rem_euclid(WINDOW_SECS);
+    let (k_src, k_all) = (format!("register:src:{source}"), "register:all".to_owned());
+    let bump = |k: &str| {
+        stmt!(
+            "INSERT INTO rate_counters (key, window_start, count) VALUES (?1, ?2, 1) \
+             ON CONFLICT (key) DO UPDATE SET count = CASE WHEN window_start = ?2 THEN count + 1 ELSE 1 END, window_start = ?2",
+            k,
+            window
+        )
+    };
+    let rows = svc
+        .store
+        .batch(vec![
+            bump(&k_src),
+            bump(&k_all),
+            stmt!("SELECT key, count FROM rate_counters WHERE key IN (?1, ?2)", &k_src, &k_all),
+        ])
+        .await?;
+    let counts: Vec<Count> = decode(rows.into_iter().nth(2).unwrap_or_default())?;
+    let over = counts.iter().any(|c| {
+        (c.key == k_src && c.count > svc.config.registration.per_source_per_hour)
+            || (c.key == k_all && c.count > svc.config.registration.global_per_hour)
+    });
+    if over {
+        return Err(Error::RateLimited((window + WINDOW_SECS - now).max(1) as u32));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct RsRow {
+    id: String,
+}
+
+fn registration_response(svc_issuer: &str, c: &Client, secret: Option<&str>, rat: Option<&str>, status: StatusCode) -> Response {
+    let mut body: Map<String, Value> = serde_json::from_str(&c.metadata).unwrap_or_default();
+    body.insert("client_id".into(), json!(c.id));
+    body.insert("client_id_issued_at".into(), json!(c.created_at));
+    if let Some(s) = secret {
+        body.insert("client_secret".into(), json!(s));
+    }
+    if c.is_confidential() {
+        body.insert("client_secret_expires_at".into(), json!(0));
+    }
+    if let Some(t) = rat {
+        body.insert("registration_access_token".into(), json!(t));
+    }
+    body.insert("registration_client_uri".into(), json!(format!("{svc_issuer}{PATH}/{}", c.id)));
+    let mut r = no_store(json_response(status, &body));
+    r.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    r
+}
+
+/// `POST /register`.
+pub async fn register<S: Store + ?Sized, C: Crypto>(
+    svc: &Service<'_, S, C>,
+    req: &Request,
+    now: i64,
+    rng: &mut dyn CryptoRngCore,
+) -> Result<Response, Error> {
+    let policy = &svc.config.registration;
+    if !policy.open {
+        return Err(Error::Forbidden("dynamic client registration is disabled".into()));
+    }
+    if let Some(required) = &policy.initial_access_token {
+        let ok = bearer(req).is_some_and(|t| crate::secret::ct_eq(t.as_bytes(), required.expose().as_bytes()));
+        if !ok {
+            return Ok(invalid_token());
+        }
+    }
+    rate_limit(svc, req, now).await?;
+    let submitted = match parse_body(req) {
+        Ok(s) => s,
+        Err(e) => return Ok(e.into_response()),
+    };
+    let v = match validate(&submitted) {
+        Ok(v) => v,
+        Err(e) => return Ok(e.into_response()),
+    };
+    // The resource servers that accept self-registered clients now.
+    let servers: Vec<RsRow> = decode(
+        svc.store
+            .query(stmt!("SELECT id FROM resource_servers WHERE allow_self_registered = 1 ORDER BY id"))
+            .await?,
+    )?;
+    if servers.is_empty() {
+        return Ok(RegError::Metadata("no resource server accepts self-registered clients".into()).into_response());
+    }
+    let id = crate::directory::new_id("dcr", rng);
+    let secret = (!v.public).then(|| generate_secret(rng));
+    let rat = generate_secret(rng);
+    let mut stmts = vec![insert_stmt(&NewClient {
+        id: &id,
+        kind: "dynamic",
+        name: &v.name,
+        description: "",
+        client_type: if v.public { "public" } else { "confidential" },
+        auth_method: v.auth_method,
+        strict: submitted.token_endpoint_auth_method.is_some(),
+        secret_hash: secret.as_ref().map(|s| s.digest()),
+        redirect_uris: &v.redirect_uris,
+        grant_types: &v.grant_types,
+        owner: None,
+        metadata: Value::Object(v.metadata.clone()),
+        registration_token_hash: Some(rat.digest()),
+        now,
+    })];
+    stmts.extend(servers.iter().map(|rs| {
+        stmt!("INSERT INTO client_resources (client_id, resource_server_id) VALUES (?1, ?2)", &id, &rs.id)
+    }));
+    stmts.push(audit::record(now, "registration", "client.register", "client", &id, json!({ "name": v.name })));
+    svc.store.batch(stmts).await?;
+    let c = clients::get_row(svc.store, &id).await?.ok_or(Error::NoSuch("client"))?;
+    Ok(registration_response(&svc.config.issuer, &c, secret.as_ref().map(|s| s.expose()), Some(rat.expose()), StatusCode::CREATED))
+}
+
+/// Loads a registered client by its registration access token.
+async fn authorized<S: Store + ?Sized>(db: &S, req: &Request, id: &str) -> Result<Option<Client>, Error> {
+    let Some(token) = bearer(req) else { return Ok(None) };
+    let c = clients::get_row(db, id).await?;
+    Ok(c.filter(|c| {
+        c.kind == "dynamic" && c.registration_token_hash.as_deref().is_some_and(|h| verify_digest(token, h))
+    }))
+}
+
+/// `GET|PUT|DELETE /register/{client_id}` (RFC 7592).
+pub async fn manage<S: Store + ?Sized, C: Crypto>(
+    svc: &Service<'_, S, C>,
+    req: &Request,
+    id: &str,
+    now: i64,
+) -> Result<Response, Error> {
+    let Some(c) = authorized(svc.store, req, id).await? else {
+        return Ok(invalid_token());
+    };
+    match *req.method() {
+        http::Method::GET => Ok(registration_response(&svc.config.issuer, &c, None, None, StatusCode::OK)),
+        http::Method::PUT => {
+            let submitted = match parse_body(req) {
+                Ok(s) => s,
+                Err(e) => return Ok(e.into_response()),
+            };
+            if submitted.client_id.as_deref() != Some(id) {
+                return Ok(RegError::Metadata("client_id must be present and match".into()).into_response());
+            }
+            if let Some(s) = &submitted.client_secret {
+                if !c.secret_hash.as_deref().is_some_and(|h| verify_digest(s, h)) {
+                    return Ok(RegError::Metadata("client_secret does not match".into()).into_response());
+                }
+            }
+            let v = match validate(&submitted) {
+                Ok(v) => v,
+                Err(e) => return Ok(e.into_response()),
+            };
+            if v.public != !c.is_confidential() {
+                return Ok(RegError::Metadata("token_endpoint_auth_method cannot change between none and a secret".into()).into_response());
+            }
+            svc.store
+                .batch(vec![
+                    stmt!(
+                        "UPDATE clients SET name = ?2, token_endpoint_auth_method = ?3, redirect_uris = ?4, grant_types = ?5, \
+                         metadata = ?6, updated_at = ?7 WHERE id = ?1",
+                        id,
+                        &v.name,
+                        v.auth_method,
+                        crate::directory::to_json_list(&v.redirect_uris),
+                        crate::directory::to_json_list(&v.grant_types),
+                        Value::Object(v.metadata).to_string(),
+                        now
+                    ),
+                    audit::record(now, id, "client.update_registration", "client", id, json!({})),
+                ])
+                .await?;
+            let c = clients::get_row(svc.store, id).await?.ok_or(Error::NoSuch("client"))?;
+            Ok(registration_response(&svc.config.issuer, &c, None, None, StatusCode::OK))
+        }
+        http::Method::DELETE => {
+            let stmts = vec![
+                stmt!("DELETE FROM clients WHERE id = ?1", id),
+                audit::record(now, id, "client.unregister", "client", id, json!({})),
+            ];
+            revocation::revoke_principal(
+                svc.store,
+                revocation::Principal::Client(id),
+                svc.config.max_token_ttl,
+                "registration deleted by the client (RFC 7592)",
+                stmts,
+                now,
+            )
+            .await?;
+            let mut r = Response::new(Vec::new());
+            *r.status_mut() = StatusCode::NO_CONTENT;
+            Ok(no_store(r))
+        }
+        _ => Err(Error::MethodNotAllowed("GET, PUT, DELETE")),
+    }
+}
+
+/// The cron task's cleanup: self-registered clients never used within the configured time.
+pub async fn delete_unused<S: Store + ?Sized>(db: &S, unused_days: i64, now: i64) -> Result<usize, Error> {
+    let rows = db
+        .query(stmt!(
+            "DELETE FROM clients WHERE kind IN ('dynamic', 'metadata') AND last_used_at IS NULL AND created_at < ?1 RETURNING id",
+            now - unused_days * 86_400
+        ))
+        .await?;
+    Ok(rows.len())
+}
