@@ -185,6 +185,9 @@ describe('admin API', () => {
     assert.equal(dis.status, 'disabled');
     assert.ok(dis.disabled_at > 0);
     expect(await admin(`/admin/v1/clients/${state.app}/roles`), 200);
+    const radius = expect(await admin(`/admin/v1/clients/${state.app}/blast-radius`), 200);
+    assert.equal(radius.active_refresh_families, 0);
+    expect(await admin('/admin/v1/clients/nope/blast-radius'), 404);
     expect(await admin(`/admin/v1/clients/${state.app}/roles/${state.editor}`, { method: 'PUT' }), 204);
     expect(await admin(`/admin/v1/clients/${state.app}/roles/${state.editor}`, { method: 'DELETE' }), 204);
     expect(await admin(`/admin/v1/clients/${state.agent}/roles/${state.editor}`, { method: 'PUT' }), 409, 'agents get roles via groups');
@@ -194,6 +197,12 @@ describe('admin API', () => {
     const r = expect(await admin(`/admin/v1/roles/${state.reader}`, { method: 'DELETE' }), 409);
     assert.match(r.error_description, /unassign/);
     expect(await admin(`/admin/v1/users/${state.alice}/roles/${state.reader}`, { method: 'DELETE' }), 204);
+    const grants = expect(await admin(`/admin/v1/users/${state.alice}/grants`), 200);
+    assert.deepEqual(grants.items, []);
+    expect(await admin(`/admin/v1/users/${state.alice}/grants?client_id=${state.app}&resource_server_id=${state.notes}`, { method: 'DELETE' }), 404);
+    expect(await admin(`/admin/v1/users/${state.alice}/grants`, { method: 'DELETE' }), 400);
+    const ur = expect(await admin(`/admin/v1/users/${state.alice}/blast-radius`), 200);
+    assert.equal(ur.active_refresh_families, 0);
     expect(await admin(`/admin/v1/users/${state.alice}/roles/${state.reader}`, { method: 'DELETE' }), 404);
     expect(await admin(`/admin/v1/clients/${state.app}/roles/${state.reader}`, { method: 'DELETE' }), 204);
     expect(await admin(`/admin/v1/roles/${state.reader}`, { method: 'DELETE' }), 204);

@@ -15,7 +15,7 @@ import { bootstrap } from './lib/client.mjs';
 const uniq = `${process.pid}-${Date.now()}`;
 const NOTES = `http://127.0.0.1:9/reg-notes-${uniq}/mcp`;
 const CLOSED = `http://127.0.0.1:9/reg-closed-${uniq}/mcp`;
-const REDIRECT = 'http://127.0.0.1:9/callback';
+const REDIRECT = 'http://127.0.0.1:8999/callback';
 const PASSWORD = 'correct horse battery staple';
 let as, browser, JWKS, fixture, fixtureBase;
 const f = {};

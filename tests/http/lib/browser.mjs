@@ -22,12 +22,19 @@ export async function launch() {
 export async function authorizeInBrowser(browserOrContext, authorizeUrl, { username, password, redirectPrefix, screenshot, decision = 'Allow' }) {
   const page = await browserOrContext.newPage();
   let landed = null;
+  // Seen on the request itself too: a redirect that ends the navigation at once may not reach
+  // the route handler before the navigation settles.
+  page.on('request', (r) => {
+    if (!landed && r.url().startsWith(redirectPrefix)) landed = r.url();
+  });
   await page.route((url) => url.href.startsWith(redirectPrefix), async (route) => {
     landed = route.request().url();
     await route.fulfill({ status: 200, contentType: 'text/plain', body: 'done' });
   });
   try {
-    await page.goto(authorizeUrl);
+    await page.goto(authorizeUrl).catch((e) => {
+      if (!landed) throw e;
+    });
     if (await page.locator('input[name=password]').count()) {
       await page.getByLabel('Username').fill(username);
       await page.getByLabel('Password').fill(password);
