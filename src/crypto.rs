@@ -29,6 +29,48 @@ const MAX_CACHED_KEYS: usize = 32;
 #[derive(Debug, Default, Clone, Copy)]
 pub struct WebCrypto;
 
+/// What the Worker passes to the core: WebCrypto for everything, unless `MCPGATE_SIGNER=p256`
+/// asks for pure-Rust p256 signing (compiled to WebAssembly). That switch exists to measure
+/// the difference (`make bench`) and to prove tokens signed either way verify the same; it is
+/// not a production setting. Verification and PBKDF2 always use WebCrypto.
+#[derive(Debug, Clone, Copy)]
+pub struct PlatformCrypto {
+    /// Sign with p256 in WebAssembly instead of WebCrypto.
+    pub sign_in_wasm: bool,
+    /// Benchmarks only (`MCPGATE_BENCH_SIGN_REPEAT`): compute each signature this many times,
+    /// so the per-signature CPU cost stands out from the request's other work.
+    pub repeat: u32,
+}
+
+impl Crypto for PlatformCrypto {
+    async fn sign_es256(&self, key: &PrivateKey, message: &[u8]) -> Result<[u8; 64], CryptoError> {
+        let mut sig = Err(CryptoError("no signature".into()));
+        for _ in 0..self.repeat.max(1) {
+            sig = if self.sign_in_wasm {
+                mcpgate_core::crypto::SoftwareCrypto
+                    .sign_es256(key, message)
+                    .await
+            } else {
+                WebCrypto.sign_es256(key, message).await
+            };
+        }
+        sig
+    }
+
+    async fn verify_es256(&self, key: &EcPublicJwk, message: &[u8], signature: &[u8]) -> bool {
+        WebCrypto.verify_es256(key, message, signature).await
+    }
+
+    async fn pbkdf2_sha256(
+        &self,
+        password: &[u8],
+        salt: &[u8],
+        iterations: u32,
+    ) -> Result<[u8; 32], CryptoError> {
+        WebCrypto.pbkdf2_sha256(password, salt, iterations).await
+    }
+}
+
 fn err(context: &str) -> impl Fn(JsValue) -> CryptoError + '_ {
     move |e| {
         CryptoError(format!(

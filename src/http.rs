@@ -28,14 +28,9 @@ pub async fn to_core(mut req: worker::Request) -> Result<Request, Error> {
         other => http::Method::from_bytes(other.to_string().as_bytes())
             .map_err(|_| Error::InvalidRequest("unsupported method".into()))?,
     };
-    let url = req
-        .url()
-        .map_err(|e| Error::Internal(format!("request url: {e}")))?;
-    let mut path_and_query = url.path().to_owned();
-    if let Some(q) = url.query() {
-        path_and_query.push('?');
-        path_and_query.push_str(q);
-    }
+    // The runtime hands over an absolute, already-normalised URL; only its path and query are
+    // needed. (Avoiding the `url` crate here keeps its Unicode tables out of the bundle.)
+    let path_and_query = path_and_query(&req.inner().url());
     let mut body = Vec::new();
     if !matches!(method, http::Method::GET | http::Method::HEAD) {
         if let Ok(mut stream) = req.stream() {
@@ -57,6 +52,26 @@ pub async fn to_core(mut req: worker::Request) -> Result<Request, Error> {
         .map_err(|_| Error::InvalidRequest("malformed request line or headers".into()))
 }
 
+/// The `/path?query` part of an absolute URL (fragment dropped).
+fn path_and_query(url: &str) -> String {
+    let no_fragment = url.split('#').next().unwrap_or_default();
+    let after_scheme = no_fragment
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .unwrap_or(no_fragment);
+    match after_scheme.find(['/', '?']) {
+        Some(i) => {
+            let rest = after_scheme.get(i..).unwrap_or("/");
+            if rest.starts_with('?') {
+                format!("/{rest}")
+            } else {
+                rest.to_owned()
+            }
+        }
+        None => "/".to_owned(),
+    }
+}
+
 /// Turns a core response into a Workers response.
 pub fn from_core(resp: Response) -> worker::Result<worker::Response> {
     let (parts, body) = resp.into_parts();
@@ -72,4 +87,18 @@ pub fn from_core(resp: Response) -> worker::Result<worker::Response> {
         worker::Response::from_bytes(body)?
     };
     Ok(out.with_status(parts.status.as_u16()).with_headers(headers))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_and_query;
+
+    #[test]
+    fn keeps_path_and_query_and_drops_the_rest() {
+        assert_eq!(path_and_query("https://a.example/x/y?q=1#f"), "/x/y?q=1");
+        assert_eq!(path_and_query("http://127.0.0.1:8787/"), "/");
+        assert_eq!(path_and_query("http://127.0.0.1:8787"), "/");
+        assert_eq!(path_and_query("https://a.example?q"), "/?q");
+        assert_eq!(path_and_query("https://a.example/%2F?a=b/c"), "/%2F?a=b/c");
+    }
 }

@@ -76,10 +76,37 @@ async fn respond(req: worker::Request, env: &Env) -> mcpgate_core::wire::Respons
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    let crypto = crypto::WebCrypto;
-    Service::new(&config, &store, &crypto, key_cache())
+    let crypto = platform_crypto(env);
+    let mut resp = Service::new(&config, &store, &crypto, key_cache())
         .handle(req, now, &mut OsRng)
-        .await
+        .await;
+    // `make bench` reads how many D1 round trips a request made.
+    if env
+        .var(BENCH_HEADERS)
+        .is_ok_and(|v| v.to_string() == "true")
+    {
+        if let Ok(v) = store.db.round_trips.get().to_string().parse() {
+            resp.headers_mut().insert("x-mcpgate-d1-round-trips", v);
+        }
+    }
+    resp
+}
+
+/// Var that turns on benchmark response headers (never set in production).
+const BENCH_HEADERS: &str = "MCPGATE_BENCH_HEADERS";
+
+fn platform_crypto(env: &Env) -> crypto::PlatformCrypto {
+    crypto::PlatformCrypto {
+        sign_in_wasm: env
+            .var("MCPGATE_SIGNER")
+            .is_ok_and(|v| v.to_string() == "p256"),
+        repeat: env
+            .var("MCPGATE_BENCH_SIGN_REPEAT")
+            .ok()
+            .and_then(|v| v.to_string().parse().ok())
+            .unwrap_or(1)
+            .clamp(1, 1000),
+    }
 }
 
 #[event(fetch)]
@@ -107,7 +134,7 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
             return;
         }
     };
-    let crypto = crypto::WebCrypto;
+    let crypto = platform_crypto(&env);
     match Service::new(&config, &store, &crypto, key_cache())
         .scheduled(now_secs(), &mut OsRng)
         .await

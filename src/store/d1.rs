@@ -8,12 +8,17 @@ use worker::{D1Database, D1PreparedStatement, D1Result};
 /// D1-backed database.
 pub struct D1Db {
     db: D1Database,
+    /// Calls made (a batch is one round trip), for `make bench`.
+    pub round_trips: std::cell::Cell<u32>,
 }
 
 impl D1Db {
     /// Wraps the `DB` binding.
     pub fn new(db: D1Database) -> Self {
-        D1Db { db }
+        D1Db {
+            db,
+            round_trips: std::cell::Cell::new(0),
+        }
     }
 
     fn prepare(&self, stmt: &Stmt) -> Result<D1PreparedStatement, StoreError> {
@@ -58,11 +63,13 @@ fn rows(result: &D1Result) -> Result<Vec<Row>, StoreError> {
 
 impl Database for D1Db {
     async fn query(&self, stmt: Stmt) -> Result<Vec<Row>, StoreError> {
+        self.round_trips.set(self.round_trips.get() + 1);
         let result = self.prepare(&stmt)?.all().await.map_err(error)?;
         rows(&result)
     }
 
     async fn batch(&self, stmts: Vec<Stmt>) -> Result<Vec<Vec<Row>>, StoreError> {
+        self.round_trips.set(self.round_trips.get() + 1);
         let prepared = stmts
             .iter()
             .map(|s| self.prepare(s))

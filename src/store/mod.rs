@@ -29,7 +29,13 @@ impl mcpgate_core::outbound::Outbound for WorkerStore {
     async fn cache_get(&self, key: &str, now: i64) -> Result<Option<String>, StoreError> {
         self.outbound.cache_get(key, now).await
     }
-    async fn cache_put(&self, key: &str, value: &str, ttl_secs: i64, now: i64) -> Result<(), StoreError> {
+    async fn cache_put(
+        &self,
+        key: &str,
+        value: &str,
+        ttl_secs: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
         self.outbound.cache_put(key, value, ttl_secs, now).await
     }
 }

@@ -9,7 +9,10 @@ use mcpgate_core::outbound::{FetchError, Fetched, Outbound};
 use mcpgate_core::revocation::KV_MIN_TTL_SECS;
 use mcpgate_core::store::StoreError;
 use worker::kv::KvStore;
-use worker::{AbortController, AbortSignal, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect};
+use worker::{
+    AbortController, AbortSignal, Delay, Fetch, Headers, Method, Request, RequestInit,
+    RequestRedirect,
+};
 
 /// Fetching through the runtime, caching in KV.
 pub struct WorkerOutbound {
@@ -70,7 +73,12 @@ async fn get(url: &str, max_bytes: usize, signal: AbortSignal) -> Result<Fetched
 }
 
 impl Outbound for WorkerOutbound {
-    async fn fetch(&self, url: &str, max_bytes: usize, timeout_ms: u32) -> Result<Fetched, FetchError> {
+    async fn fetch(
+        &self,
+        url: &str,
+        max_bytes: usize,
+        timeout_ms: u32,
+    ) -> Result<Fetched, FetchError> {
         let controller = AbortController::default();
         let work = Box::pin(get(url, max_bytes, controller.signal()));
         let timer = Delay::from(Duration::from_millis(u64::from(timeout_ms)));
@@ -92,7 +100,13 @@ impl Outbound for WorkerOutbound {
             .map_err(|e| StoreError::Backend(format!("kv: {e}")))
     }
 
-    async fn cache_put(&self, key: &str, value: &str, ttl_secs: i64, _now: i64) -> Result<(), StoreError> {
+    async fn cache_put(
+        &self,
+        key: &str,
+        value: &str,
+        ttl_secs: i64,
+        _now: i64,
+    ) -> Result<(), StoreError> {
         let ttl = ttl_secs.max(KV_MIN_TTL_SECS) as u64;
         self.cache
             .put(key, value)

@@ -168,7 +168,9 @@ impl Config {
         };
         let registration = Registration {
             open,
-            initial_access_token: get(vars::REGISTRATION_TOKEN).filter(|t| !t.is_empty()).map(Secret::new),
+            initial_access_token: get(vars::REGISTRATION_TOKEN)
+                .filter(|t| !t.is_empty())
+                .map(Secret::new),
             per_source_per_hour: per_source,
             global_per_hour: global,
             unused_days,

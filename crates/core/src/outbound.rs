@@ -43,9 +43,20 @@ impl std::fmt::Display for FetchError {
 pub trait Outbound {
     /// `GET url` with `Accept: application/json`, never following redirects, reading at most
     /// `max_bytes`, giving up after `timeout_ms`.
-    async fn fetch(&self, url: &str, max_bytes: usize, timeout_ms: u32) -> Result<Fetched, FetchError>;
+    async fn fetch(
+        &self,
+        url: &str,
+        max_bytes: usize,
+        timeout_ms: u32,
+    ) -> Result<Fetched, FetchError>;
     /// A cached value, if present and unexpired.
     async fn cache_get(&self, key: &str, now: i64) -> Result<Option<String>, StoreError>;
     /// Caches a value for `ttl_secs` (KV's floor of 60 s applies).
-    async fn cache_put(&self, key: &str, value: &str, ttl_secs: i64, now: i64) -> Result<(), StoreError>;
+    async fn cache_put(
+        &self,
+        key: &str,
+        value: &str,
+        ttl_secs: i64,
+        now: i64,
+    ) -> Result<(), StoreError>;
 }

@@ -6,7 +6,9 @@ use rand_core::CryptoRngCore;
 
 use crate::config::Config;
 use crate::crypto::Crypto;
-use crate::endpoints::{account, admin, authorize, feed, introspect, jwks, metadata, register, token};
+use crate::endpoints::{
+    account, admin, authorize, feed, introspect, jwks, metadata, register, token,
+};
 use crate::issue::KeyCache;
 use crate::keys::{self, KeyEncryptionKey};
 use crate::store::Store;
@@ -126,7 +128,10 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
             account::REVOKE_PATH => Some(Route::AccountRevoke),
             account::LOGOUT_PATH => Some(Route::AccountLogout),
             _ => {
-                if let Some(id) = local.strip_prefix("/register/").filter(|id| !id.is_empty() && !id.contains('/')) {
+                if let Some(id) = local
+                    .strip_prefix("/register/")
+                    .filter(|id| !id.is_empty() && !id.contains('/'))
+                {
                     return Some(Route::Registration(id));
                 }
                 local.strip_prefix(admin::PREFIX).map(Route::Admin)
@@ -160,7 +165,9 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
             Route::Feed if get => feed::get(self, &req, now, rng).await?,
             Route::Token if post => token::handle(self, &req, now, rng).await?,
             Route::Register if post => register::register(self, &req, now, rng).await?,
-            Route::Registration(id) if matches!(method, Method::GET | Method::PUT | Method::DELETE) => {
+            Route::Registration(id)
+                if matches!(method, Method::GET | Method::PUT | Method::DELETE) =>
+            {
                 register::manage(self, &req, id, now).await?
             }
             Route::Introspect if post => introspect::introspect(self, &req, now, rng).await?,
@@ -287,7 +294,8 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
         }
         let pruned = crate::store::keys::delete_expired(self.store, now).await?;
         report.push(format!("deleted {pruned} expired signing keys"));
-        let unused = register::delete_unused(self.store, self.config.registration.unused_days, now).await?;
+        let unused =
+            register::delete_unused(self.store, self.config.registration.unused_days, now).await?;
         report.push(format!("deleted {unused} never-used registrations"));
         // Housekeeping: spent codes, expired revocations (KV expires its copies itself), old
         // counters and dead refresh families.
@@ -295,9 +303,19 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
             .batch(vec![
                 crate::stmt!("DELETE FROM auth_codes WHERE expires_at < ?1", now - 86_400),
                 crate::stmt!("DELETE FROM revocations WHERE expires_at < ?1", now),
-                crate::stmt!("DELETE FROM rate_counters WHERE window_start < ?1", now - 86_400),
-                crate::stmt!("DELETE FROM login_failures WHERE window_start < ?1", now - 86_400),
-                crate::stmt!("DELETE FROM refresh_families WHERE expires_at < ?1 OR revoked_at < ?2", now, now - 30 * 86_400),
+                crate::stmt!(
+                    "DELETE FROM rate_counters WHERE window_start < ?1",
+                    now - 86_400
+                ),
+                crate::stmt!(
+                    "DELETE FROM login_failures WHERE window_start < ?1",
+                    now - 86_400
+                ),
+                crate::stmt!(
+                    "DELETE FROM refresh_families WHERE expires_at < ?1 OR revoked_at < ?2",
+                    now,
+                    now - 30 * 86_400
+                ),
             ])
             .await?;
         Ok(report.join("; "))

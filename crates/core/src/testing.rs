@@ -101,6 +101,9 @@ pub async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
     .await
 }
 
+/// A document of the fake web: status, Cache-Control, body.
+pub type WebDocument = (u16, Option<String>, Vec<u8>);
+
 /// The in-memory store of native tests: SQLite with the real migrations, a KV stand-in, and
 /// a fake web of documents for outbound fetches.
 #[derive(Default)]
@@ -110,7 +113,7 @@ pub struct TestStore {
     /// The revocation list.
     pub kv: crate::revocation::memory::MemoryKv,
     /// Documents by URL: (status, Cache-Control, body); unknown URLs fail like DNS errors.
-    pub web: std::cell::RefCell<std::collections::HashMap<String, (u16, Option<String>, Vec<u8>)>>,
+    pub web: std::cell::RefCell<std::collections::HashMap<String, WebDocument>>,
     /// Number of fetches made.
     pub fetches: std::cell::Cell<u32>,
     /// The cache: key -> (value, expires at).
@@ -143,7 +146,11 @@ impl crate::outbound::Outbound for TestStore {
         })
     }
 
-    async fn cache_get(&self, key: &str, now: i64) -> Result<Option<String>, crate::store::StoreError> {
+    async fn cache_get(
+        &self,
+        key: &str,
+        now: i64,
+    ) -> Result<Option<String>, crate::store::StoreError> {
         Ok(self
             .cache
             .borrow()
@@ -152,9 +159,17 @@ impl crate::outbound::Outbound for TestStore {
             .map(|(v, _)| v.clone()))
     }
 
-    async fn cache_put(&self, key: &str, value: &str, ttl_secs: i64, now: i64) -> Result<(), crate::store::StoreError> {
+    async fn cache_put(
+        &self,
+        key: &str,
+        value: &str,
+        ttl_secs: i64,
+        now: i64,
+    ) -> Result<(), crate::store::StoreError> {
         let ttl = ttl_secs.max(crate::revocation::KV_MIN_TTL_SECS);
-        self.cache.borrow_mut().insert(key.to_owned(), (value.to_owned(), now + ttl));
+        self.cache
+            .borrow_mut()
+            .insert(key.to_owned(), (value.to_owned(), now + ttl));
         Ok(())
     }
 }

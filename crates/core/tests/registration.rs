@@ -1,6 +1,11 @@
 //! MCP client registration: RFC 7591/7592 dynamic registration and Client ID Metadata
 //! Documents, with the per-server policy for self-registered clients.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -9,7 +14,12 @@ use http::Method;
 use serde_json::{json, Value};
 
 fn register(h: &Harness, body: Value) -> Resp {
-    h.request(Method::POST, "/register", &[("content-type", "application/json")], body.to_string().as_bytes())
+    h.request(
+        Method::POST,
+        "/register",
+        &[("content-type", "application/json")],
+        body.to_string().as_bytes(),
+    )
 }
 
 fn public_registration() -> Value {
@@ -28,10 +38,21 @@ fn public_registration() -> Value {
 
 /// Alice holds notes.read; self-registered clients may get anything on NOTES (default policy).
 fn flow(h: &Harness, client_id: &str, basic: Option<(&str, &str)>) -> Value {
-    let r = h.authorize(&mut Browser::default(), &authorize_query(client_id, Some("notes.read"), NOTES, "s"), "alice", PASSWORD);
+    let r = h.authorize(
+        &mut Browser::default(),
+        &authorize_query(client_id, Some("notes.read"), NOTES, "s"),
+        "alice",
+        PASSWORD,
+    );
     assert_eq!(r.status, 303, "{}", String::from_utf8_lossy(&r.body));
-    let code = param(&location_params(&r), "code").unwrap_or_else(|| panic!("{:?}", location_params(&r)));
-    let mut form = vec![("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", CB), ("code_verifier", VERIFIER)];
+    let code =
+        param(&location_params(&r), "code").unwrap_or_else(|| panic!("{:?}", location_params(&r)));
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CB),
+        ("code_verifier", VERIFIER),
+    ];
     if basic.is_none() {
         form.push(("client_id", client_id));
     }
@@ -56,7 +77,10 @@ mod dynamic_registration {
         assert!(c.get("client_secret").is_none());
         assert!(c["client_id_issued_at"].as_i64().unwrap() > 0);
         assert!(c["registration_access_token"].as_str().unwrap().len() >= 43);
-        assert_eq!(c["registration_client_uri"], format!("{}/register/{id}", h.config.issuer));
+        assert_eq!(
+            c["registration_client_uri"],
+            format!("{}/register/{id}", h.config.issuer)
+        );
         assert_eq!(c["client_name"], "Some IDE");
         assert_eq!(c["software_version"], "1.2.3");
         let t = flow(&h, id, None);
@@ -102,7 +126,11 @@ mod dynamic_registration {
             assert!(!r.json()["error_description"].as_str().unwrap().is_empty());
         }
         let mut ok = public_registration();
-        ok["redirect_uris"] = json!(["com.ide.app:/oauth2redirect", "http://[::1]/cb", "http://localhost:1234/cb"]);
+        ok["redirect_uris"] = json!([
+            "com.ide.app:/oauth2redirect",
+            "http://[::1]/cb",
+            "http://localhost:1234/cb"
+        ]);
         assert_eq!(register(&h, ok).status, 201);
     }
 
@@ -124,7 +152,12 @@ mod dynamic_registration {
             let r = register(&h, body);
             assert_eq!(r.json()["error"], "invalid_client_metadata", "{k}={v}");
         }
-        let r = h.request(Method::POST, "/register", &[("content-type", "application/json")], b"{nope");
+        let r = h.request(
+            Method::POST,
+            "/register",
+            &[("content-type", "application/json")],
+            b"{nope",
+        );
         assert_eq!(r.json()["error"], "invalid_client_metadata");
     }
 
@@ -135,38 +168,87 @@ mod dynamic_registration {
         let c = register(&h, public_registration()).json();
         let id = c["client_id"].as_str().unwrap();
         let path = format!("/register/{id}");
-        let auth = format!("Bearer {}", c["registration_access_token"].as_str().unwrap());
+        let auth = format!(
+            "Bearer {}",
+            c["registration_access_token"].as_str().unwrap()
+        );
         let read = h.request(Method::GET, &path, &[("authorization", &auth)], b"");
         assert_eq!(read.status, 200);
         assert_eq!(read.json()["client_name"], "Some IDE");
-        assert_eq!(h.request(Method::GET, &path, &[("authorization", "Bearer wrong")], b"").status, 401);
+        assert_eq!(
+            h.request(
+                Method::GET,
+                &path,
+                &[("authorization", "Bearer wrong")],
+                b""
+            )
+            .status,
+            401
+        );
         assert_eq!(h.request(Method::GET, &path, &[], b"").status, 401);
         let mut update = public_registration();
         update["client_id"] = json!(id);
         update["client_name"] = json!("Renamed IDE");
-        let r = h.request(Method::PUT, &path, &[("authorization", &auth), ("content-type", "application/json")], update.to_string().as_bytes());
+        let r = h.request(
+            Method::PUT,
+            &path,
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+            ],
+            update.to_string().as_bytes(),
+        );
         assert_eq!(r.status, 200, "{:?}", r.json());
         assert_eq!(r.json()["client_name"], "Renamed IDE");
         let mut no_id = public_registration();
         no_id["client_name"] = json!("x");
-        let r = h.request(Method::PUT, &path, &[("authorization", &auth), ("content-type", "application/json")], no_id.to_string().as_bytes());
+        let r = h.request(
+            Method::PUT,
+            &path,
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+            ],
+            no_id.to_string().as_bytes(),
+        );
         assert_eq!(r.json()["error"], "invalid_client_metadata");
         let t = flow(&h, id, None);
-        assert_eq!(h.request(Method::DELETE, &path, &[("authorization", &auth)], b"").status, 204);
-        assert_eq!(h.request(Method::GET, &path, &[("authorization", &auth)], b"").status, 401);
-        let refresh = h.token(&[("grant_type", "refresh_token"), ("client_id", id), ("refresh_token", t["refresh_token"].as_str().unwrap())], None);
+        assert_eq!(
+            h.request(Method::DELETE, &path, &[("authorization", &auth)], b"")
+                .status,
+            204
+        );
+        assert_eq!(
+            h.request(Method::GET, &path, &[("authorization", &auth)], b"")
+                .status,
+            401
+        );
+        let refresh = h.token(
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", id),
+                ("refresh_token", t["refresh_token"].as_str().unwrap()),
+            ],
+            None,
+        );
         assert_eq!(refresh.status, 401, "the client is gone");
     }
 
     #[test]
     fn registrations_are_rate_limited_per_source() {
-        let h = Harness::with_config(config_with("https://auth.example.com", &[("MCPGATE_REGISTRATION_PER_SOURCE_PER_HOUR", "2")]));
+        let h = Harness::with_config(config_with(
+            "https://auth.example.com",
+            &[("MCPGATE_REGISTRATION_PER_SOURCE_PER_HOUR", "2")],
+        ));
         h.fixture();
         let reg = |ip: &str| {
             h.request(
                 Method::POST,
                 "/register",
-                &[("content-type", "application/json"), ("cf-connecting-ip", ip)],
+                &[
+                    ("content-type", "application/json"),
+                    ("cf-connecting-ip", ip),
+                ],
                 public_registration().to_string().as_bytes(),
             )
         };
@@ -176,20 +258,30 @@ mod dynamic_registration {
         assert_eq!(limited.status, 429);
         assert_eq!(limited.json()["error"], "temporarily_unavailable");
         assert!(limited.header("retry-after").is_some());
-        assert_eq!(reg("198.51.100.2").status, 201, "another source is unaffected");
+        assert_eq!(
+            reg("198.51.100.2").status,
+            201,
+            "another source is unaffected"
+        );
         h.advance(3600);
         assert_eq!(reg("198.51.100.1").status, 201, "the window passes");
     }
 
     #[test]
     fn registrations_are_rate_limited_globally() {
-        let h = Harness::with_config(config_with("https://auth.example.com", &[("MCPGATE_REGISTRATION_GLOBAL_PER_HOUR", "2")]));
+        let h = Harness::with_config(config_with(
+            "https://auth.example.com",
+            &[("MCPGATE_REGISTRATION_GLOBAL_PER_HOUR", "2")],
+        ));
         h.fixture();
         for (i, expect) in [(1, 201), (2, 201), (3, 429)] {
             let r = h.request(
                 Method::POST,
                 "/register",
-                &[("content-type", "application/json"), ("cf-connecting-ip", &format!("203.0.113.{i}"))],
+                &[
+                    ("content-type", "application/json"),
+                    ("cf-connecting-ip", &format!("203.0.113.{i}")),
+                ],
                 public_registration().to_string().as_bytes(),
             );
             assert_eq!(r.status, expect);
@@ -198,13 +290,19 @@ mod dynamic_registration {
 
     #[test]
     fn an_initial_access_token_can_be_required() {
-        let h = Harness::with_config(config_with("https://auth.example.com", &[("MCPGATE_REGISTRATION_TOKEN", "let-me-register-0123456789")]));
+        let h = Harness::with_config(config_with(
+            "https://auth.example.com",
+            &[("MCPGATE_REGISTRATION_TOKEN", "let-me-register-0123456789")],
+        ));
         h.fixture();
         assert_eq!(register(&h, public_registration()).status, 401);
         let r = h.request(
             Method::POST,
             "/register",
-            &[("content-type", "application/json"), ("authorization", "Bearer let-me-register-0123456789")],
+            &[
+                ("content-type", "application/json"),
+                ("authorization", "Bearer let-me-register-0123456789"),
+            ],
             public_registration().to_string().as_bytes(),
         );
         assert_eq!(r.status, 201);
@@ -214,10 +312,27 @@ mod dynamic_registration {
     fn a_resource_server_can_refuse_self_registered_clients() {
         let h = Harness::new();
         let f = h.fixture();
-        h.ok(Method::PATCH, &format!("/admin/v1/resource-servers/{}", f.notes_rs), Some(json!({ "allow_self_registered": false })));
+        h.ok(
+            Method::PATCH,
+            &format!("/admin/v1/resource-servers/{}", f.notes_rs),
+            Some(json!({ "allow_self_registered": false })),
+        );
         let c = register(&h, public_registration()).json();
-        let r = h.authorize(&mut Browser::default(), &authorize_query(c["client_id"].as_str().unwrap(), Some("notes.read"), NOTES, "s"), "alice", PASSWORD);
-        assert_eq!(param(&location_params(&r), "error").as_deref(), Some("invalid_target"));
+        let r = h.authorize(
+            &mut Browser::default(),
+            &authorize_query(
+                c["client_id"].as_str().unwrap(),
+                Some("notes.read"),
+                NOTES,
+                "s",
+            ),
+            "alice",
+            PASSWORD,
+        );
+        assert_eq!(
+            param(&location_params(&r), "error").as_deref(),
+            Some("invalid_target")
+        );
     }
 
     #[test]
@@ -225,24 +340,67 @@ mod dynamic_registration {
         let h = Harness::new();
         let f = h.fixture();
         // Only FILES accepts self-registered clients at registration time.
-        h.ok(Method::PATCH, &format!("/admin/v1/resource-servers/{}", f.notes_rs), Some(json!({ "allow_self_registered": false })));
+        h.ok(
+            Method::PATCH,
+            &format!("/admin/v1/resource-servers/{}", f.notes_rs),
+            Some(json!({ "allow_self_registered": false })),
+        );
         let c = register(&h, public_registration()).json();
-        h.ok(Method::PATCH, &format!("/admin/v1/resource-servers/{}", f.notes_rs), Some(json!({ "allow_self_registered": true })));
-        let r = h.authorize(&mut Browser::default(), &authorize_query(c["client_id"].as_str().unwrap(), Some("notes.read"), NOTES, "s"), "alice", PASSWORD);
-        assert_eq!(param(&location_params(&r), "error").as_deref(), Some("invalid_target"));
+        h.ok(
+            Method::PATCH,
+            &format!("/admin/v1/resource-servers/{}", f.notes_rs),
+            Some(json!({ "allow_self_registered": true })),
+        );
+        let r = h.authorize(
+            &mut Browser::default(),
+            &authorize_query(
+                c["client_id"].as_str().unwrap(),
+                Some("notes.read"),
+                NOTES,
+                "s",
+            ),
+            "alice",
+            PASSWORD,
+        );
+        assert_eq!(
+            param(&location_params(&r), "error").as_deref(),
+            Some("invalid_target")
+        );
     }
 
     #[test]
     fn the_server_cap_bounds_what_a_self_registered_client_gets() {
         let h = Harness::new();
         let f = h.fixture();
-        h.ok(Method::PUT, &format!("/admin/v1/users/{}/roles/{}", f.alice, f.admin_role), None);
-        h.ok(Method::PATCH, &format!("/admin/v1/resource-servers/{}", f.notes_rs), Some(json!({ "self_registered_max_scopes": ["notes.read"] })));
+        h.ok(
+            Method::PUT,
+            &format!("/admin/v1/users/{}/roles/{}", f.alice, f.admin_role),
+            None,
+        );
+        h.ok(
+            Method::PATCH,
+            &format!("/admin/v1/resource-servers/{}", f.notes_rs),
+            Some(json!({ "self_registered_max_scopes": ["notes.read"] })),
+        );
         let c = register(&h, public_registration()).json();
         let id = c["client_id"].as_str().unwrap();
-        let r = h.authorize(&mut Browser::default(), &authorize_query(id, Some("notes.read notes.delete"), NOTES, "s"), "alice", PASSWORD);
+        let r = h.authorize(
+            &mut Browser::default(),
+            &authorize_query(id, Some("notes.read notes.delete"), NOTES, "s"),
+            "alice",
+            PASSWORD,
+        );
         let code = param(&location_params(&r), "code").unwrap();
-        let t = h.token(&[("grant_type", "authorization_code"), ("client_id", id), ("code", &code), ("redirect_uri", CB), ("code_verifier", VERIFIER)], None);
+        let t = h.token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", id),
+                ("code", &code),
+                ("redirect_uri", CB),
+                ("code_verifier", VERIFIER),
+            ],
+            None,
+        );
         assert_eq!(t.json()["scope"], "notes.read");
     }
 
@@ -254,9 +412,20 @@ mod dynamic_registration {
         let id = c["client_id"].as_str().unwrap();
         let list = h.ok(Method::GET, "/admin/v1/clients?kind=dynamic", None);
         assert_eq!(list["items"][0]["client_id"], id);
-        h.ok(Method::PUT, &format!("/admin/v1/clients/{id}/roles/{}", f.reader), None);
-        h.ok(Method::PATCH, &format!("/admin/v1/clients/{id}"), Some(json!({ "status": "disabled" })));
-        let r = h.get(&format!("/authorize?{}", authorize_query(id, Some("notes.read"), NOTES, "s")));
+        h.ok(
+            Method::PUT,
+            &format!("/admin/v1/clients/{id}/roles/{}", f.reader),
+            None,
+        );
+        h.ok(
+            Method::PATCH,
+            &format!("/admin/v1/clients/{id}"),
+            Some(json!({ "status": "disabled" })),
+        );
+        let r = h.get(&format!(
+            "/authorize?{}",
+            authorize_query(id, Some("notes.read"), NOTES, "s")
+        ));
         assert_eq!(r.status, 400, "a disabled client gets the error page");
     }
 
@@ -268,10 +437,22 @@ mod dynamic_registration {
         let used = register(&h, public_registration()).json();
         flow(&h, used["client_id"].as_str().unwrap(), None);
         h.advance(31 * 86_400);
-        let report = mcpgate_core::testing::block_on(h.service().scheduled(h.now.get(), &mut mcpgate_core::testing::TestRng::new(1))).unwrap();
-        assert!(report.contains("deleted 1 never-used registrations"), "{report}");
+        let report = mcpgate_core::testing::block_on(
+            h.service()
+                .scheduled(h.now.get(), &mut mcpgate_core::testing::TestRng::new(1)),
+        )
+        .unwrap();
+        assert!(
+            report.contains("deleted 1 never-used registrations"),
+            "{report}"
+        );
         let all = h.ok(Method::GET, "/admin/v1/clients?kind=dynamic", None);
-        let ids: Vec<&str> = all["items"].as_array().unwrap().iter().map(|c| c["client_id"].as_str().unwrap()).collect();
+        let ids: Vec<&str> = all["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["client_id"].as_str().unwrap())
+            .collect();
         assert_eq!(ids, [used["client_id"].as_str().unwrap()]);
         assert_ne!(ids[0], unused["client_id"].as_str().unwrap());
     }
@@ -280,10 +461,20 @@ mod dynamic_registration {
     fn metadata_advertises_registration_and_metadata_documents() {
         let h = Harness::new();
         let m = h.get("/.well-known/oauth-authorization-server").json();
-        assert_eq!(m["registration_endpoint"], "https://auth.example.com/register");
+        assert_eq!(
+            m["registration_endpoint"],
+            "https://auth.example.com/register"
+        );
         assert_eq!(m["client_id_metadata_document_supported"], true);
-        let closed = Harness::with_config(config_with("https://auth.example.com", &[("MCPGATE_REGISTRATION_OPEN", "false")]));
-        assert!(closed.get("/.well-known/oauth-authorization-server").json().get("registration_endpoint").is_none());
+        let closed = Harness::with_config(config_with(
+            "https://auth.example.com",
+            &[("MCPGATE_REGISTRATION_OPEN", "false")],
+        ));
+        assert!(closed
+            .get("/.well-known/oauth-authorization-server")
+            .json()
+            .get("registration_endpoint")
+            .is_none());
         assert_eq!(register(&closed, public_registration()).status, 403);
     }
 }
@@ -294,7 +485,14 @@ mod metadata_documents {
     const DOC: &str = "https://ide.example.com/oauth/client.json";
 
     fn publish(h: &Harness, url: &str, doc: Value, cache_control: Option<&str>) {
-        h.store.web.borrow_mut().insert(url.to_owned(), (200, cache_control.map(str::to_owned), doc.to_string().into_bytes()));
+        h.store.web.borrow_mut().insert(
+            url.to_owned(),
+            (
+                200,
+                cache_control.map(str::to_owned),
+                doc.to_string().into_bytes(),
+            ),
+        );
     }
 
     fn doc() -> Value {
@@ -308,8 +506,20 @@ mod metadata_documents {
         publish(&h, DOC, doc(), Some("max-age=600"));
         let t = flow(&h, DOC, None);
         assert!(t["refresh_token"].is_string());
-        assert_eq!(verify_token(&h, t["access_token"].as_str().unwrap(), NOTES).claims.client_id, DOC);
-        let c = h.ok(Method::GET, &format!("/admin/v1/clients/{}", form_urlencoded::byte_serialize(DOC.as_bytes()).collect::<String>()), None);
+        assert_eq!(
+            verify_token(&h, t["access_token"].as_str().unwrap(), NOTES)
+                .claims
+                .client_id,
+            DOC
+        );
+        let c = h.ok(
+            Method::GET,
+            &format!(
+                "/admin/v1/clients/{}",
+                form_urlencoded::byte_serialize(DOC.as_bytes()).collect::<String>()
+            ),
+            None,
+        );
         assert_eq!(c["kind"], "metadata");
         assert_eq!(c["name"], "Doc IDE");
     }
@@ -320,14 +530,33 @@ mod metadata_documents {
         h.fixture();
         publish(&h, DOC, doc(), None);
         let mut b = Browser::default();
-        let r = h.authorize(&mut b, &authorize_query(DOC, Some("notes.read"), NOTES, "s"), "alice", "wrong");
+        let r = h.authorize(
+            &mut b,
+            &authorize_query(DOC, Some("notes.read"), NOTES, "s"),
+            "alice",
+            "wrong",
+        );
         assert_eq!(r.status, 401);
         let q = authorize_query(DOC, Some("notes.read"), NOTES, "s");
         let page = b.get(&h, &format!("/authorize?{q}"));
         let body = String::from_utf8_lossy(&page.body).to_string();
         let csrf = hidden(&body, "csrf").unwrap();
-        let r = b.post(&h, "/authorize/login", &[("csrf", &csrf), ("continue", &q), ("username", "alice"), ("password", PASSWORD)]);
-        let loc = r.header("location").unwrap().strip_prefix(&h.config.issuer).unwrap().to_owned();
+        let r = b.post(
+            &h,
+            "/authorize/login",
+            &[
+                ("csrf", &csrf),
+                ("continue", &q),
+                ("username", "alice"),
+                ("password", PASSWORD),
+            ],
+        );
+        let loc = r
+            .header("location")
+            .unwrap()
+            .strip_prefix(&h.config.issuer)
+            .unwrap()
+            .to_owned();
         let consent = String::from_utf8_lossy(&b.get(&h, &loc).body).to_string();
         assert!(consent.contains("<strong>127.0.0.1</strong>"), "{consent}");
         assert!(consent.contains("on this device only"));
@@ -355,7 +584,10 @@ mod metadata_documents {
         let mut d = doc();
         d["client_id"] = json!("https://other.example.com/client.json");
         publish(&h, DOC, d, None);
-        let r = h.get(&format!("/authorize?{}", authorize_query(DOC, Some("notes.read"), NOTES, "s")));
+        let r = h.get(&format!(
+            "/authorize?{}",
+            authorize_query(DOC, Some("notes.read"), NOTES, "s")
+        ));
         assert_eq!(r.status, 400);
         assert!(r.header("location").is_none());
         assert!(String::from_utf8_lossy(&r.body).contains("does not match"));
@@ -368,7 +600,10 @@ mod metadata_documents {
         let mut d = doc();
         d["redirect_uris"] = json!(["https://ide.example.com/cb"]);
         publish(&h, DOC, d, None);
-        let r = h.get(&format!("/authorize?{}", authorize_query(DOC, Some("notes.read"), NOTES, "s")));
+        let r = h.get(&format!(
+            "/authorize?{}",
+            authorize_query(DOC, Some("notes.read"), NOTES, "s")
+        ));
         assert_eq!(r.status, 400);
         assert!(r.header("location").is_none());
     }
@@ -377,25 +612,58 @@ mod metadata_documents {
     fn private_hosts_redirects_and_oversized_documents_are_refused() {
         let h = Harness::new();
         h.fixture();
-        for url in ["https://10.0.0.1/c.json", "https://localhost/c.json", "http://ide.example.com/c.json"] {
-            let r = h.get(&format!("/authorize?{}", authorize_query(url, Some("notes.read"), NOTES, "s")));
+        for url in [
+            "https://10.0.0.1/c.json",
+            "https://localhost/c.json",
+            "http://ide.example.com/c.json",
+        ] {
+            let r = h.get(&format!(
+                "/authorize?{}",
+                authorize_query(url, Some("notes.read"), NOTES, "s")
+            ));
             assert_eq!(r.status, 400, "{url}");
         }
         assert_eq!(h.store.fetches.get(), 0, "never fetched");
-        h.store.web.borrow_mut().insert(DOC.into(), (302, None, vec![]));
-        assert_eq!(h.get(&format!("/authorize?{}", authorize_query(DOC, Some("notes.read"), NOTES, "s"))).status, 400);
-        h.store.web.borrow_mut().insert(DOC.into(), (200, None, vec![b' '; 6000]));
-        let r = h.get(&format!("/authorize?{}", authorize_query(DOC, Some("notes.read"), NOTES, "s")));
+        h.store
+            .web
+            .borrow_mut()
+            .insert(DOC.into(), (302, None, vec![]));
+        assert_eq!(
+            h.get(&format!(
+                "/authorize?{}",
+                authorize_query(DOC, Some("notes.read"), NOTES, "s")
+            ))
+            .status,
+            400
+        );
+        h.store
+            .web
+            .borrow_mut()
+            .insert(DOC.into(), (200, None, vec![b' '; 6000]));
+        let r = h.get(&format!(
+            "/authorize?{}",
+            authorize_query(DOC, Some("notes.read"), NOTES, "s")
+        ));
         assert_eq!(r.status, 400);
         assert!(String::from_utf8_lossy(&r.body).contains("too large"));
     }
 
     #[test]
     fn domain_deny_lists_apply() {
-        let h = Harness::with_config(config_with("https://auth.example.com", &[("MCPGATE_CLIENT_DOMAINS_DENY", "ide.example.com")]));
+        let h = Harness::with_config(config_with(
+            "https://auth.example.com",
+            &[("MCPGATE_CLIENT_DOMAINS_DENY", "ide.example.com")],
+        ));
         h.fixture();
         publish(&h, DOC, doc(), None);
-        assert_eq!(h.get(&format!("/authorize?{}", authorize_query(DOC, Some("notes.read"), NOTES, "s"))).status, 400);
+        assert_eq!(
+            h.get(&format!(
+                "/authorize?{}",
+                authorize_query(DOC, Some("notes.read"), NOTES, "s")
+            ))
+            .status,
+            400
+        );
     }
 
     #[test]
@@ -405,9 +673,19 @@ mod metadata_documents {
         publish(&h, DOC, doc(), Some("no-store"));
         flow(&h, DOC, None);
         let enc: String = form_urlencoded::byte_serialize(DOC.as_bytes()).collect();
-        h.ok(Method::PATCH, &format!("/admin/v1/clients/{enc}"), Some(json!({ "status": "disabled" })));
-        let r = h.get(&format!("/authorize?{}", authorize_query(DOC, Some("notes.read"), NOTES, "s")));
+        h.ok(
+            Method::PATCH,
+            &format!("/admin/v1/clients/{enc}"),
+            Some(json!({ "status": "disabled" })),
+        );
+        let r = h.get(&format!(
+            "/authorize?{}",
+            authorize_query(DOC, Some("notes.read"), NOTES, "s")
+        ));
         assert_eq!(r.status, 400);
-        assert!(h.store.fetches.get() >= 2, "refetched (no-store) yet still disabled");
+        assert!(
+            h.store.fetches.get() >= 2,
+            "refetched (no-store) yet still disabled"
+        );
     }
 }

@@ -210,7 +210,11 @@ async fn trust<S: Store + ?Sized>(
         .ok_or_else(|| bad("The request has no client_id."))?;
     let client = if super::cimd::is_document_url(client_id) {
         // A Client ID Metadata Document: fetched (or cached) and recorded.
-        Some(super::cimd::resolve(db, client_id, policy, now).await.map_err(|why| bad(&why))?)
+        Some(
+            super::cimd::resolve(db, client_id, policy, now)
+                .await
+                .map_err(|why| bad(&why))?,
+        )
     } else {
         clients::get_row(db, client_id).await.map_err(|_| {
             ui::error_page(

@@ -37,9 +37,11 @@ pub fn is_document_url(client_id: &str) -> bool {
 
 /// Checks the URL itself; the error explains the refusal.
 pub fn check_url(url: &str, policy: &Registration) -> Result<AbsoluteUri, String> {
-    let u = AbsoluteUri::parse(url).map_err(|e| format!("the client_id is not a valid URL: {e}"))?;
+    let u =
+        AbsoluteUri::parse(url).map_err(|e| format!("the client_id is not a valid URL: {e}"))?;
     let host = u.host.clone().unwrap_or_default();
-    let http_loopback = u.scheme == "http" && u.is_loopback() && policy.allow_http_loopback_documents;
+    let http_loopback =
+        u.scheme == "http" && u.is_loopback() && policy.allow_http_loopback_documents;
     if u.scheme != "https" && !http_loopback {
         return Err("client metadata documents must be served over https".into());
     }
@@ -57,7 +59,10 @@ pub fn check_url(url: &str, policy: &Registration) -> Result<AbsoluteUri, String
             || host.ends_with(".lan")
             || !host.contains('.');
         if u.host_is_ip() || private {
-            return Err("client metadata documents are not fetched from IP addresses or private hosts".into());
+            return Err(
+                "client metadata documents are not fetched from IP addresses or private hosts"
+                    .into(),
+            );
         }
     }
     let on = |d: &String| host == *d || host.ends_with(&format!(".{d}"));
@@ -88,7 +93,9 @@ struct Document {
 
 /// `max-age` from a Cache-Control header, clamped; `None` for `no-store`/`no-cache`.
 fn cache_secs(cc: Option<&str>) -> Option<i64> {
-    let Some(cc) = cc else { return Some(DEFAULT_CACHE_SECS) };
+    let Some(cc) = cc else {
+        return Some(DEFAULT_CACHE_SECS);
+    };
     let lower = cc.to_ascii_lowercase();
     if lower.contains("no-store") || lower.contains("no-cache") {
         return None;
@@ -103,7 +110,8 @@ fn cache_secs(cc: Option<&str>) -> Option<i64> {
 }
 
 fn parse(url: &str, body: &[u8]) -> Result<Document, String> {
-    let doc: Document = serde_json::from_slice(body).map_err(|e| format!("the client metadata document is not valid: {e}"))?;
+    let doc: Document = serde_json::from_slice(body)
+        .map_err(|e| format!("the client metadata document is not valid: {e}"))?;
     if doc.client_id != url {
         return Err("the client metadata document's client_id does not match its URL".into());
     }
@@ -124,7 +132,12 @@ fn parse(url: &str, body: &[u8]) -> Result<Document, String> {
 
 /// Resolves a metadata-document client: from the KV cache or the network, then recorded in
 /// the directory. `Err` carries a message for the error page.
-pub async fn resolve<S: Store + ?Sized>(store: &S, url: &str, policy: &Registration, now: i64) -> Result<Client, String> {
+pub async fn resolve<S: Store + ?Sized>(
+    store: &S,
+    url: &str,
+    policy: &Registration,
+    now: i64,
+) -> Result<Client, String> {
     if !policy.metadata_documents {
         return Err("this server does not accept client metadata documents".into());
     }
@@ -134,12 +147,18 @@ pub async fn resolve<S: Store + ?Sized>(store: &S, url: &str, policy: &Registrat
     let body = match cached {
         Some(b) => b.into_bytes(),
         None => {
-            let Fetched { status, cache_control, body } = store
+            let Fetched {
+                status,
+                cache_control,
+                body,
+            } = store
                 .fetch(url, MAX_DOCUMENT, TIMEOUT_MS)
                 .await
                 .map_err(|e| format!("the client metadata document could not be fetched: {e}"))?;
             if status != 200 {
-                return Err(format!("the client metadata document could not be fetched (HTTP {status})"));
+                return Err(format!(
+                    "the client metadata document could not be fetched (HTTP {status})"
+                ));
             }
             // Validate before caching, so a bad document is never cached.
             parse(url, &body)?;
@@ -154,11 +173,20 @@ pub async fn resolve<S: Store + ?Sized>(store: &S, url: &str, policy: &Registrat
     let name = doc
         .client_name
         .as_deref()
-        .map(|n| n.chars().filter(|c| !c.is_control()).take(200).collect::<String>())
+        .map(|n| {
+            n.chars()
+                .filter(|c| !c.is_control())
+                .take(200)
+                .collect::<String>()
+        })
         .filter(|n| !n.trim().is_empty())
         .unwrap_or_else(|| url.to_owned());
     let mut grants = vec![GRANT_CODE.to_owned()];
-    if doc.grant_types.as_ref().is_some_and(|g| g.iter().any(|g| g == GRANT_REFRESH)) {
+    if doc
+        .grant_types
+        .as_ref()
+        .is_some_and(|g| g.iter().any(|g| g == GRANT_REFRESH))
+    {
         grants.push(GRANT_REFRESH.to_owned());
     }
     let metadata = json!({

@@ -12,8 +12,8 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::crypto::Crypto;
-use crate::directory::clients::{self, insert_stmt, Client, NewClient, GRANT_CODE, GRANT_REFRESH};
 use crate::directory::audit;
+use crate::directory::clients::{self, insert_stmt, Client, NewClient, GRANT_CODE, GRANT_REFRESH};
 use crate::policy::redirect::{self, AppType};
 use crate::revocation;
 use crate::secret::{generate_secret, verify_digest};
@@ -43,7 +43,10 @@ impl RegError {
             RegError::RedirectUri(d) => ("invalid_redirect_uri", d),
             RegError::Metadata(d) => ("invalid_client_metadata", d),
         };
-        no_store(json_response(StatusCode::BAD_REQUEST, &json!({ "error": code, "error_description": desc })))
+        no_store(json_response(
+            StatusCode::BAD_REQUEST,
+            &json!({ "error": code, "error_description": desc }),
+        ))
     }
 }
 
@@ -96,16 +99,17 @@ struct Validated {
 
 fn short(field: &str, v: &Option<String>, max: usize) -> Result<(), RegError> {
     match v {
-        Some(s) if s.chars().count() > max || s.chars().any(char::is_control) => {
-            Err(RegError::Metadata(format!("{field}: at most {max} printable characters")))
-        }
+        Some(s) if s.chars().count() > max || s.chars().any(char::is_control) => Err(
+            RegError::Metadata(format!("{field}: at most {max} printable characters")),
+        ),
         _ => Ok(()),
     }
 }
 
 fn https_url(field: &str, v: &Option<String>) -> Result<(), RegError> {
     if let Some(u) = v {
-        let ok = AbsoluteUri::parse(u).is_ok_and(|p| p.scheme == "https" && p.host.is_some() && p.fragment.is_none());
+        let ok = AbsoluteUri::parse(u)
+            .is_ok_and(|p| p.scheme == "https" && p.host.is_some() && p.fragment.is_none());
         if !ok {
             return Err(RegError::Metadata(format!("{field} must be an https URL")));
         }
@@ -117,9 +121,16 @@ fn validate(s: &Submitted) -> Result<Validated, RegError> {
     let app = match s.application_type.as_deref().unwrap_or("web") {
         "web" => AppType::Web,
         "native" => AppType::Native,
-        other => return Err(RegError::Metadata(format!("application_type {other} is not supported; use web or native"))),
+        other => {
+            return Err(RegError::Metadata(format!(
+                "application_type {other} is not supported; use web or native"
+            )))
+        }
     };
-    let grants = s.grant_types.clone().unwrap_or_else(|| vec![GRANT_CODE.to_owned()]);
+    let grants = s
+        .grant_types
+        .clone()
+        .unwrap_or_else(|| vec![GRANT_CODE.to_owned()]);
     let mut grant_types: Vec<String> = Vec::new();
     for g in &grants {
         match g.as_str() {
@@ -138,9 +149,14 @@ fn validate(s: &Submitted) -> Result<Validated, RegError> {
     if !grant_types.iter().any(|g| g == GRANT_CODE) {
         return Err(RegError::Metadata("authorization_code is required".into()));
     }
-    let responses = s.response_types.clone().unwrap_or_else(|| vec!["code".to_owned()]);
+    let responses = s
+        .response_types
+        .clone()
+        .unwrap_or_else(|| vec!["code".to_owned()]);
     if responses.iter().any(|r| r != "code") {
-        return Err(RegError::Metadata("only the code response type is supported".into()));
+        return Err(RegError::Metadata(
+            "only the code response type is supported".into(),
+        ));
     }
     let (public, auth_method) = match s.token_endpoint_auth_method.as_deref().unwrap_or("client_secret_basic") {
         "none" => (true, "none"),
@@ -154,32 +170,58 @@ fn validate(s: &Submitted) -> Result<Validated, RegError> {
     };
     let uris = s.redirect_uris.clone().unwrap_or_default();
     if uris.is_empty() {
-        return Err(RegError::RedirectUri("at least one redirect URI is required".into()));
+        return Err(RegError::RedirectUri(
+            "at least one redirect URI is required".into(),
+        ));
     }
     if uris.len() > 20 {
         return Err(RegError::RedirectUri("at most 20 redirect URIs".into()));
     }
     for u in &uris {
-        redirect::check_registration(u, app).map_err(|why| RegError::RedirectUri(format!("{u}: {why}")))?;
+        redirect::check_registration(u, app)
+            .map_err(|why| RegError::RedirectUri(format!("{u}: {why}")))?;
     }
     short("client_name", &s.client_name, 200)?;
     short("software_id", &s.software_id, 200)?;
     short("software_version", &s.software_version, 100)?;
     short("scope", &s.scope, 2000)?;
-    for (f, v) in [("client_uri", &s.client_uri), ("logo_uri", &s.logo_uri), ("tos_uri", &s.tos_uri), ("policy_uri", &s.policy_uri)] {
+    for (f, v) in [
+        ("client_uri", &s.client_uri),
+        ("logo_uri", &s.logo_uri),
+        ("tos_uri", &s.tos_uri),
+        ("policy_uri", &s.policy_uri),
+    ] {
         https_url(f, v)?;
     }
     if let Some(scope) = &s.scope {
-        crate::policy::scopes::parse(Some(scope)).map_err(|_| RegError::Metadata("scope is not RFC 6749 scope syntax".into()))?;
+        crate::policy::scopes::parse(Some(scope))
+            .map_err(|_| RegError::Metadata("scope is not RFC 6749 scope syntax".into()))?;
     }
     let contacts = s.contacts.clone().unwrap_or_default();
-    if contacts.len() > 10 || contacts.iter().any(|c| c.len() > 200 || c.chars().any(char::is_control)) {
-        return Err(RegError::Metadata("contacts: at most 10 entries of 200 characters".into()));
+    if contacts.len() > 10
+        || contacts
+            .iter()
+            .any(|c| c.len() > 200 || c.chars().any(char::is_control))
+    {
+        return Err(RegError::Metadata(
+            "contacts: at most 10 entries of 200 characters".into(),
+        ));
     }
-    let name = s.client_name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| "Unnamed client".into());
+    let name = s
+        .client_name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| "Unnamed client".into());
     let mut metadata = Map::new();
     metadata.insert("client_name".into(), json!(name));
-    metadata.insert("application_type".into(), json!(if app == AppType::Native { "native" } else { "web" }));
+    metadata.insert(
+        "application_type".into(),
+        json!(if app == AppType::Native {
+            "native"
+        } else {
+            "web"
+        }),
+    );
     metadata.insert("redirect_uris".into(), json!(uris));
     metadata.insert("grant_types".into(), json!(grant_types));
     metadata.insert("response_types".into(), json!(["code"]));
@@ -211,11 +253,24 @@ fn validate(s: &Submitted) -> Result<Validated, RegError> {
 }
 
 fn parse_body(req: &Request) -> Result<Submitted, RegError> {
-    let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    if !ct.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case("application/json") {
-        return Err(RegError::Metadata("the body must be application/json".into()));
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !ct
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .eq_ignore_ascii_case("application/json")
+    {
+        return Err(RegError::Metadata(
+            "the body must be application/json".into(),
+        ));
     }
-    serde_json::from_slice(req.body()).map_err(|e| RegError::Metadata(format!("malformed metadata: {e}")))
+    serde_json::from_slice(req.body())
+        .map_err(|e| RegError::Metadata(format!("malformed metadata: {e}")))
 }
 
 fn bearer(req: &Request) -> Option<&str> {
@@ -244,7 +299,11 @@ struct Count {
 
 /// Counts this registration against the per-source and global windows (one batch); `Err`
 /// with the seconds to wait when over either limit.
-async fn rate_limit<S: Store + ?Sized, C>(svc: &Service<'_, S, C>, req: &Request, now: i64) -> Result<(), Error> {
+async fn rate_limit<S: Store + ?Sized, C>(
+    svc: &Service<'_, S, C>,
+    req: &Request,
+    now: i64,
+) -> Result<(), Error> {
     let source = req
         .headers()
         .get("cf-connecting-ip")
@@ -265,7 +324,11 @@ async fn rate_limit<S: Store + ?Sized, C>(svc: &Service<'_, S, C>, req: &Request
         .batch(vec![
             bump(&k_src),
             bump(&k_all),
-            stmt!("SELECT key, count FROM rate_counters WHERE key IN (?1, ?2)", &k_src, &k_all),
+            stmt!(
+                "SELECT key, count FROM rate_counters WHERE key IN (?1, ?2)",
+                &k_src,
+                &k_all
+            ),
         ])
         .await?;
     let counts: Vec<Count> = decode(rows.into_iter().nth(2).unwrap_or_default())?;
@@ -274,7 +337,9 @@ async fn rate_limit<S: Store + ?Sized, C>(svc: &Service<'_, S, C>, req: &Request
             || (c.key == k_all && c.count > svc.config.registration.global_per_hour)
     });
     if over {
-        return Err(Error::RateLimited((window + WINDOW_SECS - now).max(1) as u32));
+        return Err(Error::RateLimited(
+            (window + WINDOW_SECS - now).max(1) as u32
+        ));
     }
     Ok(())
 }
@@ -284,7 +349,13 @@ struct RsRow {
     id: String,
 }
 
-fn registration_response(svc_issuer: &str, c: &Client, secret: Option<&str>, rat: Option<&str>, status: StatusCode) -> Response {
+fn registration_response(
+    svc_issuer: &str,
+    c: &Client,
+    secret: Option<&str>,
+    rat: Option<&str>,
+    status: StatusCode,
+) -> Response {
     let mut body: Map<String, Value> = serde_json::from_str(&c.metadata).unwrap_or_default();
     body.insert("client_id".into(), json!(c.id));
     body.insert("client_id_issued_at".into(), json!(c.created_at));
@@ -297,9 +368,13 @@ fn registration_response(svc_issuer: &str, c: &Client, secret: Option<&str>, rat
     if let Some(t) = rat {
         body.insert("registration_access_token".into(), json!(t));
     }
-    body.insert("registration_client_uri".into(), json!(format!("{svc_issuer}{PATH}/{}", c.id)));
+    body.insert(
+        "registration_client_uri".into(),
+        json!(format!("{svc_issuer}{PATH}/{}", c.id)),
+    );
     let mut r = no_store(json_response(status, &body));
-    r.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    r.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     r
 }
 
@@ -312,10 +387,13 @@ pub async fn register<S: Store + ?Sized, C: Crypto>(
 ) -> Result<Response, Error> {
     let policy = &svc.config.registration;
     if !policy.open {
-        return Err(Error::Forbidden("dynamic client registration is disabled".into()));
+        return Err(Error::Forbidden(
+            "dynamic client registration is disabled".into(),
+        ));
     }
     if let Some(required) = &policy.initial_access_token {
-        let ok = bearer(req).is_some_and(|t| crate::secret::ct_eq(t.as_bytes(), required.expose().as_bytes()));
+        let ok = bearer(req)
+            .is_some_and(|t| crate::secret::ct_eq(t.as_bytes(), required.expose().as_bytes()));
         if !ok {
             return Ok(invalid_token());
         }
@@ -332,11 +410,16 @@ pub async fn register<S: Store + ?Sized, C: Crypto>(
     // The resource servers that accept self-registered clients now.
     let servers: Vec<RsRow> = decode(
         svc.store
-            .query(stmt!("SELECT id FROM resource_servers WHERE allow_self_registered = 1 ORDER BY id"))
+            .query(stmt!(
+                "SELECT id FROM resource_servers WHERE allow_self_registered = 1 ORDER BY id"
+            ))
             .await?,
     )?;
     if servers.is_empty() {
-        return Ok(RegError::Metadata("no resource server accepts self-registered clients".into()).into_response());
+        return Ok(
+            RegError::Metadata("no resource server accepts self-registered clients".into())
+                .into_response(),
+        );
     }
     let id = crate::directory::new_id("dcr", rng);
     let secret = (!v.public).then(|| generate_secret(rng));
@@ -358,20 +441,48 @@ pub async fn register<S: Store + ?Sized, C: Crypto>(
         now,
     })];
     stmts.extend(servers.iter().map(|rs| {
-        stmt!("INSERT INTO client_resources (client_id, resource_server_id) VALUES (?1, ?2)", &id, &rs.id)
+        stmt!(
+            "INSERT INTO client_resources (client_id, resource_server_id) VALUES (?1, ?2)",
+            &id,
+            &rs.id
+        )
     }));
-    stmts.push(audit::record(now, "registration", "client.register", "client", &id, json!({ "name": v.name })));
+    stmts.push(audit::record(
+        now,
+        "registration",
+        "client.register",
+        "client",
+        &id,
+        json!({ "name": v.name }),
+    ));
     svc.store.batch(stmts).await?;
-    let c = clients::get_row(svc.store, &id).await?.ok_or(Error::NoSuch("client"))?;
-    Ok(registration_response(&svc.config.issuer, &c, secret.as_ref().map(|s| s.expose()), Some(rat.expose()), StatusCode::CREATED))
+    let c = clients::get_row(svc.store, &id)
+        .await?
+        .ok_or(Error::NoSuch("client"))?;
+    Ok(registration_response(
+        &svc.config.issuer,
+        &c,
+        secret.as_ref().map(|s| s.expose()),
+        Some(rat.expose()),
+        StatusCode::CREATED,
+    ))
 }
 
 /// Loads a registered client by its registration access token.
-async fn authorized<S: Store + ?Sized>(db: &S, req: &Request, id: &str) -> Result<Option<Client>, Error> {
-    let Some(token) = bearer(req) else { return Ok(None) };
+async fn authorized<S: Store + ?Sized>(
+    db: &S,
+    req: &Request,
+    id: &str,
+) -> Result<Option<Client>, Error> {
+    let Some(token) = bearer(req) else {
+        return Ok(None);
+    };
     let c = clients::get_row(db, id).await?;
     Ok(c.filter(|c| {
-        c.kind == "dynamic" && c.registration_token_hash.as_deref().is_some_and(|h| verify_digest(token, h))
+        c.kind == "dynamic"
+            && c.registration_token_hash
+                .as_deref()
+                .is_some_and(|h| verify_digest(token, h))
     }))
 }
 
@@ -386,26 +497,44 @@ pub async fn manage<S: Store + ?Sized, C: Crypto>(
         return Ok(invalid_token());
     };
     match *req.method() {
-        http::Method::GET => Ok(registration_response(&svc.config.issuer, &c, None, None, StatusCode::OK)),
+        http::Method::GET => Ok(registration_response(
+            &svc.config.issuer,
+            &c,
+            None,
+            None,
+            StatusCode::OK,
+        )),
         http::Method::PUT => {
             let submitted = match parse_body(req) {
                 Ok(s) => s,
                 Err(e) => return Ok(e.into_response()),
             };
             if submitted.client_id.as_deref() != Some(id) {
-                return Ok(RegError::Metadata("client_id must be present and match".into()).into_response());
+                return Ok(
+                    RegError::Metadata("client_id must be present and match".into())
+                        .into_response(),
+                );
             }
             if let Some(s) = &submitted.client_secret {
-                if !c.secret_hash.as_deref().is_some_and(|h| verify_digest(s, h)) {
-                    return Ok(RegError::Metadata("client_secret does not match".into()).into_response());
+                if !c
+                    .secret_hash
+                    .as_deref()
+                    .is_some_and(|h| verify_digest(s, h))
+                {
+                    return Ok(
+                        RegError::Metadata("client_secret does not match".into()).into_response()
+                    );
                 }
             }
             let v = match validate(&submitted) {
                 Ok(v) => v,
                 Err(e) => return Ok(e.into_response()),
             };
-            if v.public != !c.is_confidential() {
-                return Ok(RegError::Metadata("token_endpoint_auth_method cannot change between none and a secret".into()).into_response());
+            if v.public == c.is_confidential() {
+                return Ok(RegError::Metadata(
+                    "token_endpoint_auth_method cannot change between none and a secret".into(),
+                )
+                .into_response());
             }
             svc.store
                 .batch(vec![
@@ -423,8 +552,16 @@ pub async fn manage<S: Store + ?Sized, C: Crypto>(
                     audit::record(now, id, "client.update_registration", "client", id, json!({})),
                 ])
                 .await?;
-            let c = clients::get_row(svc.store, id).await?.ok_or(Error::NoSuch("client"))?;
-            Ok(registration_response(&svc.config.issuer, &c, None, None, StatusCode::OK))
+            let c = clients::get_row(svc.store, id)
+                .await?
+                .ok_or(Error::NoSuch("client"))?;
+            Ok(registration_response(
+                &svc.config.issuer,
+                &c,
+                None,
+                None,
+                StatusCode::OK,
+            ))
         }
         http::Method::DELETE => {
             let stmts = vec![
@@ -449,7 +586,11 @@ pub async fn manage<S: Store + ?Sized, C: Crypto>(
 }
 
 /// The cron task's cleanup: self-registered clients never used within the configured time.
-pub async fn delete_unused<S: Store + ?Sized>(db: &S, unused_days: i64, now: i64) -> Result<usize, Error> {
+pub async fn delete_unused<S: Store + ?Sized>(
+    db: &S,
+    unused_days: i64,
+    now: i64,
+) -> Result<usize, Error> {
     let rows = db
         .query(stmt!(
             "DELETE FROM clients WHERE kind IN ('dynamic', 'metadata') AND last_used_at IS NULL AND created_at < ?1 RETURNING id",

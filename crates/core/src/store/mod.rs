@@ -149,4 +149,7 @@ pub trait Database {
 /// list, and outbound fetches with their cache.
 pub trait Store: Database + crate::revocation::RevocationList + crate::outbound::Outbound {}
 
-impl<T: Database + crate::revocation::RevocationList + crate::outbound::Outbound + ?Sized> Store for T {}
+impl<T: Database + crate::revocation::RevocationList + crate::outbound::Outbound + ?Sized> Store
+    for T
+{
+}
