@@ -39,6 +39,7 @@ const child = spawn(process.execPath, ['--test', '--test-concurrency=1', '--test
     MCPGATE_BASE: worker.base,
     MCPGATE_ADMIN_TOKEN: TEST_ADMIN,
     MCPGATE_SECRET: TEST_SECRET,
+    MCPGATE_PERSIST: worker.persistDir,
     MCPGATE_ADMIN_CLIENT_ID: adminId,
     MCPGATE_ADMIN_CLIENT_SECRET: adminSecret,
   },
