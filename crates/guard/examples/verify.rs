@@ -1,7 +1,12 @@
 //! Verifies access tokens with both signature backends, for cross-checks against a running
 //! mcpgate (the HTTP suite uses it): `verify <issuer> <audience> <jwks.json>`, tokens on stdin,
 //! one line per token out: `p256=<ok|error> ring=<ok|error>`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::io::BufRead;
 
