@@ -55,6 +55,17 @@ mod client_credentials {
     }
 
     #[test]
+    fn a_warm_isolate_issues_a_client_credentials_token_in_one_d1_round_trip() {
+        let h = Harness::new();
+        let f = h.fixture();
+        let cc = || h.token(&[("grant_type", "client_credentials"), ("resource", NOTES)], Some((&f.conf_app, &f.conf_secret)));
+        assert_eq!(cc().status, 200, "warms the key cache and records last use");
+        let before = h.store.db.round_trips.get();
+        assert_eq!(cc().status, 200);
+        assert_eq!(h.store.db.round_trips.get() - before, 1);
+    }
+
+    #[test]
     fn without_a_scope_parameter_it_gets_everything_it_holds() {
         let h = Harness::new();
         let f = h.fixture();

@@ -45,11 +45,36 @@ pub async fn handle<S: Store + ?Sized, C: Crypto>(
 ) -> Result<Response, Error> {
     let params = super::form_body(req)?;
     let grant = params.require("grant_type")?.to_owned();
-    let client = client_auth::authenticate(svc.store, req, &params).await?;
+    let presented = client_auth::presented(req, &params)?;
+    if grant == GRANT_CLIENT_CREDENTIALS {
+        if let Some(resource) = target::resource_param(&params)? {
+            // The hot path: the client and everything about the target in one D1 batch.
+            let mut stmts = vec![stmt!(
+                "SELECT * FROM clients WHERE id = ?1",
+                &presented.client_id
+            )];
+            stmts.extend(target::stmts(&presented.client_id, &resource));
+            let mut rows = svc.store.batch(stmts).await?.into_iter();
+            let client =
+                client_auth::check(&presented, decode_first(rows.next().unwrap_or_default())?)?;
+            cc_preconditions(&client)?;
+            let t = target::from_rows(&client, rows.collect())?;
+            return client_credentials(svc, &client, &params, t, now, rng).await;
+        }
+    }
+    let client = client_auth::check(
+        &presented,
+        crate::directory::clients::get_row(svc.store, &presented.client_id).await?,
+    )?;
     match grant.as_str() {
         GRANT_CODE => authorization_code(svc, &client, &params, now, rng).await,
         GRANT_REFRESH => refresh(svc, &client, &params, now, rng).await,
-        GRANT_CLIENT_CREDENTIALS => client_credentials(svc, &client, &params, now, rng).await,
+        GRANT_CLIENT_CREDENTIALS => {
+            cc_preconditions(&client)?;
+            let resource = resolve_resource(svc.store, &client, &params).await?;
+            let t = load_target(svc.store, &client, &resource).await?;
+            client_credentials(svc, &client, &params, t, now, rng).await
+        }
         GRANT_TOKEN_EXCHANGE => exchange(svc, &client, &params, now, rng).await,
         _ => Err(Error::UnsupportedGrantType),
     }
@@ -122,22 +147,25 @@ async fn sign<S: Store + ?Sized, C: Crypto>(
 
 // ---------------------------------------------------------------- client_credentials
 
-async fn client_credentials<S: Store + ?Sized, C: Crypto>(
-    svc: &Service<'_, S, C>,
-    client: &Client,
-    params: &Params,
-    now: i64,
-    rng: &mut dyn CryptoRngCore,
-) -> Result<Response, Error> {
+fn cc_preconditions(client: &Client) -> Result<(), Error> {
     require_grant(client, GRANT_CLIENT_CREDENTIALS)?;
     if !client.is_confidential() {
         return Err(Error::UnauthorizedClient(
             "client_credentials needs a confidential client".into(),
         ));
     }
+    Ok(())
+}
+
+async fn client_credentials<S: Store + ?Sized, C: Crypto>(
+    svc: &Service<'_, S, C>,
+    client: &Client,
+    params: &Params,
+    t: Target,
+    now: i64,
+    rng: &mut dyn CryptoRngCore,
+) -> Result<Response, Error> {
     let requested = scopes::parse(params.get("scope"))?;
-    let resource = resolve_resource(svc.store, client, params).await?;
-    let t = load_target(svc.store, client, &resource).await?;
     // The client acts for itself: its own role scopes, whatever it asked for beyond them dropped.
     let granted = match &requested {
         Some(r) => scopes::and(r, &t.client_held),
