@@ -19,7 +19,7 @@ export async function launch() {
  * Opens `authorizeUrl`, signs in (if asked), takes a screenshot of the consent page, allows,
  * and returns the URL the browser was sent to (the client's redirect URI with code or error).
  */
-export async function authorizeInBrowser(browserOrContext, authorizeUrl, { username, password, redirectPrefix, screenshot, decision = 'Allow' }) {
+export async function authorizeInBrowser(browserOrContext, authorizeUrl, { username, password, redirectPrefix, screenshot, decision = 'Allow', onConsent }) {
   const page = await browserOrContext.newPage();
   let landed = null;
   // Seen on the request itself too: a redirect that ends the navigation at once may not reach
@@ -46,6 +46,7 @@ export async function authorizeInBrowser(browserOrContext, authorizeUrl, { usern
         mkdirSync(ARTIFACTS, { recursive: true });
         await page.screenshot({ path: join(ARTIFACTS, screenshot), fullPage: true });
       }
+      if (onConsent) onConsent(await page.locator('main').innerText());
       await page.getByRole('button', { name: decision }).click();
       await page.waitForLoadState();
     }

@@ -14,7 +14,7 @@ export async function discover() {
  * Authorization code + PKCE: oauth4webapi builds the request and checks the response (state,
  * iss), the browser signs in and consents. Returns the token endpoint response.
  */
-export async function browserCodeFlow({ as, browser, clientId, clientAuth = oauth.None(), redirect, resource, scope, username, password, screenshot }) {
+export async function browserCodeFlow({ as, browser, clientId, clientAuth = oauth.None(), redirect, resource, scope, username, password, screenshot, onConsent, context: shared }) {
   const client = { client_id: clientId };
   const verifier = oauth.generateRandomCodeVerifier();
   const challenge = await oauth.calculatePKCECodeChallenge(verifier);
@@ -24,14 +24,15 @@ export async function browserCodeFlow({ as, browser, clientId, clientAuth = oaut
     response_type: 'code', client_id: clientId, redirect_uri: redirect, code_challenge: challenge,
     code_challenge_method: 'S256', state, resource, ...(scope ? { scope } : {}),
   }).toString();
-  const context = await browser.newContext();
+  // A shared context keeps the session cookie between authorizations (remembered sign-in).
+  const context = shared ?? (await browser.newContext());
   try {
-    const landed = await authorizeInBrowser(context, url.href, { username, password, redirectPrefix: redirect, screenshot });
+    const landed = await authorizeInBrowser(context, url.href, { username, password, redirectPrefix: redirect, screenshot, onConsent });
     const params = oauth.validateAuthResponse(as, client, new URL(landed), state);
     const response = await oauth.authorizationCodeGrantRequest(as, client, clientAuth, params, redirect, verifier, { additionalParameters: { resource }, ...insecure });
     return await oauth.processAuthorizationCodeResponse(as, client, response);
   } finally {
-    await context.close();
+    if (!shared) await context.close();
   }
 }
 
