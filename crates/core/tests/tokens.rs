@@ -58,7 +58,12 @@ mod client_credentials {
     fn a_warm_isolate_issues_a_client_credentials_token_in_one_d1_round_trip() {
         let h = Harness::new();
         let f = h.fixture();
-        let cc = || h.token(&[("grant_type", "client_credentials"), ("resource", NOTES)], Some((&f.conf_app, &f.conf_secret)));
+        let cc = || {
+            h.token(
+                &[("grant_type", "client_credentials"), ("resource", NOTES)],
+                Some((&f.conf_app, &f.conf_secret)),
+            )
+        };
         assert_eq!(cc().status, 200, "warms the key cache and records last use");
         let before = h.store.db.round_trips.get();
         assert_eq!(cc().status, 200);

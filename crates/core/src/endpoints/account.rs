@@ -105,19 +105,10 @@ pub async fn revoke<S: Store + ?Sized, C: Crypto>(
     now: i64,
 ) -> Response {
     let keys = Keys::new(svc.config);
-    let form = match super::form_body(req) {
+    let form = match authorize::read_form_post(&svc.config.issuer, &keys, req) {
         Ok(f) => f,
-        Err(_) => {
-            return ui::error_page(
-                StatusCode::BAD_REQUEST,
-                "Cannot continue",
-                "The form could not be read.",
-            )
-        }
+        Err(page) => return page,
     };
-    if let Err(resp) = authorize::check_form_post(&svc.config.issuer, &keys, req, &form) {
-        return resp;
-    }
     let Some(user) = authorize::session_user(svc.store, &keys, req, now).await else {
         return back_to_account(&svc.config.issuer);
     };
@@ -153,18 +144,8 @@ pub async fn logout<S: Store + ?Sized, C: Crypto>(
     req: &Request,
 ) -> Response {
     let keys = Keys::new(svc.config);
-    let form = match super::form_body(req) {
-        Ok(f) => f,
-        Err(_) => {
-            return ui::error_page(
-                StatusCode::BAD_REQUEST,
-                "Cannot continue",
-                "The form could not be read.",
-            )
-        }
-    };
-    if let Err(resp) = authorize::check_form_post(&svc.config.issuer, &keys, req, &form) {
-        return resp;
+    if let Err(page) = authorize::read_form_post(&svc.config.issuer, &keys, req) {
+        return page;
     }
     let mut resp = back_to_account(&svc.config.issuer);
     authorize::set_cookie(&mut resp, &keys.end_session());

@@ -165,7 +165,7 @@ pub(crate) fn csrf_token(
 }
 
 /// Checks the double-submitted CSRF token and the `Origin` of a form post.
-pub(crate) fn check_form_post(
+fn check_form_post(
     svc_issuer: &str,
     keys: &Keys,
     req: &Request,
@@ -195,6 +195,20 @@ pub(crate) fn check_form_post(
         ));
     }
     Ok(())
+}
+
+/// Reads one of the pages' form posts: a form body, a double-submitted CSRF token and our own
+/// `Origin`. Failures are pages.
+pub(crate) fn read_form_post(issuer: &str, keys: &Keys, req: &Request) -> Result<Params, Response> {
+    let form = super::form_body(req).map_err(|_| {
+        ui::error_page(
+            StatusCode::BAD_REQUEST,
+            "Cannot continue",
+            "The form could not be read.",
+        )
+    })?;
+    check_form_post(issuer, keys, req, &form)?;
+    Ok(form)
 }
 
 /// Phase 1: the client and redirect URI. Failures render a page.
@@ -712,19 +726,10 @@ pub async fn login<S: Store + ?Sized, C: Crypto>(
     rng: &mut dyn CryptoRngCore,
 ) -> Response {
     let keys = Keys::new(svc.config);
-    let form = match super::form_body(req) {
+    let form = match read_form_post(&svc.config.issuer, &keys, req) {
         Ok(f) => f,
-        Err(_) => {
-            return ui::error_page(
-                StatusCode::BAD_REQUEST,
-                "Cannot continue",
-                "The form could not be read.",
-            )
-        }
+        Err(page) => return page,
     };
-    if let Err(resp) = check_form_post(&svc.config.issuer, &keys, req, &form) {
-        return resp;
-    }
     // The authorization request is re-validated from the continue query on every attempt.
     let continue_query = form.get("continue").unwrap_or_default();
     let t = if continue_query == ACCOUNT_CONTINUE {
@@ -864,19 +869,10 @@ pub async fn consent<S: Store + ?Sized, C: Crypto>(
     rng: &mut dyn CryptoRngCore,
 ) -> Response {
     let keys = Keys::new(svc.config);
-    let form = match super::form_body(req) {
+    let form = match read_form_post(&svc.config.issuer, &keys, req) {
         Ok(f) => f,
-        Err(_) => {
-            return ui::error_page(
-                StatusCode::BAD_REQUEST,
-                "Cannot continue",
-                "The form could not be read.",
-            )
-        }
+        Err(page) => return page,
     };
-    if let Err(resp) = check_form_post(&svc.config.issuer, &keys, req, &form) {
-        return resp;
-    }
     let expired = || {
         ui::error_page(
             StatusCode::BAD_REQUEST,

@@ -7,49 +7,16 @@
 
 use http::StatusCode;
 use rand_core::CryptoRngCore;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::client_auth;
-use super::token::verify_own_token;
+use super::token::{family_of, verify_own_token};
 use crate::crypto::Crypto;
 use crate::directory::clients::Client;
 use crate::revocation::{self, Entry, Kind};
-use crate::secret::sha256_b64;
 use crate::service::Service;
-use crate::stmt;
-use crate::store::{decode_first, Store};
+use crate::store::Store;
 use crate::wire::{json as json_response, no_store, Error, Request, Response};
-
-#[derive(Deserialize)]
-struct FamilyRow {
-    id: String,
-    client_id: String,
-    user_id: String,
-    resource: String,
-    scopes: String,
-    generation: i64,
-    token_generation: i64,
-    access_jti: Option<String>,
-    access_exp: Option<i64>,
-    expires_at: i64,
-    revoked_at: Option<i64>,
-    created_at: i64,
-    user_status: String,
-}
-
-async fn family_of<S: Store + ?Sized>(db: &S, token: &str) -> Result<Option<FamilyRow>, Error> {
-    Ok(decode_first(
-        db.query(stmt!(
-            "SELECT f.*, t.generation AS token_generation, r.identifier AS resource, u.status AS user_status \
-             FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id \
-             JOIN resource_servers r ON r.id = f.resource_server_id JOIN users u ON u.id = f.user_id \
-             WHERE t.token_hash = ?1",
-            sha256_b64(token.as_bytes())
-        ))
-        .await?,
-    )?)
-}
 
 fn inactive() -> Response {
     no_store(json_response(StatusCode::OK, &json!({ "active": false })))
@@ -121,10 +88,7 @@ pub async fn introspect<S: Store + ?Sized, C: Crypto>(
         return Ok(inactive());
     };
     let owner = who.as_ref().is_none_or(|c| c.id == f.client_id);
-    let live = f.revoked_at.is_none()
-        && f.token_generation == f.generation
-        && f.expires_at > now
-        && f.user_status == "active";
+    let live = f.usable(now) && f.user_status == "active";
     if !owner || !live {
         return Ok(inactive());
     }

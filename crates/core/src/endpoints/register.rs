@@ -253,18 +253,7 @@ fn validate(s: &Submitted) -> Result<Validated, RegError> {
 }
 
 fn parse_body(req: &Request) -> Result<Submitted, RegError> {
-    let ct = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if !ct
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .eq_ignore_ascii_case("application/json")
-    {
+    if !super::media_type_is(req, "application/json") {
         return Err(RegError::Metadata(
             "the body must be application/json".into(),
         ));

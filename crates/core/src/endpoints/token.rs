@@ -432,18 +432,48 @@ async fn authorization_code<S: Store + ?Sized, C: Crypto>(
 // ---------------------------------------------------------------- refresh_token
 
 #[derive(Deserialize)]
-struct FamilyRow {
-    id: String,
-    client_id: String,
-    user_id: String,
-    resource: String,
-    scopes: String,
-    generation: i64,
-    token_generation: i64,
-    access_jti: Option<String>,
-    access_exp: Option<i64>,
-    expires_at: i64,
-    revoked_at: Option<i64>,
+pub(crate) struct FamilyRow {
+    pub(crate) id: String,
+    pub(crate) client_id: String,
+    pub(crate) user_id: String,
+    /// The resource server's identifier.
+    pub(crate) resource: String,
+    pub(crate) scopes: String,
+    pub(crate) generation: i64,
+    /// The generation of the presented token (older than `generation`: rotated, reused).
+    pub(crate) token_generation: i64,
+    pub(crate) access_jti: Option<String>,
+    pub(crate) access_exp: Option<i64>,
+    pub(crate) expires_at: i64,
+    pub(crate) revoked_at: Option<i64>,
+    pub(crate) created_at: i64,
+    pub(crate) user_status: String,
+}
+
+/// The refresh family a presented refresh token belongs to (by the token's digest).
+pub(crate) async fn family_of<S: Store + ?Sized>(
+    db: &S,
+    token: &str,
+) -> Result<Option<FamilyRow>, Error> {
+    Ok(decode_first(
+        db.query(stmt!(
+            "SELECT f.*, t.generation AS token_generation, r.identifier AS resource, u.status AS user_status \
+             FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id \
+             JOIN resource_servers r ON r.id = f.resource_server_id JOIN users u ON u.id = f.user_id \
+             WHERE t.token_hash = ?1",
+            sha256_b64(token.as_bytes())
+        ))
+        .await?,
+    )?)
+}
+
+impl FamilyRow {
+    /// Not revoked, not rotated past the presented token, not expired.
+    pub(crate) fn usable(&self, now: i64) -> bool {
+        self.revoked_at.is_none()
+            && self.token_generation == self.generation
+            && self.expires_at > now
+    }
 }
 
 async fn refresh<S: Store + ?Sized, C: Crypto>(
@@ -455,17 +485,9 @@ async fn refresh<S: Store + ?Sized, C: Crypto>(
 ) -> Result<Response, Error> {
     require_grant(client, GRANT_REFRESH)?;
     let presented = params.require("refresh_token")?;
-    let family: Option<FamilyRow> = decode_first(
-        svc.store
-            .query(stmt!(
-                "SELECT f.*, t.generation AS token_generation, r.identifier AS resource FROM refresh_tokens t \
-                 JOIN refresh_families f ON f.id = t.family_id JOIN resource_servers r ON r.id = f.resource_server_id \
-                 WHERE t.token_hash = ?1",
-                sha256_b64(presented.as_bytes())
-            ))
-            .await?,
-    )?;
-    let f = family.ok_or_else(|| Error::InvalidGrant("unknown refresh token".into()))?;
+    let f = family_of(svc.store, presented)
+        .await?
+        .ok_or_else(|| Error::InvalidGrant("unknown refresh token".into()))?;
     if f.client_id != client.id {
         return Err(Error::InvalidGrant(
             "refresh token was issued to another client".into(),

@@ -11,7 +11,7 @@ pub mod keys;
 pub mod openapi;
 mod routes;
 
-use http::{header, Method, StatusCode};
+use http::{Method, StatusCode};
 use rand_core::CryptoRngCore;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -66,13 +66,7 @@ pub fn bearer_token(value: &str) -> Option<&str> {
 /// Parses a JSON body into `T`, rejecting other media types and unknown fields, and naming the
 /// failing field.
 pub fn body<T: DeserializeOwned>(req: &Request) -> Result<T, Error> {
-    let ct = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let essence = ct.split(';').next().unwrap_or_default().trim();
-    if !essence.eq_ignore_ascii_case("application/json") {
+    if !crate::endpoints::media_type_is(req, "application/json") {
         return Err(Error::UnsupportedMediaType("application/json"));
     }
     let de = &mut serde_json::Deserializer::from_slice(req.body());
