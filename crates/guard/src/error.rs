@@ -22,6 +22,9 @@ pub enum RefreshError {
     UnknownKeyId,
     /// The feed's signature does not verify.
     BadSignature,
+    /// The feed's signature could not be checked (the platform's crypto failed, e.g. no
+    /// `crypto.subtle`); the feed was not applied.
+    VerifierUnavailable,
     /// The feed's `iss` is not the configured issuer.
     WrongIssuer,
     /// A full feed older (lower `seq`) than the state already applied.
@@ -50,6 +53,9 @@ impl std::fmt::Display for RefreshError {
             RefreshError::BadHeader => f.write_str("feed JWS header is not ES256 revocations+jwt"),
             RefreshError::UnknownKeyId => f.write_str("feed signed with an unknown kid"),
             RefreshError::BadSignature => f.write_str("feed signature does not verify"),
+            RefreshError::VerifierUnavailable => {
+                f.write_str("feed signature could not be checked (verifier unavailable)")
+            }
             RefreshError::WrongIssuer => f.write_str("feed issuer mismatch"),
             RefreshError::Rollback { current, received } => {
                 write!(f, "feed seq {received} is older than applied seq {current}")

@@ -6,7 +6,9 @@
 //! 1. refreshes the JWKS if its cache lifetime ran out ([`crate::jwks`]);
 //! 2. polls the revocation feed if [`GuardConfig::revocation_poll_secs`] elapsed
 //!    ([`crate::revocation`]): `?since=<cursor>` with `If-None-Match` once it has a state;
-//! 3. validates the token ([`Validator::validate`]);
+//! 3. validates the token ([`Validator::validate_async`]: the signature is checked by the
+//!    configured [`Backend`](crate::backend::Backend), awaited, so with `Backend::WebCrypto`,
+//!    the default on Workers, by `crypto.subtle.verify`; feeds are verified the same way);
 //! 4. on [`TokenError::UnknownKeyId`], refetches the JWKS (rate-limited) and validates once more.
 //!
 //! Each of the two refreshes runs at most once at a time ("single flight"). A request that needs
@@ -196,10 +198,10 @@ impl<F: Fetch> Guard<F> {
     /// JWKS (rate-limited) and validates once more. See the module documentation.
     pub async fn validate(&self, token: &str, now: i64) -> Result<VerifiedToken, TokenError> {
         self.refresh_due(now).await;
-        match self.validator.validate(token, now) {
+        match self.validator.validate_async(token, now).await {
             Err(TokenError::UnknownKeyId(kid)) => {
                 if self.refresh_jwks(now, Trigger::UnknownKid).await {
-                    self.validator.validate(token, now)
+                    self.validator.validate_async(token, now).await
                 } else {
                     Err(TokenError::UnknownKeyId(kid))
                 }
@@ -413,10 +415,12 @@ impl<F: Fetch> Guard<F> {
             200 => {
                 let body =
                     std::str::from_utf8(&response.body).map_err(|_| RefreshError::Malformed)?;
-                match self.validator.apply_revocation_feed(body, now) {
+                match self.validator.apply_revocation_feed_async(body, now).await {
                     Err(RefreshError::UnknownKeyId) => {
                         self.refresh_jwks(now, Trigger::UnknownKid).await;
-                        self.validator.apply_revocation_feed(body, now)?;
+                        self.validator
+                            .apply_revocation_feed_async(body, now)
+                            .await?;
                     }
                     other => {
                         other?;

@@ -7,14 +7,16 @@
 //!   issuer so the two never drift;
 //! - [`jwk`]: ES256 public keys, JWK sets and RFC 7638 thumbprints;
 //! - [`token`]: parsing, signature verification and claim checks, step by step;
-//! - [`validator`]: the synchronous, I/O-free [`Validator`] that runs all checks against a cached
-//!   key set, the revocation state and a verified-token cache;
+//! - [`validator`]: the I/O-free [`Validator`] that runs all checks against a cached key set, the
+//!   revocation state and a verified-token cache (synchronously, or awaiting an asynchronous
+//!   signature backend such as WebCrypto);
 //! - [`guard`]: the async [`Guard`] that keeps the JWKS ([`jwks`]) and the revocation feed
 //!   ([`revocation`]) fresh through a pluggable [`Fetch`] ([`fetch`]);
 //! - [`scope`]: tool → scope requirements with scope hierarchies;
 //! - [`challenge`] and [`metadata`]: RFC 6750 / RFC 9728 challenges and protected resource
 //!   metadata;
-//! - [`backend`]: ES256 backends, pure-Rust p256 or (feature `ring`) ring.
+//! - [`backend`]: ES256 backends: pure-Rust p256, (feature `ring`) ring, or (feature `workers`
+//!   on wasm32) the runtime's WebCrypto, `crypto.subtle`.
 //!
 //! ## Features
 //!
@@ -22,7 +24,7 @@
 //! | --- | --- |
 //! | `ring` | [`Backend::Ring`], the default backend when enabled (native targets) |
 //! | `native` | [`fetch::native::ReqwestFetch`] (reqwest + rustls, tokio) |
-//! | `workers` | [`fetch::workers::WorkersFetch`] (Cloudflare Workers, `wasm32-unknown-unknown`) |
+//! | `workers` | [`fetch::workers::WorkersFetch`] and, on `wasm32` only, `Backend::WebCrypto` (`crypto.subtle`), the default backend there (Cloudflare Workers, `wasm32-unknown-unknown`) |
 //!
 //! The crate never logs, never panics, and never reads a clock (time is passed in); no token
 //! or key material appears in its errors.
@@ -46,7 +48,7 @@ mod sync;
 pub mod token;
 pub mod validator;
 
-pub use backend::{Backend, KeySet, VerifierKey};
+pub use backend::{AsyncVerifier, Backend, KeySet, VerifierKey, VerifierUnavailable};
 pub use challenge::{bearer_token, Challenge, Challenges, WWW_AUTHENTICATE};
 pub use claims::{AccessClaims, Actor, Audience};
 pub use error::RefreshError;

@@ -1,8 +1,10 @@
-//! The synchronous, I/O-free validator: everything needed to accept or reject an access token
-//! locally, given a key set and a revocation state that something else keeps fresh (usually a
+//! The I/O-free validator: everything needed to accept or reject an access token locally, given
+//! a key set and a revocation state that something else keeps fresh (usually a
 //! [`Guard`](crate::guard::Guard)).
 //!
-//! [`Validator::validate`] applies, in order:
+//! [`Validator::validate`] (synchronous) and [`Validator::validate_async`] /
+//! [`Validator::validate_with`] (the signature check awaited, for asynchronous backends such as
+//! WebCrypto, see [`AsyncVerifier`]) share one implementation and apply, in order:
 //! 1. the revocation-state freshness rule ([`ValidatorConfig::revocation_max_age_secs`]);
 //! 2. the verified-token cache: keyed by the token's SHA-256 (no token is stored), bounded
 //!    ([`ValidatorConfig::cache_capacity`], oldest entry evicted first), an entry used only while
@@ -11,7 +13,9 @@
 //! 3. the JOSE header (RFC 7515 §4, RFC 9068 §4 items 1–2): `alg` exactly `ES256` (never
 //!    `none`, HS*, RS*), `typ` `at+jwt`, a `kid`, no `crit`;
 //! 4. the signature, with the key the JWKS publishes under that `kid` (RFC 7517 §4.5); an
-//!    unknown `kid` is [`TokenError::UnknownKeyId`] so the caller can refetch the JWKS;
+//!    unknown `kid` is [`TokenError::UnknownKeyId`] so the caller can refetch the JWKS. This is
+//!    the only step that differs between the synchronous and asynchronous paths, and no claim
+//!    is decoded before it succeeded;
 //! 5. the claims (RFC 9068 §4 items 3–6, RFC 7519 §4.1): exact `iss`, exactly one `aud` equal
 //!    to this resource, `exp`, `nbf` and `iat` with the configured leeway;
 //! 6. the revocation state ([`crate::revocation`]).
@@ -23,11 +27,11 @@
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use crate::backend::{Backend, KeySet};
+use crate::backend::{AsyncVerifier, Backend, KeySet, VerifierKey, VerifierUnavailable};
 use crate::cache::{TokenCache, TokenDigest};
 use crate::error::RefreshError;
 use crate::jwk::JwkSet;
-use crate::jws::{parse_compact, typ_matches};
+use crate::jws::{parse_compact, typ_matches, CompactJws};
 use crate::revocation::{
     FeedOutcome, RevocationFeed, RevocationState, MAX_FEED_BYTES, REVOCATIONS_TYP,
 };
@@ -80,6 +84,22 @@ impl ValidatorConfig {
             revocation_max_age_secs: Some(DEFAULT_REVOCATION_MAX_AGE_SECS),
         }
     }
+}
+
+/// Where [`Validator::begin`] left a validation.
+enum Step<'t> {
+    /// A usable verified-token cache entry: done.
+    Cached(VerifiedToken),
+    /// The signature is to be checked, then [`Validator::finish`].
+    Verify(Pending<'t>),
+}
+
+/// A parsed token and its key, waiting for the signature check.
+struct Pending<'t> {
+    parsed: ParsedToken<'t>,
+    key: VerifierKey,
+    /// `(digest, epoch)` to cache the result under, if the cache is in use.
+    cache_slot: Option<(TokenDigest, u64)>,
 }
 
 /// Validates mcpgate access tokens against a cached key set and revocation state.
@@ -138,34 +158,100 @@ impl Validator {
     }
 
     /// Validates `token` at `now` (Unix seconds); see the module documentation for the rules.
+    ///
+    /// Synchronous: the signature is checked with the configured backend, except that
+    /// `Backend::WebCrypto` (which can only be awaited) falls back to p256 here; use
+    /// [`Validator::validate_async`] to go through WebCrypto.
     pub fn validate(&self, token: &str, now: i64) -> Result<VerifiedToken, TokenError> {
-        self.check_revocations_fresh(now)?;
-        if !self.cache.enabled() || token.len() > MAX_TOKEN_BYTES {
-            return self.validate_uncached(token, now).map(|(v, _)| v);
+        match self.begin(token, now)? {
+            Step::Cached(hit) => Ok(hit),
+            Step::Verify(pending) => {
+                let ok = pending.key.verify(
+                    self.backend,
+                    pending.parsed.signing_input(),
+                    pending.parsed.signature(),
+                );
+                self.finish(pending, Ok(ok), now)
+            }
         }
-        // Read the epoch before any state: an entry is then never newer than what it saw.
-        let epoch = self.epoch.load(Ordering::Acquire);
-        let digest = TokenDigest::of(token);
-        if let Some(hit) = self.cache.get(&digest, now, epoch) {
-            return Ok(hit);
-        }
-        let (verified, valid_from) = self.validate_uncached(token, now)?;
-        if now < verified.expires_at {
-            self.cache
-                .insert(digest, verified.clone(), valid_from, epoch);
-        }
-        Ok(verified)
     }
 
-    /// Steps 3–6. Also returns the earliest `now` at which the time checks pass.
-    fn validate_uncached(&self, token: &str, now: i64) -> Result<(VerifiedToken, i64), TokenError> {
+    /// [`Validator::validate`], awaiting the signature check on the configured backend
+    /// ([`Backend`] as an [`AsyncVerifier`]): with `Backend::WebCrypto`, `crypto.subtle.verify`.
+    /// This is what [`Guard`](crate::guard::Guard) calls.
+    pub async fn validate_async(&self, token: &str, now: i64) -> Result<VerifiedToken, TokenError> {
+        self.validate_with(token, now, &self.backend).await
+    }
+
+    /// [`Validator::validate`] with the signature checked by `verifier`, awaited: the same
+    /// steps in the same order (freshness, size cap, cache lookup, header, key lookup,
+    /// signature, claims, revocation, cache insert), sharing their code; only the signature
+    /// step differs. Claims are decoded only once `verifier` said the signature is valid; a
+    /// verifier that cannot decide makes the result [`TokenError::Unavailable`]. Cache hits do
+    /// not call `verifier`.
+    ///
+    /// The revocation state is read after the signature check, so a feed applied while it was
+    /// awaited still applies, and a result computed against state that changed meanwhile is
+    /// not cached.
+    pub async fn validate_with<V: AsyncVerifier + ?Sized>(
+        &self,
+        token: &str,
+        now: i64,
+        verifier: &V,
+    ) -> Result<VerifiedToken, TokenError> {
+        match self.begin(token, now)? {
+            Step::Cached(hit) => Ok(hit),
+            Step::Verify(pending) => {
+                let ok = verifier
+                    .verify_es256(
+                        &pending.key,
+                        pending.parsed.signing_input(),
+                        pending.parsed.signature(),
+                    )
+                    .await;
+                self.finish(pending, ok, now)
+            }
+        }
+    }
+
+    /// Steps 1–4 up to the signature: freshness, cache lookup, header, key lookup.
+    fn begin<'t>(&self, token: &'t str, now: i64) -> Result<Step<'t>, TokenError> {
+        self.check_revocations_fresh(now)?;
+        let cache_slot = if self.cache.enabled() && token.len() <= MAX_TOKEN_BYTES {
+            // Read the epoch before any state: an entry is then never newer than what it saw.
+            let epoch = self.epoch.load(Ordering::Acquire);
+            let digest = TokenDigest::of(token);
+            if let Some(hit) = self.cache.get(&digest, now, epoch) {
+                return Ok(Step::Cached(hit));
+            }
+            Some((digest, epoch))
+        } else {
+            None
+        };
         let parsed = ParsedToken::parse(token)?;
         let keys = self.key_set().ok_or(TokenError::Unavailable)?;
         let key = keys
             .get(parsed.kid())
-            .ok_or_else(|| TokenError::UnknownKeyId(parsed.kid().to_owned()))?;
-        let ok = key.verify(self.backend, parsed.signing_input(), parsed.signature());
-        let wire = parsed.wire_claims_if_verified(ok)?;
+            .ok_or_else(|| TokenError::UnknownKeyId(parsed.kid().to_owned()))?
+            .clone();
+        Ok(Step::Verify(Pending {
+            parsed,
+            key,
+            cache_slot,
+        }))
+    }
+
+    /// Steps 4–6 after the signature check: claims (decoded only if the signature verified),
+    /// revocation, cache insert.
+    fn finish(
+        &self,
+        pending: Pending<'_>,
+        signature: Result<bool, VerifierUnavailable>,
+        now: i64,
+    ) -> Result<VerifiedToken, TokenError> {
+        let ok = signature.map_err(|VerifierUnavailable| TokenError::Unavailable)?;
+        let wire = pending.parsed.wire_claims_if_verified(ok)?;
+        // The earliest `now` at which the time checks pass.
         let valid_from = wire
             .iat
             .unwrap_or(i64::MAX)
@@ -175,7 +261,13 @@ impl Validator {
         if read(&self.revocations).is_revoked(&verified, now, self.expect.leeway_secs) {
             return Err(TokenError::Revoked);
         }
-        Ok((verified, valid_from))
+        if let Some((digest, epoch)) = pending.cache_slot {
+            if now < verified.expires_at {
+                self.cache
+                    .insert(digest, verified.clone(), valid_from, epoch);
+            }
+        }
+        Ok(verified)
     }
 
     fn check_revocations_fresh(&self, now: i64) -> Result<(), TokenError> {
@@ -241,7 +333,46 @@ impl Validator {
     /// Verifies a revocation feed (a compact JWS, see [`crate::revocation`]) with the current
     /// key set and applies it. On any error the previous state stays in force. A feed signed
     /// with an unknown key is [`RefreshError::UnknownKeyId`]: refetch the JWKS and retry.
+    ///
+    /// Synchronous: as in [`Validator::validate`], `Backend::WebCrypto` falls back to p256
+    /// here; [`Validator::apply_revocation_feed_async`] goes through WebCrypto.
     pub fn apply_revocation_feed(&self, jws: &str, now: i64) -> Result<FeedOutcome, RefreshError> {
+        let (compact, key) = self.begin_feed(jws)?;
+        let ok = key.verify(self.backend, compact.signing_input, &compact.signature);
+        self.finish_feed(&compact, Ok(ok), now)
+    }
+
+    /// [`Validator::apply_revocation_feed`], awaiting the signature check on the configured
+    /// backend (with `Backend::WebCrypto`, `crypto.subtle.verify`). What
+    /// [`Guard`](crate::guard::Guard) calls.
+    pub async fn apply_revocation_feed_async(
+        &self,
+        jws: &str,
+        now: i64,
+    ) -> Result<FeedOutcome, RefreshError> {
+        self.apply_revocation_feed_with(jws, now, &self.backend)
+            .await
+    }
+
+    /// [`Validator::apply_revocation_feed`] with the signature checked by `verifier`, awaited;
+    /// every other step is shared. The payload is decoded only once `verifier` said the
+    /// signature is valid; a verifier that cannot decide is
+    /// [`RefreshError::VerifierUnavailable`].
+    pub async fn apply_revocation_feed_with<V: AsyncVerifier + ?Sized>(
+        &self,
+        jws: &str,
+        now: i64,
+        verifier: &V,
+    ) -> Result<FeedOutcome, RefreshError> {
+        let (compact, key) = self.begin_feed(jws)?;
+        let ok = verifier
+            .verify_es256(&key, compact.signing_input, &compact.signature)
+            .await;
+        self.finish_feed(&compact, ok, now)
+    }
+
+    /// Parses the feed JWS and finds its key.
+    fn begin_feed<'j>(&self, jws: &'j str) -> Result<(CompactJws<'j>, VerifierKey), RefreshError> {
         let jws = jws.trim_matches(|c: char| c.is_ascii_whitespace());
         let compact = parse_compact(jws, MAX_FEED_BYTES, |t| typ_matches(t, REVOCATIONS_TYP))
             .map_err(|e| match e {
@@ -252,9 +383,24 @@ impl Validator {
                 _ => RefreshError::Malformed,
             })?;
         let keys = self.key_set().ok_or(RefreshError::UnknownKeyId)?;
-        let key = keys.get(&compact.kid).ok_or(RefreshError::UnknownKeyId)?;
-        if !key.verify(self.backend, compact.signing_input, &compact.signature) {
-            return Err(RefreshError::BadSignature);
+        let key = keys
+            .get(&compact.kid)
+            .ok_or(RefreshError::UnknownKeyId)?
+            .clone();
+        Ok((compact, key))
+    }
+
+    /// Decodes (only if the signature verified) and applies the feed.
+    fn finish_feed(
+        &self,
+        compact: &CompactJws<'_>,
+        signature: Result<bool, VerifierUnavailable>,
+        now: i64,
+    ) -> Result<FeedOutcome, RefreshError> {
+        match signature {
+            Ok(true) => {}
+            Ok(false) => return Err(RefreshError::BadSignature),
+            Err(VerifierUnavailable) => return Err(RefreshError::VerifierUnavailable),
         }
         let feed: RevocationFeed =
             serde_json::from_slice(&compact.payload).map_err(|_| RefreshError::Malformed)?;
