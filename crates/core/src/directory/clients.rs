@@ -158,14 +158,36 @@ struct Identifier {
 
 /// The resource servers a client is restricted to (empty: not restricted).
 pub async fn resources<D: Database + ?Sized>(db: &D, id: &str) -> Result<Vec<String>, StoreError> {
-    let rows: Vec<Identifier> = decode(
-        db.query(stmt!(
+    identifiers(
+        db,
+        stmt!(
             "SELECT r.identifier FROM client_resources cr JOIN resource_servers r ON r.id = cr.resource_server_id \
              WHERE cr.client_id = ?1 ORDER BY r.identifier",
             id
-        ))
-        .await?,
-    )?;
+        ),
+    )
+    .await
+}
+
+/// The resource servers whose tokens an agent may exchange.
+pub async fn exchange_sources<D: Database + ?Sized>(
+    db: &D,
+    id: &str,
+) -> Result<Vec<String>, StoreError> {
+    identifiers(
+        db,
+        stmt!(
+            "SELECT r.identifier FROM agent_exchange_sources s JOIN resource_servers r ON r.id = s.resource_server_id \
+             WHERE s.client_id = ?1 ORDER BY r.identifier",
+            id
+        ),
+    )
+    .await
+}
+
+/// The `identifier` column of `query`'s rows.
+async fn identifiers<D: Database + ?Sized>(db: &D, query: Stmt) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<Identifier> = decode(db.query(query).await?)?;
     Ok(rows.into_iter().map(|r| r.identifier).collect())
 }
 
@@ -175,19 +197,14 @@ async fn resource_stmts<D: Database + ?Sized>(
     client_id: &str,
     list: &[String],
 ) -> Result<Vec<Stmt>, Error> {
-    let idents = validate::list("resources", list, validate::resource_identifier)?;
-    let mut out = Vec::new();
-    for (i, ident) in idents.iter().enumerate() {
-        let rs = super::resource_servers::get_by_identifier(db, ident).await?;
-        let rs = rs
-            .ok_or_else(|| FieldError::new(format!("resources[{i}]"), "no such resource server"))?;
-        out.push(stmt!(
-            "INSERT OR IGNORE INTO client_resources (client_id, resource_server_id) VALUES (?1, ?2)",
-            client_id,
-            rs.id
-        ));
-    }
-    Ok(out)
+    link_stmts(
+        db,
+        "resources",
+        list,
+        "INSERT OR IGNORE INTO client_resources (client_id, resource_server_id) VALUES (?1, ?2)",
+        client_id,
+    )
+    .await
 }
 
 /// Statements naming the resource servers whose users' tokens an agent may exchange (RFC 8693
@@ -197,36 +214,34 @@ async fn exchange_stmts<D: Database + ?Sized>(
     client_id: &str,
     list: &[String],
 ) -> Result<Vec<Stmt>, Error> {
-    let idents = validate::list("exchange_from", list, validate::resource_identifier)?;
-    let mut out = Vec::new();
-    for (i, ident) in idents.iter().enumerate() {
-        let rs = super::resource_servers::get_by_identifier(db, ident).await?;
-        let rs = rs.ok_or_else(|| {
-            FieldError::new(format!("exchange_from[{i}]"), "no such resource server")
-        })?;
-        out.push(stmt!(
-            "INSERT OR IGNORE INTO agent_exchange_sources (client_id, resource_server_id) VALUES (?1, ?2)",
-            client_id,
-            rs.id
-        ));
-    }
-    Ok(out)
+    link_stmts(
+        db,
+        "exchange_from",
+        list,
+        "INSERT OR IGNORE INTO agent_exchange_sources (client_id, resource_server_id) VALUES (?1, ?2)",
+        client_id,
+    )
+    .await
 }
 
-/// The resource servers whose tokens an agent may exchange.
-pub async fn exchange_sources<D: Database + ?Sized>(
+/// `insert` (`?1` the client, `?2` a resource server's id) for each resource server named in
+/// `list` (the request's `field`), after checking each exists.
+async fn link_stmts<D: Database + ?Sized>(
     db: &D,
-    id: &str,
-) -> Result<Vec<String>, StoreError> {
-    let rows: Vec<Identifier> = decode(
-        db.query(stmt!(
-            "SELECT r.identifier FROM agent_exchange_sources s JOIN resource_servers r ON r.id = s.resource_server_id \
-             WHERE s.client_id = ?1 ORDER BY r.identifier",
-            id
-        ))
-        .await?,
-    )?;
-    Ok(rows.into_iter().map(|r| r.identifier).collect())
+    field: &str,
+    list: &[String],
+    insert: &'static str,
+    client_id: &str,
+) -> Result<Vec<Stmt>, Error> {
+    let idents = validate::list(field, list, validate::resource_identifier)?;
+    let mut out = Vec::new();
+    for (i, ident) in idents.iter().enumerate() {
+        let rs = super::resource_servers::get_by_identifier(db, ident)
+            .await?
+            .ok_or_else(|| FieldError::new(format!("{field}[{i}]"), "no such resource server"))?;
+        out.push(stmt!(insert, client_id, rs.id));
+    }
+    Ok(out)
 }
 
 async fn role_stmts<D: Database + ?Sized>(
@@ -662,18 +677,18 @@ pub async fn update<D: Store + ?Sized, C: Crypto>(
 ) -> Result<Response, Error> {
     let input: Patch = admin::body(req)?;
     let cur = require_kind(ctx.db, id, kind).await?;
-    let name = input
-        .name
-        .as_deref()
-        .map(|n| validate::name("name", n))
-        .transpose()?
-        .unwrap_or(cur.name.clone());
-    let description = input
-        .description
-        .as_deref()
-        .map(|d| validate::description("description", d))
-        .transpose()?
-        .unwrap_or(cur.description.clone());
+    let name = validate::patched(
+        "name",
+        input.name.as_deref(),
+        cur.name.clone(),
+        validate::name,
+    )?;
+    let description = validate::patched(
+        "description",
+        input.description.as_deref(),
+        cur.description.clone(),
+        validate::description,
+    )?;
     let owner = match (&input.owner, cur.kind.as_str()) {
         (Some(o), "agent") => Some(validate::name("owner", o)?),
         (Some(_), _) => return Err(FieldError::new("owner", "only agents have an owner").into()),

@@ -419,15 +419,12 @@ pub async fn get<D: Database + ?Sized>(db: &D, id: &str) -> Result<Response, Err
 
 /// `GET /resource-servers`.
 pub async fn list<D: Database + ?Sized>(db: &D, req: &Request) -> Result<Response, Error> {
-    let page = admin::page(req)?;
-    let rows: Vec<ResourceServer> = decode(
-        db.query(stmt!(
-            "SELECT * FROM resource_servers WHERE id > ?1 ORDER BY id LIMIT ?2",
-            &page.after,
-            page.limit + 1
-        ))
-        .await?,
-    )?;
+    let (rows, page) = admin::page_by_id::<_, ResourceServer>(
+        db,
+        req,
+        "SELECT * FROM resource_servers WHERE id > ?1 ORDER BY id LIMIT ?2",
+    )
+    .await?;
     Ok(admin::page_response(rows, &page, |r| r.id.clone()))
 }
 
@@ -444,18 +441,13 @@ pub async fn update<D: Database + ?Sized, C: Crypto>(
         .into_iter()
         .map(|s| s.name)
         .collect();
-    let name = input
-        .name
-        .as_deref()
-        .map(|n| validate::name("name", n))
-        .transpose()?
-        .unwrap_or(cur.name);
-    let description = input
-        .description
-        .as_deref()
-        .map(|d| validate::description("description", d))
-        .transpose()?
-        .unwrap_or(cur.description);
+    let name = validate::patched("name", input.name.as_deref(), cur.name, validate::name)?;
+    let description = validate::patched(
+        "description",
+        input.description.as_deref(),
+        cur.description,
+        validate::description,
+    )?;
     let ttl = input
         .access_token_ttl
         .map(|t| ttl(ctx.config.max_token_ttl, t))
@@ -600,12 +592,12 @@ pub async fn update_scope<D: Database + ?Sized, C: Crypto>(
     let all = scopes(ctx.db, id).await?;
     let cur = one_scope(all.clone(), name)?;
     let known: BTreeSet<String> = all.iter().map(|s| s.name.clone()).collect();
-    let description = input
-        .description
-        .as_deref()
-        .map(|d| validate::description("description", d))
-        .transpose()?
-        .unwrap_or(cur.description);
+    let description = validate::patched(
+        "description",
+        input.description.as_deref(),
+        cur.description,
+        validate::description,
+    )?;
     let mut stmts = vec![stmt!(
         "UPDATE scopes SET description = ?3 WHERE resource_server_id = ?1 AND name = ?2",
         id,

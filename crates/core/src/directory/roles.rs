@@ -182,15 +182,12 @@ pub async fn get<D: Database + ?Sized>(db: &D, id: &str) -> Result<Response, Err
 
 /// `GET /roles`.
 pub async fn list<D: Database + ?Sized>(db: &D, req: &Request) -> Result<Response, Error> {
-    let page = admin::page(req)?;
-    let rows: Vec<Role> = decode(
-        db.query(stmt!(
-            "SELECT * FROM roles WHERE id > ?1 ORDER BY id LIMIT ?2",
-            &page.after,
-            page.limit + 1
-        ))
-        .await?,
-    )?;
+    let (rows, page) = admin::page_by_id::<_, Role>(
+        db,
+        req,
+        "SELECT * FROM roles WHERE id > ?1 ORDER BY id LIMIT ?2",
+    )
+    .await?;
     Ok(admin::page_response(rows, &page, |r| r.id.clone()))
 }
 
@@ -202,18 +199,13 @@ pub async fn update<D: Database + ?Sized, C: Crypto>(
 ) -> Result<Response, Error> {
     let input: Patch = admin::body(req)?;
     let cur = get_row(ctx.db, id).await?.ok_or(Error::NoSuch("role"))?;
-    let name = input
-        .name
-        .as_deref()
-        .map(|n| validate::name("name", n))
-        .transpose()?
-        .unwrap_or(cur.name);
-    let description = input
-        .description
-        .as_deref()
-        .map(|d| validate::description("description", d))
-        .transpose()?
-        .unwrap_or(cur.description);
+    let name = validate::patched("name", input.name.as_deref(), cur.name, validate::name)?;
+    let description = validate::patched(
+        "description",
+        input.description.as_deref(),
+        cur.description,
+        validate::description,
+    )?;
     let mut stmts = vec![stmt!(
         "UPDATE roles SET name = ?2, description = ?3, updated_at = ?4 WHERE id = ?1",
         id,

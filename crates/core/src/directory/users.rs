@@ -12,7 +12,7 @@ use crate::endpoints::admin::{self, Ctx};
 use crate::password;
 use crate::revocation::{self, Principal as RevokedPrincipal};
 use crate::stmt;
-use crate::store::{decode, decode_first, Database, Store, StoreError};
+use crate::store::{decode_first, Database, Store, StoreError};
 use crate::wire::{Error, Request, Response};
 
 /// A user as stored (the hash never leaves this module's callers).
@@ -175,15 +175,12 @@ pub async fn get<D: Database + ?Sized>(db: &D, id: &str) -> Result<Response, Err
 
 /// `GET /users`.
 pub async fn list<D: Database + ?Sized>(db: &D, req: &Request) -> Result<Response, Error> {
-    let page = admin::page(req)?;
-    let rows: Vec<User> = decode(
-        db.query(stmt!(
-            "SELECT * FROM users WHERE id > ?1 ORDER BY id LIMIT ?2",
-            &page.after,
-            page.limit + 1
-        ))
-        .await?,
-    )?;
+    let (rows, page) = admin::page_by_id::<_, User>(
+        db,
+        req,
+        "SELECT * FROM users WHERE id > ?1 ORDER BY id LIMIT ?2",
+    )
+    .await?;
     let views: Vec<Value> = rows.iter().map(view).collect();
     Ok(admin::page_response(views, &page, |v| {
         v["id"].as_str().unwrap_or_default().to_owned()
@@ -198,12 +195,12 @@ pub async fn update<D: Store + ?Sized, C: Crypto>(
 ) -> Result<Response, Error> {
     let input: Patch = admin::body(req)?;
     let cur = get_row(ctx.db, id).await?.ok_or(Error::NoSuch("user"))?;
-    let display_name = input
-        .display_name
-        .as_deref()
-        .map(|n| validate::name("display_name", n))
-        .transpose()?
-        .unwrap_or(cur.display_name);
+    let display_name = validate::patched(
+        "display_name",
+        input.display_name.as_deref(),
+        cur.display_name,
+        validate::name,
+    )?;
     let hash = match input.password.as_deref() {
         Some(p) => {
             password_field("password", p)?;

@@ -52,6 +52,19 @@ pub fn name(field: &str, v: &str) -> Result<String, FieldError> {
     Ok(t.to_owned())
 }
 
+/// A PATCH field: `new` checked by `check` when the request has it, else `current` unchanged.
+pub fn patched(
+    field: &str,
+    new: Option<&str>,
+    current: String,
+    check: fn(&str, &str) -> Result<String, FieldError>,
+) -> Result<String, FieldError> {
+    match new {
+        Some(v) => check(field, v),
+        None => Ok(current),
+    }
+}
+
 /// A description of at most [`MAX_DESCRIPTION`] characters (may be empty, may span lines).
 pub fn description(field: &str, v: &str) -> Result<String, FieldError> {
     if v.chars().count() > MAX_DESCRIPTION {

@@ -265,6 +265,41 @@ async fn load_user_view<S: Store + ?Sized>(
     Ok((t, held, consent))
 }
 
+/// A user's access token through `client` for `resource` (code redemption and refresh):
+/// `bound` (what was authorized) re-evaluated against the directory now, so removed roles drop
+/// out and newly held scopes inside the consent appear; the client acts for the user.
+async fn sign_for_user<S: Store + ?Sized, C: Crypto>(
+    svc: &Service<'_, S, C>,
+    client: &Client,
+    user_id: &str,
+    resource: &str,
+    bound: &Scopes,
+    now: i64,
+    rng: &mut dyn CryptoRngCore,
+) -> Result<(Target, Minted), Error> {
+    let (t, held, consent) = load_user_view(svc.store, client, user_id, resource).await?;
+    let held = held.ok_or_else(|| Error::InvalidGrant("the user is disabled".into()))?;
+    let granted = scopes::non_empty(
+        effective_for_user(bound, &consent, &held, &t),
+        "none of the authorized scopes are held any more",
+    )?;
+    let m = sign(
+        svc,
+        Mint {
+            sub: user_id,
+            aud: &t.rs.identifier,
+            client_id: &client.id,
+            scopes: &granted,
+            act: Some(Actor::new(client.id.clone())),
+            ttl: t.rs.access_token_ttl,
+        },
+        now,
+        rng,
+    )
+    .await?;
+    Ok((t, m))
+}
+
 /// Revokes a refresh family and the last access token issued from it.
 pub async fn revoke_family<S: Store + ?Sized>(
     db: &S,
@@ -358,23 +393,12 @@ async fn authorization_code<S: Store + ?Sized, C: Crypto>(
         ));
     }
     let bound = scopes::from_json(&code_row.scopes);
-    let (t, held, consent) =
-        load_user_view(svc.store, client, &code_row.user_id, &code_row.resource).await?;
-    let held = held.ok_or_else(|| Error::InvalidGrant("the user is disabled".into()))?;
-    let granted = scopes::non_empty(
-        effective_for_user(&bound, &consent, &held, &t),
-        "none of the authorized scopes are held any more",
-    )?;
-    let m = sign(
+    let (t, m) = sign_for_user(
         svc,
-        Mint {
-            sub: &code_row.user_id,
-            aud: &t.rs.identifier,
-            client_id: &client.id,
-            scopes: &granted,
-            act: Some(Actor::new(client.id.clone())),
-            ttl: t.rs.access_token_ttl,
-        },
+        client,
+        &code_row.user_id,
+        &code_row.resource,
+        &bound,
         now,
         rng,
     )
@@ -522,28 +546,7 @@ async fn refresh<S: Store + ?Sized, C: Crypto>(
         Some(req) => req,
         None => authorized,
     };
-    let (t, held, consent) = load_user_view(svc.store, client, &f.user_id, &f.resource).await?;
-    let held = held.ok_or_else(|| Error::InvalidGrant("the user is disabled".into()))?;
-    // Re-evaluated against the directory now: removed roles drop out, newly held scopes inside
-    // the consent appear.
-    let granted = scopes::non_empty(
-        effective_for_user(&bound, &consent, &held, &t),
-        "none of the authorized scopes are held any more",
-    )?;
-    let m = sign(
-        svc,
-        Mint {
-            sub: &f.user_id,
-            aud: &t.rs.identifier,
-            client_id: &client.id,
-            scopes: &granted,
-            act: Some(Actor::new(client.id.clone())),
-            ttl: t.rs.access_token_ttl,
-        },
-        now,
-        rng,
-    )
-    .await?;
+    let (_, m) = sign_for_user(svc, client, &f.user_id, &f.resource, &bound, now, rng).await?;
     let secret = generate_secret(rng);
     let next = f.generation + 1;
     // Rotation: if a concurrent refresh already rotated this generation, the insert below

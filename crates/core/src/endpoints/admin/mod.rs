@@ -19,6 +19,8 @@ use serde_json::Value;
 use crate::config::Config;
 use crate::crypto::Crypto;
 use crate::directory::validate::FieldError;
+use crate::stmt;
+use crate::store::{decode, Database};
 use crate::wire::{json, no_store, Error, Request, Response};
 
 pub use routes::{dispatch, find as routes_find, Op, Route, ROUTES};
@@ -149,6 +151,18 @@ fn decode_cursor(c: &str) -> Option<String> {
 pub fn encode_cursor(key: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key)
+}
+
+/// One page of a table listed by `id`: `sql` selects rows with `id > ?1` (the cursor), ordered
+/// by `id`, `LIMIT ?2` (the page size plus one, so [`page_response`] knows whether more exist).
+pub async fn page_by_id<D: Database + ?Sized, T: DeserializeOwned>(
+    db: &D,
+    req: &Request,
+    sql: &'static str,
+) -> Result<(Vec<T>, Page), Error> {
+    let page = page(req)?;
+    let rows = decode(db.query(stmt!(sql, &page.after, page.limit + 1)).await?)?;
+    Ok((rows, page))
 }
 
 /// A page response: `items` and, when the page is full, the cursor of the next one. `rows`
