@@ -538,26 +538,8 @@ mod metadata_documents {
         );
         assert_eq!(r.status, 401);
         let q = authorize_query(DOC, Some("notes.read"), NOTES, "s");
-        let page = b.get(&h, &format!("/authorize?{q}"));
-        let body = String::from_utf8_lossy(&page.body).to_string();
-        let csrf = hidden(&body, "csrf").unwrap();
-        let r = b.post(
-            &h,
-            "/authorize/login",
-            &[
-                ("csrf", &csrf),
-                ("continue", &q),
-                ("username", "alice"),
-                ("password", PASSWORD),
-            ],
-        );
-        let loc = r
-            .header("location")
-            .unwrap()
-            .strip_prefix(&h.config.issuer)
-            .unwrap()
-            .to_owned();
-        let consent = String::from_utf8_lossy(&b.get(&h, &loc).body).to_string();
+        let consent =
+            String::from_utf8_lossy(&h.sign_in(&mut b, &q, "alice", PASSWORD).body).to_string();
         assert!(consent.contains("<strong>127.0.0.1</strong>"), "{consent}");
         assert!(consent.contains("on this device only"));
         assert!(consent.contains("registered itself"));

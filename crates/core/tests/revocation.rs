@@ -17,7 +17,6 @@ use serde_json::json;
 
 const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const AT: &str = "urn:ietf:params:oauth:token-type:access_token";
-const AGENT_RS: &str = "https://agent.example.com/mcp";
 
 struct Tokens {
     machine: String,
@@ -40,43 +39,7 @@ fn tokens(h: &Harness, f: &Fixture) -> Tokens {
         .to_owned();
     let code = h.code_for(&mut Browser::default(), &f.public_app, Some("notes.read"));
     let t = h.redeem(&f.public_app, &code).json();
-    h.ok(
-        Method::POST,
-        "/admin/v1/resource-servers",
-        Some(
-            json!({ "identifier": AGENT_RS, "name": "Agent", "scopes": [{ "name": "agent.use" }] }),
-        ),
-    );
-    let role = h.ok(Method::POST, "/admin/v1/roles", Some(json!({ "name": "agent-users", "scopes": [{ "resource": AGENT_RS, "scope": "agent.use" }] })))["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    h.ok(
-        Method::PUT,
-        &format!("/admin/v1/users/{}/roles/{role}", f.alice),
-        None,
-    );
-    h.ok(
-        Method::PUT,
-        &format!("/admin/v1/applications/{}/roles/{role}", f.public_app),
-        None,
-    );
-    h.ok(
-        Method::PATCH,
-        &format!("/admin/v1/agents/{}", f.agent),
-        Some(json!({ "exchange_from": [AGENT_RS] })),
-    );
-    let r = h.authorize(
-        &mut Browser::default(),
-        &authorize_query(&f.public_app, Some("agent.use"), AGENT_RS, "s"),
-        "alice",
-        PASSWORD,
-    );
-    let code = param(&location_params(&r), "code").unwrap();
-    let subject = h.redeem(&f.public_app, &code).json()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let subject = h.user_token_for_agent(f);
     let delegated = h
         .token(
             &[

@@ -737,25 +737,7 @@ mod authorization_code {
         let f = h.fixture();
         let mut b = Browser::default();
         let q = authorize_query(&f.public_app, Some("notes.read"), NOTES, "s");
-        let r = b.get(&h, &format!("/authorize?{q}"));
-        let body = String::from_utf8_lossy(&r.body).to_string();
-        let r = b.post(
-            &h,
-            "/authorize/login",
-            &[
-                ("csrf", &hidden(&body, "csrf").unwrap()),
-                ("continue", &q),
-                ("username", "alice"),
-                ("password", PASSWORD),
-            ],
-        );
-        let loc = r
-            .header("location")
-            .unwrap()
-            .strip_prefix(&h.config.issuer)
-            .unwrap()
-            .to_owned();
-        let r = b.get(&h, &loc);
+        let r = h.sign_in(&mut b, &q, "alice", PASSWORD);
         let body = String::from_utf8_lossy(&r.body).to_string();
         let r = b.post(
             &h,
@@ -778,25 +760,8 @@ mod authorization_code {
         let f = h.fixture();
         let mut b = Browser::default();
         let q = authorize_query(&f.public_app, Some("notes.read"), NOTES, "s");
-        let r = b.get(&h, &format!("/authorize?{q}"));
-        let body = String::from_utf8_lossy(&r.body).to_string();
-        let r = b.post(
-            &h,
-            "/authorize/login",
-            &[
-                ("csrf", &hidden(&body, "csrf").unwrap()),
-                ("continue", &q),
-                ("username", "alice"),
-                ("password", PASSWORD),
-            ],
-        );
-        let loc = r
-            .header("location")
-            .unwrap()
-            .strip_prefix(&h.config.issuer)
-            .unwrap()
-            .to_owned();
-        let body = String::from_utf8_lossy(&b.get(&h, &loc).body).to_string();
+        let body =
+            String::from_utf8_lossy(&h.sign_in(&mut b, &q, "alice", PASSWORD).body).to_string();
         let mut request = hidden(&body, "request").unwrap();
         request.insert(0, 'A');
         let r = b.post(
@@ -957,51 +922,6 @@ mod token_exchange {
 
     const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
     const AT: &str = "urn:ietf:params:oauth:token-type:access_token";
-    const AGENT_RS: &str = "https://agent.example.com/mcp";
-
-    /// A user token for the agent's own MCP server, obtained by the public app.
-    fn user_token_for_agent(h: &Harness, f: &Fixture) -> String {
-        h.ok(
-            Method::POST,
-            "/admin/v1/resource-servers",
-            Some(json!({ "identifier": AGENT_RS, "name": "Agent", "scopes": [{ "name": "agent.use" }] })),
-        );
-        let role = h.ok(
-            Method::POST,
-            "/admin/v1/roles",
-            Some(json!({ "name": "agent-users", "scopes": [{ "resource": AGENT_RS, "scope": "agent.use" }] })),
-        )["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        h.ok(
-            Method::PUT,
-            &format!("/admin/v1/users/{}/roles/{role}", f.alice),
-            None,
-        );
-        h.ok(
-            Method::PUT,
-            &format!("/admin/v1/applications/{}/roles/{role}", f.public_app),
-            None,
-        );
-        h.ok(
-            Method::PATCH,
-            &format!("/admin/v1/agents/{}", f.agent),
-            Some(json!({ "exchange_from": [AGENT_RS] })),
-        );
-        let r = h.authorize(
-            &mut Browser::default(),
-            &authorize_query(&f.public_app, Some("agent.use"), AGENT_RS, "s"),
-            "alice",
-            PASSWORD,
-        );
-        let code = param(&location_params(&r), "code").unwrap();
-        h.redeem(&f.public_app, &code).json()["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-
     fn exchange(h: &Harness, f: &Fixture, subject: &str, extra: &[(&str, &str)]) -> Resp {
         let mut form = vec![
             ("grant_type", EXCHANGE),
@@ -1017,7 +937,7 @@ mod token_exchange {
     fn the_agent_acts_for_the_user_with_a_nested_actor_chain() {
         let h = Harness::new();
         let f = h.fixture();
-        let subject = user_token_for_agent(&h, &f);
+        let subject = h.user_token_for_agent(&f);
         let r = exchange(&h, &f, &subject, &[]);
         assert_eq!(r.status, 200, "{:?}", r.json());
         assert_eq!(r.json()["issued_token_type"], AT);
@@ -1063,7 +983,7 @@ mod token_exchange {
     fn alg_none_subject_tokens_are_refused() {
         let h = Harness::new();
         let f = h.fixture();
-        let subject = user_token_for_agent(&h, &f);
+        let subject = h.user_token_for_agent(&f);
         let r = exchange(&h, &f, &forge("none", &subject), &[]);
         assert_eq!(r.json()["error"], "invalid_request");
     }
@@ -1072,7 +992,7 @@ mod token_exchange {
     fn hs256_subject_tokens_are_refused() {
         let h = Harness::new();
         let f = h.fixture();
-        let subject = user_token_for_agent(&h, &f);
+        let subject = h.user_token_for_agent(&f);
         let r = exchange(&h, &f, &forge("HS256", &subject), &[]);
         assert_eq!(r.json()["error"], "invalid_request");
     }
@@ -1081,7 +1001,7 @@ mod token_exchange {
     fn a_tampered_or_expired_subject_token_is_refused() {
         let h = Harness::new();
         let f = h.fixture();
-        let subject = user_token_for_agent(&h, &f);
+        let subject = h.user_token_for_agent(&f);
         let mut parts: Vec<String> = subject.split('.').map(str::to_owned).collect();
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let mut claims: serde_json::Value =
@@ -1103,7 +1023,7 @@ mod token_exchange {
     fn only_agents_with_the_grant_may_exchange() {
         let h = Harness::new();
         let f = h.fixture();
-        let subject = user_token_for_agent(&h, &f);
+        let subject = h.user_token_for_agent(&f);
         let r = h.token(
             &[
                 ("grant_type", EXCHANGE),
@@ -1120,7 +1040,7 @@ mod token_exchange {
     fn a_subject_disabled_since_issuance_is_refused() {
         let h = Harness::new();
         let f = h.fixture();
-        let subject = user_token_for_agent(&h, &f);
+        let subject = h.user_token_for_agent(&f);
         h.ok(
             Method::PATCH,
             &format!("/admin/v1/users/{}", f.alice),
@@ -1136,7 +1056,7 @@ mod token_exchange {
     fn an_actor_token_must_name_the_authenticated_agent() {
         let h = Harness::new();
         let f = h.fixture();
-        let subject = user_token_for_agent(&h, &f);
+        let subject = h.user_token_for_agent(&f);
         let own = h
             .token(
                 &[("grant_type", "client_credentials"), ("resource", NOTES)],

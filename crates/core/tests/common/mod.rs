@@ -15,6 +15,8 @@ use serde_json::Value;
 pub const ADMIN: &str = "test-admin-token-0123456789abcdef0123";
 pub const SECRET: &str = "test-root-secret-0123456789abcdef0123";
 pub const T0: i64 = 1_800_000_000;
+/// The agent's own MCP server in the token-exchange tests.
+pub const AGENT_RS: &str = "https://agent.example.com/mcp";
 
 pub struct Harness {
     /// The admin API token (lazily bootstrapped) and its expiry.
@@ -434,30 +436,37 @@ pub fn authorize_query(
 }
 
 impl Harness {
+    /// Opens the authorization request and signs in if the login page asks; returns what
+    /// follows: the consent page, a redirect when consent is remembered, or the refused login.
+    pub fn sign_in(&self, b: &mut Browser, query: &str, username: &str, password: &str) -> Resp {
+        let r = b.get(self, &format!("/authorize?{query}"));
+        let body = String::from_utf8_lossy(&r.body).to_string();
+        if r.status != 200 || !body.contains("name=\"password\"") {
+            return r;
+        }
+        let csrf = hidden(&body, "csrf").unwrap();
+        let cont = hidden(&body, "continue").unwrap();
+        let r = b.post(
+            self,
+            "/authorize/login",
+            &[
+                ("csrf", &csrf),
+                ("continue", &cont),
+                ("username", username),
+                ("password", password),
+            ],
+        );
+        if r.status != 303 {
+            return r;
+        }
+        let loc = r.header("location").unwrap().to_owned();
+        let path = loc.strip_prefix(&self.config.issuer).unwrap().to_owned();
+        b.get(self, &path)
+    }
+
     /// Signs in (if needed) and consents; returns the redirect response carrying the code.
     pub fn authorize(&self, b: &mut Browser, query: &str, username: &str, password: &str) -> Resp {
-        let mut r = b.get(self, &format!("/authorize?{query}"));
-        let body = String::from_utf8_lossy(&r.body).to_string();
-        if r.status == 200 && body.contains("name=\"password\"") {
-            let csrf = hidden(&body, "csrf").unwrap();
-            let cont = hidden(&body, "continue").unwrap();
-            r = b.post(
-                self,
-                "/authorize/login",
-                &[
-                    ("csrf", &csrf),
-                    ("continue", &cont),
-                    ("username", username),
-                    ("password", password),
-                ],
-            );
-            if r.status != 303 {
-                return r;
-            }
-            let loc = r.header("location").unwrap().to_owned();
-            let path = loc.strip_prefix(&self.config.issuer).unwrap().to_owned();
-            r = b.get(self, &path);
-        }
+        let mut r = self.sign_in(b, query, username, password);
         let body = String::from_utf8_lossy(&r.body).to_string();
         if r.status == 200 && body.contains("name=\"decision\"") {
             let csrf = hidden(&body, "csrf").unwrap();
@@ -473,6 +482,51 @@ impl Harness {
             );
         }
         r
+    }
+
+    /// Alice's token for the agent's own MCP server ([`AGENT_RS`], scope `agent.use`), obtained
+    /// through the public app, with the agent allowed to exchange tokens of that server: the
+    /// subject token of the RFC 8693 tests.
+    pub fn user_token_for_agent(&self, f: &Fixture) -> String {
+        self.ok(
+            Method::POST,
+            "/admin/v1/resource-servers",
+            Some(serde_json::json!({ "identifier": AGENT_RS, "name": "Agent", "scopes": [{ "name": "agent.use" }] })),
+        );
+        let role = self.ok(
+            Method::POST,
+            "/admin/v1/roles",
+            Some(serde_json::json!({ "name": "agent-users", "scopes": [{ "resource": AGENT_RS, "scope": "agent.use" }] })),
+        )["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        self.ok(
+            Method::PUT,
+            &format!("/admin/v1/users/{}/roles/{role}", f.alice),
+            None,
+        );
+        self.ok(
+            Method::PUT,
+            &format!("/admin/v1/applications/{}/roles/{role}", f.public_app),
+            None,
+        );
+        self.ok(
+            Method::PATCH,
+            &format!("/admin/v1/agents/{}", f.agent),
+            Some(serde_json::json!({ "exchange_from": [AGENT_RS] })),
+        );
+        let r = self.authorize(
+            &mut Browser::default(),
+            &authorize_query(&f.public_app, Some("agent.use"), AGENT_RS, "s"),
+            "alice",
+            PASSWORD,
+        );
+        let code = param(&location_params(&r), "code").unwrap();
+        self.redeem(&f.public_app, &code).json()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     pub fn code_for(&self, b: &mut Browser, client_id: &str, scope: Option<&str>) -> String {
