@@ -20,11 +20,14 @@ fn missing_token_challenge(notes: &Notes) -> String {
     )
 }
 
-fn invalid_token_challenge(notes: &Notes) -> String {
-    format!(
+/// A 401 whose challenge is exactly `invalid_token` with the metadata URL and every scope.
+fn assert_invalid_token(answer: &Answer, notes: &Notes) {
+    assert_eq!(answer.status, 401);
+    let challenge = format!(
         r#"Bearer error="invalid_token", resource_metadata="{}", scope="notes.read notes.write notes.delete""#,
         notes.metadata_url()
-    )
+    );
+    assert_eq!(answer.www_authenticate.as_deref(), Some(challenge.as_str()));
 }
 
 #[tokio::test]
@@ -95,11 +98,7 @@ async fn malformed_token_gets_401_invalid_token() {
     let notes = Notes::start(&issuer).await;
     let mut client = notes.client("not.a.jwt");
     let answer = client.list_tools().await;
-    assert_eq!(answer.status, 401);
-    assert_eq!(
-        answer.www_authenticate.as_deref(),
-        Some(invalid_token_challenge(&notes).as_str())
-    );
+    assert_invalid_token(&answer, &notes);
     notes.shutdown().await;
 }
 
@@ -112,11 +111,7 @@ async fn expired_token_gets_401_invalid_token() {
     spec.exp = now() - 600;
     let mut client = notes.client(&issuer.mint(&spec));
     let answer = client.list_tools().await;
-    assert_eq!(answer.status, 401);
-    assert_eq!(
-        answer.www_authenticate.as_deref(),
-        Some(invalid_token_challenge(&notes).as_str())
-    );
+    assert_invalid_token(&answer, &notes);
     notes.shutdown().await;
 }
 
@@ -127,11 +122,7 @@ async fn token_for_another_resource_gets_401_invalid_token() {
     let spec = TokenSpec::new("alice", "notes.read", "http://127.0.0.1:1/other-mcp");
     let mut client = notes.client(&issuer.mint(&spec));
     let answer = client.list_tools().await;
-    assert_eq!(answer.status, 401);
-    assert_eq!(
-        answer.www_authenticate.as_deref(),
-        Some(invalid_token_challenge(&notes).as_str())
-    );
+    assert_invalid_token(&answer, &notes);
     notes.shutdown().await;
 }
 
@@ -143,11 +134,7 @@ async fn token_from_another_issuer_key_gets_401_invalid_token() {
     let mut client =
         notes.client(&other.mint(&TokenSpec::new("alice", "notes.read", &notes.resource)));
     let answer = client.list_tools().await;
-    assert_eq!(answer.status, 401);
-    assert_eq!(
-        answer.www_authenticate.as_deref(),
-        Some(invalid_token_challenge(&notes).as_str())
-    );
+    assert_invalid_token(&answer, &notes);
     notes.shutdown().await;
 }
 
@@ -188,11 +175,7 @@ async fn token_of_a_revoked_client_is_refused_after_the_next_poll() {
         }
     }
     let answer = refused.expect("revoked token still accepted after 10 s");
-    assert_eq!(answer.status, 401);
-    assert_eq!(
-        answer.www_authenticate.as_deref(),
-        Some(invalid_token_challenge(&notes).as_str())
-    );
+    assert_invalid_token(&answer, &notes);
     // Tokens of other clients are unaffected.
     let mut unaffected = notes.client(&other);
     unaffected.initialize().await;
