@@ -11,7 +11,7 @@ use super::client_auth;
 use super::target::{self, Target};
 use crate::crypto::Crypto;
 use crate::directory::clients::{
-    Client, GRANT_CLIENT_CREDENTIALS, GRANT_CODE, GRANT_REFRESH, GRANT_TOKEN_EXCHANGE,
+    self, Client, GRANT_CLIENT_CREDENTIALS, GRANT_CODE, GRANT_REFRESH, GRANT_TOKEN_EXCHANGE,
 };
 use crate::directory::permissions::{self, Principal};
 use crate::issue::{self, Mint, Minted};
@@ -21,7 +21,7 @@ use crate::revocation::{self, Entry, Kind};
 use crate::secret::{generate_secret, sha256_b64};
 use crate::service::Service;
 use crate::stmt;
-use crate::store::{decode, decode_first, Stmt, Store, StoreError};
+use crate::store::{decode_first, Stmt, Store, StoreError};
 use crate::wire::form::Params;
 use crate::wire::{Error, Request, Response};
 
@@ -668,11 +668,6 @@ pub async fn verify_own_token<S: Store + ?Sized, C: Crypto>(
     })
 }
 
-#[derive(Deserialize)]
-struct IdentRow {
-    identifier: String,
-}
-
 async fn exchange<S: Store + ?Sized, C: Crypto>(
     svc: &Service<'_, S, C>,
     client: &Client,
@@ -709,17 +704,9 @@ async fn exchange<S: Store + ?Sized, C: Crypto>(
         .claims;
     // The subject token must be one this agent may act on: issued for a resource server the
     // agent fronts (its exchange sources), or issued to the agent itself.
-    let sources: Vec<IdentRow> = decode(
-        svc.store
-            .query(stmt!(
-                "SELECT r.identifier FROM agent_exchange_sources s JOIN resource_servers r ON r.id = s.resource_server_id \
-                 WHERE s.client_id = ?1",
-                &client.id
-            ))
-            .await?,
-    )?;
-    let aud = subject.aud.single().unwrap_or_default().to_owned();
-    if subject.client_id != client.id && !sources.iter().any(|s| s.identifier == aud) {
+    let sources = clients::exchange_sources(svc.store, &client.id).await?;
+    let aud = subject.aud.single().unwrap_or_default();
+    if subject.client_id != client.id && !sources.iter().any(|s| s == aud) {
         return Err(Error::InvalidRequest(
             "subject_token: its audience is not a resource server this client may exchange tokens from".into(),
         ));
