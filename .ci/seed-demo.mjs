@@ -61,7 +61,7 @@ if (!user) {
 await api(`/users/${user.id}/roles/${reader.id}`, { method: 'PUT' });
 await api(`/groups/${group.id}/users/${user.id}`, { method: 'PUT' });
 if (!state.agent) {
-  const a = (await api('/agents', { method: 'POST', json: { name: 'Demo summariser', owner: 'demo@example.com', groups: [group.id], exchange_from: [] } })).body;
+  const a = (await api('/agents', { method: 'POST', json: { name: 'Demo summariser', owner: 'demo@example.com', groups: [group.id] } })).body;
   state.agent = { client_id: a.client_id, client_secret: a.client_secret };
   save();
 }

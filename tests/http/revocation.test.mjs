@@ -75,9 +75,9 @@ before(async () => {
   f.m2m = [m2m.client_id, m2m.client_secret];
   const group = (await ok('/admin/v1/groups', { method: 'POST', json: { name: `rev-bots-${uniq}` } })).id;
   await ok(`/admin/v1/groups/${group}/roles/${role}`, { method: 'PUT' });
-  const agent = await ok('/admin/v1/agents', { method: 'POST', json: { name: 'Rev agent', owner: 'ops', groups: [group], exchange_from: [AGENT_RS] } });
+  const agent = await ok('/admin/v1/agents', { method: 'POST', json: { name: 'Rev agent', owner: 'ops', groups: [group], exchange: [{ from: AGENT_RS, to: NOTES }] } });
   f.agent = [agent.client_id, agent.client_secret];
-  const spare = await ok('/admin/v1/agents', { method: 'POST', json: { name: 'Introspector', owner: 'ops' } });
+  const spare = await ok('/admin/v1/agents', { method: 'POST', json: { name: 'Introspector', owner: 'ops', introspect: [NOTES, AGENT_RS] } });
   f.introspector = [spare.client_id, spare.client_secret];
 
   const cc = await form('/token', { grant_type: 'client_credentials', resource: NOTES }, { basic: f.m2m });

@@ -59,11 +59,12 @@ before(async () => {
   } })).client_id;
   const conf = await ok('/admin/v1/applications', { method: 'POST', json: {
     name: 'Ops bot', client_type: 'confidential', grant_types: ['client_credentials'], roles: [f.editor],
+    introspect: [NOTES],
   } });
   f.conf = [conf.client_id, conf.client_secret];
   const group = (await ok('/admin/v1/groups', { method: 'POST', json: { name: `bots-${uniq}` } })).id;
   await ok(`/admin/v1/groups/${group}/roles/${f.editor}`, { method: 'PUT' });
-  const agent = await ok('/admin/v1/agents', { method: 'POST', json: { name: 'Summariser', owner: 'ops', groups: [group], exchange_from: [AGENT_RS] } });
+  const agent = await ok('/admin/v1/agents', { method: 'POST', json: { name: 'Summariser', owner: 'ops', groups: [group], exchange: [{ from: AGENT_RS, to: NOTES }] } });
   f.agent = [agent.client_id, agent.client_secret];
   browser = await launch();
 });

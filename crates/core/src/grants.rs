@@ -1,12 +1,12 @@
 //! Consent records (grants): what a user approved for a client on a resource server. Visible
 //! and revocable by the user (account page) and by admins; revoking one also revokes the
-//! refresh-token families issued under it and their latest access tokens.
+//! refresh-token families issued under it and every token descending from them.
 
 use serde::{Deserialize, Serialize};
 
 use crate::revocation::{self, Entry, Kind};
 use crate::stmt;
-use crate::store::{decode, Store, StoreError};
+use crate::store::{decode, families, Store, StoreError};
 
 /// A grant as listed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -44,22 +44,20 @@ pub async fn list<S: Store + ?Sized>(db: &S, user_id: &str) -> Result<Vec<GrantV
     )
 }
 
-#[derive(Deserialize)]
-struct LiveAccess {
-    access_jti: String,
-    access_exp: i64,
-}
-
-/// Revokes a grant: deletes it and revokes its refresh families and their latest access
-/// tokens. Returns whether a grant existed and how many families were revoked.
+/// Revokes a grant: deletes it and revokes its refresh families — each a `family` revocation
+/// entry, so every token descending from them (exchanged ones included) stops working — in one
+/// transaction, then mirrors the entries to KV. Returns whether a grant existed and how many
+/// families were revoked.
 pub async fn revoke<S: Store + ?Sized>(
     db: &S,
     user_id: &str,
     client_id: &str,
     rs_id: &str,
     reason: &str,
+    max_token_ttl: i64,
     now: i64,
 ) -> Result<(bool, usize), StoreError> {
+    let expires_at = revocation::entry_expiry(max_token_ttl, now);
     let mut rows = db
         .batch(vec![
             stmt!(
@@ -69,37 +67,32 @@ pub async fn revoke<S: Store + ?Sized>(
                 rs_id
             ),
             stmt!(
-                "UPDATE refresh_families SET revoked_at = ?4, revoked_reason = ?5 \
+                "INSERT INTO revocations (kind, id, revoked_at, expires_at) \
+                 SELECT 'family', id, ?4, ?5 FROM refresh_families \
                  WHERE user_id = ?1 AND client_id = ?2 AND resource_server_id = ?3 AND revoked_at IS NULL \
-                 RETURNING access_jti, access_exp",
+                 ON CONFLICT (kind, id) DO UPDATE SET revoked_at = max(revoked_at, excluded.revoked_at), \
+                 expires_at = max(expires_at, excluded.expires_at)",
                 user_id,
                 client_id,
                 rs_id,
                 now,
-                reason
+                expires_at
             ),
+            families::revoke_for_grant_stmt(user_id, client_id, rs_id, reason, now),
         ])
         .await?
         .into_iter();
     let existed = !rows.next().unwrap_or_default().is_empty();
-    let families = rows.next().unwrap_or_default();
-    let n = families.len();
-    let live: Vec<LiveAccess> = decode(
-        families
-            .into_iter()
-            .filter(|r| r.get("access_jti").is_some_and(|v| !v.is_null()))
-            .collect(),
-    )?;
-    let entries: Vec<Entry> = live
-        .into_iter()
-        .filter(|l| l.access_exp > now)
-        .map(|l| Entry {
-            kind: Kind::Jti,
-            id: l.access_jti,
+    let ids = families::ids(rows.nth(1).unwrap_or_default())?;
+    let entries: Vec<Entry> = ids
+        .iter()
+        .map(|id| Entry {
+            kind: Kind::Family,
+            id: id.clone(),
             revoked_at: now,
-            expires_at: l.access_exp,
+            expires_at,
         })
         .collect();
     revocation::record(db, &entries, vec![], now).await?;
-    Ok((existed, n))
+    Ok((existed, ids.len()))
 }

@@ -66,6 +66,8 @@ pub struct Mint<'a> {
     pub scopes: &'a Scopes,
     /// `act`, when the subject is not the client itself.
     pub act: Option<Actor>,
+    /// `fam`: the authorization (refresh family) the token descends from, if any.
+    pub fam: Option<&'a str>,
     /// Lifetime in seconds.
     pub ttl: i64,
 }
@@ -102,6 +104,7 @@ pub async fn mint<C: Crypto + ?Sized>(
         scope: scope.clone(),
         jti: jti.clone(),
         act: m.act,
+        fam: m.fam.map(str::to_owned),
     };
     let token = crate::jwt::sign_access_token(crypto, key, claims, now, exp)
         .await

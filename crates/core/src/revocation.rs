@@ -6,7 +6,10 @@
 //! - `client`: every token with `iat <= revoked_at` whose `client_id` is the client or whose
 //!   `act` chain names it;
 //! - `sub`: every token with `iat <= revoked_at` whose subject is the user or agent;
-//! - `jti`: one token.
+//! - `jti`: one token;
+//! - `family`: every token descending from one authorization (a refresh-token family): the
+//!   tokens of its code redemption and refreshes and those obtained from them by token
+//!   exchange (the `fam` claim), whatever their `iat`.
 //!
 //! An entry lives until the last token it can affect has expired (`expires_at`), and at least
 //! [`KV_MIN_TTL_SECS`], KV's floor. Re-enabling a client or user never removes an entry, so
@@ -15,47 +18,15 @@
 use serde::{Deserialize, Serialize};
 
 use crate::stmt;
-use crate::store::{decode, Database, Stmt, StoreError};
+use crate::store::{decode, families, Database, Stmt, StoreError};
 use mcpgate_guard::AccessClaims;
 
 /// KV's minimum `expirationTtl` (seconds).
 pub const KV_MIN_TTL_SECS: i64 = 60;
 
-/// What an entry names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    /// A client (application, agent, registered client).
-    Client,
-    /// A subject (user or agent).
-    Sub,
-    /// One token.
-    Jti,
-}
-
-impl Kind {
-    /// Storage name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Client => "client",
-            Kind::Sub => "sub",
-            Kind::Jti => "jti",
-        }
-    }
-}
-
-/// One revocation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Entry {
-    /// What it names.
-    pub kind: Kind,
-    /// The client id, subject or jti.
-    pub id: String,
-    /// Tokens issued at or before this time are revoked (unix seconds).
-    pub revoked_at: i64,
-    /// When the entry may be forgotten (unix seconds).
-    pub expires_at: i64,
-}
+/// What an entry names, and one revocation: the feed contract's own types, so issuer and
+/// validators cannot disagree about them.
+pub use mcpgate_guard::revocation::{RevocationEntry as Entry, RevocationKind as Kind};
 
 /// The KV mirror of the revocation list (eventually consistent across locations).
 #[allow(async_fn_in_trait)]
@@ -114,12 +85,13 @@ pub fn lookup_stmt(claims: &AccessClaims, now: i64) -> Stmt {
     clients.extend(claims.actors().map(|a| a.sub.clone()));
     stmt!(
         "SELECT kind, id, revoked_at FROM revocations WHERE expires_at > ?1 AND ( \
-           (kind = 'jti' AND id = ?2) OR (kind = 'sub' AND id = ?3) OR \
+           (kind = 'jti' AND id = ?2) OR (kind = 'sub' AND id = ?3) OR (kind = 'family' AND id = ?5) OR \
            (kind = 'client' AND id IN (SELECT value FROM json_each(?4))))",
         now,
         &claims.jti,
         &claims.sub,
-        serde_json::to_string(&clients).unwrap_or_else(|_| "[]".into())
+        serde_json::to_string(&clients).unwrap_or_else(|_| "[]".into()),
+        claims.fam.as_deref()
     )
 }
 
@@ -185,9 +157,20 @@ pub async fn blast_radius<D: Database + ?Sized>(
         .unwrap_or_default())
 }
 
-/// Revokes every token issued through a client or to a user: a `client` or `sub` entry (D1 and
-/// KV) living until the last such token has expired, and every refresh family, in one
-/// transaction with `extra` (the status change itself and its audit record).
+/// How long an entry covering a principal or an authorization must live: past the expiry of
+/// the longest-lived token issued up to now, plus the retired-key grace.
+pub fn entry_expiry(max_token_ttl: i64, now: i64) -> i64 {
+    now + max_token_ttl + crate::keys::RETIRE_GRACE_SECS
+}
+
+/// Revokes every token issued through a client or to a user, in one transaction with `extra`
+/// (the status change itself and its audit record), then mirrors the entries to KV:
+/// - a client: a `client` entry (tokens naming it as `client_id` or anywhere in `act`) and a
+///   `sub` entry (tokens it obtained for itself, and tokens exchanged from them, whose subject
+///   it stays), and every refresh family issued to it;
+/// - a user: a `sub` entry and every refresh family of theirs.
+///
+/// Entries live until the last such token has expired.
 pub async fn revoke_principal<S: Database + RevocationList + ?Sized>(
     store: &S,
     p: Principal<'_>,
@@ -196,37 +179,56 @@ pub async fn revoke_principal<S: Database + RevocationList + ?Sized>(
     extra: Vec<Stmt>,
     now: i64,
 ) -> Result<(), StoreError> {
-    let (entry, families) = match p {
+    let entry = |kind: Kind, id: &str| Entry {
+        kind,
+        id: id.to_owned(),
+        revoked_at: now,
+        expires_at: entry_expiry(max_token_ttl, now),
+    };
+    let (entries, families) = match p {
         Principal::Client(id) => (
-            Entry { kind: Kind::Client, id: id.to_owned(), revoked_at: now, expires_at: now + max_token_ttl + crate::keys::RETIRE_GRACE_SECS },
-            stmt!(
-                "UPDATE refresh_families SET revoked_at = ?2, revoked_reason = ?3 WHERE client_id = ?1 AND revoked_at IS NULL",
-                id,
-                now,
-                reason
-            ),
+            vec![entry(Kind::Client, id), entry(Kind::Sub, id)],
+            families::revoke_for_client_stmt(id, reason, now),
         ),
         Principal::User(id) => (
-            Entry { kind: Kind::Sub, id: id.to_owned(), revoked_at: now, expires_at: now + max_token_ttl + crate::keys::RETIRE_GRACE_SECS },
-            stmt!(
-                "UPDATE refresh_families SET revoked_at = ?2, revoked_reason = ?3 WHERE user_id = ?1 AND revoked_at IS NULL",
-                id,
-                now,
-                reason
-            ),
+            vec![entry(Kind::Sub, id)],
+            families::revoke_for_user_stmt(id, reason, now),
         ),
     };
     let mut stmts = vec![families];
     stmts.extend(extra);
-    record(store, &[entry], stmts, now).await
+    record(store, &entries, stmts, now).await
+}
+
+/// Revokes one authorization (refresh-token family) and every token descending from it: the
+/// family is marked revoked and a `family` entry written in one transaction (with `extra`),
+/// then mirrored to KV. The entry is written even if the family does not exist yet, so a code
+/// redemption still in flight cannot create it afterwards.
+pub async fn revoke_family<S: Database + RevocationList + ?Sized>(
+    store: &S,
+    family_id: &str,
+    reason: &str,
+    max_token_ttl: i64,
+    extra: Vec<Stmt>,
+    now: i64,
+) -> Result<(), StoreError> {
+    let e = Entry {
+        kind: Kind::Family,
+        id: family_id.to_owned(),
+        revoked_at: now,
+        expires_at: entry_expiry(max_token_ttl, now),
+    };
+    let mut stmts = vec![families::revoke_stmt(family_id, reason, now)];
+    stmts.extend(extra);
+    record(store, &[e], stmts, now).await
 }
 
 /// True if any looked-up row revokes a token issued at `iat`.
 pub fn revokes(rows: Vec<crate::store::Row>, iat: i64) -> Result<bool, StoreError> {
     let rows: Vec<Row> = decode(rows)?;
-    Ok(rows
-        .iter()
-        .any(|r| r.kind == "jti" || (iat <= r.revoked_at && !r.id.is_empty())))
+    Ok(rows.iter().any(|r| {
+        r.kind == "jti" || r.kind == "family" || (iat <= r.revoked_at && !r.id.is_empty())
+    }))
 }
 
 /// Revocations for an in-memory test store: a map with the KV TTL floor.

@@ -255,7 +255,7 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
                     .into(),
             ));
         }
-        let own = token::verify_own_token(self, token, now, rng)
+        let own = crate::endpoints::own_token::verify_own_token(self, token, now, rng)
             .await
             .map_err(|_| Error::AdminUnauthorized)?;
         if own.claims.aud.single() != Some(identifier(&self.config.issuer).as_str()) {

@@ -101,6 +101,24 @@ pub async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
     .await
 }
 
+/// A future that stays pending for `polls` polls before polling `fut`: joined with another
+/// flow, it shifts where the two interleave, so a test can try every interleaving of two
+/// requests by varying `polls`.
+pub async fn delayed<F: Future>(polls: usize, fut: F) -> F::Output {
+    let mut left = polls;
+    std::future::poll_fn(move |cx| {
+        if left == 0 {
+            Poll::Ready(())
+        } else {
+            left -= 1;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    })
+    .await;
+    fut.await
+}
+
 /// A document of the fake web: status, Cache-Control, body.
 pub type WebDocument = (u16, Option<String>, Vec<u8>);
 

@@ -32,6 +32,7 @@ fn mint(h: &Harness, sub: &str) -> String {
         scope: "notes.read".into(),
         jti: format!("jti-{sub}"),
         act: None,
+        fam: None,
     };
     let now = h.now.get();
     block_on(mcpgate_core::jwt::sign_access_token(

@@ -62,32 +62,6 @@ fn tokens(h: &Harness, f: &Fixture) -> Tokens {
     }
 }
 
-fn active(h: &Harness, f: &Fixture, token: &str) -> bool {
-    let r = h.token_at(
-        "/introspect",
-        &[("token", token)],
-        Some((&f.agent, &f.agent_secret)),
-    );
-    r.json()["active"] == true
-}
-
-/// An offline validator for the notes server, fed the JWKS and the revocation feed over the
-/// service's HTTP interface (the guard crate, as MCP servers use it).
-fn validator(h: &Harness) -> Validator {
-    let v = Validator::new(ValidatorConfig::new(h.config.issuer.clone(), NOTES));
-    v.apply_jwks_json(&h.get("/.well-known/jwks.json").body)
-        .unwrap();
-    poll(h, &v);
-    v
-}
-
-fn poll(h: &Harness, v: &Validator) {
-    let feed = h.get("/revocations");
-    assert_eq!(feed.status, 200);
-    v.apply_revocation_feed(std::str::from_utf8(&feed.body).unwrap(), h.now.get())
-        .unwrap();
-}
-
 #[test]
 fn disabling_a_client_revokes_its_tokens_and_those_it_acts_in_at_once_and_offline() {
     let h = Harness::new();

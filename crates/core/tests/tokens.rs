@@ -548,13 +548,23 @@ mod authorization_code {
         );
         let rows = mcpgate_core::testing::block_on(mcpgate_core::store::Database::query(
             &h.store,
-            mcpgate_core::stmt!("SELECT * FROM revocations WHERE kind = 'jti'"),
+            mcpgate_core::stmt!("SELECT * FROM revocations WHERE kind = 'family'"),
         ))
         .unwrap();
         assert_eq!(
             rows.len(),
             1,
-            "the access token it issued is on the revocation list"
+            "the authorization it issued, and so its access token, is on the revocation list"
+        );
+        assert_eq!(
+            h.token_at(
+                "/introspect",
+                &[("token", first["access_token"].as_str().unwrap())],
+                Some((&f.public_app, "")),
+            )
+            .json()["active"],
+            serde_json::Value::Null,
+            "public clients cannot introspect"
         );
     }
 
@@ -954,6 +964,8 @@ mod token_exchange {
     fn a_subject_token_for_another_audience_is_refused() {
         let h = Harness::new();
         let f = h.fixture();
+        // The agent may exchange tokens of its own server for notes tokens, not notes tokens.
+        h.user_token_for_agent(&f);
         let code = h.code_for(&mut Browser::default(), &f.public_app, Some("notes.read"));
         let notes_token = h.redeem(&f.public_app, &code).json()["access_token"]
             .as_str()
@@ -1489,7 +1501,14 @@ mod admin_api_as_a_resource_server {
 mod introspection_and_revocation {
     use super::*;
 
+    /// Introspection by the confidential app, which an admin allowed to introspect tokens of
+    /// the notes server.
     fn introspect(h: &Harness, f: &Fixture, token: &str) -> serde_json::Value {
+        h.ok(
+            Method::PATCH,
+            &format!("/admin/v1/applications/{}", f.conf_app),
+            Some(json!({ "introspect": [NOTES] })),
+        );
         let r = h.token_at(
             "/introspect",
             &[("token", token)],

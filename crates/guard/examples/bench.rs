@@ -92,6 +92,7 @@ fn main() {
             sub: "agent-7c1d".into(),
             act: Some(Box::new(Actor::new("app-42"))),
         }),
+        fam: Some("rf_demo".into()),
     });
     claims.issued_at = chrono::DateTime::from_timestamp(NOW, 0);
     claims.expiration = chrono::DateTime::from_timestamp(NOW + 3600, 0);

@@ -214,6 +214,7 @@ mod tests {
                 scope: "x".into(),
                 jti: jti.into(),
                 act: None,
+                fam: None,
             },
             issued_at: 0,
             expires_at: exp,

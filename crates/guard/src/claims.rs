@@ -31,6 +31,13 @@ pub struct AccessClaims {
     /// The acting party when the subject is not the client itself (RFC 8693 §4.1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub act: Option<Actor>,
+    /// The authorization this token descends from (mcpgate's refresh-token family): set on
+    /// tokens issued to a user through a client (code redemption, refresh) and inherited by
+    /// tokens obtained from them by token exchange, so that revoking the authorization (a
+    /// `family` revocation entry) cuts every token it led to. Absent on tokens a client
+    /// obtained for itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fam: Option<String>,
 }
 
 impl AccessClaims {
@@ -143,11 +150,13 @@ mod tests {
                 sub: "agent-1".into(),
                 act: Some(Box::new(Actor::new("app-1"))),
             }),
+            fam: Some("rf_1".into()),
         };
         let json = serde_json::to_value(&claims).unwrap();
         assert_eq!(json["act"]["sub"], "agent-1");
         assert_eq!(json["act"]["act"]["sub"], "app-1");
         assert_eq!(json["aud"], "https://mcp.example/mcp");
+        assert_eq!(json["fam"], "rf_1");
         let chain: Vec<_> = claims.actors().map(|a| a.sub.as_str()).collect();
         assert_eq!(chain, ["agent-1", "app-1"]);
         assert_eq!(
@@ -166,9 +175,11 @@ mod tests {
             scope: "x".into(),
             jti: "j".into(),
             act: None,
+            fam: None,
         };
         let json = serde_json::to_value(&claims).unwrap();
         assert!(json.get("act").is_none());
+        assert!(json.get("fam").is_none());
     }
 
     #[test]

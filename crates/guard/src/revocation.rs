@@ -42,7 +42,7 @@
 //! | `seq` | cursor (u64) of the newest change included; increases with every change |
 //! | `full` | `true`: `entries` is the complete current state; `false`: only changes |
 //! | `since` | for `full: false`, the cursor the changes start after (echoes `?since=`); `0` for full |
-//! | `entries` | [`RevocationEntry`] objects; `kind` is `"client"`, `"sub"` or `"jti"` |
+//! | `entries` | [`RevocationEntry`] objects; `kind` is `"client"`, `"sub"`, `"jti"` or `"family"` |
 //!
 //! A server may answer `?since=` with a full feed (e.g. when the cursor is too old to serve
 //! changes from); the client then replaces its state. Unknown members are ignored; an unknown
@@ -53,6 +53,8 @@
 //! A token is revoked if any active entry matches it:
 //!
 //! - `jti`: `id` equals the token's `jti`;
+//! - `family`: `id` equals the token's `fam` (the authorization it descends from, inherited
+//!   through token exchange), whatever its `iat`: a revoked authorization never comes back;
 //! - `sub`: `id` equals the token's `sub` and the token's `iat <= revoked_at`;
 //! - `client`: `id` equals the token's `client_id` **or** the `sub` of any actor anywhere in its
 //!   `act` chain (RFC 8693 §4.1), and the token's `iat <= revoked_at`.
@@ -143,6 +145,27 @@ pub enum RevocationKind {
     Sub,
     /// A single token.
     Jti,
+    /// An authorization (refresh-token family): every token whose `fam` claim names it,
+    /// whatever its `iat`.
+    Family,
+}
+
+impl RevocationKind {
+    /// The wire (and storage) name: `"client"`, `"sub"`, `"jti"` or `"family"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevocationKind::Client => "client",
+            RevocationKind::Sub => "sub",
+            RevocationKind::Jti => "jti",
+            RevocationKind::Family => "family",
+        }
+    }
+
+    /// True for kinds that revoke matching tokens whatever their `iat` (one token, or an
+    /// authorization that never comes back).
+    pub fn ignores_iat(self) -> bool {
+        matches!(self, RevocationKind::Jti | RevocationKind::Family)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,6 +201,7 @@ pub struct RevocationState {
     clients: HashMap<String, Revoked>,
     subs: HashMap<String, Revoked>,
     jtis: HashMap<String, Revoked>,
+    families: HashMap<String, Revoked>,
 }
 
 impl RevocationState {
@@ -193,7 +217,7 @@ impl RevocationState {
 
     /// Number of active entries.
     pub fn len(&self) -> usize {
-        self.clients.len() + self.subs.len() + self.jtis.len()
+        self.clients.len() + self.subs.len() + self.jtis.len() + self.families.len()
     }
 
     /// True if nothing is revoked.
@@ -211,6 +235,10 @@ impl RevocationState {
         let before = |r: &Revoked| active(r) && token.issued_at <= r.revoked_at;
         let claims = &token.claims;
         self.jtis.get(&claims.jti).is_some_and(active)
+            || claims
+                .fam
+                .as_ref()
+                .is_some_and(|f| self.families.get(f).is_some_and(active))
             || self.subs.get(&claims.sub).is_some_and(before)
             || self.clients.get(&claims.client_id).is_some_and(before)
             || claims
@@ -236,6 +264,7 @@ impl RevocationState {
         same(&self.clients, &other.clients, now, grace)
             && same(&self.subs, &other.subs, now, grace)
             && same(&self.jtis, &other.jtis, now, grace)
+            && same(&self.families, &other.families, now, grace)
     }
 
     /// Drops entries past `expires_at + grace`. Returns how many were dropped.
@@ -245,6 +274,7 @@ impl RevocationState {
         self.clients.retain(keep);
         self.subs.retain(keep);
         self.jtis.retain(keep);
+        self.families.retain(keep);
         before - self.len()
     }
 
@@ -275,8 +305,10 @@ impl RevocationState {
             };
             next.merge_entries(feed.entries, now, grace);
             self.purge(now, grace);
-            let changed =
-                next.clients != self.clients || next.subs != self.subs || next.jtis != self.jtis;
+            let changed = next.clients != self.clients
+                || next.subs != self.subs
+                || next.jtis != self.jtis
+                || next.families != self.families;
             *self = next;
             return Ok(FeedOutcome {
                 seq: feed.seq,
@@ -314,6 +346,7 @@ impl RevocationState {
                 RevocationKind::Client => &mut self.clients,
                 RevocationKind::Sub => &mut self.subs,
                 RevocationKind::Jti => &mut self.jtis,
+                RevocationKind::Family => &mut self.families,
             };
             let r = Revoked {
                 revoked_at: e.revoked_at,

@@ -174,6 +174,8 @@ pub(crate) struct WireClaims {
     pub(crate) jti: String,
     #[serde(default)]
     pub(crate) act: Option<Actor>,
+    #[serde(default)]
+    pub(crate) fam: Option<String>,
 }
 
 impl WireClaims {
@@ -190,6 +192,7 @@ impl WireClaims {
             scope: self.scope,
             jti: self.jti,
             act: self.act,
+            fam: self.fam,
         });
         claims.expiration = time(self.exp)?;
         claims.not_before = time(self.nbf)?;
@@ -215,6 +218,7 @@ impl WireClaims {
                 scope: self.scope,
                 jti: self.jti,
                 act: self.act,
+                fam: self.fam,
             },
             issued_at,
             expires_at,

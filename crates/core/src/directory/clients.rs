@@ -79,6 +79,9 @@ pub struct Client {
     pub last_used_at: Option<i64>,
     /// When last disabled.
     pub disabled_at: Option<i64>,
+    /// When the redirect URIs last gained an entry (earlier consent no longer counts).
+    #[serde(default)]
+    pub redirect_uris_changed_at: Option<i64>,
 }
 
 impl Client {
@@ -169,16 +172,45 @@ pub async fn resources<D: Database + ?Sized>(db: &D, id: &str) -> Result<Vec<Str
     .await
 }
 
-/// The resource servers whose tokens an agent may exchange.
-pub async fn exchange_sources<D: Database + ?Sized>(
+/// A delegation an admin configured for token exchange (RFC 8693): the client may exchange
+/// subject tokens issued for resource server `from` into tokens for `to` (`from = to`: the same
+/// audience, which only narrows).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeRule {
+    /// The subject token's audience (a resource server identifier).
+    pub from: String,
+    /// The audience of the token it may be exchanged for.
+    pub to: String,
+}
+
+/// The token-exchange delegations configured for a client.
+pub async fn exchange_rules<D: Database + ?Sized>(
+    db: &D,
+    id: &str,
+) -> Result<Vec<ExchangeRule>, StoreError> {
+    decode(
+        db.query(stmt!(
+            "SELECT f.identifier AS \"from\", t.identifier AS \"to\" FROM exchange_rules e \
+             JOIN resource_servers f ON f.id = e.from_resource_server_id \
+             JOIN resource_servers t ON t.id = e.to_resource_server_id \
+             WHERE e.client_id = ?1 ORDER BY f.identifier, t.identifier",
+            id
+        ))
+        .await?,
+    )
+}
+
+/// The resource servers whose tokens a client may introspect (besides its own tokens).
+pub async fn introspection_rights<D: Database + ?Sized>(
     db: &D,
     id: &str,
 ) -> Result<Vec<String>, StoreError> {
     identifiers(
         db,
         stmt!(
-            "SELECT r.identifier FROM agent_exchange_sources s JOIN resource_servers r ON r.id = s.resource_server_id \
-             WHERE s.client_id = ?1 ORDER BY r.identifier",
+            "SELECT r.identifier FROM introspection_rights i JOIN resource_servers r ON r.id = i.resource_server_id \
+             WHERE i.client_id = ?1 ORDER BY r.identifier",
             id
         ),
     )
@@ -207,18 +239,50 @@ async fn resource_stmts<D: Database + ?Sized>(
     .await
 }
 
-/// Statements naming the resource servers whose users' tokens an agent may exchange (RFC 8693
-/// subject tokens whose audience is one of these).
+/// Statements recording a client's token-exchange delegations, after checking every resource
+/// server exists.
 async fn exchange_stmts<D: Database + ?Sized>(
+    db: &D,
+    client_id: &str,
+    list: &[ExchangeRule],
+) -> Result<Vec<Stmt>, Error> {
+    if list.len() > validate::MAX_LIST {
+        return Err(FieldError::new("exchange", "too many items").into());
+    }
+    let mut out = Vec::new();
+    for (i, rule) in list.iter().enumerate() {
+        let mut ids = [String::new(), String::new()];
+        for (slot, (end, value)) in ids.iter_mut().zip([("from", &rule.from), ("to", &rule.to)]) {
+            let field = format!("exchange[{i}].{end}");
+            let ident = validate::resource_identifier(&field, value)?;
+            *slot = super::resource_servers::get_by_identifier(db, &ident)
+                .await?
+                .ok_or_else(|| FieldError::new(field, "no such resource server"))?
+                .id;
+        }
+        let [from, to] = ids;
+        out.push(stmt!(
+            "INSERT OR IGNORE INTO exchange_rules (client_id, from_resource_server_id, to_resource_server_id) \
+             VALUES (?1, ?2, ?3)",
+            client_id,
+            from,
+            to
+        ));
+    }
+    Ok(out)
+}
+
+/// Statements naming the resource servers whose tokens a client may introspect.
+async fn introspect_stmts<D: Database + ?Sized>(
     db: &D,
     client_id: &str,
     list: &[String],
 ) -> Result<Vec<Stmt>, Error> {
     link_stmts(
         db,
-        "exchange_from",
+        "introspect",
         list,
-        "INSERT OR IGNORE INTO agent_exchange_sources (client_id, resource_server_id) VALUES (?1, ?2)",
+        "INSERT OR IGNORE INTO introspection_rights (client_id, resource_server_id) VALUES (?1, ?2)",
         client_id,
     )
     .await
@@ -363,6 +427,10 @@ struct CreateApp {
     roles: Vec<String>,
     #[serde(default)]
     resources: Vec<String>,
+    #[serde(default)]
+    exchange: Vec<ExchangeRule>,
+    #[serde(default)]
+    introspect: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -377,7 +445,9 @@ struct CreateAgent {
     #[serde(default)]
     resources: Vec<String>,
     #[serde(default)]
-    exchange_from: Vec<String>,
+    exchange: Vec<ExchangeRule>,
+    #[serde(default)]
+    introspect: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -396,7 +466,9 @@ struct Patch {
     #[serde(default)]
     resources: Option<Vec<String>>,
     #[serde(default)]
-    exchange_from: Option<Vec<String>>,
+    exchange: Option<Vec<ExchangeRule>>,
+    #[serde(default)]
+    introspect: Option<Vec<String>>,
     /// Why (recorded in the audit log when the client is disabled).
     #[serde(default)]
     reason: Option<String>,
@@ -459,10 +531,12 @@ async fn full_view<D: Database + ?Sized>(db: &D, id: &str) -> Result<Value, Erro
     let c = get_row(db, id).await?.ok_or(Error::NoSuch("client"))?;
     let r = resources(db, id).await?;
     let mut v = view(&c, &r);
-    if c.kind == "agent" {
-        let x = exchange_sources(db, id).await?;
+    if c.is_confidential() {
+        let x = exchange_rules(db, id).await?;
+        let i = introspection_rights(db, id).await?;
         if let Some(o) = v.as_object_mut() {
-            o.insert("exchange_from".into(), json!(x));
+            o.insert("exchange".into(), json!(x));
+            o.insert("introspect".into(), json!(i));
         }
     }
     Ok(v)
@@ -544,6 +618,14 @@ pub async fn create_application<D: Database + ?Sized, C: Crypto>(
     })];
     stmts.extend(role_stmts(ctx.db, &id, &input.roles).await?);
     stmts.extend(resource_stmts(ctx.db, &id, &input.resources).await?);
+    if !input.exchange.is_empty() && !grants.iter().any(|g| g == GRANT_TOKEN_EXCHANGE) {
+        return Err(FieldError::new("exchange", "needs the token-exchange grant type").into());
+    }
+    if !confidential && !input.introspect.is_empty() {
+        return Err(FieldError::new("introspect", "public clients cannot introspect").into());
+    }
+    stmts.extend(exchange_stmts(ctx.db, &id, &input.exchange).await?);
+    stmts.extend(introspect_stmts(ctx.db, &id, &input.introspect).await?);
     stmts.push(audit::record(
         ctx.now,
         &ctx.actor,
@@ -592,7 +674,8 @@ pub async fn create_agent<D: Database + ?Sized, C: Crypto>(
     })];
     stmts.extend(group_stmts(ctx.db, &id, &input.groups).await?);
     stmts.extend(resource_stmts(ctx.db, &id, &input.resources).await?);
-    stmts.extend(exchange_stmts(ctx.db, &id, &input.exchange_from).await?);
+    stmts.extend(exchange_stmts(ctx.db, &id, &input.exchange).await?);
+    stmts.extend(introspect_stmts(ctx.db, &id, &input.introspect).await?);
     stmts.push(audit::record(
         ctx.now,
         &ctx.actor,
@@ -712,7 +795,7 @@ pub async fn update<D: Store + ?Sized, C: Crypto>(
     };
     let mut stmts = vec![stmt!(
         "UPDATE clients SET name = ?2, description = ?3, owner = ?4, redirect_uris = ?5, status = ?6, disabled_at = ?7, \
-         updated_at = ?8 WHERE id = ?1",
+         updated_at = ?8, redirect_uris_changed_at = ?9 WHERE id = ?1",
         id,
         name,
         description,
@@ -720,7 +803,8 @@ pub async fn update<D: Store + ?Sized, C: Crypto>(
         to_json_list(&uris),
         status.as_str(),
         disabled_at,
-        ctx.now
+        ctx.now,
+        redirects_changed_at(&cur, &uris, ctx.now)
     )];
     if let Some(list) = &input.resources {
         stmts.push(stmt!(
@@ -729,15 +813,22 @@ pub async fn update<D: Store + ?Sized, C: Crypto>(
         ));
         stmts.extend(resource_stmts(ctx.db, id, list).await?);
     }
-    if let Some(list) = &input.exchange_from {
-        if cur.kind != "agent" {
-            return Err(FieldError::new("exchange_from", "only agents exchange tokens").into());
+    if let Some(list) = &input.exchange {
+        if !list.is_empty() && !cur.allows_grant(GRANT_TOKEN_EXCHANGE) {
+            return Err(FieldError::new("exchange", "needs the token-exchange grant type").into());
+        }
+        stmts.push(stmt!("DELETE FROM exchange_rules WHERE client_id = ?1", id));
+        stmts.extend(exchange_stmts(ctx.db, id, list).await?);
+    }
+    if let Some(list) = &input.introspect {
+        if !cur.is_confidential() && !list.is_empty() {
+            return Err(FieldError::new("introspect", "public clients cannot introspect").into());
         }
         stmts.push(stmt!(
-            "DELETE FROM agent_exchange_sources WHERE client_id = ?1",
+            "DELETE FROM introspection_rights WHERE client_id = ?1",
             id
         ));
-        stmts.extend(exchange_stmts(ctx.db, id, list).await?);
+        stmts.extend(introspect_stmts(ctx.db, id, list).await?);
     }
     let mut detail = serde_json::Map::new();
     if status != cur.status {
@@ -779,6 +870,16 @@ pub async fn update<D: Store + ?Sized, C: Crypto>(
         ctx.db.batch(stmts).await?;
     }
     Ok(admin::ok(full_view(ctx.db, id).await?))
+}
+
+/// `redirect_uris_changed_at` after an update to `uris`: now if a URI was added (consent given
+/// before no longer counts at the authorization endpoint), else unchanged.
+pub fn redirects_changed_at(cur: &Client, uris: &[String], now: i64) -> Option<i64> {
+    if uris.iter().any(|u| !cur.redirect_uris.contains(u)) {
+        Some(now)
+    } else {
+        cur.redirect_uris_changed_at
+    }
 }
 
 /// The audit reason for a revocation: given, or a default; at most 500 characters.

@@ -125,6 +125,7 @@ pub async fn revoke<S: Store + ?Sized, C: Crypto>(
         client,
         rs,
         "consent revoked by the user",
+        svc.config.max_token_ttl,
         now,
     )
     .await

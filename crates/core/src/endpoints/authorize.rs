@@ -56,6 +56,11 @@ struct Trusted {
     client: Client,
     redirect_uri: String,
     state: Option<String>,
+    /// Whether errors may be redirected to `redirect_uri`. Not for a client that registered
+    /// itself (DCR or a metadata document: nobody verified its redirect URIs) until the user
+    /// has signed in — before that, mcpgate would be an open redirector for anyone who
+    /// registers (RFC 9700 §4.11.2).
+    redirect_errors: bool,
 }
 
 /// A fully validated authorization request.
@@ -122,8 +127,16 @@ fn with_params(base: &str, params: &[(&str, &str)]) -> String {
     format!("{base}{sep}{}", ser.finish())
 }
 
-/// Redirects an error to the client (RFC 6749 §4.1.2.1 with RFC 9207 `iss`).
+/// Redirects an error to the client (RFC 6749 §4.1.2.1 with RFC 9207 `iss`), or shows it on
+/// mcpgate's own page when the redirect URI is not trusted yet.
 fn redirect_error(issuer: &str, t: &Trusted, code: &str, description: &str) -> Response {
+    if !t.redirect_errors {
+        return ui::error_page(
+            StatusCode::BAD_REQUEST,
+            "Cannot continue",
+            &format!("The application's request was refused ({code}): {description}."),
+        );
+    }
     let mut p = vec![("error", code), ("error_description", description)];
     if let Some(s) = &t.state {
         p.push(("state", s));
@@ -254,21 +267,21 @@ async fn trust<S: Store + ?Sized>(
         },
     };
     Ok(Trusted {
+        redirect_errors: !client.is_self_registered(),
         client,
         redirect_uri,
         state: p.get("state").map(str::to_owned),
     })
 }
 
-/// Phase 2: everything else; failures redirect to the client.
+/// Phase 2: everything else; failures redirect to the client (see [`redirect_error`]).
 async fn validate<S: Store + ?Sized>(
     db: &S,
     config: &crate::config::Config,
     p: &Params,
-    now: i64,
+    t: Trusted,
 ) -> Result<Valid, Response> {
     let issuer = &config.issuer;
-    let t = trust(db, p, &config.registration, now).await?;
     let fail = |t: &Trusted, code: &str, desc: &str| redirect_error(issuer, t, code, desc);
     if p.get("response_type") != Some("code") {
         return Err(fail(
@@ -438,15 +451,20 @@ pub async fn get<S: Store + ?Sized, C: Crypto>(
             )
         }
     };
-    let v = match validate(svc.store, svc.config, &p, now).await {
-        Ok(v) => v,
+    let mut t = match trust(svc.store, &p, &svc.config.registration, now).await {
+        Ok(t) => t,
         Err(resp) => return resp,
     };
     let keys = Keys::new(svc.config);
-    let user = if v.prompt.as_deref() == Some("login") {
+    let user = if p.get("prompt") == Some("login") {
         None
     } else {
         session_user(svc.store, &keys, req, now).await
+    };
+    t.redirect_errors |= user.is_some();
+    let v = match validate(svc.store, svc.config, &p, t).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
     };
     let Some(user) = user else {
         if v.prompt.as_deref() == Some("none") {
@@ -482,6 +500,22 @@ fn strip_prompt_login(query: &str) -> String {
 #[derive(Deserialize)]
 struct GrantRow {
     scopes: String,
+    updated_at: i64,
+}
+
+impl GrantRow {
+    /// The consented scopes, unless the client's redirect URIs gained an entry since: consent
+    /// was given for where the user was sent, so a new destination needs it again.
+    fn current(self, client: &Client) -> Scopes {
+        if client
+            .redirect_uris_changed_at
+            .is_some_and(|changed| self.updated_at < changed)
+        {
+            Scopes::new()
+        } else {
+            scopes::from_json(&self.scopes)
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -505,7 +539,7 @@ async fn decide<S: Store + ?Sized, C: Crypto>(
     let mut stmts =
         permissions::load_stmts(&Principal::User(user.id.clone()), &v.target.rs.identifier);
     stmts.push(stmt!(
-        "SELECT scopes FROM grants WHERE user_id = ?1 AND client_id = ?2 AND resource_server_id = ?3",
+        "SELECT scopes, updated_at FROM grants WHERE user_id = ?1 AND client_id = ?2 AND resource_server_id = ?3",
         &user.id,
         &v.t.client.id,
         &v.target.rs.id
@@ -526,7 +560,7 @@ async fn decide<S: Store + ?Sized, C: Crypto>(
     let consent: Scopes = decode_first::<GrantRow>(it.next().unwrap_or_default())
         .ok()
         .flatten()
-        .map(|g| scopes::from_json(&g.scopes))
+        .map(|g| g.current(&v.t.client))
         .unwrap_or_default();
     let descs: Vec<ScopeDesc> =
         crate::store::decode(it.next().unwrap_or_default()).unwrap_or_default();
@@ -907,6 +941,7 @@ pub async fn consent<S: Store + ?Sized, C: Crypto>(
         client,
         redirect_uri: p.r.clone(),
         state: p.st.clone(),
+        redirect_errors: true,
     };
     if form.get("decision") != Some("allow") {
         return redirect_error(
@@ -933,36 +968,24 @@ pub async fn consent<S: Store + ?Sized, C: Crypto>(
             )
         }
     };
-    let existing: Scopes = match svc
-        .store
-        .query(stmt!(
-            "SELECT scopes FROM grants WHERE user_id = ?1 AND client_id = ?2 AND resource_server_id = ?3",
-            &user.id,
-            &t.client.id,
-            &target.rs.id
-        ))
-        .await
-        .and_then(decode_first::<GrantRow>)
-    {
-        Ok(g) => g.map(|g| scopes::from_json(&g.scopes)).unwrap_or_default(),
-        Err(_) => return redirect_error(&svc.config.issuer, &t, "server_error", "temporarily unavailable"),
-    };
-    // Step-up: the grant becomes the union of what was consented before and now.
-    let union: Scopes = existing
-        .union(&p.g.iter().cloned().collect())
-        .cloned()
-        .collect();
+    // Step-up: the grant becomes the union of what was consented before and now, computed in
+    // the write so that concurrent consents both land. Consent older than the client's last
+    // new redirect URI does not carry over.
     let saved = svc
         .store
         .query(stmt!(
             "INSERT INTO grants (user_id, client_id, resource_server_id, scopes, created_at, updated_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (user_id, client_id, resource_server_id) \
-             DO UPDATE SET scopes = excluded.scopes, updated_at = excluded.updated_at",
+             DO UPDATE SET scopes = CASE WHEN grants.updated_at < ?6 THEN excluded.scopes ELSE \
+               (SELECT json_group_array(value) FROM (SELECT value FROM json_each(grants.scopes) \
+                UNION SELECT value FROM json_each(excluded.scopes) ORDER BY value)) END, \
+             updated_at = excluded.updated_at",
             &user.id,
             &t.client.id,
             &target.rs.id,
-            scopes::to_json(&union),
-            now
+            scopes::to_json(&p.g.iter().cloned().collect()),
+            now,
+            t.client.redirect_uris_changed_at.unwrap_or(0)
         ))
         .await;
     if saved.is_err() {

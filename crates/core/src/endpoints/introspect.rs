@@ -1,21 +1,26 @@
 //! Token introspection (RFC 7662) and revocation (RFC 7009).
 //!
-//! Introspection answers authenticated confidential clients (e.g. a resource server's own
-//! client) and admins. Access tokens are checked exactly as token exchange checks subject
+//! Introspection answers authenticated confidential clients and admins, and says `active: true`
+//! only to callers entitled to the token: the client it was issued to, an admin, or a client an
+//! admin allowed to introspect tokens of the token's resource server (the client's
+//! `introspect` list: typically the resource server's own client). Everyone else learns
+//! nothing (`active: false`). Access tokens are checked exactly as token exchange checks subject
 //! tokens: signature, issuer, expiry, the revocation list and the current status of their
-//! subject and client. A refresh token is described only to the client it was issued to.
+//! subject and client. A refresh token is described only to the client it was issued to (or an
+//! admin).
 
 use http::StatusCode;
 use rand_core::CryptoRngCore;
 use serde_json::{json, Value};
 
 use super::client_auth;
-use super::token::{family_of, verify_own_token};
+use super::own_token::verify_own_token;
 use crate::crypto::Crypto;
+use crate::directory::clients;
 use crate::directory::clients::Client;
 use crate::revocation::{self, Entry, Kind};
 use crate::service::Service;
-use crate::store::Store;
+use crate::store::{families, Store};
 use crate::wire::{json as json_response, no_store, Error, Request, Response};
 
 fn inactive() -> Response {
@@ -59,7 +64,7 @@ pub async fn introspect<S: Store + ?Sized, C: Crypto>(
     let token = params.require("token")?;
     if token.matches('.').count() == 2 {
         return Ok(match verify_own_token(svc, token, now, rng).await {
-            Ok(own) => {
+            Ok(own) if entitled(svc.store, who.as_ref(), &own.claims).await? => {
                 let c = own.claims;
                 let mut v = json!({
                     "active": true,
@@ -81,10 +86,10 @@ pub async fn introspect<S: Store + ?Sized, C: Crypto>(
                 }
                 no_store(json_response(StatusCode::OK, &v))
             }
-            Err(_) => inactive(),
+            _ => inactive(),
         });
     }
-    let Some(f) = family_of(svc.store, token).await? else {
+    let Some(f) = families::by_token(svc.store, token).await? else {
         return Ok(inactive());
     };
     let owner = who.as_ref().is_none_or(|c| c.id == f.client_id);
@@ -106,6 +111,26 @@ pub async fn introspect<S: Store + ?Sized, C: Crypto>(
             "exp": f.expires_at,
         }),
     )))
+}
+
+/// True if `caller` (`None`: an admin) may learn about a valid access token: it was issued to
+/// the caller, or an admin allowed the caller to introspect tokens of its resource server.
+async fn entitled<S: Store + ?Sized>(
+    db: &S,
+    caller: Option<&Client>,
+    claims: &mcpgate_guard::AccessClaims,
+) -> Result<bool, Error> {
+    let Some(c) = caller else {
+        return Ok(true);
+    };
+    if c.id == claims.client_id {
+        return Ok(true);
+    }
+    let aud = claims.aud.single().unwrap_or_default();
+    Ok(clients::introspection_rights(db, &c.id)
+        .await?
+        .iter()
+        .any(|r| r == aud))
 }
 
 /// `POST /revoke`: a refresh token revokes its family; an access token is put on the
@@ -132,14 +157,16 @@ pub async fn revoke<S: Store + ?Sized, C: Crypto>(
                 revocation::record(svc.store, &[entry], vec![], now).await?;
             }
         }
-    } else if let Some(f) = family_of(svc.store, token).await? {
-        if f.client_id == client.id && f.revoked_at.is_none() {
-            let jti = f.access_jti.clone().zip(f.access_exp);
-            super::token::revoke_family(
+    } else if let Some(f) = families::by_token(svc.store, token).await? {
+        // Any refresh token of the family, current or rotated, revokes the whole family and
+        // every token descending from it (the `family` entry), whatever raced with it.
+        if f.client_id == client.id {
+            revocation::revoke_family(
                 svc.store,
                 &f.id,
                 "revoked by the client (RFC 7009)",
-                jti,
+                svc.config.max_token_ttl,
+                vec![],
                 now,
             )
             .await?;

@@ -9,6 +9,7 @@ pub mod feed;
 pub mod introspect;
 pub mod jwks;
 pub mod metadata;
+pub mod own_token;
 pub mod register;
 pub mod target;
 pub mod token;

@@ -457,7 +457,8 @@ pub async fn register<S: Store + ?Sized, C: Crypto>(
     ))
 }
 
-/// Loads a registered client by its registration access token.
+/// Loads a registered client by its registration access token. A disabled client's token is
+/// not honoured: an admin disabled it, so it cannot read, change or erase its registration.
 async fn authorized<S: Store + ?Sized>(
     db: &S,
     req: &Request,
@@ -469,6 +470,7 @@ async fn authorized<S: Store + ?Sized>(
     let c = clients::get_row(db, id).await?;
     Ok(c.filter(|c| {
         c.kind == "dynamic"
+            && c.status == crate::directory::Status::Active
             && c.registration_token_hash
                 .as_deref()
                 .is_some_and(|h| verify_digest(token, h))
@@ -529,14 +531,16 @@ pub async fn manage<S: Store + ?Sized, C: Crypto>(
                 .batch(vec![
                     stmt!(
                         "UPDATE clients SET name = ?2, token_endpoint_auth_method = ?3, redirect_uris = ?4, grant_types = ?5, \
-                         metadata = ?6, updated_at = ?7 WHERE id = ?1",
+                         metadata = ?6, updated_at = ?7, redirect_uris_changed_at = ?8 WHERE id = ?1 AND status = 'active'",
                         id,
                         &v.name,
                         v.auth_method,
                         crate::directory::to_json_list(&v.redirect_uris),
                         crate::directory::to_json_list(&v.grant_types),
                         Value::Object(v.metadata).to_string(),
-                        now
+                        now,
+                        // A new redirect URI needs new consent (authorize.rs).
+                        clients::redirects_changed_at(&c, &v.redirect_uris, now)
                     ),
                     audit::record(now, id, "client.update_registration", "client", id, json!({})),
                 ])

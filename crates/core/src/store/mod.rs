@@ -14,6 +14,8 @@
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+pub mod codes;
+pub mod families;
 pub mod keys;
 
 #[cfg(any(test, feature = "test-util"))]

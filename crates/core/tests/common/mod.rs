@@ -109,6 +109,31 @@ impl Harness {
         self.send(b.body(body.to_vec()).unwrap())
     }
 
+    /// Sends two requests concurrently, the second starting after `delay` polls, so that they
+    /// interleave at statement granularity as concurrent requests do on D1.
+    pub fn race(&self, a: Request, b: Request, delay: usize) -> (Resp, Resp) {
+        use mcpgate_core::testing::{delayed, join, TestRng};
+        let svc = self.service();
+        let now = self.now.get();
+        let (mut ra, mut rb) = (
+            TestRng::new(1000 + delay as u64),
+            TestRng::new(2000 + delay as u64),
+        );
+        let (x, y) = block_on(join(
+            svc.handle(a, now, &mut ra),
+            delayed(delay, svc.handle(b, now, &mut rb)),
+        ));
+        let resp = |r: Response| {
+            let (parts, body) = r.into_parts();
+            Resp {
+                status: parts.status.as_u16(),
+                headers: parts.headers,
+                body,
+            }
+        };
+        (resp(x), resp(y))
+    }
+
     pub fn get(&self, path: &str) -> Resp {
         self.request(Method::GET, path, &[], b"")
     }
@@ -191,13 +216,23 @@ impl Harness {
     }
 
     pub fn post_form(&self, path: &str, form: &[(&str, &str)], headers: &[(&str, &str)]) -> Resp {
-        let body = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(form)
-            .finish();
-        let mut h: Vec<(&str, &str)> = vec![("content-type", "application/x-www-form-urlencoded")];
-        h.extend_from_slice(headers);
-        self.request(Method::POST, path, &h, body.as_bytes())
+        self.send(form_request(path, form, headers))
     }
+}
+
+/// A form post request (to send, or to [`Harness::race`]).
+pub fn form_request(path: &str, form: &[(&str, &str)], headers: &[(&str, &str)]) -> Request {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let mut b = http::Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header("content-type", "application/x-www-form-urlencoded");
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    b.body(body.into_bytes()).unwrap()
 }
 
 // ------------------------------------------------------------------ directory fixtures
@@ -365,6 +400,21 @@ pub fn location_params(r: &Resp) -> Vec<(String, String)> {
     form_urlencoded::parse(q.as_bytes()).into_owned().collect()
 }
 
+/// The authorization endpoint refused with `code` on its own HTML page, redirecting nowhere.
+pub fn assert_refused_on_our_page(r: &Resp, code: &str) {
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    assert!(
+        r.header("location").is_none(),
+        "redirected: {:?}",
+        r.header("location")
+    );
+    assert!(r
+        .header("content-type")
+        .unwrap_or_default()
+        .starts_with("text/html"));
+    assert!(String::from_utf8_lossy(&r.body).contains(code));
+}
+
 pub fn param(params: &[(String, String)], name: &str) -> Option<String> {
     params
         .iter()
@@ -485,8 +535,8 @@ impl Harness {
     }
 
     /// Alice's token for the agent's own MCP server ([`AGENT_RS`], scope `agent.use`), obtained
-    /// through the public app, with the agent allowed to exchange tokens of that server: the
-    /// subject token of the RFC 8693 tests.
+    /// through the public app, with the agent allowed to exchange tokens of that server for
+    /// tokens of [`NOTES`]: the subject token of the RFC 8693 tests.
     pub fn user_token_for_agent(&self, f: &Fixture) -> String {
         self.ok(
             Method::POST,
@@ -514,7 +564,7 @@ impl Harness {
         self.ok(
             Method::PATCH,
             &format!("/admin/v1/agents/{}", f.agent),
-            Some(serde_json::json!({ "exchange_from": [AGENT_RS] })),
+            Some(serde_json::json!({ "exchange": [{ "from": AGENT_RS, "to": NOTES }] })),
         );
         let r = self.authorize(
             &mut Browser::default(),
@@ -624,4 +674,45 @@ impl Fixture {
         );
         self.conf_app.clone()
     }
+}
+
+// ------------------------------------------------------------------ is a token still honoured?
+
+/// Whether mcpgate itself still honours a token (introspection by an admin, who is entitled to
+/// every token).
+pub fn active(h: &Harness, _f: &Fixture, token: &str) -> bool {
+    let bearer = format!("Bearer {}", h.admin_access_token());
+    let r = h.post_form(
+        "/introspect",
+        &[("token", token)],
+        &[("authorization", &bearer)],
+    );
+    r.json()["active"] == true
+}
+
+/// An offline validator for the notes server, fed the JWKS and the revocation feed over the
+/// service's HTTP interface (the guard crate, as MCP servers use it).
+pub fn validator(h: &Harness) -> mcpgate_guard::validator::Validator {
+    use mcpgate_guard::validator::{Validator, ValidatorConfig};
+    let v = Validator::new(ValidatorConfig::new(h.config.issuer.clone(), NOTES));
+    v.apply_jwks_json(&h.get("/.well-known/jwks.json").body)
+        .unwrap();
+    poll(h, &v);
+    v
+}
+
+/// The validator applies the current revocation feed.
+pub fn poll(h: &Harness, v: &mcpgate_guard::validator::Validator) {
+    let feed = h.get("/revocations");
+    assert_eq!(feed.status, 200);
+    v.apply_revocation_feed(std::str::from_utf8(&feed.body).unwrap(), h.now.get())
+        .unwrap();
+}
+
+/// The `access_token` of a successful token response (panics with the error otherwise).
+pub fn access_token(r: &Resp) -> String {
+    r.json()["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no access token: {} {:?}", r.status, r.json()))
+        .to_owned()
 }

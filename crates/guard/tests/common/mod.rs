@@ -62,6 +62,7 @@ pub fn claims() -> AccessClaims {
         scope: "notes.read notes.write".into(),
         jti: "jti-1".into(),
         act: None,
+        fam: None,
     }
 }
 

@@ -104,6 +104,7 @@ impl Issuer {
             scope: spec.scope.clone(),
             jti: format!("jti-{}-{}", spec.sub, rand_suffix()),
             act: None,
+            fam: None,
         });
         claims.issued_at = chrono::DateTime::from_timestamp(spec.iat, 0);
         claims.expiration = chrono::DateTime::from_timestamp(spec.exp, 0);

@@ -13,6 +13,20 @@ fn string_list() -> Value {
     json!({ "type": "array", "items": { "type": "string" }, "maxItems": 100 })
 }
 
+/// Token-exchange delegations: subject tokens for `from` may be exchanged for tokens for `to`.
+fn exchange_rules() -> Value {
+    json!({
+        "type": "array", "maxItems": 100,
+        "items": {
+            "type": "object", "additionalProperties": false, "required": ["from", "to"],
+            "properties": {
+                "from": { "type": "string", "description": "The subject token's audience (a resource server identifier)" },
+                "to": { "type": "string", "description": "The audience of the token it may be exchanged for" }
+            }
+        }
+    })
+}
+
 /// JSON Schemas of the request bodies (unknown fields are rejected).
 fn schemas() -> Value {
     let scope_create = json!({
@@ -106,7 +120,9 @@ fn schemas() -> Value {
                 "grant_types": string_list(),
                 "token_endpoint_auth_method": { "enum": ["none", "client_secret_basic", "client_secret_post"] },
                 "roles": string_list(),
-                "resources": string_list()
+                "resources": string_list(),
+                "exchange": exchange_rules(),
+                "introspect": string_list()
             }
         },
         "AgentCreate": {
@@ -114,7 +130,7 @@ fn schemas() -> Value {
             "properties": {
                 "name": { "type": "string" }, "description": { "type": "string" },
                 "owner": { "type": "string" }, "groups": string_list(), "resources": string_list(),
-                "exchange_from": string_list()
+                "exchange": exchange_rules(), "introspect": string_list()
             }
         },
         "ClientPatch": {
@@ -123,7 +139,8 @@ fn schemas() -> Value {
                 "name": { "type": "string" }, "description": { "type": "string" },
                 "status": { "enum": ["active", "disabled"] },
                 "redirect_uris": string_list(), "owner": { "type": "string" }, "resources": string_list(),
-                "exchange_from": string_list()
+                "exchange": exchange_rules(), "introspect": string_list(),
+                "reason": { "type": "string" }
             }
         },
         "Error": {

@@ -828,6 +828,7 @@ async fn grant_revoke<D: crate::store::Store + ?Sized, C: Crypto>(
         &client,
         &rs,
         "consent revoked by an admin",
+        ctx.config.max_token_ttl,
         ctx.now,
     )
     .await?;

@@ -1,0 +1,235 @@
+//! The token endpoint (RFC 6749 §3.2, OAuth 2.1 §3.2): one module per grant —
+//! [`code`] (authorization_code with PKCE), [`refresh`] (rotation with reuse detection),
+//! [`client_credentials`] and [`exchange`] (RFC 8693). Every token is bound to exactly one
+//! resource server (RFC 8707) and carries only scopes that survive every bound: requested ∩
+//! held now ∩ the client's ceiling ∩ consent.
+
+mod client_credentials;
+mod code;
+mod exchange;
+mod refresh;
+
+use rand_core::CryptoRngCore;
+
+use super::client_auth;
+use super::target::{self, Target};
+use crate::crypto::Crypto;
+use crate::directory::clients::{
+    Client, GRANT_CLIENT_CREDENTIALS, GRANT_CODE, GRANT_REFRESH, GRANT_TOKEN_EXCHANGE,
+};
+use crate::directory::permissions::{self, Principal};
+use crate::issue::{self, Mint, Minted};
+use crate::policy::scopes::{self, Scopes};
+use crate::service::Service;
+use crate::stmt;
+use crate::store::{decode_first, Stmt, Store};
+use crate::wire::form::Params;
+use crate::wire::{Error, Request, Response};
+
+pub use exchange::{MAX_ACTOR_DEPTH, TOKEN_TYPE_ACCESS, TOKEN_TYPE_JWT};
+
+/// Absolute lifetime of a refresh-token family (seconds): 30 days.
+pub const REFRESH_TTL_SECS: i64 = 30 * 86_400;
+
+/// `POST /token`.
+pub async fn handle<S: Store + ?Sized, C: Crypto>(
+    svc: &Service<'_, S, C>,
+    req: &Request,
+    now: i64,
+    rng: &mut dyn CryptoRngCore,
+) -> Result<Response, Error> {
+    let params = super::form_body(req)?;
+    let grant = params.require("grant_type")?.to_owned();
+    let presented = client_auth::presented(req, &params)?;
+    if grant == GRANT_CLIENT_CREDENTIALS {
+        if let Some(resource) = target::resource_param(&params)? {
+            // The hot path: the client and everything about the target in one D1 batch.
+            let mut stmts = vec![stmt!(
+                "SELECT * FROM clients WHERE id = ?1",
+                &presented.client_id
+            )];
+            stmts.extend(target::stmts(&presented.client_id, &resource));
+            let mut rows = svc.store.batch(stmts).await?.into_iter();
+            let client =
+                client_auth::check(&presented, decode_first(rows.next().unwrap_or_default())?)?;
+            client_credentials::preconditions(&client)?;
+            let t = target::from_rows(&client, rows.collect())?;
+            return client_credentials::grant(svc, &client, &params, t, now, rng).await;
+        }
+    }
+    let client = client_auth::check(
+        &presented,
+        crate::directory::clients::get_row(svc.store, &presented.client_id).await?,
+    )?;
+    match grant.as_str() {
+        GRANT_CODE => code::grant(svc, &client, &params, now, rng).await,
+        GRANT_REFRESH => refresh::grant(svc, &client, &params, now, rng).await,
+        GRANT_CLIENT_CREDENTIALS => {
+            client_credentials::preconditions(&client)?;
+            let resource = resolve_resource(svc.store, &client, &params).await?;
+            let t = load_target(svc.store, &client, &resource).await?;
+            client_credentials::grant(svc, &client, &params, t, now, rng).await
+        }
+        GRANT_TOKEN_EXCHANGE => exchange::grant(svc, &client, &params, now, rng).await,
+        _ => Err(Error::UnsupportedGrantType),
+    }
+}
+
+fn require_grant(client: &Client, grant: &str) -> Result<(), Error> {
+    if client.allows_grant(grant) {
+        Ok(())
+    } else {
+        Err(Error::UnauthorizedClient(format!(
+            "this client may not use {grant}"
+        )))
+    }
+}
+
+/// Loads the target for a client (one round trip).
+async fn load_target<S: Store + ?Sized>(
+    db: &S,
+    client: &Client,
+    identifier: &str,
+) -> Result<Target, Error> {
+    target::from_rows(
+        client,
+        db.batch(target::stmts(&client.id, identifier)).await?,
+    )
+}
+
+/// The resource a client_credentials request targets: the parameter, or the one resource
+/// server a client is restricted to.
+async fn resolve_resource<S: Store + ?Sized>(
+    db: &S,
+    client: &Client,
+    params: &Params,
+) -> Result<String, Error> {
+    if let Some(r) = target::resource_param(params)? {
+        return Ok(r);
+    }
+    let restriction =
+        target::restriction_from_rows(db.query(target::restriction_stmt(&client.id)).await?)?;
+    match restriction.as_slice() {
+        [only] => Ok(only.clone()),
+        _ => Err(Error::InvalidTarget(
+            "the resource parameter (RFC 8707) is required".into(),
+        )),
+    }
+}
+
+/// Marks the client as used, at most once an hour (for unused-registration cleanup).
+async fn touch<S: Store + ?Sized>(db: &S, client: &Client, now: i64) -> Result<(), Error> {
+    if client.last_used_at.is_none_or(|t| now - t >= 3600) {
+        db.query(stmt!(
+            "UPDATE clients SET last_used_at = ?2 WHERE id = ?1",
+            &client.id,
+            now
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+async fn sign<S: Store + ?Sized, C: Crypto>(
+    svc: &Service<'_, S, C>,
+    m: Mint<'_>,
+    now: i64,
+    rng: &mut dyn CryptoRngCore,
+) -> Result<Minted, Error> {
+    let key = svc.key_cache.get(svc.store, &svc.kek, rng, now).await?;
+    issue::mint(svc.crypto, &key, &svc.config.issuer, m, now, rng).await
+}
+
+// ---------------------------------------------------------------- a user's tokens
+
+/// What a user may get through a client on a target now: grant ∩ held ∩ ceiling, bounded by
+/// `bound` (the authorization's requested scopes or a narrower refresh request).
+fn effective_for_user(bound: &Scopes, consent: &Scopes, held: &Scopes, t: &Target) -> Scopes {
+    let s = scopes::and(bound, consent);
+    let s = scopes::and(&s, held);
+    scopes::and(&s, &t.ceiling)
+}
+
+#[derive(serde::Deserialize)]
+struct GrantRow {
+    scopes: String,
+}
+
+/// Statements for a user's view of a target: user permissions (3) and the consent grant (1).
+fn user_stmts(user_id: &str, client_id: &str, identifier: &str) -> Vec<Stmt> {
+    let mut v = permissions::load_stmts(&Principal::User(user_id.to_owned()), identifier);
+    v.push(stmt!(
+        "SELECT g.scopes FROM grants g JOIN resource_servers r ON r.id = g.resource_server_id \
+         WHERE g.user_id = ?1 AND g.client_id = ?2 AND r.identifier = ?3",
+        user_id,
+        client_id,
+        identifier
+    ));
+    v
+}
+
+/// Loads target, user permissions and consent in one round trip. `None` for held scopes if the
+/// user is disabled or gone.
+async fn load_user_view<S: Store + ?Sized>(
+    db: &S,
+    client: &Client,
+    user_id: &str,
+    identifier: &str,
+) -> Result<(Target, Option<Scopes>, Scopes), Error> {
+    let mut stmts = target::stmts(&client.id, identifier);
+    let n = stmts.len();
+    stmts.extend(user_stmts(user_id, &client.id, identifier));
+    let mut rows = db.batch(stmts).await?;
+    let user_rows = rows.split_off(n.min(rows.len()));
+    let t = target::from_rows(client, rows)?;
+    let mut it = user_rows.into_iter();
+    let perms = permissions::from_rows(it.by_ref().take(3).collect::<Vec<_>>().into_iter())?;
+    let held = match perms {
+        Some((crate::directory::Status::Active, eff)) => Some(permissions::names(&eff)),
+        _ => None,
+    };
+    let grant: Option<GrantRow> = decode_first(it.next().unwrap_or_default())?;
+    let consent = grant
+        .map(|g| scopes::from_json(&g.scopes))
+        .unwrap_or_default();
+    Ok((t, held, consent))
+}
+
+/// A user's access token through `client` for `resource` (code redemption and refresh):
+/// `bound` (what was authorized) re-evaluated against the directory now, so removed roles drop
+/// out and newly held scopes inside the consent appear; the client acts for the user; the
+/// token names its authorization (`fam`).
+#[allow(clippy::too_many_arguments)]
+async fn sign_for_user<S: Store + ?Sized, C: Crypto>(
+    svc: &Service<'_, S, C>,
+    client: &Client,
+    user_id: &str,
+    resource: &str,
+    bound: &Scopes,
+    family_id: &str,
+    now: i64,
+    rng: &mut dyn CryptoRngCore,
+) -> Result<(Target, Minted), Error> {
+    let (t, held, consent) = load_user_view(svc.store, client, user_id, resource).await?;
+    let held = held.ok_or_else(|| Error::InvalidGrant("the user is disabled".into()))?;
+    let granted = scopes::non_empty(
+        effective_for_user(bound, &consent, &held, &t),
+        "none of the authorized scopes are held any more",
+    )?;
+    let m = sign(
+        svc,
+        Mint {
+            sub: user_id,
+            aud: &t.rs.identifier,
+            client_id: &client.id,
+            scopes: &granted,
+            act: Some(mcpgate_guard::Actor::new(client.id.clone())),
+            fam: Some(family_id),
+            ttl: t.rs.access_token_ttl,
+        },
+        now,
+        rng,
+    )
+    .await?;
+    Ok((t, m))
+}

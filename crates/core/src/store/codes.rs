@@ -1,0 +1,120 @@
+//! Authorization codes (table `auth_codes`, migrations/0003). Stored as SHA-256 digests.
+//!
+//! Atomicity contract: [`claim`] redeems a code in one statement — it sets `redeemed_at` and
+//! records the id of the family the redemption will create, only if the code is unredeemed and
+//! unexpired, and returns the row; a concurrent or later redemption claims nothing and finds
+//! (with [`get`]) the family id to revoke.
+
+use serde::Deserialize;
+
+use super::{decode_first, Database, Stmt, StoreError};
+use crate::stmt;
+
+/// A code as stored.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CodeRow {
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The user who authorized.
+    pub user_id: String,
+    /// The resource server's identifier.
+    pub resource: String,
+    /// The redirect URI of the request.
+    pub redirect_uri: String,
+    /// Requested scopes (JSON array): the family's bound.
+    pub scopes: String,
+    /// PKCE S256 challenge.
+    pub code_challenge: String,
+    /// Expiry.
+    pub expires_at: i64,
+    /// When redeemed.
+    pub redeemed_at: Option<i64>,
+    /// The family its redemption created (or will create).
+    pub family_id: Option<String>,
+}
+
+/// What a new code records.
+pub struct NewCode<'a> {
+    /// SHA-256 digest of the code.
+    pub digest: String,
+    /// Client.
+    pub client_id: &'a str,
+    /// User.
+    pub user_id: &'a str,
+    /// Resource server id.
+    pub resource_server_id: &'a str,
+    /// Resource identifier.
+    pub resource: &'a str,
+    /// Redirect URI.
+    pub redirect_uri: &'a str,
+    /// JSON array of the requested scopes.
+    pub scopes: String,
+    /// PKCE challenge.
+    pub code_challenge: &'a str,
+    /// Now.
+    pub now: i64,
+    /// Expiry.
+    pub expires_at: i64,
+}
+
+/// Inserts a code.
+pub fn insert_stmt(c: &NewCode<'_>) -> Stmt {
+    stmt!(
+        "INSERT INTO auth_codes (code_hash, client_id, user_id, resource_server_id, resource, redirect_uri, scopes, \
+         code_challenge, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        &c.digest,
+        c.client_id,
+        c.user_id,
+        c.resource_server_id,
+        c.resource,
+        c.redirect_uri,
+        &c.scopes,
+        c.code_challenge,
+        c.now,
+        c.expires_at
+    )
+}
+
+/// Claims an unredeemed, unexpired code for a redemption that will create family
+/// `family_id`. `None` if there is no such code.
+pub async fn claim<D: Database + ?Sized>(
+    db: &D,
+    digest: &str,
+    family_id: &str,
+    now: i64,
+) -> Result<Option<CodeRow>, StoreError> {
+    decode_first(
+        db.query(stmt!(
+            "UPDATE auth_codes SET redeemed_at = ?2, family_id = ?3 \
+             WHERE code_hash = ?1 AND redeemed_at IS NULL AND expires_at > ?2 RETURNING *",
+            digest,
+            now,
+            family_id
+        ))
+        .await?,
+    )
+}
+
+/// A code by digest, whatever its state.
+pub async fn get<D: Database + ?Sized>(
+    db: &D,
+    digest: &str,
+) -> Result<Option<CodeRow>, StoreError> {
+    decode_first(
+        db.query(stmt!(
+            "SELECT * FROM auth_codes WHERE code_hash = ?1",
+            digest
+        ))
+        .await?,
+    )
+}
+
+/// Records the first access token a redemption issued.
+pub fn record_access_stmt(digest: &str, jti: &str, exp: i64) -> Stmt {
+    stmt!(
+        "UPDATE auth_codes SET access_jti = ?2, access_exp = ?3 WHERE code_hash = ?1",
+        digest,
+        jti,
+        exp
+    )
+}

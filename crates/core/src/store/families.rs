@@ -1,0 +1,258 @@
+//! Refresh-token families and their tokens (tables `refresh_families`, `refresh_tokens`,
+//! migrations/0003).
+//!
+//! A family is one authorization: created when a code is redeemed, rotated by every refresh,
+//! revoked as a whole. Its id is the `fam` claim of every access token descending from it, so a
+//! `family` revocation entry cuts them all (tokens obtained by exchange included).
+//!
+//! Atomicity contracts:
+//! - [`create_stmts`] inserts the family only if no `family` revocation names it yet (a code
+//!   replay that raced the first redemption revoked it first); the batch's first result is
+//!   empty when it was refused, and the refresh-token insert then inserts nothing either.
+//! - [`rotate_stmts`] moves the family to the next generation only if it is still at the
+//!   presented generation and unrevoked at write time; the first result is empty otherwise, and
+//!   the new refresh token is inserted only when the move happened (a concurrent rotation of
+//!   the same generation makes the batch fail with `Conflict` on `UNIQUE (family_id, generation)`).
+//! - [`revoke_stmt`] revokes an unrevoked family and returns its latest access token.
+
+use serde::Deserialize;
+
+use super::{decode_first, Database, Row, Stmt, StoreError};
+use crate::secret::sha256_b64;
+use crate::stmt;
+
+/// A family, as found from one of its refresh tokens.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FamilyRow {
+    /// Family id (the `fam` claim).
+    pub id: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The user.
+    pub user_id: String,
+    /// The resource server's identifier.
+    pub resource: String,
+    /// Most a refresh may ask for (JSON array).
+    pub scopes: String,
+    /// Current generation.
+    pub generation: i64,
+    /// The generation of the presented token (older than `generation`: rotated, reused).
+    pub token_generation: i64,
+    /// Latest access token issued from it.
+    pub access_jti: Option<String>,
+    /// Its expiry.
+    pub access_exp: Option<i64>,
+    /// Absolute end of the family.
+    pub expires_at: i64,
+    /// When revoked.
+    pub revoked_at: Option<i64>,
+    /// Created.
+    pub created_at: i64,
+    /// The user's status (`active`/`disabled`).
+    pub user_status: String,
+}
+
+impl FamilyRow {
+    /// Not revoked, not rotated past the presented token, not expired.
+    pub fn usable(&self, now: i64) -> bool {
+        self.revoked_at.is_none()
+            && self.token_generation == self.generation
+            && self.expires_at > now
+    }
+
+    /// The latest access token, if any.
+    pub fn latest_access(&self) -> Option<(String, i64)> {
+        self.access_jti.clone().zip(self.access_exp)
+    }
+}
+
+/// The family a presented refresh token belongs to (by the token's digest).
+pub async fn by_token<D: Database + ?Sized>(
+    db: &D,
+    token: &str,
+) -> Result<Option<FamilyRow>, StoreError> {
+    decode_first(
+        db.query(stmt!(
+            "SELECT f.*, t.generation AS token_generation, r.identifier AS resource, u.status AS user_status \
+             FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id \
+             JOIN resource_servers r ON r.id = f.resource_server_id JOIN users u ON u.id = f.user_id \
+             WHERE t.token_hash = ?1",
+            sha256_b64(token.as_bytes())
+        ))
+        .await?,
+    )
+}
+
+/// What a new family records.
+pub struct NewFamily<'a> {
+    /// Pre-generated id (recorded on the code when it was claimed).
+    pub id: &'a str,
+    /// Client.
+    pub client_id: &'a str,
+    /// User.
+    pub user_id: &'a str,
+    /// Resource server id.
+    pub resource_server_id: &'a str,
+    /// JSON array of the authorized scopes.
+    pub scopes: &'a str,
+    /// First access token.
+    pub access_jti: &'a str,
+    /// Its expiry.
+    pub access_exp: i64,
+    /// Digest of the first refresh token, if the client may refresh.
+    pub refresh_digest: Option<String>,
+    /// Absolute end of the family.
+    pub expires_at: i64,
+    /// Now.
+    pub now: i64,
+}
+
+/// Creates a family (and its first refresh token) unless a `family` revocation already names
+/// it. Result 0 is `[{"id"}]` when created, empty when refused.
+pub fn create_stmts(f: &NewFamily<'_>) -> Vec<Stmt> {
+    let mut v = vec![stmt!(
+        "INSERT INTO refresh_families (id, client_id, user_id, resource_server_id, scopes, generation, access_jti, \
+         access_exp, created_at, last_used_at, expires_at) \
+         SELECT ?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?8, ?9 \
+         WHERE NOT EXISTS (SELECT 1 FROM revocations WHERE kind = 'family' AND id = ?1) RETURNING id",
+        f.id,
+        f.client_id,
+        f.user_id,
+        f.resource_server_id,
+        f.scopes,
+        f.access_jti,
+        f.access_exp,
+        f.now,
+        f.expires_at
+    )];
+    if let Some(digest) = &f.refresh_digest {
+        v.push(stmt!(
+            "INSERT INTO refresh_tokens (token_hash, family_id, generation, created_at) \
+             SELECT ?1, ?2, 1, ?3 WHERE EXISTS (SELECT 1 FROM refresh_families WHERE id = ?2)",
+            digest,
+            f.id,
+            f.now
+        ));
+    }
+    v
+}
+
+/// True if [`create_stmts`]' first result says the family was created.
+pub fn created(first: &[Row]) -> bool {
+    !first.is_empty()
+}
+
+/// A rotation to the next generation.
+pub struct Rotation<'a> {
+    /// Family id.
+    pub id: &'a str,
+    /// The presented (current) generation.
+    pub generation: i64,
+    /// The new access token.
+    pub access_jti: &'a str,
+    /// Its expiry.
+    pub access_exp: i64,
+    /// Digest of the new refresh token.
+    pub refresh_digest: String,
+    /// Now.
+    pub now: i64,
+}
+
+/// Rotates a family, conditionally (see the module documentation). Result 0 is `[{"id"}]` when
+/// rotated, empty when the family was revoked or rotated meanwhile.
+pub fn rotate_stmts(r: &Rotation<'_>) -> Vec<Stmt> {
+    let next = r.generation + 1;
+    vec![
+        stmt!(
+            "UPDATE refresh_families SET generation = ?3, access_jti = ?4, access_exp = ?5, last_used_at = ?6 \
+             WHERE id = ?1 AND generation = ?2 AND revoked_at IS NULL RETURNING id",
+            r.id,
+            r.generation,
+            next,
+            r.access_jti,
+            r.access_exp,
+            r.now
+        ),
+        stmt!(
+            "INSERT INTO refresh_tokens (token_hash, family_id, generation, created_at) \
+             SELECT ?1, ?2, ?3, ?4 WHERE EXISTS \
+             (SELECT 1 FROM refresh_families WHERE id = ?2 AND generation = ?3 AND revoked_at IS NULL \
+              AND access_jti = ?5)",
+            &r.refresh_digest,
+            r.id,
+            next,
+            r.now,
+            r.access_jti
+        ),
+    ]
+}
+
+/// True if [`rotate_stmts`]' first result says the rotation happened.
+pub fn rotated(first: &[Row]) -> bool {
+    !first.is_empty()
+}
+
+/// Revokes one family if unrevoked; returns `[{"access_jti", "access_exp"}]` when it did.
+pub fn revoke_stmt(family_id: &str, reason: &str, now: i64) -> Stmt {
+    stmt!(
+        "UPDATE refresh_families SET revoked_at = ?2, revoked_reason = ?3 WHERE id = ?1 AND revoked_at IS NULL \
+         RETURNING access_jti, access_exp",
+        family_id,
+        now,
+        reason
+    )
+}
+
+/// Revokes every unrevoked family of a (user, client, resource server) grant; returns their
+/// ids.
+pub fn revoke_for_grant_stmt(
+    user_id: &str,
+    client_id: &str,
+    rs_id: &str,
+    reason: &str,
+    now: i64,
+) -> Stmt {
+    stmt!(
+        "UPDATE refresh_families SET revoked_at = ?4, revoked_reason = ?5 \
+         WHERE user_id = ?1 AND client_id = ?2 AND resource_server_id = ?3 AND revoked_at IS NULL \
+         RETURNING id",
+        user_id,
+        client_id,
+        rs_id,
+        now,
+        reason
+    )
+}
+
+/// Revokes every unrevoked family issued to a client.
+pub fn revoke_for_client_stmt(client_id: &str, reason: &str, now: i64) -> Stmt {
+    stmt!(
+        "UPDATE refresh_families SET revoked_at = ?2, revoked_reason = ?3 WHERE client_id = ?1 AND revoked_at IS NULL",
+        client_id,
+        now,
+        reason
+    )
+}
+
+/// Revokes every unrevoked family of a user.
+pub fn revoke_for_user_stmt(user_id: &str, reason: &str, now: i64) -> Stmt {
+    stmt!(
+        "UPDATE refresh_families SET revoked_at = ?2, revoked_reason = ?3 WHERE user_id = ?1 AND revoked_at IS NULL",
+        user_id,
+        now,
+        reason
+    )
+}
+
+#[derive(Deserialize)]
+struct IdRow {
+    id: String,
+}
+
+/// The family ids in a `RETURNING id` result.
+pub fn ids(rows: Vec<Row>) -> Result<Vec<String>, StoreError> {
+    Ok(super::decode::<IdRow>(rows)?
+        .into_iter()
+        .map(|r| r.id)
+        .collect())
+}

@@ -1,0 +1,524 @@
+//! Attacks on the README's promises, each refused: the tests are named after the attack and
+//! listed in `tests/README.md`'s attack table. Concurrency is exercised by joining two flows
+//! on the in-memory store, which interleaves them at every statement as D1 would.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use common::*;
+use http::Method;
+use mcpgate_guard::TokenError;
+use serde_json::json;
+
+const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+const AT: &str = "urn:ietf:params:oauth:token-type:access_token";
+
+fn exchange(
+    h: &Harness,
+    client: (&str, &str),
+    subject: &str,
+    resource: &str,
+    scope: Option<&str>,
+) -> Resp {
+    let mut form = vec![
+        ("grant_type", EXCHANGE),
+        ("subject_token", subject),
+        ("subject_token_type", AT),
+        ("resource", resource),
+    ];
+    if let Some(s) = scope {
+        form.push(("scope", s));
+    }
+    h.token(&form, Some(client))
+}
+
+mod token_exchange {
+    use super::*;
+
+    /// A confidential application that may use the exchange grant (and the code flow from the
+    /// test redirect URI), with the admin role (every notes scope) as its ceiling.
+    fn exchanging_app(h: &Harness, f: &Fixture) -> (String, String) {
+        let app = h.ok(
+            Method::POST,
+            "/admin/v1/applications",
+            Some(
+                json!({ "name": "Exchanger", "client_type": "confidential", "redirect_uris": [CB],
+                "grant_types": ["authorization_code", "refresh_token", EXCHANGE],
+                "roles": [f.admin_role] }),
+            ),
+        );
+        (
+            app["client_id"].as_str().unwrap().to_owned(),
+            app["client_secret"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Alice (who holds every notes scope) consents to `notes.read` only, through `app`.
+    fn alice_consents_to_read(h: &Harness, f: &Fixture, app: &(String, String)) -> Value {
+        h.ok(
+            Method::PUT,
+            &format!("/admin/v1/users/{}/roles/{}", f.alice, f.admin_role),
+            None,
+        );
+        let r = h.authorize(
+            &mut Browser::default(),
+            &authorize_query(&app.0, Some("notes.read"), NOTES, "s"),
+            "alice",
+            PASSWORD,
+        );
+        let code = param(&location_params(&r), "code").unwrap();
+        let t = h.token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", CB),
+                ("code_verifier", VERIFIER),
+            ],
+            Some((&app.0, &app.1)),
+        );
+        assert_eq!(t.json()["scope"], "notes.read", "{:?}", t.json());
+        t.json()
+    }
+
+    use serde_json::Value;
+
+    #[test]
+    fn an_application_cannot_exchange_a_users_token_without_a_delegation_an_admin_configured() {
+        let h = Harness::new();
+        let f = h.fixture();
+        let app = exchanging_app(&h, &f);
+        let t = alice_consents_to_read(&h, &f, &app);
+        let subject = t["access_token"].as_str().unwrap();
+        let r = exchange(
+            &h,
+            (&app.0, &app.1),
+            subject,
+            NOTES,
+            Some("notes.read notes.write"),
+        );
+        assert_eq!(r.json()["error"], "unauthorized_client", "{:?}", r.json());
+        let r = exchange(&h, (&app.0, &app.1), subject, FILES, None);
+        assert_eq!(r.json()["error"], "unauthorized_client");
+    }
+
+    #[test]
+    fn exchanging_for_the_same_audience_cannot_add_scopes_the_user_never_consented_to() {
+        let h = Harness::new();
+        let f = h.fixture();
+        let app = exchanging_app(&h, &f);
+        h.ok(
+            Method::PATCH,
+            &format!("/admin/v1/applications/{}", app.0),
+            Some(json!({ "exchange": [{ "from": NOTES, "to": NOTES }] })),
+        );
+        let t = alice_consents_to_read(&h, &f, &app);
+        let subject = t["access_token"].as_str().unwrap();
+        // Alice holds notes.admin and the app's ceiling is everything: only the subject
+        // token's own scope bounds the result.
+        let r = exchange(
+            &h,
+            (&app.0, &app.1),
+            subject,
+            NOTES,
+            Some("notes.read notes.write"),
+        );
+        assert_eq!(r.status, 200, "{:?}", r.json());
+        assert_eq!(r.json()["scope"], "notes.read");
+        let r = exchange(&h, (&app.0, &app.1), subject, NOTES, None);
+        assert_eq!(r.json()["scope"], "notes.read");
+        let r = exchange(&h, (&app.0, &app.1), subject, NOTES, Some("notes.admin"));
+        assert_eq!(r.json()["error"], "invalid_scope");
+    }
+
+    #[test]
+    fn exchanging_for_another_resource_server_is_refused_unless_that_delegation_was_configured() {
+        let h = Harness::new();
+        let f = h.fixture();
+        let app = exchanging_app(&h, &f);
+        h.ok(
+            Method::PATCH,
+            &format!("/admin/v1/applications/{}", app.0),
+            Some(json!({ "exchange": [{ "from": NOTES, "to": NOTES }] })),
+        );
+        let files_role = h.ok(
+            Method::POST,
+            "/admin/v1/roles",
+            Some(json!({ "name": "files", "scopes": [{ "resource": FILES, "scope": "files.read" }] })),
+        )["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        for path in [
+            format!("/admin/v1/users/{}/roles/{files_role}", f.alice),
+            format!("/admin/v1/applications/{}/roles/{files_role}", app.0),
+        ] {
+            h.ok(Method::PUT, &path, None);
+        }
+        let t = alice_consents_to_read(&h, &f, &app);
+        let subject = t["access_token"].as_str().unwrap();
+        // Alice holds files.read and so does the app, but she never consented to files for it
+        // and no admin configured notes → files for this client.
+        let r = exchange(&h, (&app.0, &app.1), subject, FILES, None);
+        assert_eq!(r.json()["error"], "invalid_target", "{:?}", r.json());
+        h.ok(
+            Method::PATCH,
+            &format!("/admin/v1/applications/{}", app.0),
+            Some(json!({ "exchange": [{ "from": NOTES, "to": FILES }] })),
+        );
+        let r = exchange(&h, (&app.0, &app.1), subject, FILES, None);
+        assert_eq!(r.status, 200, "configured: {:?}", r.json());
+        assert_eq!(r.json()["scope"], "files.read");
+        let r = exchange(&h, (&app.0, &app.1), subject, NOTES, None);
+        assert_eq!(r.json()["error"], "invalid_target", "notes → notes is gone");
+    }
+
+    #[test]
+    fn only_clients_an_admin_allowed_to_exchange_may_exchange() {
+        let h = Harness::new();
+        let f = h.fixture();
+        let subject = h.user_token_for_agent(&f);
+        let agent = (f.agent.as_str(), f.agent_secret.as_str());
+        assert_eq!(exchange(&h, agent, &subject, NOTES, None).status, 200);
+        // A confidential app without the grant, then with the grant but no delegation.
+        let r = exchange(&h, (&f.conf_app, &f.conf_secret), &subject, NOTES, None);
+        assert_eq!(r.json()["error"], "unauthorized_client");
+        let app = exchanging_app(&h, &f);
+        let r = exchange(&h, (&app.0, &app.1), &subject, NOTES, None);
+        assert_eq!(r.json()["error"], "unauthorized_client");
+        // The agent loses its delegation.
+        h.ok(
+            Method::PATCH,
+            &format!("/admin/v1/agents/{}", f.agent),
+            Some(json!({ "exchange": [] })),
+        );
+        let r = exchange(&h, agent, &subject, NOTES, None);
+        assert_eq!(r.json()["error"], "unauthorized_client");
+    }
+
+    /// The agent's delegated token for alice, from a subject token alice obtained through the
+    /// public app with a refresh token.
+    fn delegated(h: &Harness, f: &Fixture) -> (String, Value) {
+        h.user_token_for_agent(f);
+        let r = h.authorize(
+            &mut Browser::default(),
+            &authorize_query(&f.public_app, Some("agent.use"), AGENT_RS, "s"),
+            "alice",
+            PASSWORD,
+        );
+        let code = param(&location_params(&r), "code").unwrap();
+        let subject = h.redeem(&f.public_app, &code).json();
+        let d = exchange(
+            h,
+            (&f.agent, &f.agent_secret),
+            subject["access_token"].as_str().unwrap(),
+            NOTES,
+            None,
+        );
+        (access_token(&d), subject)
+    }
+
+    #[test]
+    fn an_exchanged_token_dies_with_the_refresh_family_of_its_subject_token() {
+        let h = Harness::new();
+        let f = h.fixture();
+        let (token, subject) = delegated(&h, &f);
+        let v = validator(&h);
+        assert!(active(&h, &f, &token) && v.validate(&token, h.now.get()).is_ok());
+        h.advance(1);
+        let r = h.token_at(
+            "/revoke",
+            &[
+                ("token", subject["refresh_token"].as_str().unwrap()),
+                ("client_id", &f.public_app),
+            ],
+            None,
+        );
+        assert_eq!(r.status, 200);
+        assert!(!active(&h, &f, &token), "at mcpgate at once");
+        poll(&h, &v);
+        assert_eq!(
+            v.validate(&token, h.now.get()).unwrap_err(),
+            TokenError::Revoked
+        );
+    }
+
+    #[test]
+    fn an_exchanged_token_dies_when_the_user_withdraws_consent() {
+        let h = Harness::new();
+        let f = h.fixture();
+        let (token, _) = delegated(&h, &f);
+        let rs = h.ok(Method::GET, "/admin/v1/resource-servers?limit=10", None)["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["identifier"] == AGENT_RS)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        h.advance(1);
+        let r = h.admin(
+            Method::DELETE,
+            &format!(
+                "/admin/v1/users/{}/grants?client_id={}&resource_server_id={rs}",
+                f.alice, f.public_app
+            ),
+            None,
+        );
+        assert!(r.status < 300, "{}", r.status);
+        assert!(!active(&h, &f, &token));
+        let v = validator(&h);
+        assert_eq!(
+            v.validate(&token, h.now.get()).unwrap_err(),
+            TokenError::Revoked
+        );
+    }
+
+    #[test]
+    fn an_exchanged_token_dies_with_the_user_and_with_every_client_in_its_chain() {
+        for who in ["user", "public_app", "agent"] {
+            let h = Harness::new();
+            let f = h.fixture();
+            let (token, _) = delegated(&h, &f);
+            h.advance(1);
+            let path = match who {
+                "user" => format!("/admin/v1/users/{}", f.alice),
+                "public_app" => format!("/admin/v1/clients/{}", f.public_app),
+                _ => format!("/admin/v1/clients/{}", f.agent),
+            };
+            h.ok(Method::PATCH, &path, Some(json!({ "status": "disabled" })));
+            assert!(!active(&h, &f, &token), "{who}");
+            let v = validator(&h);
+            assert_eq!(
+                v.validate(&token, h.now.get()).unwrap_err(),
+                TokenError::Revoked,
+                "{who}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_exchanged_token_obtained_from_a_machine_token_dies_with_that_machine_client() {
+        let h = Harness::new();
+        let f = h.fixture();
+        // The confidential app's own token, exchanged by the agent (same audience).
+        h.ok(
+            Method::PATCH,
+            &format!("/admin/v1/agents/{}", f.agent),
+            Some(json!({ "exchange": [{ "from": NOTES, "to": NOTES }] })),
+        );
+        let machine = access_token(&h.token(
+            &[("grant_type", "client_credentials"), ("resource", NOTES)],
+            Some((&f.conf_app, &f.conf_secret)),
+        ));
+        let token = access_token(&exchange(
+            &h,
+            (&f.agent, &f.agent_secret),
+            &machine,
+            NOTES,
+            None,
+        ));
+        h.advance(1);
+        h.ok(
+            Method::PATCH,
+            &format!("/admin/v1/clients/{}", f.conf_app),
+            Some(json!({ "status": "disabled" })),
+        );
+        assert!(!active(&h, &f, &token));
+        assert_eq!(
+            validator(&h).validate(&token, h.now.get()).unwrap_err(),
+            TokenError::Revoked
+        );
+    }
+
+    #[test]
+    fn re_exchanging_cannot_extend_a_tokens_life_past_its_origins() {
+        let h = Harness::new();
+        let f = h.fixture();
+        let (token, subject) = delegated(&h, &f);
+        let origin_exp = h.now.get() + subject["expires_in"].as_i64().unwrap();
+        h.ok(
+            Method::PATCH,
+            &format!("/admin/v1/agents/{}", f.agent),
+            Some(json!({ "exchange": [{ "from": AGENT_RS, "to": NOTES }, { "from": NOTES, "to": NOTES }] })),
+        );
+        let mut current = token;
+        for _ in 0..3 {
+            h.advance(200);
+            let r = exchange(&h, (&f.agent, &f.agent_secret), &current, NOTES, None);
+            if h.now.get() >= origin_exp {
+                assert_eq!(
+                    r.json()["error"],
+                    "invalid_request",
+                    "the origin has expired"
+                );
+                return;
+            }
+            let exp = h.now.get() + r.json()["expires_in"].as_i64().unwrap();
+            assert!(exp <= origin_exp, "{exp} > {origin_exp}");
+            current = access_token(&r);
+        }
+        panic!("the chain outlived its origin");
+    }
+}
+
+mod races {
+    use super::*;
+
+    /// Alice's code-flow tokens through the public app.
+    fn user_tokens(h: &Harness, f: &Fixture) -> serde_json::Value {
+        let code = h.code_for(&mut Browser::default(), &f.public_app, Some("notes.read"));
+        h.redeem(&f.public_app, &code).json()
+    }
+
+    fn refresh_request(f: &Fixture, rt: &str) -> mcpgate_core::wire::Request {
+        form_request(
+            "/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", &f.public_app),
+                ("refresh_token", rt),
+            ],
+            &[],
+        )
+    }
+
+    /// Nothing issued from the family of `first` (its access token, its refresh token, and
+    /// whatever `issued` holds) works, at mcpgate or at an offline validator.
+    fn nothing_from_the_family_works(h: &Harness, f: &Fixture, tokens: &[&serde_json::Value]) {
+        let v = validator(h);
+        for t in tokens {
+            if let Some(at) = t["access_token"].as_str() {
+                assert!(!active(h, f, at), "an access token is still honoured");
+                assert_eq!(
+                    v.validate(at, h.now.get()).unwrap_err(),
+                    TokenError::Revoked
+                );
+            }
+            if let Some(rt) = t["refresh_token"].as_str() {
+                let r = h.send(refresh_request(f, rt));
+                assert_eq!(
+                    r.json()["error"],
+                    "invalid_grant",
+                    "a refresh token still works"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_refresh_racing_the_revocation_of_its_family_never_leaves_a_live_token() {
+        let mut refreshed_first = 0;
+        for delay in 0..12 {
+            let h = Harness::new();
+            let f = h.fixture();
+            let t = user_tokens(&h, &f);
+            let rt = t["refresh_token"].as_str().unwrap();
+            h.advance(1);
+            let revoke = form_request(
+                "/revoke",
+                &[("token", rt), ("client_id", &f.public_app)],
+                &[],
+            );
+            let (refreshed, revoked) = h.race(refresh_request(&f, rt), revoke, delay);
+            assert_eq!(revoked.status, 200);
+            let issued = refreshed.json();
+            if refreshed.status == 200 {
+                refreshed_first += 1;
+            } else {
+                assert_eq!(issued["error"], "invalid_grant");
+            }
+            nothing_from_the_family_works(&h, &f, &[&t, &issued]);
+        }
+        assert!(
+            refreshed_first > 0,
+            "no interleaving let the refresh land first"
+        );
+    }
+
+    #[test]
+    fn a_code_replay_racing_the_first_redemption_never_leaves_a_live_token() {
+        for delay in 0..12 {
+            let h = Harness::new();
+            let f = h.fixture();
+            let code = h.code_for(&mut Browser::default(), &f.public_app, Some("notes.read"));
+            let redeem = || {
+                form_request(
+                    "/token",
+                    &[
+                        ("grant_type", "authorization_code"),
+                        ("client_id", &f.public_app),
+                        ("code", &code),
+                        ("redirect_uri", CB),
+                        ("code_verifier", VERIFIER),
+                    ],
+                    &[],
+                )
+            };
+            let (a, b) = h.race(redeem(), redeem(), delay);
+            let statuses = [a.status, b.status];
+            assert!(
+                statuses.contains(&400),
+                "{statuses:?}: one of them is the replay"
+            );
+            nothing_from_the_family_works(&h, &f, &[&a.json(), &b.json()]);
+        }
+    }
+
+    #[test]
+    fn two_concurrent_step_up_consents_both_land_in_the_grant() {
+        for delay in 0..8 {
+            let h = Harness::new();
+            let f = h.fixture();
+            h.ok(
+                Method::PUT,
+                &format!("/admin/v1/users/{}/roles/{}", f.alice, f.admin_role),
+                None,
+            );
+            let mut b = Browser::default();
+            // Two tabs, one asking for notes.write, one for notes.delete.
+            let page = |b: &mut Browser, scope: &str| {
+                let r = h.sign_in(
+                    b,
+                    &authorize_query(&f.public_app, Some(scope), NOTES, "s"),
+                    "alice",
+                    PASSWORD,
+                );
+                let body = String::from_utf8_lossy(&r.body).to_string();
+                (
+                    hidden(&body, "csrf").unwrap(),
+                    hidden(&body, "request").unwrap(),
+                )
+            };
+            let (csrf, write) = page(&mut b, "notes.write");
+            let (_, delete) = page(&mut b, "notes.delete");
+            let cookie = b.cookie_header();
+            let consent = |request: &str| {
+                form_request(
+                    "/authorize/consent",
+                    &[("csrf", &csrf), ("request", request), ("decision", "allow")],
+                    &[("cookie", &cookie)],
+                )
+            };
+            let (x, y) = h.race(consent(&write), consent(&delete), delay);
+            assert_eq!((x.status, y.status), (303, 303));
+            let grants = h.ok(
+                Method::GET,
+                &format!("/admin/v1/users/{}/grants", f.alice),
+                None,
+            );
+            let scopes = &grants["items"][0]["scopes"];
+            for s in ["notes.write", "notes.delete"] {
+                assert!(
+                    scopes.as_array().unwrap().iter().any(|v| v == s),
+                    "delay {delay}: {s} lost from {scopes}"
+                );
+            }
+        }
+    }
+}
