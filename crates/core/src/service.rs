@@ -177,7 +177,7 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
             Route::Consent if post => authorize::consent(self, &req, now, rng).await,
             Route::Account if get => account::get(self, &req, now, rng).await,
             Route::AccountRevoke if post => account::revoke(self, &req, now).await,
-            Route::AccountLogout if post => account::logout(self, &req).await,
+            Route::AccountLogout if post => account::logout(self, &req, now).await,
             _ => return Err(Error::MethodNotAllowed(route.allowed())),
         };
         Ok(if method == Method::HEAD {
@@ -298,7 +298,7 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
             register::delete_unused(self.store, self.config.registration.unused_days, now).await?;
         report.push(format!("deleted {unused} never-used registrations"));
         // Housekeeping: spent codes, expired revocations (KV expires its copies itself), old
-        // counters and dead refresh families.
+        // counters, ended sessions and dead refresh families, in bounded batches where rows pile up.
         self.store
             .batch(vec![
                 crate::stmt!("DELETE FROM auth_codes WHERE expires_at < ?1", now - 86_400),
@@ -307,10 +307,8 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
                     "DELETE FROM rate_counters WHERE window_start < ?1",
                     now - 86_400
                 ),
-                crate::stmt!(
-                    "DELETE FROM login_failures WHERE window_start < ?1",
-                    now - 86_400
-                ),
+                crate::store::login_attempts::prune_stmt(now - 86_400, 10_000),
+                crate::store::sessions::prune_stmt(now, 10_000),
                 crate::stmt!(
                     "DELETE FROM refresh_families WHERE expires_at < ?1 OR revoked_at < ?2",
                     now,

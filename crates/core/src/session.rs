@@ -1,5 +1,8 @@
-//! Browser state for the login and consent pages: a signed session cookie, a CSRF cookie
-//! (double submit), and signed authorization requests carried through the consent form.
+//! Browser state for the login and consent pages: a session cookie naming a server-side session
+//! (`store/sessions.rs`; the cookie's MAC only spares the database forged values), a CSRF cookie
+//! (double submit), a device cookie that marks a browser a user signed in from before (so that
+//! guessing from elsewhere cannot lock them out), and signed authorization requests carried
+//! through the consent form.
 //!
 //! Cookies are `HttpOnly`, `SameSite=Lax`, `Path=/`; with an https issuer they are also
 //! `Secure` and `__Host-` prefixed. (A plain-http issuer is only accepted for loopback
@@ -20,11 +23,14 @@ use crate::secret::ct_eq;
 pub const SESSION_TTL_SECS: i64 = 8 * 3600;
 /// Lifetime of a signed authorization request in a consent form (seconds).
 pub const REQUEST_TTL_SECS: i64 = 600;
+/// Lifetime of a device cookie (seconds): 90 days.
+pub const DEVICE_TTL_SECS: i64 = 90 * 86_400;
 
 /// Keys derived from the root secret for browser state.
 pub struct Keys {
     session: [u8; 32],
     request: [u8; 32],
+    device: [u8; 32],
     secure: bool,
 }
 
@@ -52,6 +58,7 @@ impl Keys {
         Keys {
             session: derive(config.secret.expose(), b"mcpgate/session/v1"),
             request: derive(config.secret.expose(), b"mcpgate/authorization-request/v1"),
+            device: derive(config.secret.expose(), b"mcpgate/device/v1"),
             secure: config.issuer.starts_with("https://"),
         }
     }
@@ -79,15 +86,26 @@ impl Keys {
         format!("Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
     }
 
-    /// `Set-Cookie` value starting a session for `user_id`.
-    pub fn start_session(&self, user_id: &str, now: i64) -> String {
-        let body = format!("{}.{}", B64.encode(user_id), now + SESSION_TTL_SECS);
-        let tag = B64.encode(mac(&self.session, body.as_bytes()));
-        format!(
-            "{}={body}.{tag}; {}",
+    /// Cookie name for the device cookie.
+    pub fn device_cookie(&self) -> &'static str {
+        if self.secure {
+            "__Host-mcpgate-device"
+        } else {
+            "mcpgate-device"
+        }
+    }
+
+    /// A new session id and the `Set-Cookie` value carrying it. The session itself is the row
+    /// `store::sessions` keeps under the id's digest.
+    pub fn start_session(&self, rng: &mut dyn rand_core::CryptoRngCore) -> (String, String) {
+        let sid = crate::secret::random_b64(rng, 32);
+        let tag = B64.encode(mac(&self.session, sid.as_bytes()));
+        let cookie = format!(
+            "{}={sid}.{tag}; {}",
             self.session_cookie(),
             self.attrs(SESSION_TTL_SECS)
-        )
+        );
+        (sid, cookie)
     }
 
     /// `Set-Cookie` value ending the session.
@@ -95,19 +113,41 @@ impl Keys {
         format!("{}=; {}", self.session_cookie(), self.attrs(0))
     }
 
-    /// The user of a valid, unexpired session cookie value.
-    pub fn session_user(&self, value: &str, now: i64) -> Option<String> {
+    /// The session id in a session cookie value, if its MAC verifies (whether the session is
+    /// live is the store's question).
+    pub fn session_id<'v>(&self, value: &'v str) -> Option<&'v str> {
+        let (sid, tag) = value.rsplit_once('.')?;
+        let tag = B64.decode(tag).ok()?;
+        ct_eq(&mac(&self.session, sid.as_bytes()), &tag).then_some(sid)
+    }
+
+    /// `Set-Cookie` value marking this browser as one `username` signed in from (a fresh
+    /// device id, or `device` again).
+    pub fn device_set_cookie(&self, username: &str, device: &str, now: i64) -> String {
+        let body = format!(
+            "{device}.{}.{}",
+            B64.encode(username),
+            now + DEVICE_TTL_SECS
+        );
+        let tag = B64.encode(mac(&self.device, body.as_bytes()));
+        format!(
+            "{}={body}.{tag}; {}",
+            self.device_cookie(),
+            self.attrs(DEVICE_TTL_SECS)
+        )
+    }
+
+    /// The device id of a valid, unexpired device cookie issued for `username`.
+    pub fn device_for<'v>(&self, value: &'v str, username: &str, now: i64) -> Option<&'v str> {
         let (body, tag) = value.rsplit_once('.')?;
         let tag = B64.decode(tag).ok()?;
-        if !ct_eq(&mac(&self.session, body.as_bytes()), &tag) {
+        if !ct_eq(&mac(&self.device, body.as_bytes()), &tag) {
             return None;
         }
-        let (user, exp) = body.split_once('.')?;
+        let mut parts = body.splitn(3, '.');
+        let (device, user, exp) = (parts.next()?, parts.next()?, parts.next()?);
         let exp: i64 = exp.parse().ok()?;
-        if now >= exp {
-            return None;
-        }
-        String::from_utf8(B64.decode(user).ok()?).ok()
+        (now < exp && B64.decode(user).ok()? == username.as_bytes()).then_some(device)
     }
 
     /// `Set-Cookie` value for a CSRF token.
@@ -164,25 +204,42 @@ mod tests {
         Keys::new(&config)
     }
 
+    fn value(set_cookie: &str) -> &str {
+        set_cookie
+            .split(';')
+            .next()
+            .unwrap()
+            .split_once('=')
+            .unwrap()
+            .1
+    }
+
     #[test]
-    fn session_cookie_round_trips_and_rejects_tampering_and_expiry() {
+    fn session_cookie_carries_a_random_id_and_rejects_tampering() {
         let k = keys("https://as.example");
-        let set = k.start_session("usr_1", 100);
+        let mut rng = crate::testing::TestRng::new(1);
+        let (sid, set) = k.start_session(&mut rng);
         assert!(set.starts_with("__Host-mcpgate-session="));
         assert!(set.contains("Secure") && set.contains("HttpOnly") && set.contains("SameSite=Lax"));
-        let value = set.split(';').next().unwrap().split_once('=').unwrap().1;
-        assert_eq!(k.session_user(value, 200).as_deref(), Some("usr_1"));
-        assert_eq!(k.session_user(value, 100 + SESSION_TTL_SECS), None);
-        let mut forged = value.to_owned();
+        assert!(sid.len() >= 43, "256 bits");
+        assert_eq!(k.session_id(value(&set)), Some(sid.as_str()));
+        let mut forged = value(&set).to_owned();
         forged.replace_range(0..1, "x");
-        assert_eq!(k.session_user(&forged, 200), None);
-        assert_eq!(
-            keys("https://other.example")
-                .session_user(value, 200)
-                .as_deref(),
-            Some("usr_1"),
-            "same secret"
-        );
+        assert_eq!(k.session_id(&forged), None);
+        assert_ne!(k.start_session(&mut rng).0, sid);
+    }
+
+    #[test]
+    fn device_cookie_names_its_user_and_expires() {
+        let k = keys("https://as.example");
+        let set = k.device_set_cookie("alice", "dev1", 100);
+        assert!(set.starts_with("__Host-mcpgate-device="));
+        let v = value(&set);
+        assert_eq!(k.device_for(v, "alice", 200), Some("dev1"));
+        assert_eq!(k.device_for(v, "bob", 200), None);
+        assert_eq!(k.device_for(v, "alice", 100 + DEVICE_TTL_SECS), None);
+        let forged = v.replace("dev1", "dev2");
+        assert_eq!(k.device_for(&forged, "alice", 200), None);
     }
 
     #[test]

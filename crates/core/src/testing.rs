@@ -101,6 +101,28 @@ pub async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
     .await
 }
 
+/// Runs many futures concurrently, polling each in turn, so that they interleave at every
+/// await point; returns their outputs in order.
+pub async fn join_all<'a, T>(futs: Vec<std::pin::Pin<Box<dyn Future<Output = T> + 'a>>>) -> Vec<T> {
+    let mut futs = futs;
+    let mut out: Vec<Option<T>> = futs.iter().map(|_| None).collect();
+    std::future::poll_fn(move |cx| {
+        for (f, slot) in futs.iter_mut().zip(out.iter_mut()) {
+            if slot.is_none() {
+                if let Poll::Ready(v) = f.as_mut().poll(cx) {
+                    *slot = Some(v);
+                }
+            }
+        }
+        if out.iter().all(Option::is_some) {
+            Poll::Ready(out.iter_mut().filter_map(Option::take).collect())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}
+
 /// A future that stays pending for `polls` polls before polling `fut`: joined with another
 /// flow, it shifts where the two interleave, so a test can try every interleaving of two
 /// requests by varying `polls`.

@@ -230,6 +230,126 @@ pub fn consent(c: &Consent<'_>, form_targets: &[String]) -> Response {
     page(StatusCode::OK, "Allow access?", &body, form_targets)
 }
 
+/// One consent on the account page.
+pub struct AccountGrant<'a> {
+    /// Client display name and id.
+    pub client_name: &'a str,
+    /// Client id.
+    pub client_id: &'a str,
+    /// Resource server name.
+    pub resource_name: &'a str,
+    /// Its identifier.
+    pub resource: &'a str,
+    /// Its id (posted back to revoke).
+    pub resource_server_id: &'a str,
+    /// Consented scopes.
+    pub scopes: &'a [String],
+}
+
+/// One session on the account page.
+pub struct AccountSession<'a> {
+    /// Handle (posted back to end it).
+    pub id: &'a str,
+    /// Started, as text.
+    pub started: String,
+    /// Source address.
+    pub address: &'a str,
+    /// Browser.
+    pub user_agent: &'a str,
+    /// The session this page was loaded with.
+    pub current: bool,
+}
+
+/// What the account page shows.
+pub struct Account<'a> {
+    /// Signed-in user's display name.
+    pub user: &'a str,
+    /// CSRF token.
+    pub csrf: &'a str,
+    /// Where the revoke form posts.
+    pub revoke_action: &'a str,
+    /// Where the sign-out forms post.
+    pub logout_action: &'a str,
+    /// Consents.
+    pub grants: Vec<AccountGrant<'a>>,
+    /// Live sessions, newest first.
+    pub sessions: Vec<AccountSession<'a>>,
+}
+
+/// The account page: consents (each revocable) and sessions (each can be ended; sign out here
+/// or everywhere).
+pub fn account(a: &Account<'_>) -> Response {
+    let csrf = format!(
+        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+        esc(a.csrf)
+    );
+    let grants: String = a
+        .grants
+        .iter()
+        .map(|g| {
+            format!(
+                "<li><strong>{}</strong> <span class=\"muted\">({})</span> on <strong>{}</strong> \
+                 <span class=\"muted\">({})</span>: {}\
+                 <form method=\"post\" action=\"{}\">{csrf}\
+                 <input type=\"hidden\" name=\"client_id\" value=\"{}\">\
+                 <input type=\"hidden\" name=\"resource_server_id\" value=\"{}\">\
+                 <button type=\"submit\">Revoke access</button></form></li>",
+                esc(g.client_name),
+                esc(g.client_id),
+                esc(g.resource_name),
+                esc(g.resource),
+                g.scopes
+                    .iter()
+                    .map(|s| format!("<code>{}</code>", esc(s)))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                esc(a.revoke_action),
+                esc(g.client_id),
+                esc(g.resource_server_id),
+            )
+        })
+        .collect();
+    let grants = if a.grants.is_empty() {
+        "<p>You have not allowed any application yet.</p>".to_owned()
+    } else {
+        format!("<ul>{grants}</ul>")
+    };
+    let sessions: String = a
+        .sessions
+        .iter()
+        .map(|s| {
+            let this = if s.current {
+                " <strong>(this browser)</strong>".to_owned()
+            } else {
+                format!(
+                    "<form method=\"post\" action=\"{}\">{csrf}\
+                     <input type=\"hidden\" name=\"session\" value=\"{}\">\
+                     <button type=\"submit\">Sign out this session</button></form>",
+                    esc(a.logout_action),
+                    esc(s.id)
+                )
+            };
+            format!(
+                "<li>Started {} from <code>{}</code> <span class=\"muted\">{}</span>{this}</li>",
+                esc(&s.started),
+                esc(s.address),
+                esc(s.user_agent),
+            )
+        })
+        .collect();
+    let body = format!(
+        "<h1>Your account</h1><p>Signed in as <strong>{}</strong>.</p>\
+         <h2>Applications you allowed</h2>{grants}\
+         <h2>Where you are signed in</h2><ul>{sessions}</ul>\
+         <form method=\"post\" action=\"{logout}\">{csrf}<button type=\"submit\">Sign out</button></form>\
+         <form method=\"post\" action=\"{logout}\">{csrf}<input type=\"hidden\" name=\"everywhere\" value=\"1\">\
+         <button type=\"submit\">Sign out everywhere</button></form>",
+        esc(a.user),
+        logout = esc(a.logout_action),
+    );
+    page(StatusCode::OK, "Your account", &body, &[])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -522,3 +522,317 @@ mod races {
         }
     }
 }
+
+mod sign_in {
+    use super::*;
+
+    /// A login form post for the account page from `address`, with the browser's cookies.
+    fn login_request(
+        b: &mut Browser,
+        h: &Harness,
+        user: &str,
+        password: &str,
+        address: &str,
+    ) -> mcpgate_core::wire::Request {
+        let page = b.get(h, "/account");
+        let body = String::from_utf8_lossy(&page.body).to_string();
+        let csrf = hidden(&body, "csrf").unwrap();
+        let cookie = b.cookie_header();
+        form_request(
+            "/authorize/login",
+            &[
+                ("csrf", &csrf),
+                ("continue", "@account"),
+                ("username", user),
+                ("password", password),
+            ],
+            &[("cookie", &cookie), ("cf-connecting-ip", address)],
+        )
+    }
+
+    fn login(b: &mut Browser, h: &Harness, user: &str, password: &str, address: &str) -> Resp {
+        let req = login_request(b, h, user, password, address);
+        let r = h.send(req);
+        b.absorb(&r);
+        r
+    }
+
+    #[test]
+    fn forty_parallel_wrong_passwords_get_no_more_than_five_answers() {
+        let h = Harness::new();
+        h.fixture();
+        let mut b = Browser::default();
+        let reqs: Vec<_> = (0..40)
+            .map(|i| login_request(&mut b, &h, "alice", &format!("guess {i}"), "203.0.113.66"))
+            .collect();
+        let answers = h.all_at_once(reqs);
+        let checked = answers.iter().filter(|r| r.status == 401).count();
+        let limited = answers.iter().filter(|r| r.status == 429).count();
+        assert_eq!(checked, 5, "password checks: {checked}");
+        assert_eq!(limited, 35);
+        // And the right password from there waits too.
+        assert_eq!(
+            login(&mut b, &h, "alice", PASSWORD, "203.0.113.66").status,
+            429
+        );
+    }
+
+    #[test]
+    fn guessing_from_many_addresses_meets_a_per_account_ceiling_but_not_the_users_own_browser() {
+        let h = Harness::new();
+        h.fixture();
+        let mut known = Browser::default();
+        assert_eq!(
+            login(&mut known, &h, "alice", PASSWORD, "198.51.100.1").status,
+            303
+        );
+        // A botnet: one guess per address.
+        let mut refused = 0;
+        for i in 0..30 {
+            let r = login(
+                &mut Browser::default(),
+                &h,
+                "alice",
+                "guess",
+                &format!("203.0.113.{i}"),
+            );
+            if r.status == 429 {
+                refused += 1;
+            }
+        }
+        assert_eq!(
+            refused, 10,
+            "the ceiling is 20 untrusted attempts per account and window"
+        );
+        // A new browser is slowed down too, even with the right password...
+        assert_eq!(
+            login(&mut Browser::default(), &h, "alice", PASSWORD, "192.0.2.5").status,
+            429
+        );
+        // ...but the browser alice signed in from before is not locked out.
+        let mut again = Browser {
+            cookies: known
+                .cookies
+                .iter()
+                .filter(|(k, _)| k.contains("device"))
+                .cloned()
+                .collect(),
+        };
+        assert_eq!(
+            login(&mut again, &h, "alice", PASSWORD, "192.0.2.5").status,
+            303
+        );
+    }
+
+    #[test]
+    fn a_device_cookie_for_another_user_or_a_forged_one_earns_no_trust() {
+        let h = Harness::new();
+        let f = h.fixture();
+        h.ok(
+            Method::POST,
+            "/admin/v1/users",
+            Some(json!({ "username": "mallory", "password": PASSWORD })),
+        );
+        let _ = f;
+        let mut m = Browser::default();
+        assert_eq!(
+            login(&mut m, &h, "mallory", PASSWORD, "198.51.100.2").status,
+            303
+        );
+        let device: Vec<(String, String)> = m
+            .cookies
+            .iter()
+            .filter(|(k, _)| k.contains("device"))
+            .cloned()
+            .collect();
+        assert_eq!(device.len(), 1);
+        // Mallory's device cookie does not lift alice's per-account ceiling.
+        for i in 0..20 {
+            login(
+                &mut Browser::default(),
+                &h,
+                "alice",
+                "guess",
+                &format!("203.0.113.{i}"),
+            );
+        }
+        let mut with_mallorys = Browser {
+            cookies: device.clone(),
+        };
+        assert_eq!(
+            login(&mut with_mallorys, &h, "alice", PASSWORD, "192.0.2.9").status,
+            429
+        );
+        let mut forged = Browser {
+            cookies: vec![(device[0].0.clone(), device[0].1.replace('.', "x."))],
+        };
+        assert_eq!(
+            login(&mut forged, &h, "alice", PASSWORD, "192.0.2.9").status,
+            429
+        );
+    }
+
+    #[test]
+    fn guesses_from_one_ipv6_64_share_one_limit() {
+        let h = Harness::new();
+        h.fixture();
+        for i in 1..=5 {
+            let r = login(
+                &mut Browser::default(),
+                &h,
+                "alice",
+                "guess",
+                &format!("2001:db8:7:7::{i:x}"),
+            );
+            assert_eq!(r.status, 401);
+        }
+        let r = login(
+            &mut Browser::default(),
+            &h,
+            "alice",
+            "guess",
+            "2001:db8:7:7:ffff::1",
+        );
+        assert_eq!(r.status, 429, "another address in the same /64");
+        let r = login(
+            &mut Browser::default(),
+            &h,
+            "alice",
+            PASSWORD,
+            "2001:db8:7:8::1",
+        );
+        assert_eq!(r.status, 303, "another /64 is another source");
+    }
+
+    #[test]
+    fn an_overlong_username_is_refused_before_any_storage_access() {
+        let h = Harness::new();
+        h.fixture();
+        let mut b = Browser::default();
+        let req = login_request(&mut b, &h, &"a".repeat(60_000), "x", "203.0.113.1");
+        let before = h.store.db.round_trips.get();
+        let r = h.send(req);
+        assert_eq!(r.status, 401);
+        assert_eq!(h.store.db.round_trips.get(), before, "no statement was run");
+        assert!(
+            r.body.len() < 10_000,
+            "the page does not echo it back in full"
+        );
+    }
+
+    /// Alice signed in on the account page; returns her browser and a copy of its cookies (what
+    /// a thief would hold).
+    fn signed_in(h: &Harness) -> (Browser, Browser) {
+        let mut b = Browser::default();
+        assert_eq!(
+            login(&mut b, h, "alice", PASSWORD, "198.51.100.1").status,
+            303
+        );
+        let stolen = Browser {
+            cookies: b.cookies.clone(),
+        };
+        (b, stolen)
+    }
+
+    fn opens_the_account_page(h: &Harness, b: &mut Browser) -> bool {
+        let r = b.get(h, "/account");
+        let body = String::from_utf8_lossy(&r.body);
+        r.status == 200 && body.contains("Your account")
+    }
+
+    fn logout_form(h: &Harness, b: &mut Browser, extra: &[(&str, &str)]) -> Resp {
+        let page = b.get(h, "/account");
+        let csrf = hidden(&String::from_utf8_lossy(&page.body), "csrf").unwrap();
+        let mut form = vec![("csrf", csrf.as_str())];
+        form.extend_from_slice(extra);
+        b.post(h, "/account/logout", &form)
+    }
+
+    #[test]
+    fn a_cookie_saved_before_logout_no_longer_opens_the_account_page() {
+        let h = Harness::new();
+        h.fixture();
+        let (mut b, mut stolen) = signed_in(&h);
+        assert!(opens_the_account_page(&h, &mut stolen));
+        assert_eq!(logout_form(&h, &mut b, &[]).status, 303);
+        assert!(!opens_the_account_page(&h, &mut stolen));
+        assert!(!opens_the_account_page(&h, &mut b));
+    }
+
+    #[test]
+    fn a_stolen_session_cookie_dies_with_a_password_change_a_disabled_or_deleted_user_and_sign_out_everywhere(
+    ) {
+        for how in [
+            "password",
+            "disable",
+            "delete",
+            "everywhere",
+            "user-everywhere",
+        ] {
+            let h = Harness::new();
+            let f = h.fixture();
+            let (mut b, mut stolen) = signed_in(&h);
+            assert!(opens_the_account_page(&h, &mut stolen), "{how}");
+            let user = format!("/admin/v1/users/{}", f.alice);
+            match how {
+                "password" => {
+                    h.ok(
+                        Method::PATCH,
+                        &user,
+                        Some(json!({ "password": "a brand new passphrase" })),
+                    );
+                }
+                "disable" => {
+                    h.ok(Method::PATCH, &user, Some(json!({ "status": "disabled" })));
+                }
+                "delete" => {
+                    h.ok(Method::DELETE, &user, None);
+                }
+                "everywhere" => {
+                    h.ok(Method::DELETE, &format!("{user}/sessions"), None);
+                }
+                _ => {
+                    assert_eq!(logout_form(&h, &mut b, &[("everywhere", "1")]).status, 303);
+                }
+            }
+            assert!(!opens_the_account_page(&h, &mut stolen), "{how}");
+            if how == "disable" {
+                h.ok(Method::PATCH, &user, Some(json!({ "status": "active" })));
+                assert!(
+                    !opens_the_account_page(&h, &mut stolen),
+                    "re-enabling does not revive it"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_account_page_lists_sessions_and_ends_another_one() {
+        let h = Harness::new();
+        let f = h.fixture();
+        let (mut laptop, _) = signed_in(&h);
+        let (_, mut phone) = signed_in(&h);
+        let sessions = h.ok(
+            Method::GET,
+            &format!("/admin/v1/users/{}/sessions", f.alice),
+            None,
+        );
+        assert_eq!(sessions["items"].as_array().unwrap().len(), 2);
+        let page = String::from_utf8_lossy(&laptop.get(&h, "/account").body).to_string();
+        assert!(page.contains("(this browser)") && page.contains("198.51.100.1"));
+        let other = hidden(&page, "session").expect("the other session can be ended");
+        assert_eq!(
+            logout_form(&h, &mut laptop, &[("session", &other)]).status,
+            303
+        );
+        assert!(!opens_the_account_page(&h, &mut phone));
+        assert!(opens_the_account_page(&h, &mut laptop), "this one goes on");
+        // Another user's session handle cannot be ended from here.
+        let sessions = h.ok(
+            Method::GET,
+            &format!("/admin/v1/users/{}/sessions", f.alice),
+            None,
+        );
+        assert_eq!(sessions["items"].as_array().unwrap().len(), 1);
+    }
+}

@@ -12,7 +12,7 @@ use crate::endpoints::admin::{self, Ctx};
 use crate::password;
 use crate::revocation::{self, Principal as RevokedPrincipal};
 use crate::stmt;
-use crate::store::{decode_first, Database, Store, StoreError};
+use crate::store::{decode_first, sessions, Database, Store, StoreError};
 use crate::wire::{Error, Request, Response};
 
 /// A user as stored (the hash never leaves this module's callers).
@@ -224,6 +224,9 @@ pub async fn update<D: Store + ?Sized, C: Crypto>(
     if input.password.is_some() {
         detail.insert("password".into(), json!("changed"));
     }
+    // A new password or a disabled account ends every browser session at once.
+    let end_sessions = (input.password.is_some() || status == Status::Disabled)
+        .then(|| sessions::end_all_stmt(id));
     let update = stmt!(
         "UPDATE users SET display_name = ?2, password_hash = ?3, status = ?4, disabled_at = ?5, updated_at = ?6 WHERE id = ?1",
         id,
@@ -252,7 +255,7 @@ pub async fn update<D: Store + ?Sized, C: Crypto>(
             RevokedPrincipal::User(id),
             ctx.config.max_token_ttl,
             &reason,
-            vec![update, audit],
+            [update, audit].into_iter().chain(end_sessions).collect(),
             ctx.now,
         )
         .await?;
@@ -265,7 +268,9 @@ pub async fn update<D: Store + ?Sized, C: Crypto>(
             id,
             Value::Object(detail),
         );
-        ctx.db.batch(vec![update, audit]).await?;
+        ctx.db
+            .batch([update, audit].into_iter().chain(end_sessions).collect())
+            .await?;
     }
     get(ctx.db, id).await
 }
@@ -311,4 +316,34 @@ pub async fn blast_radius<D: Database + ?Sized>(
     get_row(db, id).await?.ok_or(Error::NoSuch("user"))?;
     let r = revocation::blast_radius(db, RevokedPrincipal::User(id), now).await?;
     Ok(admin::ok(json!(r)))
+}
+
+/// `GET /users/{id}/sessions`: the user's live browser sessions.
+pub async fn sessions<D: Database + ?Sized>(db: &D, id: &str, now: i64) -> Result<Response, Error> {
+    get_row(db, id).await?.ok_or(Error::NoSuch("user"))?;
+    let list = sessions::list(db, id, now).await?;
+    Ok(admin::ok(json!({ "items": list, "next_cursor": null })))
+}
+
+/// `DELETE /users/{id}/sessions`: signs the user out everywhere, audited in the same
+/// transaction.
+pub async fn end_sessions<D: Database + ?Sized, C: Crypto>(
+    ctx: &mut Ctx<'_, D, C>,
+    id: &str,
+) -> Result<Response, Error> {
+    get_row(ctx.db, id).await?.ok_or(Error::NoSuch("user"))?;
+    ctx.db
+        .batch(vec![
+            sessions::end_all_stmt(id),
+            audit::record(
+                ctx.now,
+                &ctx.actor,
+                "user.sign_out_everywhere",
+                "user",
+                id,
+                json!({}),
+            ),
+        ])
+        .await?;
+    Ok(admin::no_content())
 }

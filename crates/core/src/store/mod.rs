@@ -17,6 +17,8 @@ use serde_json::{Map, Value};
 pub mod codes;
 pub mod families;
 pub mod keys;
+pub mod login_attempts;
+pub mod sessions;
 
 #[cfg(any(test, feature = "test-util"))]
 pub mod sqlite;

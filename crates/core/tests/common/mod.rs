@@ -134,6 +134,36 @@ impl Harness {
         (resp(x), resp(y))
     }
 
+    /// Sends every request at once (interleaved at statement granularity).
+    pub fn all_at_once(&self, reqs: Vec<Request>) -> Vec<Resp> {
+        use mcpgate_core::testing::{join_all, TestRng};
+        use std::future::Future;
+        use std::pin::Pin;
+        let svc = self.service();
+        let now = self.now.get();
+        let mut rngs: Vec<TestRng> = (0..reqs.len())
+            .map(|i| TestRng::new(3000 + i as u64))
+            .collect();
+        let futs: Vec<Pin<Box<dyn Future<Output = Response> + '_>>> = reqs
+            .into_iter()
+            .zip(rngs.iter_mut())
+            .map(|(r, rng)| {
+                Box::pin(svc.handle(r, now, rng)) as Pin<Box<dyn Future<Output = Response> + '_>>
+            })
+            .collect();
+        block_on(join_all(futs))
+            .into_iter()
+            .map(|r| {
+                let (parts, body) = r.into_parts();
+                Resp {
+                    status: parts.status.as_u16(),
+                    headers: parts.headers,
+                    body,
+                }
+            })
+            .collect()
+    }
+
     pub fn get(&self, path: &str) -> Resp {
         self.request(Method::GET, path, &[], b"")
     }

@@ -82,6 +82,8 @@ pub enum Op {
     UserGrants,
     UserGrantRevoke,
     UserBlastRadius,
+    UserSessions,
+    UserSessionsEnd,
     ClientBlastRadius,
 }
 
@@ -293,6 +295,22 @@ pub static ROUTES: &[Route] = &[
         "/users/{id}/grants",
         UserGrantRevoke,
         "Revoke a consent (?client_id=&resource_server_id=) and its refresh tokens",
+        None,
+        204
+    ),
+    r!(
+        GET,
+        "/users/{id}/sessions",
+        UserSessions,
+        "The user's live browser sessions (started, address, browser)",
+        None,
+        200
+    ),
+    r!(
+        DELETE,
+        "/users/{id}/sessions",
+        UserSessionsEnd,
+        "Sign the user out everywhere: every session ends at once",
         None,
         204
     ),
@@ -781,6 +799,8 @@ pub async fn dispatch<D: crate::store::Store + ?Sized, C: Crypto>(
         }
         Op::UserGrantRevoke => grant_revoke(ctx, req, a).await,
         Op::UserBlastRadius => users::blast_radius(db, a, ctx.now).await,
+        Op::UserSessions => users::sessions(db, a, ctx.now).await,
+        Op::UserSessionsEnd => users::end_sessions(ctx, a).await,
         Op::ClientBlastRadius => clients::blast_radius(db, a, ctx.now).await,
     }
 }

@@ -1,5 +1,6 @@
 //! The authorization endpoint (OAuth 2.1 §4.1.1, RFC 7636, RFC 8707, RFC 9207) with the login
-//! and consent pages.
+//! ([`login`]) and consent ([`consent`]) pages, and the browser helpers they and the account page
+//! share (cookies, CSRF double submit, form posts).
 //!
 //! Errors before the client and redirect URI are known to be good render a page and never
 //! redirect (RFC 9700 §4.11: no open redirector); later errors redirect back with `error`,
@@ -8,6 +9,13 @@
 
 // Phase-one failures are complete responses (a page or a redirect), built once per request.
 #![allow(clippy::result_large_err)]
+
+mod consent;
+pub mod login;
+
+pub use consent::consent;
+pub(crate) use login::account_login_page;
+pub use login::{login, ACCOUNT_CONTINUE, LOGIN_PATH};
 
 use http::{header, HeaderValue, StatusCode};
 use rand_core::CryptoRngCore;
@@ -18,7 +26,6 @@ use crate::crypto::Crypto;
 use crate::directory::clients::{self, Client, GRANT_CODE};
 use crate::directory::permissions::{self, Principal};
 use crate::directory::{users, Status};
-use crate::password;
 use crate::policy::scopes::{self, Scopes};
 use crate::policy::{pkce, redirect};
 use crate::service::Service;
@@ -34,22 +41,8 @@ use crate::wire::{Error, Request, Response};
 pub const CODE_TTL_SECS: i64 = 60;
 /// Path of the authorization endpoint below the issuer.
 pub const PATH: &str = "/authorize";
-/// Path the login form posts to.
-pub const LOGIN_PATH: &str = "/authorize/login";
 /// Path the consent form posts to.
 pub const CONSENT_PATH: &str = "/authorize/consent";
-
-/// The login form's `continue` value that returns to the account page instead of an
-/// authorization request.
-pub const ACCOUNT_CONTINUE: &str = "@account";
-
-/// Failed-login window (seconds).
-pub const LOGIN_WINDOW_SECS: i64 = 15 * 60;
-/// Failures allowed per username and address in a window. Counting per address (not per
-/// account) means an attacker elsewhere cannot lock the user out.
-pub const MAX_FAILURES_PER_USER_AND_ADDRESS: i64 = 5;
-/// Failures allowed per address across usernames in a window.
-pub const MAX_FAILURES_PER_ADDRESS: i64 = 30;
 
 /// A request that passed the checks that decide whether redirecting is safe.
 struct Trusted {
@@ -149,14 +142,6 @@ fn cookie_header(req: &Request) -> Option<&str> {
     req.headers()
         .get(header::COOKIE)
         .and_then(|v| v.to_str().ok())
-}
-
-fn client_address(req: &Request) -> String {
-    req.headers()
-        .get("cf-connecting-ip")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("unknown")
-        .to_owned()
 }
 
 pub(crate) fn set_cookie(resp: &mut Response, value: &str) {
@@ -360,7 +345,9 @@ async fn validate<S: Store + ?Sized>(
     })
 }
 
-/// The signed-in user, if the session cookie is valid and the user active.
+/// The signed-in user: a session cookie whose MAC verifies, naming a live session of an active
+/// user (one statement). Ended sessions (logout, password change, disabled user, "sign out
+/// everywhere") are gone from the store, so a copied cookie stops working at once.
 pub(crate) async fn session_user<S: Store + ?Sized>(
     db: &S,
     keys: &Keys,
@@ -368,70 +355,16 @@ pub(crate) async fn session_user<S: Store + ?Sized>(
     now: i64,
 ) -> Option<users::User> {
     let value = session::cookie(cookie_header(req), keys.session_cookie())?;
-    let id = keys.session_user(value, now)?;
-    users::get_row(db, &id)
+    let sid = keys.session_id(value)?;
+    crate::store::sessions::user(db, sid, now)
         .await
         .ok()
         .flatten()
-        .filter(|u| u.status == Status::Active)
 }
 
-/// What a login page is about.
-#[derive(Clone, Copy)]
-struct LoginFor<'a> {
-    client_name: &'a str,
-    continue_query: &'a str,
-    redirect_uri: &'a str,
-}
-
-fn login_page<S: ?Sized, C>(
-    svc: &Service<'_, S, C>,
-    keys: &Keys,
-    req: &Request,
-    rng: &mut dyn CryptoRngCore,
-    about: &LoginFor<'_>,
-    (status, error): (StatusCode, Option<&str>),
-    username: &str,
-) -> Response {
-    let LoginFor {
-        client_name,
-        continue_query,
-        redirect_uri,
-    } = *about;
-    let (csrf, fresh) = csrf_token(keys, req, rng);
-    let action = format!("{}{LOGIN_PATH}", svc.config.issuer);
-    let targets: Vec<String> = origin_of(redirect_uri).into_iter().collect();
-    let mut resp = ui::login(
-        status,
-        &ui::Login {
-            client_name,
-            continue_query,
-            csrf: &csrf,
-            error,
-            username,
-            action: &action,
-        },
-        &targets,
-    );
-    if fresh {
-        set_cookie(&mut resp, &keys.csrf_set_cookie(&csrf));
-    }
-    resp
-}
-
-/// The login page for the account page.
-pub(crate) fn account_login_page<S: ?Sized, C>(
-    svc: &Service<'_, S, C>,
-    keys: &Keys,
-    req: &Request,
-    rng: &mut dyn CryptoRngCore,
-) -> Response {
-    let about = LoginFor {
-        client_name: "",
-        continue_query: ACCOUNT_CONTINUE,
-        redirect_uri: "",
-    };
-    login_page(svc, keys, req, rng, &about, (StatusCode::OK, None), "")
+/// The session id of the request's session cookie, if its MAC verifies.
+pub(crate) fn session_id<'r>(keys: &Keys, req: &'r Request) -> Option<&'r str> {
+    keys.session_id(session::cookie(cookie_header(req), keys.session_cookie())?)
 }
 
 /// `GET /authorize`.
@@ -477,12 +410,12 @@ pub async fn get<S: Store + ?Sized, C: Crypto>(
         }
         // prompt=login is honoured once: the login form continues without it.
         let continue_query = strip_prompt_login(req.uri().query().unwrap_or_default());
-        let about = LoginFor {
+        let about = login::LoginFor {
             client_name: &v.t.client.name,
             continue_query: &continue_query,
             redirect_uri: &v.t.redirect_uri,
         };
-        return login_page(svc, &keys, req, rng, &about, (StatusCode::OK, None), "");
+        return login::login_page(svc, &keys, req, rng, &about, (StatusCode::OK, None), "");
     };
     decide(svc, &keys, req, v, &user, now, rng).await
 }
@@ -736,266 +669,4 @@ async fn issue_code<S: Store + ?Sized, C: Crypto>(
     }
     p.push(("iss", &svc.config.issuer));
     see_other(&with_params(&t.redirect_uri, &p))
-}
-
-#[derive(Deserialize)]
-struct FailureRow {
-    key: String,
-    window_start: i64,
-    failures: i64,
-}
-
-fn failure_keys(username: &str, address: &str) -> (String, String) {
-    (
-        format!("user:{username}|{address}"),
-        format!("addr:{address}"),
-    )
-}
-
-/// `POST /authorize/login`.
-pub async fn login<S: Store + ?Sized, C: Crypto>(
-    svc: &Service<'_, S, C>,
-    req: &Request,
-    now: i64,
-    rng: &mut dyn CryptoRngCore,
-) -> Response {
-    let keys = Keys::new(svc.config);
-    let form = match read_form_post(&svc.config.issuer, &keys, req) {
-        Ok(f) => f,
-        Err(page) => return page,
-    };
-    // The authorization request is re-validated from the continue query on every attempt.
-    let continue_query = form.get("continue").unwrap_or_default();
-    let t = if continue_query == ACCOUNT_CONTINUE {
-        None
-    } else {
-        let p = match Params::parse(continue_query.as_bytes()) {
-            Ok(p) => p,
-            Err(_) => {
-                return ui::error_page(
-                    StatusCode::BAD_REQUEST,
-                    "Cannot continue",
-                    "The sign-in request is malformed.",
-                )
-            }
-        };
-        match trust(svc.store, &p, &svc.config.registration, now).await {
-            Ok(t) => Some(t),
-            Err(resp) => return resp,
-        }
-    };
-    let username = form
-        .get("username")
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    let password = form.get("password").unwrap_or_default();
-    let address = client_address(req);
-    let (k_user, k_addr) = failure_keys(&username, &address);
-    let about = LoginFor {
-        client_name: t.as_ref().map_or("", |t| t.client.name.as_str()),
-        continue_query,
-        redirect_uri: t.as_ref().map_or("", |t| t.redirect_uri.as_str()),
-    };
-    let again = |rng: &mut dyn CryptoRngCore, status, msg: &str| {
-        login_page(svc, &keys, req, rng, &about, (status, Some(msg)), &username)
-    };
-    let counts: Vec<FailureRow> = match svc
-        .store
-        .query(stmt!(
-            "SELECT * FROM login_failures WHERE key IN (?1, ?2) AND window_start > ?3",
-            &k_user,
-            &k_addr,
-            now - LOGIN_WINDOW_SECS
-        ))
-        .await
-        .and_then(crate::store::decode)
-    {
-        Ok(c) => c,
-        Err(_) => {
-            return ui::error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                "Please try again later.",
-            )
-        }
-    };
-    let limited = counts.iter().any(|c| {
-        (c.key == k_user && c.failures >= MAX_FAILURES_PER_USER_AND_ADDRESS)
-            || (c.key == k_addr && c.failures >= MAX_FAILURES_PER_ADDRESS)
-    });
-    if limited {
-        let wait = counts
-            .iter()
-            .map(|c| c.window_start + LOGIN_WINDOW_SECS - now)
-            .max()
-            .unwrap_or(60)
-            .max(1);
-        let mut resp = again(
-            rng,
-            StatusCode::TOO_MANY_REQUESTS,
-            &format!(
-                "Too many failed sign-ins. Try again in {} minutes.",
-                (wait + 59) / 60
-            ),
-        );
-        if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
-            resp.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return resp;
-    }
-    let user = users::by_username(svc.store, &username)
-        .await
-        .ok()
-        .flatten();
-    let ok = match &user {
-        Some(u) if u.status == Status::Active => match &u.password_hash {
-            Some(h) => password::verify(svc.crypto, h, password).await,
-            None => false,
-        },
-        _ => {
-            // Same work for unknown users, so timing does not reveal which names exist.
-            let _ = password::verify(svc.crypto, password::DUMMY_HASH, password).await;
-            false
-        }
-    };
-    let Some(user) = user.filter(|_| ok) else {
-        let bump = |key: &str| {
-            stmt!(
-                "INSERT INTO login_failures (key, window_start, failures) VALUES (?1, ?2, 1) \
-                 ON CONFLICT (key) DO UPDATE SET \
-                   failures = CASE WHEN window_start > ?3 THEN failures + 1 ELSE 1 END, \
-                   window_start = CASE WHEN window_start > ?3 THEN window_start ELSE ?2 END",
-                key,
-                now,
-                now - LOGIN_WINDOW_SECS
-            )
-        };
-        let _ = svc.store.batch(vec![bump(&k_user), bump(&k_addr)]).await;
-        return again(
-            rng,
-            StatusCode::UNAUTHORIZED,
-            "Invalid username or password.",
-        );
-    };
-    let _ = svc
-        .store
-        .query(stmt!("DELETE FROM login_failures WHERE key = ?1", &k_user))
-        .await;
-    let next = if t.is_none() {
-        format!("{}{}", svc.config.issuer, super::account::PATH)
-    } else {
-        let query = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(form_urlencoded::parse(continue_query.as_bytes()))
-            .finish();
-        format!("{}{PATH}?{query}", svc.config.issuer)
-    };
-    let mut resp = see_other(&next);
-    set_cookie(&mut resp, &keys.start_session(&user.id, now));
-    resp
-}
-
-/// `POST /authorize/consent`.
-pub async fn consent<S: Store + ?Sized, C: Crypto>(
-    svc: &Service<'_, S, C>,
-    req: &Request,
-    now: i64,
-    rng: &mut dyn CryptoRngCore,
-) -> Response {
-    let keys = Keys::new(svc.config);
-    let form = match read_form_post(&svc.config.issuer, &keys, req) {
-        Ok(f) => f,
-        Err(page) => return page,
-    };
-    let expired = || {
-        ui::error_page(
-            StatusCode::BAD_REQUEST,
-            "Cannot continue",
-            "This request expired. Go back to the application and start again.",
-        )
-    };
-    let Some(p) = form
-        .get("request")
-        .and_then(|r| keys.open::<Pending>(r, now))
-    else {
-        return expired();
-    };
-    let Some(user) = session_user(svc.store, &keys, req, now)
-        .await
-        .filter(|u| u.id == p.u)
-    else {
-        return expired();
-    };
-    // The client must still be active and the redirect URI still registered.
-    let client = match clients::get_row(svc.store, &p.c).await {
-        Ok(Some(c)) if c.status == Status::Active && redirect::matches(&c.redirect_uris, &p.r) => c,
-        _ => {
-            return ui::error_page(
-                StatusCode::BAD_REQUEST,
-                "Cannot continue",
-                "The application is unknown or disabled.",
-            )
-        }
-    };
-    let t = Trusted {
-        client,
-        redirect_uri: p.r.clone(),
-        state: p.st.clone(),
-        redirect_errors: true,
-    };
-    if form.get("decision") != Some("allow") {
-        return redirect_error(
-            &svc.config.issuer,
-            &t,
-            "access_denied",
-            "the user denied the request",
-        );
-    }
-    let target = match svc
-        .store
-        .batch(target::stmts(&t.client.id, &p.a))
-        .await
-        .map_err(Error::from)
-        .and_then(|rows| target::from_rows(&t.client, rows))
-    {
-        Ok(target) => target,
-        Err(_) => {
-            return redirect_error(
-                &svc.config.issuer,
-                &t,
-                "invalid_target",
-                "the resource is no longer available to this client",
-            )
-        }
-    };
-    // Step-up: the grant becomes the union of what was consented before and now, computed in
-    // the write so that concurrent consents both land. Consent older than the client's last
-    // new redirect URI does not carry over.
-    let saved = svc
-        .store
-        .query(stmt!(
-            "INSERT INTO grants (user_id, client_id, resource_server_id, scopes, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (user_id, client_id, resource_server_id) \
-             DO UPDATE SET scopes = CASE WHEN grants.updated_at < ?6 THEN excluded.scopes ELSE \
-               (SELECT json_group_array(value) FROM (SELECT value FROM json_each(grants.scopes) \
-                UNION SELECT value FROM json_each(excluded.scopes) ORDER BY value)) END, \
-             updated_at = excluded.updated_at",
-            &user.id,
-            &t.client.id,
-            &target.rs.id,
-            scopes::to_json(&p.g.iter().cloned().collect()),
-            now,
-            t.client.redirect_uris_changed_at.unwrap_or(0)
-        ))
-        .await;
-    if saved.is_err() {
-        return redirect_error(
-            &svc.config.issuer,
-            &t,
-            "server_error",
-            "temporarily unavailable",
-        );
-    }
-    let requested: Scopes = p.s.iter().cloned().collect();
-    issue_code(svc, &t, &target, &user.id, &requested, &p.cc, now, rng).await
 }

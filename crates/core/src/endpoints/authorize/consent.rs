@@ -1,0 +1,124 @@
+//! `POST /authorize/consent`: the user's decision on the consent page. Allowing records the
+//! grant (the union with what was consented before, computed in the write) and issues a code.
+
+use http::StatusCode;
+use rand_core::CryptoRngCore;
+
+use super::{issue_code, read_form_post, redirect_error, session_user, Pending, Trusted};
+use crate::crypto::Crypto;
+use crate::directory::clients;
+use crate::directory::Status;
+use crate::endpoints::target;
+use crate::policy::redirect;
+use crate::policy::scopes::{self, Scopes};
+use crate::service::Service;
+use crate::session::Keys;
+use crate::stmt;
+use crate::store::Store;
+use crate::ui;
+use crate::wire::{Error, Request, Response};
+
+/// `POST /authorize/consent`.
+pub async fn consent<S: Store + ?Sized, C: Crypto>(
+    svc: &Service<'_, S, C>,
+    req: &Request,
+    now: i64,
+    rng: &mut dyn CryptoRngCore,
+) -> Response {
+    let keys = Keys::new(svc.config);
+    let form = match read_form_post(&svc.config.issuer, &keys, req) {
+        Ok(f) => f,
+        Err(page) => return page,
+    };
+    let expired = || {
+        ui::error_page(
+            StatusCode::BAD_REQUEST,
+            "Cannot continue",
+            "This request expired. Go back to the application and start again.",
+        )
+    };
+    let Some(p) = form
+        .get("request")
+        .and_then(|r| keys.open::<Pending>(r, now))
+    else {
+        return expired();
+    };
+    let Some(user) = session_user(svc.store, &keys, req, now)
+        .await
+        .filter(|u| u.id == p.u)
+    else {
+        return expired();
+    };
+    // The client must still be active and the redirect URI still registered.
+    let client = match clients::get_row(svc.store, &p.c).await {
+        Ok(Some(c)) if c.status == Status::Active && redirect::matches(&c.redirect_uris, &p.r) => c,
+        _ => {
+            return ui::error_page(
+                StatusCode::BAD_REQUEST,
+                "Cannot continue",
+                "The application is unknown or disabled.",
+            )
+        }
+    };
+    let t = Trusted {
+        client,
+        redirect_uri: p.r.clone(),
+        state: p.st.clone(),
+        redirect_errors: true,
+    };
+    if form.get("decision") != Some("allow") {
+        return redirect_error(
+            &svc.config.issuer,
+            &t,
+            "access_denied",
+            "the user denied the request",
+        );
+    }
+    let target = match svc
+        .store
+        .batch(target::stmts(&t.client.id, &p.a))
+        .await
+        .map_err(Error::from)
+        .and_then(|rows| target::from_rows(&t.client, rows))
+    {
+        Ok(target) => target,
+        Err(_) => {
+            return redirect_error(
+                &svc.config.issuer,
+                &t,
+                "invalid_target",
+                "the resource is no longer available to this client",
+            )
+        }
+    };
+    // Step-up: the grant becomes the union of what was consented before and now, computed in
+    // the write so that concurrent consents both land. Consent older than the client's last
+    // new redirect URI does not carry over.
+    let saved = svc
+        .store
+        .query(stmt!(
+            "INSERT INTO grants (user_id, client_id, resource_server_id, scopes, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (user_id, client_id, resource_server_id) \
+             DO UPDATE SET scopes = CASE WHEN grants.updated_at < ?6 THEN excluded.scopes ELSE \
+               (SELECT json_group_array(value) FROM (SELECT value FROM json_each(grants.scopes) \
+                UNION SELECT value FROM json_each(excluded.scopes) ORDER BY value)) END, \
+             updated_at = excluded.updated_at",
+            &user.id,
+            &t.client.id,
+            &target.rs.id,
+            scopes::to_json(&p.g.iter().cloned().collect()),
+            now,
+            t.client.redirect_uris_changed_at.unwrap_or(0)
+        ))
+        .await;
+    if saved.is_err() {
+        return redirect_error(
+            &svc.config.issuer,
+            &t,
+            "server_error",
+            "temporarily unavailable",
+        );
+    }
+    let requested: Scopes = p.s.iter().cloned().collect();
+    issue_code(svc, &t, &target, &user.id, &requested, &p.cc, now, rng).await
+}
