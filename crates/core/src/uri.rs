@@ -109,11 +109,12 @@ impl AbsoluteUri {
         }
     }
 
-    /// True if the host is an IP literal (v4 or v6).
+    /// True if a browser or the Workers runtime would read the host as an IP address: an IPv6
+    /// literal, or any host the WHATWG URL parser treats as IPv4 — its last label (after one
+    /// trailing dot) is a number in decimal, octal (`0` prefix) or hex (`0x` prefix), so
+    /// `127.1`, `0x7f.0.0.1`, `2130706433`, `017700000001` and `127.0.0.1.` all count.
     pub fn host_is_ip(&self) -> bool {
-        self.host
-            .as_deref()
-            .is_some_and(|h| h.starts_with('[') || h.parse::<Ipv4Addr>().is_ok())
+        self.host.as_deref().is_some_and(host_is_ip_literal)
     }
 
     /// Canonical string form: lower-cased scheme and host, default port dropped, everything
@@ -135,6 +136,28 @@ impl AbsoluteUri {
         }
         out
     }
+}
+
+/// See [`AbsoluteUri::host_is_ip`] (the WHATWG URL standard's "ends in a number" check, plus
+/// bracketed IPv6).
+pub fn host_is_ip_literal(host: &str) -> bool {
+    if host.starts_with('[') {
+        return true;
+    }
+    let mut labels: Vec<&str> = host.split('.').collect();
+    if labels.len() > 1 && labels.last() == Some(&"") {
+        labels.pop();
+    }
+    let Some(last) = labels.last() else {
+        return false;
+    };
+    if !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()) {
+        return true;
+    }
+    // A WHATWG IPv4 number: 0x/0X followed by hex digits (possibly none).
+    last.strip_prefix("0x")
+        .or_else(|| last.strip_prefix("0X"))
+        .is_some_and(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn default_port(scheme: &str) -> Option<u16> {
@@ -236,6 +259,39 @@ mod tests {
             "http://localhost.evil.com/",
         ] {
             assert!(!AbsoluteUri::parse(s).unwrap().is_loopback(), "{s}");
+        }
+    }
+
+    #[test]
+    fn hosts_a_url_parser_would_read_as_ip_addresses_are_ip_literals() {
+        for h in [
+            "127.0.0.1",
+            "127.1",
+            "0x7f.0.0.1",
+            "0x7f.1",
+            "2130706433",
+            "017700000001",
+            "127.0.0.1.",
+            "10.0.0.1",
+            "0x",
+            "0xA9FEA9FE",
+            "[::ffff:127.0.0.1]",
+            "[::1]",
+            "example.0x10",
+            "a.b.1",
+        ] {
+            assert!(host_is_ip_literal(h), "{h}");
+        }
+        for h in [
+            "example.com",
+            "example.com.",
+            "1e100.net",
+            "0xcafe.example",
+            "x1",
+            "localhost",
+            "a.b1",
+        ] {
+            assert!(!host_is_ip_literal(h), "{h}");
         }
     }
 

@@ -836,3 +836,405 @@ mod sign_in {
         assert_eq!(sessions["items"].as_array().unwrap().len(), 1);
     }
 }
+
+mod client_metadata_and_redirects {
+    use super::*;
+
+    const DOC: &str = "https://ide.example.com/oauth/client.json";
+
+    fn publish(h: &Harness, url: &str, doc: serde_json::Value) {
+        h.store.web.borrow_mut().insert(
+            url.to_owned(),
+            (
+                200,
+                Some("max-age=600".into()),
+                doc.to_string().into_bytes(),
+            ),
+        );
+    }
+
+    fn doc_with(url: &str, redirect_uris: serde_json::Value) -> serde_json::Value {
+        json!({ "client_id": url, "client_name": "Doc IDE", "redirect_uris": redirect_uris })
+    }
+
+    fn authorize_with(
+        h: &Harness,
+        client_id: &str,
+        redirect: &str,
+        extra: &str,
+        from: &str,
+    ) -> Resp {
+        let q = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("response_type", "code"),
+                ("client_id", client_id),
+                ("redirect_uri", redirect),
+                ("code_challenge", CHALLENGE),
+                ("code_challenge_method", "S256"),
+                ("resource", NOTES),
+                ("state", "s"),
+            ])
+            .finish();
+        h.request(
+            Method::GET,
+            &format!("/authorize?{q}{extra}"),
+            &[("cf-connecting-ip", from)],
+            b"",
+        )
+    }
+
+    #[test]
+    fn ip_literal_hosts_in_any_notation_are_refused_before_any_fetch() {
+        let h = Harness::new();
+        h.fixture();
+        for host in [
+            "127.1",
+            "0x7f.0.0.1",
+            "0x7f.1",
+            "2130706433",
+            "017700000001",
+            "127.0.0.1.",
+            "169.254.169.254",
+            "0xa9fea9fe",
+            "[::ffff:127.0.0.1]",
+            "[::ffff:7f00:1]",
+            "ide.example.com.",
+        ] {
+            let url = format!("https://{host}/client.json");
+            publish(&h, &url, doc_with(&url, json!([CB])));
+            let r = authorize_with(&h, &url, CB, "", "203.0.113.1");
+            assert_eq!(r.status, 400, "{host}");
+            assert!(r.header("location").is_none(), "{host}");
+        }
+        assert_eq!(h.store.fetches.get(), 0, "nothing was fetched");
+    }
+
+    #[test]
+    fn the_error_page_never_repeats_the_upstreams_status_or_network_error() {
+        let h = Harness::new();
+        h.fixture();
+        let probes = [
+            (
+                "https://intranet-probe.example.com/a.json",
+                Some((503u16, b"internal admin panel v2.3".to_vec())),
+            ),
+            ("https://gone.example.com/a.json", None),
+            (
+                "https://teapot.example.com/a.json",
+                Some((418, b"{\"client_id\": 7}".to_vec())),
+            ),
+            (
+                "https://json.example.com/a.json",
+                Some((200, b"{\"client_id\": \"secret-from-the-body\"".to_vec())),
+            ),
+        ];
+        for (url, answer) in probes {
+            if let Some((status, body)) = answer {
+                h.store
+                    .web
+                    .borrow_mut()
+                    .insert(url.into(), (status, None, body));
+            }
+            let r = authorize_with(&h, url, CB, "", "203.0.113.2");
+            let page = String::from_utf8_lossy(&r.body).to_string();
+            assert_eq!(r.status, 400);
+            for leak in [
+                "503",
+                "418",
+                "internal admin",
+                "no such host",
+                "secret-from-the-body",
+                "EOF",
+                "line 1",
+            ] {
+                assert!(!page.contains(leak), "{url}: the page shows {leak:?}");
+            }
+            assert!(page.contains("could not be retrieved"), "{url}");
+        }
+    }
+
+    #[test]
+    fn a_metadata_document_with_a_dangerous_redirect_uri_is_refused() {
+        let h = Harness::new();
+        h.fixture();
+        for (i, bad) in [
+            "javascript:alert(document.cookie)",
+            "data:text/html,<script>alert(1)</script>",
+            "https://app.example.com/cb#frag",
+            "http://app.example.com/cb",
+            "https://*.example.com/cb",
+            "myapp:/cb",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let url = format!("https://ide{i}.example.com/client.json");
+            publish(&h, &url, doc_with(&url, json!([bad])));
+            let r = authorize_with(&h, &url, bad, "", "203.0.113.3");
+            assert_eq!(r.status, 400, "{bad}");
+            assert!(r.header("location").is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn metadata_fetches_are_rate_limited_per_source_and_failures_are_cached() {
+        let h = Harness::new();
+        h.fixture();
+        for i in 0..31 {
+            let url = format!("https://tool{i}.example.com/client.json");
+            let r = authorize_with(&h, &url, CB, "", "203.0.113.4");
+            assert_eq!(r.status, 400);
+            if i == 30 {
+                assert!(String::from_utf8_lossy(&r.body).contains("Too many"));
+            }
+        }
+        assert_eq!(
+            h.store.fetches.get(),
+            30,
+            "the 31st lookup from one source fetched nothing"
+        );
+        // Another source may still look up; a failing document is fetched once a minute.
+        let url = "https://tool0.example.com/client.json";
+        for _ in 0..5 {
+            authorize_with(&h, url, CB, "", "198.51.100.4");
+        }
+        assert_eq!(h.store.fetches.get(), 30, "tool0's failure is cached");
+        h.advance(61);
+        authorize_with(&h, url, CB, "", "198.51.100.4");
+        assert_eq!(h.store.fetches.get(), 31);
+    }
+
+    #[test]
+    fn a_cached_metadata_document_writes_nothing_to_d1() {
+        let h = Harness::new();
+        h.fixture();
+        publish(&h, DOC, doc_with(DOC, json!([CB])));
+        assert_eq!(authorize_with(&h, DOC, CB, "", "203.0.113.5").status, 200);
+        let mark = h.store.db.log.borrow().len();
+        for _ in 0..3 {
+            assert_eq!(authorize_with(&h, DOC, CB, "", "203.0.113.5").status, 200);
+        }
+        assert_eq!(h.store.fetches.get(), 1);
+        assert_eq!(h.store.db.writes_since(mark), Vec::<&str>::new());
+    }
+
+    fn register(h: &Harness, redirect: &str) -> serde_json::Value {
+        let r = h.request(
+            Method::POST,
+            "/register",
+            &[("content-type", "application/json")],
+            json!({ "client_name": "Evil", "redirect_uris": [redirect], "token_endpoint_auth_method": "none",
+                "grant_types": ["authorization_code", "refresh_token"] })
+            .to_string()
+            .as_bytes(),
+        );
+        assert_eq!(r.status, 201, "{:?}", r.json());
+        r.json()
+    }
+
+    #[test]
+    fn a_self_registered_client_cannot_use_mcpgate_as_an_open_redirector_before_sign_in() {
+        let h = Harness::new();
+        h.fixture();
+        let evil = "https://evil.example/x";
+        let c = register(&h, evil);
+        let id = c["client_id"].as_str().unwrap();
+        for (name, value, code) in [
+            ("response_type", "token", "unsupported_response_type"),
+            ("code_challenge_method", "plain", "invalid_request"),
+            (
+                "resource",
+                "https://unknown.example.com/mcp",
+                "invalid_target",
+            ),
+            ("prompt", "none", "login_required"),
+        ] {
+            let mut pairs: Vec<(&str, &str)> = vec![
+                ("response_type", "code"),
+                ("client_id", id),
+                ("redirect_uri", evil),
+                ("code_challenge", CHALLENGE),
+                ("code_challenge_method", "S256"),
+                ("resource", NOTES),
+            ];
+            pairs.retain(|(k, _)| *k != name);
+            pairs.push((name, value));
+            let q = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs)
+                .finish();
+            let r = h.get(&format!("/authorize?{q}"));
+            assert_refused_on_our_page(&r, code);
+        }
+        // A signed-in user has seen mcpgate's pages: errors then go back to the client.
+        let mut b = Browser::default();
+        let r = h.sign_in(
+            &mut b,
+            &authorize_query(&f_public(&h), Some("notes.read"), NOTES, "s"),
+            "alice",
+            PASSWORD,
+        );
+        assert!(r.status == 200 || r.status == 303);
+        let q = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("response_type", "token"),
+                ("client_id", id),
+                ("redirect_uri", evil),
+            ])
+            .finish();
+        let r = b.get(&h, &format!("/authorize?{q}"));
+        assert_eq!(r.status, 303);
+        assert!(r.header("location").unwrap().starts_with(evil));
+    }
+
+    /// The fixture's public application.
+    fn f_public(h: &Harness) -> String {
+        h.ok(Method::GET, "/admin/v1/applications?limit=10", None)["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["client_type"] == "public")
+            .unwrap()["client_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn a_disabled_registered_client_cannot_update_read_or_delete_its_registration() {
+        let h = Harness::new();
+        h.fixture();
+        let c = register(&h, CB);
+        let id = c["client_id"].as_str().unwrap();
+        let rat = format!(
+            "Bearer {}",
+            c["registration_access_token"].as_str().unwrap()
+        );
+        h.ok(
+            Method::PATCH,
+            &format!("/admin/v1/clients/{id}"),
+            Some(json!({ "status": "disabled" })),
+        );
+        let path = format!("/register/{id}");
+        let body = json!({ "client_id": id, "client_name": "Evil", "redirect_uris": ["https://evil.example/x"],
+            "token_endpoint_auth_method": "none" })
+        .to_string();
+        for m in [Method::PUT, Method::GET, Method::DELETE] {
+            let r = h.request(
+                m.clone(),
+                &path,
+                &[
+                    ("authorization", &rat),
+                    ("content-type", "application/json"),
+                ],
+                body.as_bytes(),
+            );
+            assert_eq!(r.status, 401, "{m}");
+        }
+        let after = h.ok(Method::GET, &format!("/admin/v1/clients/{id}"), None);
+        assert_eq!(after["redirect_uris"], json!([CB]));
+        assert_eq!(after["status"], "disabled");
+    }
+
+    #[test]
+    fn a_redirect_uri_added_by_an_rfc7592_update_needs_new_consent() {
+        let h = Harness::new();
+        h.fixture();
+        let c = register(&h, CB);
+        let id = c["client_id"].as_str().unwrap();
+        let mut b = Browser::default();
+        let q = authorize_query(id, Some("notes.read"), NOTES, "s");
+        assert_eq!(h.authorize(&mut b, &q, "alice", PASSWORD).status, 303);
+        // Remembered: no consent page the second time.
+        assert_eq!(b.get(&h, &format!("/authorize?{q}")).status, 303);
+        h.advance(1);
+        let evil = "https://evil.example/x";
+        let r = h.request(
+            Method::PUT,
+            &format!("/register/{id}"),
+            &[
+                ("authorization", &format!("Bearer {}", c["registration_access_token"].as_str().unwrap())),
+                ("content-type", "application/json"),
+            ],
+            json!({ "client_id": id, "client_name": "Some IDE", "redirect_uris": [CB, evil],
+                "token_endpoint_auth_method": "none", "grant_types": ["authorization_code", "refresh_token"] })
+            .to_string()
+            .as_bytes(),
+        );
+        assert_eq!(r.status, 200, "{:?}", r.json());
+        let q = q.replace(
+            &form_urlencoded::byte_serialize(CB.as_bytes()).collect::<String>(),
+            &form_urlencoded::byte_serialize(evil.as_bytes()).collect::<String>(),
+        );
+        let r = b.get(&h, &format!("/authorize?{q}"));
+        assert_eq!(
+            r.status, 200,
+            "the consent page again, not a code sent to the new URI"
+        );
+        assert!(String::from_utf8_lossy(&r.body).contains("name=\"decision\""));
+    }
+}
+
+mod introspection {
+    use super::*;
+
+    #[test]
+    fn a_confidential_client_cannot_introspect_another_clients_token() {
+        let h = Harness::new();
+        let f = h.fixture();
+        let agent_token = access_token(&h.token(
+            &[("grant_type", "client_credentials"), ("resource", NOTES)],
+            Some((&f.agent, &f.agent_secret)),
+        ));
+        // A confidential client registered by anyone through DCR.
+        let r = h.request(
+            Method::POST,
+            "/register",
+            &[("content-type", "application/json")],
+            json!({ "client_name": "Snoop", "redirect_uris": ["https://snoop.example/cb"],
+                "token_endpoint_auth_method": "client_secret_basic" })
+            .to_string()
+            .as_bytes(),
+        );
+        let snoop = r.json();
+        let creds = (
+            snoop["client_id"].as_str().unwrap(),
+            snoop["client_secret"].as_str().unwrap(),
+        );
+        let i = h.token_at("/introspect", &[("token", &agent_token)], Some(creds));
+        assert_eq!(i.status, 200);
+        assert_eq!(
+            i.json(),
+            json!({ "active": false }),
+            "nothing about the token"
+        );
+        let i = h.token_at(
+            "/introspect",
+            &[("token", &agent_token)],
+            Some((&f.conf_app, &f.conf_secret)),
+        );
+        assert_eq!(
+            i.json(),
+            json!({ "active": false }),
+            "nor to an unrelated confidential app"
+        );
+        // The client it was issued to, and a client an admin linked to the notes server, may.
+        let own = h.token_at(
+            "/introspect",
+            &[("token", &agent_token)],
+            Some((&f.agent, &f.agent_secret)),
+        );
+        assert_eq!(own.json()["active"], true);
+        h.ok(
+            Method::PATCH,
+            &format!("/admin/v1/applications/{}", f.conf_app),
+            Some(json!({ "introspect": [NOTES] })),
+        );
+        let linked = h.token_at(
+            "/introspect",
+            &[("token", &agent_token)],
+            Some((&f.conf_app, &f.conf_secret)),
+        );
+        assert_eq!(linked.json()["active"], true);
+        assert_eq!(linked.json()["sub"], f.agent.as_str());
+    }
+}

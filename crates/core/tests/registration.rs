@@ -616,16 +616,21 @@ mod metadata_documents {
             .status,
             400
         );
+        // The failure is remembered for a minute, then the document is fetched again.
+        h.advance(61);
         h.store
             .web
             .borrow_mut()
             .insert(DOC.into(), (200, None, vec![b' '; 6000]));
+        let fetches = h.store.fetches.get();
         let r = h.get(&format!(
             "/authorize?{}",
             authorize_query(DOC, Some("notes.read"), NOTES, "s")
         ));
         assert_eq!(r.status, 400);
-        assert!(String::from_utf8_lossy(&r.body).contains("too large"));
+        assert_eq!(h.store.fetches.get(), fetches + 1);
+        let page = String::from_utf8_lossy(&r.body);
+        assert!(page.contains("could not be retrieved") && !page.contains("too large"));
     }
 
     #[test]

@@ -1,10 +1,15 @@
 //! Client ID Metadata Documents (MCP authorization spec, draft-ietf-oauth-client-id-metadata-document):
 //! a `client_id` that is an https URL names a JSON document describing the client.
 //!
-//! The document is fetched only from https URLs with a DNS host (no IP literals, no
-//! loopback or private-looking names), without following redirects, at most [`MAX_DOCUMENT`]
-//! bytes within [`TIMEOUT_MS`]; its `client_id` must equal the URL exactly. It is cached in
-//! KV for its `Cache-Control: max-age`, clamped to [`MIN_CACHE_SECS`]..=[`MAX_CACHE_SECS`].
+//! The document is fetched only from https URLs with a DNS host (no IP literals as any URL
+//! parser would read them, no loopback or private-looking names, no trailing dot), without
+//! following redirects, at most [`MAX_DOCUMENT`] bytes within [`TIMEOUT_MS`]; its `client_id`
+//! must equal the URL exactly and its redirect URIs pass the rules of dynamic registration. It
+//! is cached in KV for its `Cache-Control: max-age`, clamped to
+//! [`MIN_CACHE_SECS`]..=[`MAX_CACHE_SECS`]; a failure is cached for [`NEGATIVE_CACHE_SECS`].
+//! Fetches (cache misses) are rate limited per source and overall. A cache hit writes nothing
+//! to D1. What the user sees of a failure never repeats the upstream's status, network error
+//! or content (no oracle for probing networks through mcpgate).
 //! The client is recorded as a `clients` row of kind `metadata` (so admins see, restrict,
 //! disable and delete it like any client); on first sight it is restricted to the resource
 //! servers that accept self-registered clients at that moment.
@@ -15,8 +20,9 @@ use serde_json::{json, Value};
 use crate::config::Registration;
 use crate::directory::clients::{self, Client, GRANT_CODE, GRANT_REFRESH};
 use crate::outbound::Fetched;
+use crate::policy::redirect::{self, AppType};
 use crate::stmt;
-use crate::store::Store;
+use crate::store::{rate_counters, Store};
 use crate::uri::AbsoluteUri;
 
 /// Largest document accepted (bytes).
@@ -29,6 +35,18 @@ pub const MIN_CACHE_SECS: i64 = 60;
 pub const MAX_CACHE_SECS: i64 = 86_400;
 /// Cache lifetime when the document says nothing (seconds).
 pub const DEFAULT_CACHE_SECS: i64 = 300;
+/// How long a failed fetch is remembered (seconds; KV's floor).
+pub const NEGATIVE_CACHE_SECS: i64 = 60;
+/// Document fetches per source address (IPv6: per /64) and hour.
+pub const FETCHES_PER_SOURCE_PER_HOUR: i64 = 30;
+/// Document fetches per hour overall.
+pub const FETCHES_PER_HOUR: i64 = 1000;
+
+/// The cached value that marks a failed fetch.
+const NEGATIVE: &str = "!";
+/// What the user is told when the document could not be used, whatever the reason.
+const UNAVAILABLE: &str =
+    "The application's client metadata document could not be retrieved or is not valid.";
 
 /// True if a `client_id` names a metadata document (an absolute URL).
 pub fn is_document_url(client_id: &str) -> bool {
@@ -50,6 +68,9 @@ pub fn check_url(url: &str, policy: &Registration) -> Result<AbsoluteUri, String
     }
     if u.path.is_empty() || u.path == "/" {
         return Err("the client_id URL must have a path".into());
+    }
+    if host.ends_with('.') {
+        return Err("the client_id URL's host must not end with a dot".into());
     }
     if !http_loopback {
         let private = host == "localhost"
@@ -89,6 +110,8 @@ struct Document {
     client_uri: Option<String>,
     #[serde(default)]
     logo_uri: Option<String>,
+    #[serde(default)]
+    application_type: Option<String>,
 }
 
 /// `max-age` from a Cache-Control header, clamped; `None` for `no-store`/`no-cache`.
@@ -110,8 +133,8 @@ fn cache_secs(cc: Option<&str>) -> Option<i64> {
 }
 
 fn parse(url: &str, body: &[u8]) -> Result<Document, String> {
-    let doc: Document = serde_json::from_slice(body)
-        .map_err(|e| format!("the client metadata document is not valid: {e}"))?;
+    // The parser's message could quote the body: it is not shown.
+    let doc: Document = serde_json::from_slice(body).map_err(|_| UNAVAILABLE.to_owned())?;
     if doc.client_id != url {
         return Err("the client metadata document's client_id does not match its URL".into());
     }
@@ -122,6 +145,17 @@ fn parse(url: &str, body: &[u8]) -> Result<Document, String> {
     if doc.redirect_uris.is_empty() || doc.redirect_uris.len() > 20 {
         return Err("the client metadata document needs 1 to 20 redirect_uris".into());
     }
+    let app = match doc.application_type.as_deref() {
+        None | Some("native") => AppType::Native,
+        Some("web") => AppType::Web,
+        Some(_) => return Err("application_type must be web or native".into()),
+    };
+    for (i, uri) in doc.redirect_uris.iter().enumerate() {
+        // The same rules as dynamic registration (no javascript:, data:, fragments,
+        // wildcards, non-loopback http ...).
+        redirect::check_registration(uri, app)
+            .map_err(|why| format!("redirect_uris[{i}] of the client metadata document: {why}"))?;
+    }
     if let Some(g) = &doc.grant_types {
         if !g.iter().any(|g| g == GRANT_CODE) {
             return Err("the client metadata document does not allow authorization_code".into());
@@ -130,12 +164,15 @@ fn parse(url: &str, body: &[u8]) -> Result<Document, String> {
     Ok(doc)
 }
 
-/// Resolves a metadata-document client: from the KV cache or the network, then recorded in
-/// the directory. `Err` carries a message for the error page.
+/// Resolves a metadata-document client: from the KV cache (then only read from the directory,
+/// never written, unless an admin deleted it meanwhile) or the network (rate limited per
+/// `source`, failures cached), then recorded in the directory. `Err` carries a message for the
+/// error page, never upstream detail.
 pub async fn resolve<S: Store + ?Sized>(
     store: &S,
     url: &str,
     policy: &Registration,
+    source: &str,
     now: i64,
 ) -> Result<Client, String> {
     if !policy.metadata_documents {
@@ -143,33 +180,71 @@ pub async fn resolve<S: Store + ?Sized>(
     }
     check_url(url, policy)?;
     let key = format!("cimd:{}", crate::secret::sha256_b64(url.as_bytes()));
-    let cached = store.cache_get(&key, now).await.ok().flatten();
-    let body = match cached {
-        Some(b) => b.into_bytes(),
-        None => {
-            let Fetched {
-                status,
-                cache_control,
-                body,
-            } = store
-                .fetch(url, MAX_DOCUMENT, TIMEOUT_MS)
+    let unavailable = || "temporarily unavailable".to_owned();
+    match store.cache_get(&key, now).await.ok().flatten() {
+        Some(v) if v == NEGATIVE => Err(UNAVAILABLE.into()),
+        Some(body) => {
+            let doc = parse(url, body.as_bytes())?;
+            match clients::get_row(store, url)
                 .await
-                .map_err(|e| format!("the client metadata document could not be fetched: {e}"))?;
-            if status != 200 {
-                return Err(format!(
-                    "the client metadata document could not be fetched (HTTP {status})"
-                ));
+                .map_err(|_| unavailable())?
+            {
+                Some(c) => Ok(c),
+                None => record(store, url, &doc, now).await,
             }
-            // Validate before caching, so a bad document is never cached.
-            parse(url, &body)?;
+        }
+        None => {
+            let over = rate_counters::count(
+                store,
+                &[
+                    (&format!("cimd:src:{source}"), FETCHES_PER_SOURCE_PER_HOUR),
+                    ("cimd:all", FETCHES_PER_HOUR),
+                ],
+                3600,
+                now,
+            )
+            .await
+            .map_err(|_| unavailable())?;
+            if over.is_some() {
+                return Err(
+                    "Too many new applications were looked up from here; try again later.".into(),
+                );
+            }
+            let fetched = store.fetch(url, MAX_DOCUMENT, TIMEOUT_MS).await;
+            let doc = match fetched {
+                Ok(Fetched {
+                    status: 200,
+                    cache_control,
+                    body,
+                }) => parse(url, &body).map(|doc| (doc, cache_control, body)),
+                _ => Err(UNAVAILABLE.to_owned()),
+            };
+            let (doc, cache_control, body) = match doc {
+                Ok(d) => d,
+                Err(why) => {
+                    let _ = store
+                        .cache_put(&key, NEGATIVE, NEGATIVE_CACHE_SECS, now)
+                        .await;
+                    return Err(why);
+                }
+            };
             if let Some(ttl) = cache_secs(cache_control.as_deref()) {
                 let text = String::from_utf8_lossy(&body).into_owned();
                 let _ = store.cache_put(&key, &text, ttl, now).await;
             }
-            body
+            record(store, url, &doc, now).await
         }
-    };
-    let doc = parse(url, &body)?;
+    }
+}
+
+/// Records (or refreshes) a metadata-document client in the directory; on first sight it is
+/// restricted to the resource servers that accept self-registered clients at that moment.
+async fn record<S: Store + ?Sized>(
+    store: &S,
+    url: &str,
+    doc: &Document,
+    now: i64,
+) -> Result<Client, String> {
     let name = doc
         .client_name
         .as_deref()
@@ -195,8 +270,13 @@ pub async fn resolve<S: Store + ?Sized>(
         "logo_uri": doc.logo_uri,
         "redirect_uris": doc.redirect_uris,
         "grant_types": grants,
-        "application_type": "native",
+        "application_type": doc.application_type.as_deref().unwrap_or("native"),
     });
+    let existing = clients::get_row(store, url).await.ok().flatten();
+    let changed_at = match &existing {
+        Some(c) => clients::redirects_changed_at(c, &doc.redirect_uris, now),
+        None => None,
+    };
     store
         .batch(vec![
             stmt!(
@@ -204,13 +284,15 @@ pub async fn resolve<S: Store + ?Sized>(
                  redirect_uris, grant_types, status, metadata, created_at, updated_at) \
                  VALUES (?1, 'metadata', ?2, 'public', 'none', 1, ?3, ?4, 'active', ?5, ?6, ?6) \
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, redirect_uris = excluded.redirect_uris, \
-                 grant_types = excluded.grant_types, metadata = excluded.metadata, updated_at = excluded.updated_at",
+                 grant_types = excluded.grant_types, metadata = excluded.metadata, updated_at = excluded.updated_at, \
+                 redirect_uris_changed_at = ?7",
                 url,
                 &name,
                 crate::directory::to_json_list(&doc.redirect_uris),
                 crate::directory::to_json_list(&grants),
                 Value::to_string(&metadata),
-                now
+                now,
+                changed_at
             ),
             stmt!(
                 "INSERT OR IGNORE INTO client_resources (client_id, resource_server_id) \

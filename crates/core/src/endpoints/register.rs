@@ -19,7 +19,7 @@ use crate::revocation;
 use crate::secret::{generate_secret, verify_digest};
 use crate::service::Service;
 use crate::stmt;
-use crate::store::{decode, Store};
+use crate::store::{decode, rate_counters, Store};
 use crate::uri::AbsoluteUri;
 use crate::wire::{json as json_response, no_store, Error, Request, Response, WireError};
 
@@ -280,12 +280,6 @@ fn invalid_token() -> Response {
     r.into_response()
 }
 
-#[derive(Deserialize)]
-struct Count {
-    key: String,
-    count: i64,
-}
-
 /// Counts this registration against the per-source and global windows (one batch); `Err`
 /// with the seconds to wait when over either limit.
 async fn rate_limit<S: Store + ?Sized, C>(
@@ -293,44 +287,22 @@ async fn rate_limit<S: Store + ?Sized, C>(
     req: &Request,
     now: i64,
 ) -> Result<(), Error> {
-    let source = req
-        .headers()
-        .get("cf-connecting-ip")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("unknown");
-    let window = now - now.rem_euclid(WINDOW_SECS);
-    let (k_src, k_all) = (format!("register:src:{source}"), "register:all".to_owned());
-    let bump = |k: &str| {
-        stmt!(
-            "INSERT INTO rate_counters (key, window_start, count) VALUES (?1, ?2, 1) \
-             ON CONFLICT (key) DO UPDATE SET count = CASE WHEN window_start = ?2 THEN count + 1 ELSE 1 END, window_start = ?2",
-            k,
-            window
-        )
-    };
-    let rows = svc
-        .store
-        .batch(vec![
-            bump(&k_src),
-            bump(&k_all),
-            stmt!(
-                "SELECT key, count FROM rate_counters WHERE key IN (?1, ?2)",
-                &k_src,
-                &k_all
-            ),
-        ])
-        .await?;
-    let counts: Vec<Count> = decode(rows.into_iter().nth(2).unwrap_or_default())?;
-    let over = counts.iter().any(|c| {
-        (c.key == k_src && c.count > svc.config.registration.per_source_per_hour)
-            || (c.key == k_all && c.count > svc.config.registration.global_per_hour)
-    });
-    if over {
-        return Err(Error::RateLimited(
-            (window + WINDOW_SECS - now).max(1) as u32
-        ));
+    let source = format!("register:src:{}", super::source_address(req));
+    let limits = &svc.config.registration;
+    match rate_counters::count(
+        svc.store,
+        &[
+            (&source, limits.per_source_per_hour),
+            ("register:all", limits.global_per_hour),
+        ],
+        WINDOW_SECS,
+        now,
+    )
+    .await?
+    {
+        Some(wait) => Err(Error::RateLimited(wait)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 #[derive(Deserialize)]

@@ -18,6 +18,7 @@ pub mod codes;
 pub mod families;
 pub mod keys;
 pub mod login_attempts;
+pub mod rate_counters;
 pub mod sessions;
 
 #[cfg(any(test, feature = "test-util"))]

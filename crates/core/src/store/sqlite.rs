@@ -20,11 +20,31 @@ use super::{Database, Row, SqlValue, Stmt, StoreError};
 /// In-memory SQLite with the project's schema.
 pub struct SqliteDb {
     conn: RefCell<Connection>,
-    /// Number of statements executed (round trips are counted per `query`/`batch` call).
+    /// Number of round trips (one per `query`/`batch` call).
     pub round_trips: Cell<u64>,
+    /// Every statement's SQL text, in the order run (tests inspect what a flow wrote).
+    pub log: RefCell<Vec<&'static str>>,
 }
 
 impl SqliteDb {
+    /// The statements run since `mark` (a length of [`SqliteDb::log`]) that write.
+    pub fn writes_since(&self, mark: usize) -> Vec<&'static str> {
+        self.log
+            .borrow()
+            .iter()
+            .skip(mark)
+            .filter(|sql| {
+                let head = sql
+                    .trim_start()
+                    .get(..6)
+                    .unwrap_or_default()
+                    .to_ascii_uppercase();
+                matches!(head.as_str(), "INSERT" | "UPDATE" | "DELETE" | "REPLAC")
+            })
+            .copied()
+            .collect()
+    }
+
     /// A fresh database with all migrations applied.
     pub fn new() -> Self {
         let conn = Connection::open_in_memory().expect("open in-memory sqlite");
@@ -45,6 +65,7 @@ impl SqliteDb {
         SqliteDb {
             conn: RefCell::new(conn),
             round_trips: Cell::new(0),
+            log: RefCell::new(Vec::new()),
         }
     }
 
@@ -109,6 +130,7 @@ impl Database for SqliteDb {
     async fn query(&self, stmt: Stmt) -> Result<Vec<Row>, StoreError> {
         YieldOnce(false).await;
         self.round_trips.set(self.round_trips.get() + 1);
+        self.log.borrow_mut().push(stmt.sql);
         let conn = self.conn.borrow();
         Self::run(&conn, &stmt)
     }
@@ -116,6 +138,7 @@ impl Database for SqliteDb {
     async fn batch(&self, stmts: Vec<Stmt>) -> Result<Vec<Vec<Row>>, StoreError> {
         YieldOnce(false).await;
         self.round_trips.set(self.round_trips.get() + 1);
+        self.log.borrow_mut().extend(stmts.iter().map(|s| s.sql));
         let mut conn = self.conn.borrow_mut();
         let tx = conn
             .transaction()

@@ -187,7 +187,15 @@ pub async fn login<S: Store + ?Sized, C: Crypto>(
                 )
             }
         };
-        match trust(svc.store, &p, &svc.config.registration, now).await {
+        match trust(
+            svc.store,
+            &p,
+            &svc.config.registration,
+            &crate::endpoints::source_address(req),
+            now,
+        )
+        .await
+        {
             Ok(t) => Some(t),
             Err(resp) => return resp,
         }

@@ -214,6 +214,7 @@ async fn trust<S: Store + ?Sized>(
     db: &S,
     p: &Params,
     policy: &crate::config::Registration,
+    source: &str,
     now: i64,
 ) -> Result<Trusted, Response> {
     let bad = |msg: &str| ui::error_page(StatusCode::BAD_REQUEST, "Cannot continue", msg);
@@ -223,7 +224,7 @@ async fn trust<S: Store + ?Sized>(
     let client = if super::cimd::is_document_url(client_id) {
         // A Client ID Metadata Document: fetched (or cached) and recorded.
         Some(
-            super::cimd::resolve(db, client_id, policy, now)
+            super::cimd::resolve(db, client_id, policy, source, now)
                 .await
                 .map_err(|why| bad(&why))?,
         )
@@ -384,7 +385,15 @@ pub async fn get<S: Store + ?Sized, C: Crypto>(
             )
         }
     };
-    let mut t = match trust(svc.store, &p, &svc.config.registration, now).await {
+    let mut t = match trust(
+        svc.store,
+        &p,
+        &svc.config.registration,
+        &crate::endpoints::source_address(req),
+        now,
+    )
+    .await
+    {
         Ok(t) => t,
         Err(resp) => return resp,
     };

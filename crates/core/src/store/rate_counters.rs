@@ -1,0 +1,53 @@
+//! Fixed-window rate counters (table `rate_counters`, migrations/0004): registrations and
+//! metadata-document fetches, per source and overall. D1 counters hold across locations,
+//! unlike the per-location rate-limiting binding.
+//!
+//! Atomicity contract: [`count`] increments every key and reads the counts back in one batch,
+//! so concurrent requests each see a distinct count.
+
+use serde::Deserialize;
+
+use super::{decode, Database, StoreError};
+use crate::stmt;
+
+#[derive(Deserialize)]
+struct Count {
+    key: String,
+    count: i64,
+}
+
+/// Counts one event on each `(key, limit)` in the current window of `window_secs`. `Ok(None)`
+/// when within every limit, `Ok(Some(seconds))` to wait when over one (the event still counts).
+pub async fn count<D: Database + ?Sized>(
+    db: &D,
+    keys: &[(&str, i64)],
+    window_secs: i64,
+    now: i64,
+) -> Result<Option<u32>, StoreError> {
+    let window = now - now.rem_euclid(window_secs);
+    let stmts: Vec<_> = keys
+        .iter()
+        .map(|(k, _)| {
+            stmt!(
+                "INSERT INTO rate_counters (key, window_start, count) VALUES (?1, ?2, 1) \
+                 ON CONFLICT (key) DO UPDATE SET count = CASE WHEN window_start = ?2 THEN count + 1 ELSE 1 END, \
+                 window_start = ?2 RETURNING key, count",
+                *k,
+                window
+            )
+        })
+        .collect();
+    if stmts.is_empty() {
+        return Ok(None);
+    }
+    let rows = db.batch(stmts).await?;
+    let mut over = false;
+    for r in rows {
+        for c in decode::<Count>(r)? {
+            over |= keys
+                .iter()
+                .any(|(k, limit)| *k == c.key && c.count > *limit);
+        }
+    }
+    Ok(over.then(|| u32::try_from((window + window_secs - now).max(1)).unwrap_or(u32::MAX)))
+}
