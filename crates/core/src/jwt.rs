@@ -30,16 +30,27 @@ pub async fn sign_access_token<C: Crypto + ?Sized>(
     iat: i64,
     exp: i64,
 ) -> Result<String, CryptoError> {
-    let header = Header {
-        alg: ALG_ES256,
-        typ: ACCESS_TOKEN_TYP,
-        kid: &key.kid,
-    };
     let mut full = Claims::new(claims);
     full.issued_at = timestamp(iat);
     full.expiration = timestamp(exp);
+    sign_compact(crypto, key, ACCESS_TOKEN_TYP, &full).await
+}
+
+/// The one compact JWS (RFC 7515 §7.1) mcpgate signs: `{"alg":"ES256","typ":typ,"kid":...}`
+/// over `payload` serialized as JSON (access tokens, the revocation feed).
+pub async fn sign_compact<C: Crypto + ?Sized, P: Serialize>(
+    crypto: &C,
+    key: &PrivateKey,
+    typ: &'static str,
+    payload: &P,
+) -> Result<String, CryptoError> {
+    let header = Header {
+        alg: ALG_ES256,
+        typ,
+        kid: &key.kid,
+    };
     let header = serde_json::to_vec(&header).map_err(|e| CryptoError(e.to_string()))?;
-    let payload = serde_json::to_vec(&full).map_err(|e| CryptoError(e.to_string()))?;
+    let payload = serde_json::to_vec(payload).map_err(|e| CryptoError(e.to_string()))?;
     let mut out = B64.encode(header);
     out.push('.');
     out.push_str(&B64.encode(payload));

@@ -1238,3 +1238,37 @@ mod introspection {
         assert_eq!(linked.json()["sub"], f.agent.as_str());
     }
 }
+
+mod revocation_feed {
+    use super::*;
+
+    #[test]
+    fn feed_requests_cannot_be_varied_to_dodge_caches_or_force_new_work() {
+        let h = Harness::new();
+        let f = h.fixture();
+        h.ok(
+            Method::PATCH,
+            &format!("/admin/v1/clients/{}", f.conf_app),
+            Some(json!({ "status": "disabled" })),
+        );
+        for bad in [
+            "/revocations?x=1",
+            "/revocations?since=1&since=2",
+            "/revocations?since=1&cb=9",
+            "/revocations?since=-1",
+        ] {
+            assert_eq!(h.get(bad).status, 400, "{bad}");
+        }
+        // Every cursor within one step gets the same answer (same ETag, same `since`).
+        // The revocation happened at T0; cursors in the minute before it.
+        let step = (T0 as u64 - 60) / 60 * 60;
+        let etags: std::collections::BTreeSet<String> = (0..60)
+            .map(|i| {
+                let r = h.get(&format!("/revocations?since={}", step + i));
+                assert_eq!(r.status, 200);
+                r.header("etag").unwrap().to_owned()
+            })
+            .collect();
+        assert_eq!(etags.len(), 1, "{etags:?}");
+    }
+}

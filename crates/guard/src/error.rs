@@ -34,6 +34,14 @@ pub enum RefreshError {
         /// The feed's `seq`.
         received: u64,
     },
+    /// The feed was produced too long ago (or claims a time in the future): a replayed or
+    /// stale copy, refused so that an old signed feed cannot hide newer revocations.
+    Stale {
+        /// The feed's `iat`.
+        produced_at: i64,
+        /// The validator's clock.
+        now: i64,
+    },
     /// An incremental feed that does not continue from the applied cursor.
     CursorMismatch {
         /// The cursor already applied, if any.
@@ -60,6 +68,10 @@ impl std::fmt::Display for RefreshError {
             RefreshError::Rollback { current, received } => {
                 write!(f, "feed seq {received} is older than applied seq {current}")
             }
+            RefreshError::Stale { produced_at, now } => write!(
+                f,
+                "feed produced at {produced_at} is too old (or from the future) at {now}"
+            ),
             RefreshError::CursorMismatch { expected, received } => match expected {
                 Some(e) => write!(f, "incremental feed starts at {received}, expected {e}"),
                 None => write!(

@@ -71,12 +71,20 @@
 //! 1. The JWS header must be exactly as above, and the signature must verify with the JWKS key
 //!    named by `kid` (an unknown `kid` makes the client refetch the JWKS, rate-limited, and try
 //!    once more); `iss` must equal the configured issuer.
-//! 2. A full feed whose `seq` is lower than the client's cursor is a rollback and is refused.
-//!    An incremental feed is applied only if its `since` equals the client's cursor and
-//!    `seq >= since`; otherwise it is refused and the next poll asks for the full state.
-//! 3. A full feed replaces the state; an incremental one is merged into it. Entries already past
+//! 2. A feed whose `iat` is more than the validator's feed age limit in the past
+//!    ([`ValidatorConfig::feed_max_age_secs`](crate::validator::ValidatorConfig::feed_max_age_secs),
+//!    default [`DEFAULT_FEED_MAX_AGE_SECS`]), or beyond its clock-skew leeway in the future, is a
+//!    replayed or stale copy and is refused.
+//! 3. A full feed whose `seq` is lower than the client's cursor — or than the cursor floor it
+//!    was started with, a cursor persisted before a restart
+//!    ([`ValidatorConfig::revocation_cursor_floor`](crate::validator::ValidatorConfig::revocation_cursor_floor))
+//!    — is a rollback and is refused. An incremental feed is applied only if its `since` is at
+//!    most the client's cursor (a server may start the changes earlier, e.g. at a cache-friendly
+//!    boundary; re-sent entries merge harmlessly) and its `seq` at least the cursor; otherwise
+//!    it is refused and the next poll asks for the full state.
+//! 4. A full feed replaces the state; an incremental one is merged into it. Entries already past
 //!    `expires_at + leeway` are skipped. The cursor becomes `seq`.
-//! 4. A feed that fails any check is ignored: the previous state stays in force and the error is
+//! 5. A feed that fails any check is ignored: the previous state stays in force and the error is
 //!    reported ([`crate::guard::GuardStatus`]). The validator can be configured to stop
 //!    accepting tokens when its state gets too old
 //!    ([`ValidatorConfig::revocation_max_age_secs`](crate::validator::ValidatorConfig::revocation_max_age_secs)).
@@ -98,6 +106,11 @@ pub const REVOCATIONS_TYP: &str = "revocations+jwt";
 
 /// Path of the feed under the issuer identifier.
 pub const REVOCATIONS_PATH: &str = "/revocations";
+
+/// Default for the oldest feed a validator applies: a feed produced more than this many
+/// seconds before it is applied is refused (the server signs a fresh one at least every
+/// `max-age`, 15 s; this leaves room for caches and slow polls).
+pub const DEFAULT_FEED_MAX_AGE_SECS: i64 = 300;
 
 /// Feeds larger than this (bytes of the compact JWS) are refused.
 pub const MAX_FEED_BYTES: usize = 8 * 1024 * 1024;
@@ -198,6 +211,8 @@ pub struct FeedOutcome {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RevocationState {
     seq: Option<u64>,
+    /// No feed below this cursor is accepted (a cursor persisted before a restart).
+    floor: u64,
     clients: HashMap<String, Revoked>,
     subs: HashMap<String, Revoked>,
     jtis: HashMap<String, Revoked>,
@@ -210,9 +225,23 @@ impl RevocationState {
         RevocationState::default()
     }
 
+    /// An empty state that accepts no feed older than `floor` (a cursor the validator
+    /// persisted before a restart): the state never moves backwards across restarts.
+    pub fn with_floor(floor: u64) -> Self {
+        RevocationState {
+            floor,
+            ..RevocationState::default()
+        }
+    }
+
     /// The cursor of the last applied feed, `None` before the first full feed.
     pub fn cursor(&self) -> Option<u64> {
         self.seq
+    }
+
+    /// The lowest cursor a feed may have: the applied cursor, or the floor.
+    pub fn floor(&self) -> u64 {
+        self.seq.unwrap_or(0).max(self.floor)
     }
 
     /// Number of active entries.
@@ -291,16 +320,16 @@ impl RevocationState {
             return Err(RefreshError::WrongIssuer);
         }
         if feed.full {
-            if let Some(current) = self.seq {
-                if feed.seq < current {
-                    return Err(RefreshError::Rollback {
-                        current,
-                        received: feed.seq,
-                    });
-                }
+            let current = self.floor();
+            if feed.seq < current {
+                return Err(RefreshError::Rollback {
+                    current,
+                    received: feed.seq,
+                });
             }
             let mut next = RevocationState {
                 seq: Some(feed.seq),
+                floor: self.floor,
                 ..RevocationState::default()
             };
             next.merge_entries(feed.entries, now, grace);
@@ -320,7 +349,7 @@ impl RevocationState {
             expected: None,
             received: feed.since,
         })?;
-        if feed.since != current || feed.seq < feed.since {
+        if feed.since > current || feed.seq < current {
             return Err(RefreshError::CursorMismatch {
                 expected: Some(current),
                 received: feed.since,

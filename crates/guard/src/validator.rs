@@ -69,6 +69,12 @@ pub struct ValidatorConfig {
     /// set it only if you do not consume the revocation feed, or accept that an unreachable
     /// feed silently stops revocations from reaching you.
     pub revocation_max_age_secs: Option<i64>,
+    /// Refuse feeds produced more than this many seconds ago (a replayed copy of an old signed
+    /// feed would otherwise hide newer revocations).
+    pub feed_max_age_secs: i64,
+    /// A revocation cursor persisted before a restart ([`Validator::revocation_cursor`]): no
+    /// feed older than it is accepted, so the state never moves backwards across restarts.
+    pub revocation_cursor_floor: Option<u64>,
 }
 
 impl ValidatorConfig {
@@ -82,6 +88,8 @@ impl ValidatorConfig {
             backend: Backend::default(),
             cache_capacity: DEFAULT_CACHE_CAPACITY,
             revocation_max_age_secs: Some(DEFAULT_REVOCATION_MAX_AGE_SECS),
+            feed_max_age_secs: crate::revocation::DEFAULT_FEED_MAX_AGE_SECS,
+            revocation_cursor_floor: None,
         }
     }
 }
@@ -107,6 +115,7 @@ pub struct Validator {
     expect: Expectations,
     backend: Backend,
     revocation_max_age: Option<i64>,
+    feed_max_age: i64,
     keys: RwLock<Option<Arc<KeySet>>>,
     revocations: RwLock<RevocationState>,
     revocations_fresh_at: AtomicI64,
@@ -139,8 +148,11 @@ impl Validator {
             },
             backend: config.backend,
             revocation_max_age: config.revocation_max_age_secs,
+            feed_max_age: config.feed_max_age_secs,
             keys: RwLock::new(None),
-            revocations: RwLock::new(RevocationState::new()),
+            revocations: RwLock::new(RevocationState::with_floor(
+                config.revocation_cursor_floor.unwrap_or(0),
+            )),
             revocations_fresh_at: AtomicI64::new(NEVER),
             epoch: AtomicU64::new(0),
             cache: TokenCache::new(config.cache_capacity),
@@ -405,6 +417,13 @@ impl Validator {
         let feed: RevocationFeed =
             serde_json::from_slice(&compact.payload).map_err(|_| RefreshError::Malformed)?;
         let grace = self.expect.leeway_secs;
+        if feed.iat < now.saturating_sub(self.feed_max_age) || feed.iat > now.saturating_add(grace)
+        {
+            return Err(RefreshError::Stale {
+                produced_at: feed.iat,
+                now,
+            });
+        }
         let outcome = if feed.full {
             self.replace_revocations(feed, now)?
         } else {
@@ -424,27 +443,27 @@ impl Validator {
         now: i64,
     ) -> Result<FeedOutcome, RefreshError> {
         let grace = self.expect.leeway_secs;
-        let seen_cursor = read(&self.revocations).cursor();
-        if let Some(current) = seen_cursor {
-            if feed.seq < current {
-                return Err(RefreshError::Rollback {
-                    current,
-                    received: feed.seq,
-                });
-            }
+        let (seen_cursor, floor) = {
+            let state = read(&self.revocations);
+            (state.cursor(), state.floor())
+        };
+        if feed.seq < floor {
+            return Err(RefreshError::Rollback {
+                current: floor,
+                received: feed.seq,
+            });
         }
-        let mut next = RevocationState::new();
+        let mut next = RevocationState::with_floor(floor);
         let mut outcome = next.apply(feed, &self.expect.issuer, now, grace)?;
         let same = read(&self.revocations).same_active(&next, now, grace);
         let old = {
             let mut state = write(&self.revocations);
-            if let Some(current) = state.cursor() {
-                if outcome.seq < current {
-                    return Err(RefreshError::Rollback {
-                        current,
-                        received: outcome.seq,
-                    });
-                }
+            let current = state.floor();
+            if outcome.seq < current {
+                return Err(RefreshError::Rollback {
+                    current,
+                    received: outcome.seq,
+                });
             }
             outcome.changed = !same || state.cursor() != seen_cursor;
             std::mem::replace(&mut *state, next)

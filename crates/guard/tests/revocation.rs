@@ -10,7 +10,7 @@
 mod common;
 
 use common::*;
-use mcpgate_guard::revocation::RevocationKind::{Client, Jti, Sub};
+use mcpgate_guard::revocation::RevocationKind::{Client, Family, Jti, Sub};
 use mcpgate_guard::{AccessClaims, RefreshError, TokenError, Validator};
 use serde_json::json;
 
@@ -93,6 +93,24 @@ mod revocation_feed {
         c.sub = "user:carol".into();
         c.client_id = "user:alice".into();
         assert!(v.validate(&mint(&k, c, T0, T0 + 600), T0 + 10).is_ok());
+    }
+
+    #[test]
+    fn family_entry_revokes_every_token_of_the_authorization_whatever_its_iat() {
+        let (k, v) = fresh();
+        let of_family = tok(&k, |c| c.fam = Some("rf_1".into()), T0 + 100);
+        let other = tok(&k, |c| c.fam = Some("rf_2".into()), T0);
+        let none = tok(&k, |_| {}, T0);
+        let d = delta_feed(1, 2, vec![entry(Family, "rf_1", T0, T0 + 3600)]);
+        v.apply_revocation_feed(&sign_feed(&k, &d), T0 + 100)
+            .unwrap();
+        assert_eq!(
+            v.validate(&of_family, T0 + 100),
+            Err(TokenError::Revoked),
+            "issued after revoked_at, still cut"
+        );
+        assert!(v.validate(&other, T0 + 100).is_ok());
+        assert!(v.validate(&none, T0 + 100).is_ok());
     }
 
     #[test]
@@ -276,12 +294,15 @@ mod revocation_feed {
         let d = delta_feed(1, 2, vec![entry(Jti, "jti-1", T0, T0 + 600)]);
         v.apply_revocation_feed(&sign_feed(&k, &d), T0).unwrap();
         assert_eq!(v.validate(&t, T0 + 629), Err(TokenError::Revoked));
-        // Purged on the next feed after expiry.
-        v.apply_revocation_feed(&sign_feed(&k, &delta_feed(2, 3, vec![])), T0 + 631)
+        // Purged on the next feed after expiry (feeds produced when they are applied).
+        let mut next = delta_feed(2, 3, vec![]);
+        next.iat = T0 + 631;
+        v.apply_revocation_feed(&sign_feed(&k, &next), T0 + 631)
             .unwrap();
         assert_eq!(v.revocation_entries(), 0);
         // Entries already expired are not even stored.
-        let stale = delta_feed(3, 4, vec![entry(Sub, "user:alice", T0, T0 + 600)]);
+        let mut stale = delta_feed(3, 4, vec![entry(Sub, "user:alice", T0, T0 + 600)]);
+        stale.iat = T0 + 631;
         v.apply_revocation_feed(&sign_feed(&k, &stale), T0 + 631)
             .unwrap();
         assert_eq!(v.revocation_entries(), 0);
@@ -297,5 +318,101 @@ mod revocation_feed {
             .unwrap();
         assert!(v.validate(&token(&k), T0).is_ok());
         assert_eq!(v.revocations_fresh_at(), Some(T0));
+    }
+}
+
+mod feed_freshness {
+    use super::*;
+    use mcpgate_guard::{RefreshError, ValidatorConfig};
+
+    fn validator(config: ValidatorConfig, k: &Key) -> Validator {
+        let v = Validator::new(config);
+        v.apply_jwks_json(&jwks(&[k])).unwrap();
+        v
+    }
+
+    #[test]
+    fn a_replayed_old_feed_is_refused_so_it_cannot_hide_newer_revocations() {
+        let k = Key::new(1);
+        let v = validator(ValidatorConfig::new(ISS, AUD), &k);
+        // Captured at T0 (before a revocation), replayed ten minutes later.
+        let old = sign_feed(&k, &full_feed(1, vec![]));
+        let err = v.apply_revocation_feed(&old, T0 + 600).unwrap_err();
+        assert!(matches!(err, RefreshError::Stale { .. }), "{err:?}");
+        assert_eq!(v.revocation_cursor(), None, "nothing applied");
+        // Within the limit it is accepted; a feed claiming to come from the future is not.
+        assert!(v.apply_revocation_feed(&old, T0 + 299).is_ok());
+        let mut future = full_feed(2, vec![]);
+        future.iat = T0 + 3600;
+        let err = v
+            .apply_revocation_feed(&sign_feed(&k, &future), T0 + 300)
+            .unwrap_err();
+        assert!(matches!(err, RefreshError::Stale { .. }));
+    }
+
+    #[test]
+    fn a_persisted_cursor_keeps_the_state_from_moving_backwards_across_a_restart() {
+        let k = Key::new(1);
+        let before = validator(ValidatorConfig::new(ISS, AUD), &k);
+        let revoked = full_feed(7, vec![entry(Jti, "jti-1", T0, T0 + 3600)]);
+        before
+            .apply_revocation_feed(&sign_feed(&k, &revoked), T0)
+            .unwrap();
+        let persisted = before.revocation_cursor().unwrap();
+        // Restarted with the persisted cursor, an attacker (or a stale cache) serves an older
+        // full feed from before the revocation, freshly dated.
+        let mut config = ValidatorConfig::new(ISS, AUD);
+        config.revocation_cursor_floor = Some(persisted);
+        let after = validator(config, &k);
+        let mut rollback = full_feed(6, vec![]);
+        rollback.iat = T0 + 10;
+        let err = after
+            .apply_revocation_feed(&sign_feed(&k, &rollback), T0 + 10)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            RefreshError::Rollback {
+                current: 7,
+                received: 6
+            }
+        );
+        assert_eq!(
+            after.validate(&token(&k), T0 + 10),
+            Err(TokenError::Unavailable)
+        );
+        let mut current = revoked.clone();
+        current.iat = T0 + 10;
+        after
+            .apply_revocation_feed(&sign_feed(&k, &current), T0 + 10)
+            .unwrap();
+        assert_eq!(
+            after.validate(&token(&k), T0 + 10),
+            Err(TokenError::Revoked)
+        );
+    }
+
+    #[test]
+    fn an_incremental_feed_may_start_before_the_cursor_but_not_after_it() {
+        let k = Key::new(1);
+        let v = validator(ValidatorConfig::new(ISS, AUD), &k);
+        v.apply_revocation_feed(&sign_feed(&k, &full_feed(10, vec![])), T0)
+            .unwrap();
+        // Snapped down to a boundary: re-sent entries merge harmlessly.
+        let early = delta_feed(5, 12, vec![entry(Jti, "jti-1", T0, T0 + 3600)]);
+        v.apply_revocation_feed(&sign_feed(&k, &early), T0).unwrap();
+        assert_eq!(v.revocation_cursor(), Some(12));
+        assert_eq!(v.validate(&token(&k), T0), Err(TokenError::Revoked));
+        // A gap (changes between 12 and 13 missing) is refused.
+        let gap = delta_feed(13, 14, vec![]);
+        assert!(matches!(
+            v.apply_revocation_feed(&sign_feed(&k, &gap), T0),
+            Err(RefreshError::CursorMismatch { .. })
+        ));
+        // And so is a delta that would move the cursor backwards.
+        let back = delta_feed(5, 11, vec![]);
+        assert!(matches!(
+            v.apply_revocation_feed(&sign_feed(&k, &back), T0),
+            Err(RefreshError::CursorMismatch { .. })
+        ));
     }
 }

@@ -4,73 +4,69 @@
 //! (`typ: revocations+jwt`), verifiable with the JWKS. `?since=<seq>` serves only entries
 //! revoked after the cursor, minus [`KV_PROPAGATION_SECS`] of overlap: KV is eventually
 //! consistent, so an entry written elsewhere can appear here late with an older `revoked_at`;
-//! re-sending recent entries is harmless (clients merge them). Responses carry a content
-//! `ETag` (a conditional request is answered 304 without signing) and a short public max-age.
+//! re-sending recent entries is harmless (clients merge them). `since` is rounded down to a
+//! [`SINCE_STEP_SECS`] boundary so callers cannot multiply distinct answers. Responses carry a
+//! content `ETag` (a conditional request is answered 304 without signing) and a short public
+//! max-age. The payload is the contract's own type, `mcpgate_guard::revocation::RevocationFeed`.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use base64::Engine as _;
 use http::{header, HeaderValue, StatusCode};
+use mcpgate_guard::revocation::{RevocationFeed, REVOCATIONS_PATH, REVOCATIONS_TYP};
 use rand_core::CryptoRngCore;
-use serde::Serialize;
 
 use crate::crypto::Crypto;
-use crate::revocation::Entry;
 use crate::service::Service;
 use crate::store::Store;
 use crate::wire::{Error, Request, Response};
 
-/// Path of the feed below the issuer.
-pub const PATH: &str = "/revocations";
+/// Path of the feed below the issuer (the contract's).
+pub const PATH: &str = REVOCATIONS_PATH;
 /// Seconds validators and the edge may cache a feed response.
 pub const FEED_MAX_AGE: u32 = 15;
 /// How late a KV write may become visible at another location (seconds, Cloudflare's stated
 /// upper bound for KV propagation).
 pub const KV_PROPAGATION_SECS: i64 = 60;
+/// `since` is rounded down to a multiple of this (seconds): however a caller varies it, the
+/// answers fall on few distinct, cacheable cursors (validators accept a feed that starts at or
+/// before their cursor).
+pub const SINCE_STEP_SECS: u64 = 60;
 
-#[derive(Serialize)]
-struct Header<'a> {
-    alg: &'static str,
-    typ: &'static str,
-    kid: &'a str,
-}
-
-#[derive(Serialize)]
-struct Payload<'a> {
-    iss: &'a str,
-    iat: i64,
-    seq: i64,
-    full: bool,
-    since: i64,
-    entries: &'a [Entry],
-}
-
-/// `GET /revocations[?since=<seq>]`.
+/// `GET /revocations[?since=<seq>]`. No other parameter is accepted, so a request cannot be
+/// varied to dodge caches.
 pub async fn get<S: Store + ?Sized, C: Crypto>(
     svc: &Service<'_, S, C>,
     req: &Request,
     now: i64,
     rng: &mut dyn CryptoRngCore,
 ) -> Result<Response, Error> {
+    let params = crate::endpoints::admin::query(req);
+    if params.iter().any(|(k, _)| k != "since") || params.len() > 1 {
+        return Err(Error::InvalidRequest(
+            "the only parameter is since, at most once".into(),
+        ));
+    }
     let since =
-        match crate::endpoints::admin::query_param(req, "since") {
+        match params.first() {
             None => None,
-            Some(s) => Some(s.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            Some((_, s)) => Some(s.parse::<u64>().map_err(|_| {
                 Error::InvalidRequest("since must be a non-negative integer".into())
             })?),
         };
-    let high = svc.store.high_water().await?;
+    let high = u64::try_from(svc.store.high_water().await?).unwrap_or(0);
     let mut entries = svc.store.list(now).await?;
     // A cursor ahead of ours means the client saw a different history: give it the full state.
-    let since = since.filter(|s| *s <= high);
+    let since = since
+        .filter(|s| *s <= high)
+        .map(|s| s - s % SINCE_STEP_SECS);
     if let Some(s) = since {
-        entries.retain(|e| e.revoked_at > s - KV_PROPAGATION_SECS);
+        let from = i64::try_from(s).unwrap_or(i64::MAX) - KV_PROPAGATION_SECS;
+        entries.retain(|e| e.revoked_at > from);
     }
     entries.sort_by(|a, b| {
         (a.revoked_at, a.kind.as_str(), &a.id).cmp(&(b.revoked_at, b.kind.as_str(), &b.id))
     });
     let seq = entries
         .iter()
-        .map(|e| e.revoked_at)
+        .filter_map(|e| u64::try_from(e.revoked_at).ok())
         .max()
         .unwrap_or(0)
         .max(high);
@@ -94,31 +90,17 @@ pub async fn get<S: Store + ?Sized, C: Crypto>(
         r
     } else {
         let key = svc.key_cache.get(svc.store, &svc.kek, rng, now).await?;
-        let header = serde_json::to_vec(&Header {
-            alg: "ES256",
-            typ: "revocations+jwt",
-            kid: &key.kid,
-        })
-        .map_err(|e| Error::Internal(e.to_string()))?;
-        let payload = serde_json::to_vec(&Payload {
-            iss: &svc.config.issuer,
+        let feed = RevocationFeed {
+            iss: svc.config.issuer.clone(),
             iat: now,
             seq,
             full: since.is_none(),
             since: since.unwrap_or(0),
-            entries: &entries,
-        })
-        .map_err(|e| Error::Internal(e.to_string()))?;
-        let mut jws = B64.encode(header);
-        jws.push('.');
-        jws.push_str(&B64.encode(payload));
-        let sig = svc
-            .crypto
-            .sign_es256(&key, jws.as_bytes())
+            entries,
+        };
+        let jws = crate::jwt::sign_compact(svc.crypto, &key, REVOCATIONS_TYP, &feed)
             .await
             .map_err(|e| Error::Internal(e.to_string()))?;
-        jws.push('.');
-        jws.push_str(&B64.encode(sig));
         let mut r = Response::new(jws.into_bytes());
         r.headers_mut().insert(
             header::CONTENT_TYPE,
