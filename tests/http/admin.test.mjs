@@ -201,6 +201,10 @@ describe('admin API', () => {
     assert.deepEqual(grants.items, []);
     expect(await admin(`/admin/v1/users/${state.alice}/grants?client_id=${state.app}&resource_server_id=${state.notes}`, { method: 'DELETE' }), 404);
     expect(await admin(`/admin/v1/users/${state.alice}/grants`, { method: 'DELETE' }), 400);
+    const sessions = expect(await admin(`/admin/v1/users/${state.alice}/sessions`), 200);
+    assert.deepEqual(sessions.items, [], 'alice never signed in through a browser here');
+    expect(await admin(`/admin/v1/users/${state.alice}/sessions`, { method: 'DELETE' }), 204);
+    expect(await admin(`/admin/v1/users/usr_missing/sessions`), 404);
     const ur = expect(await admin(`/admin/v1/users/${state.alice}/blast-radius`), 200);
     assert.equal(ur.active_refresh_families, 0);
     expect(await admin(`/admin/v1/users/${state.alice}/roles/${state.reader}`, { method: 'DELETE' }), 404);

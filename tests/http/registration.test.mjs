@@ -116,17 +116,30 @@ describe('dynamic client registration (RFC 7591)', () => {
     assert.equal((await call(c.registration_client_uri, { headers: auth })).status, 401);
   });
 
+  /** A self-registered client's refused request, before anyone signed in: shown on mcpgate's
+   * page (nobody verified its redirect URI), never redirected. */
+  async function refusedOnPage(clientId, resource, code) {
+    const url = new URL(as.authorization_endpoint);
+    url.search = new URLSearchParams({ response_type: 'code', client_id: clientId, redirect_uri: REDIRECT,
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256', state: 's', resource, scope: 'x.read' }).toString();
+    const r = await call(url.href);
+    assert.equal(r.status, 400);
+    assert.equal(r.headers.get('location'), null);
+    assert.match(String(r.body), new RegExp(code));
+  }
+
   test('a resource server that refuses self-registered clients is unreachable for them', async () => {
-    const landed = await browserLanding({ as, browser, clientId: f.public.client_id, redirect: REDIRECT, resource: CLOSED, scope: 'x.read', username: f.username, password: PASSWORD });
-    assert.equal(landed.searchParams.get('error'), 'invalid_target');
+    await refusedOnPage(f.public.client_id, CLOSED, 'invalid_target');
+    // Signed in, the refusal goes back to the client as an OAuth error.
+    const landed = await browserLanding({ as, browser, clientId: f.public.client_id, redirect: REDIRECT, resource: NOTES, scope: 'notes.read', username: f.username, password: PASSWORD });
+    assert.ok(landed.searchParams.get('code'));
   });
 
   test('a client registered while only one server allowed it cannot get a token for another', async () => {
     // Opening CLOSED now does not extend earlier registrations.
     await ok(`/admin/v1/resource-servers/${f.closed}`, { method: 'PATCH', json: { allow_self_registered: true } });
     try {
-      const landed = await browserLanding({ as, browser, clientId: f.public.client_id, redirect: REDIRECT, resource: CLOSED, scope: 'x.read', username: f.username, password: PASSWORD });
-      assert.equal(landed.searchParams.get('error'), 'invalid_target');
+      await refusedOnPage(f.public.client_id, CLOSED, 'invalid_target');
     } finally {
       await ok(`/admin/v1/resource-servers/${f.closed}`, { method: 'PATCH', json: { allow_self_registered: false } });
     }
