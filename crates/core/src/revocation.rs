@@ -223,6 +223,60 @@ pub async fn revoke_family<S: Database + RevocationList + ?Sized>(
     record(store, &[e], stmts, now).await
 }
 
+/// Seconds of recent revocations the scheduled task copies from D1 to KV again: twice the
+/// hourly cron period, so every entry gets at least one more chance.
+pub const REMIRROR_WINDOW_SECS: i64 = 2 * 3600;
+
+#[derive(Deserialize)]
+struct EntryRow {
+    kind: String,
+    id: String,
+    revoked_at: i64,
+    expires_at: i64,
+}
+
+/// Copies recent D1 revocations to KV again (the scheduled task). [`record`] writes D1 first
+/// (immediately effective at mcpgate) and KV second; if the KV write fails the caller gets an
+/// error, and this repairs the mirror for offline validators within the cron period. Returns
+/// how many entries were copied.
+pub async fn remirror<S: Database + RevocationList + ?Sized>(
+    store: &S,
+    now: i64,
+) -> Result<usize, StoreError> {
+    let rows: Vec<EntryRow> = decode(
+        store
+            .query(stmt!(
+                "SELECT kind, id, revoked_at, expires_at FROM revocations WHERE revoked_at > ?1 AND expires_at > ?2",
+                now - REMIRROR_WINDOW_SECS,
+                now
+            ))
+            .await?,
+    )?;
+    let mut n = 0;
+    for r in rows {
+        let kind = match r.kind.as_str() {
+            "client" => Kind::Client,
+            "sub" => Kind::Sub,
+            "jti" => Kind::Jti,
+            "family" => Kind::Family,
+            _ => continue,
+        };
+        store
+            .put(
+                &Entry {
+                    kind,
+                    id: r.id,
+                    revoked_at: r.revoked_at,
+                    expires_at: r.expires_at,
+                },
+                now,
+            )
+            .await?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// True if any looked-up row revokes a token issued at `iat`.
 pub fn revokes(rows: Vec<crate::store::Row>, iat: i64) -> Result<bool, StoreError> {
     let rows: Vec<Row> = decode(rows)?;

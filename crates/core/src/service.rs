@@ -297,6 +297,8 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
         let unused =
             register::delete_unused(self.store, self.config.registration.unused_days, now).await?;
         report.push(format!("deleted {unused} never-used registrations"));
+        let mirrored = crate::revocation::remirror(self.store, now).await?;
+        report.push(format!("re-mirrored {mirrored} recent revocations to KV"));
         // Housekeeping: spent codes, expired revocations (KV expires its copies itself), old
         // counters, ended sessions and dead refresh families, in bounded batches where rows pile up.
         self.store

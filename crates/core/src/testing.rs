@@ -158,6 +158,34 @@ pub struct TestStore {
     pub fetches: std::cell::Cell<u32>,
     /// The cache: key -> (value, expires at).
     pub cache: std::cell::RefCell<std::collections::HashMap<String, (String, i64)>>,
+    /// Fault injection: calls to D1 or KV (query, batch, put) left before one fails.
+    fault_in: std::cell::Cell<Option<u64>>,
+    /// Number of D1 and KV writes-or-reads counted for fault injection.
+    pub store_calls: std::cell::Cell<u64>,
+}
+
+impl TestStore {
+    /// Makes the `n`-th D1 or KV call from now (0: the next one) fail as a backend error,
+    /// without running it; the calls after it succeed again.
+    pub fn fail_nth_call(&self, n: u64) {
+        self.fault_in.set(Some(n));
+    }
+
+    /// Counts a call; `Err` if it is the one to fail.
+    fn maybe_fail(&self) -> Result<(), crate::store::StoreError> {
+        self.store_calls.set(self.store_calls.get() + 1);
+        match self.fault_in.get() {
+            Some(0) => {
+                self.fault_in.set(None);
+                Err(crate::store::StoreError::Backend("injected fault".into()))
+            }
+            Some(n) => {
+                self.fault_in.set(Some(n - 1));
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
 }
 
 impl crate::outbound::Outbound for TestStore {
@@ -219,12 +247,14 @@ impl crate::store::Database for TestStore {
         &self,
         stmt: crate::store::Stmt,
     ) -> Result<Vec<crate::store::Row>, crate::store::StoreError> {
+        self.maybe_fail()?;
         self.db.query(stmt).await
     }
     async fn batch(
         &self,
         stmts: Vec<crate::store::Stmt>,
     ) -> Result<Vec<Vec<crate::store::Row>>, crate::store::StoreError> {
+        self.maybe_fail()?;
         self.db.batch(stmts).await
     }
 }
@@ -235,6 +265,7 @@ impl crate::revocation::RevocationList for TestStore {
         entry: &crate::revocation::Entry,
         now: i64,
     ) -> Result<(), crate::store::StoreError> {
+        self.maybe_fail()?;
         self.kv.put(entry, now).await
     }
     async fn list(

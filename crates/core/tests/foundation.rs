@@ -369,45 +369,4 @@ mod errors {
         );
         assert_eq!(basic.status, 401);
     }
-
-    #[test]
-    fn never_panics_on_arbitrary_requests() {
-        use rand_core::RngCore;
-        let h = Harness::new();
-        let mut rng = TestRng::new(42);
-        let paths = [
-            "/",
-            "/.well-known/jwks.json",
-            "/admin/v1/keys",
-            "/admin/v1/keys/rotate",
-            "/.well-known/oauth-authorization-server",
-            "/%00",
-            "/..//..",
-            "/admin/v1/",
-        ];
-        let methods = [
-            Method::GET,
-            Method::POST,
-            Method::PUT,
-            Method::DELETE,
-            Method::OPTIONS,
-            Method::HEAD,
-        ];
-        for i in 0..300 {
-            let mut body = vec![0u8; (rng.next_u32() % 512) as usize];
-            rng.fill_bytes(&mut body);
-            let path = paths[i % paths.len()];
-            let method = methods[(rng.next_u32() as usize) % methods.len()].clone();
-            let auth = if i % 3 == 0 {
-                format!("Bearer {ADMIN}")
-            } else {
-                "Bearer x".into()
-            };
-            let r = h.request(method, path, &[("authorization", &auth)], &body);
-            assert!(r.status >= 200 && r.status < 600);
-            if r.status >= 400 {
-                assert!(r.json()["error"].is_string(), "error body on {path}");
-            }
-        }
-    }
 }

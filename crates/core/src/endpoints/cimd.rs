@@ -164,6 +164,21 @@ fn parse(url: &str, body: &[u8]) -> Result<Document, String> {
     Ok(doc)
 }
 
+/// Why a metadata-document client could not be resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CimdError {
+    /// Refused: the message is for the error page (never upstream detail).
+    Refused(String),
+    /// The store failed: try again later.
+    Unavailable,
+}
+
+impl From<String> for CimdError {
+    fn from(message: String) -> Self {
+        CimdError::Refused(message)
+    }
+}
+
 /// Resolves a metadata-document client: from the KV cache (then only read from the directory,
 /// never written, unless an admin deleted it meanwhile) or the network (rate limited per
 /// `source`, failures cached), then recorded in the directory. `Err` carries a message for the
@@ -174,21 +189,20 @@ pub async fn resolve<S: Store + ?Sized>(
     policy: &Registration,
     source: &str,
     now: i64,
-) -> Result<Client, String> {
+) -> Result<Client, CimdError> {
     if !policy.metadata_documents {
-        return Err("this server does not accept client metadata documents".into());
+        return Err(CimdError::Refused(
+            "this server does not accept client metadata documents".into(),
+        ));
     }
     check_url(url, policy)?;
     let key = format!("cimd:{}", crate::secret::sha256_b64(url.as_bytes()));
-    let unavailable = || "temporarily unavailable".to_owned();
+    let unavailable = |_| CimdError::Unavailable;
     match store.cache_get(&key, now).await.ok().flatten() {
-        Some(v) if v == NEGATIVE => Err(UNAVAILABLE.into()),
+        Some(v) if v == NEGATIVE => Err(CimdError::Refused(UNAVAILABLE.into())),
         Some(body) => {
             let doc = parse(url, body.as_bytes())?;
-            match clients::get_row(store, url)
-                .await
-                .map_err(|_| unavailable())?
-            {
+            match clients::get_row(store, url).await.map_err(unavailable)? {
                 Some(c) => Ok(c),
                 None => record(store, url, &doc, now).await,
             }
@@ -204,11 +218,11 @@ pub async fn resolve<S: Store + ?Sized>(
                 now,
             )
             .await
-            .map_err(|_| unavailable())?;
+            .map_err(unavailable)?;
             if over.is_some() {
-                return Err(
+                return Err(CimdError::Refused(
                     "Too many new applications were looked up from here; try again later.".into(),
-                );
+                ));
             }
             let fetched = store.fetch(url, MAX_DOCUMENT, TIMEOUT_MS).await;
             let doc = match fetched {
@@ -225,7 +239,7 @@ pub async fn resolve<S: Store + ?Sized>(
                     let _ = store
                         .cache_put(&key, NEGATIVE, NEGATIVE_CACHE_SECS, now)
                         .await;
-                    return Err(why);
+                    return Err(CimdError::Refused(why));
                 }
             };
             if let Some(ttl) = cache_secs(cache_control.as_deref()) {
@@ -244,7 +258,7 @@ async fn record<S: Store + ?Sized>(
     url: &str,
     doc: &Document,
     now: i64,
-) -> Result<Client, String> {
+) -> Result<Client, CimdError> {
     let name = doc
         .client_name
         .as_deref()
@@ -302,12 +316,12 @@ async fn record<S: Store + ?Sized>(
             ),
         ])
         .await
-        .map_err(|_| "temporarily unavailable".to_owned())?;
+        .map_err(|_| CimdError::Unavailable)?;
     clients::get_row(store, url)
         .await
         .ok()
         .flatten()
-        .ok_or_else(|| "temporarily unavailable".to_owned())
+        .ok_or(CimdError::Unavailable)
 }
 
 #[cfg(test)]

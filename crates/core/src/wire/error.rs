@@ -251,7 +251,17 @@ impl Error {
                 "server_error",
                 Some("the server is misconfigured; see its log".into()),
             ),
-            Error::Store(_) | Error::Internal(_) => WireError::new(
+            // Storage failing is transient (D1 overloaded, a network blip): nothing was half
+            // written (batches are transactions), so the caller may retry.
+            Error::Store(_) => WireError {
+                retry_after: Some(1),
+                ..WireError::new(
+                    S::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    Some("storage is temporarily unavailable; retry".into()),
+                )
+            },
+            Error::Internal(_) => WireError::new(
                 S::INTERNAL_SERVER_ERROR,
                 "server_error",
                 Some("internal error".into()),

@@ -82,6 +82,14 @@ pub async fn consent<S: Store + ?Sized, C: Crypto>(
         .and_then(|rows| target::from_rows(&t.client, rows))
     {
         Ok(target) => target,
+        Err(Error::Store(_)) => {
+            return redirect_error(
+                &svc.config.issuer,
+                &t,
+                "temporarily_unavailable",
+                "storage is temporarily unavailable",
+            )
+        }
         Err(_) => {
             return redirect_error(
                 &svc.config.issuer,
@@ -115,8 +123,8 @@ pub async fn consent<S: Store + ?Sized, C: Crypto>(
         return redirect_error(
             &svc.config.issuer,
             &t,
-            "server_error",
-            "temporarily unavailable",
+            "temporarily_unavailable",
+            "storage is temporarily unavailable",
         );
     }
     let requested: Scopes = p.s.iter().cloned().collect();

@@ -218,6 +218,13 @@ async fn trust<S: Store + ?Sized>(
     now: i64,
 ) -> Result<Trusted, Response> {
     let bad = |msg: &str| ui::error_page(StatusCode::BAD_REQUEST, "Cannot continue", msg);
+    let unavailable = || {
+        ui::error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Something went wrong",
+            "Please try again later.",
+        )
+    };
     let client_id = p
         .get("client_id")
         .ok_or_else(|| bad("The request has no client_id."))?;
@@ -226,16 +233,15 @@ async fn trust<S: Store + ?Sized>(
         Some(
             super::cimd::resolve(db, client_id, policy, source, now)
                 .await
-                .map_err(|why| bad(&why))?,
+                .map_err(|e| match e {
+                    super::cimd::CimdError::Refused(why) => bad(&why),
+                    super::cimd::CimdError::Unavailable => unavailable(),
+                })?,
         )
     } else {
-        clients::get_row(db, client_id).await.map_err(|_| {
-            ui::error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                "Please try again later.",
-            )
-        })?
+        clients::get_row(db, client_id)
+            .await
+            .map_err(|_| unavailable())?
     };
     let client = client
         .filter(|c| c.status == Status::Active)
@@ -327,7 +333,13 @@ async fn validate<S: Store + ?Sized>(
                 return Err(fail(&t, "invalid_target", &desc));
             }
         },
-        Err(_) => return Err(fail(&t, "server_error", "temporarily unavailable")),
+        Err(_) => {
+            return Err(fail(
+                &t,
+                "temporarily_unavailable",
+                "storage is temporarily unavailable",
+            ))
+        }
     };
     let requested = requested.map(|r| scopes::and(&r, &target.all_scopes));
     if requested.as_ref().is_some_and(|r| r.is_empty()) {
@@ -492,7 +504,14 @@ async fn decide<S: Store + ?Sized, C: Crypto>(
     ));
     let rows = match svc.store.batch(stmts).await {
         Ok(r) => r,
-        Err(_) => return redirect_error(issuer, &v.t, "server_error", "temporarily unavailable"),
+        Err(_) => {
+            return redirect_error(
+                issuer,
+                &v.t,
+                "temporarily_unavailable",
+                "storage is temporarily unavailable",
+            )
+        }
     };
     let mut it = rows.into_iter();
     let held = match permissions::from_rows(it.by_ref().take(3).collect::<Vec<_>>().into_iter()) {
@@ -668,8 +687,8 @@ async fn issue_code<S: Store + ?Sized, C: Crypto>(
         return redirect_error(
             &svc.config.issuer,
             t,
-            "server_error",
-            "temporarily unavailable",
+            "temporarily_unavailable",
+            "storage is temporarily unavailable",
         );
     }
     let mut p = vec![("code", code.expose())];

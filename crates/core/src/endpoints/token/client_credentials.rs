@@ -57,6 +57,6 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
         rng,
     )
     .await?;
-    touch(svc.store, client, now).await?;
+    touch(svc.store, client, now).await;
     Ok(issue::response(&m, now, None, None))
 }

@@ -117,17 +117,19 @@ async fn resolve_resource<S: Store + ?Sized>(
     }
 }
 
-/// Marks the client as used, at most once an hour (for unused-registration cleanup).
-async fn touch<S: Store + ?Sized>(db: &S, client: &Client, now: i64) -> Result<(), Error> {
+/// Marks the client as used, at most once an hour (for unused-registration cleanup). Best
+/// effort: the token is already issued (and a refresh already rotated), so a failure here must
+/// not turn the answer into an error the client would retry with a spent refresh token.
+async fn touch<S: Store + ?Sized>(db: &S, client: &Client, now: i64) {
     if client.last_used_at.is_none_or(|t| now - t >= 3600) {
-        db.query(stmt!(
-            "UPDATE clients SET last_used_at = ?2 WHERE id = ?1",
-            &client.id,
-            now
-        ))
-        .await?;
+        let _ = db
+            .query(stmt!(
+                "UPDATE clients SET last_used_at = ?2 WHERE id = ?1",
+                &client.id,
+                now
+            ))
+            .await;
     }
-    Ok(())
 }
 
 async fn sign<S: Store + ?Sized, C: Crypto>(

@@ -102,6 +102,6 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
         Ok(_) | Err(StoreError::Conflict(_)) => return Err(lost()),
         Err(e) => return Err(e.into()),
     }
-    touch(svc.store, client, now).await?;
+    touch(svc.store, client, now).await;
     Ok(issue::response(&m, now, Some(secret.expose()), None))
 }
