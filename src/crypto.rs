@@ -1,7 +1,9 @@
 //! The core's `Crypto` on the platform's WebCrypto (`crypto.subtle`), which runs natively in
 //! workerd: ES256 signing ~35x cheaper than p256 compiled to WebAssembly, and PBKDF2 at native
 //! speed. Private keys are imported once per isolate as non-extractable `CryptoKey`s and cached
-//! by kid; WebCrypto's ECDSA output is already the raw `r || s` form JWS uses.
+//! by kid; WebCrypto's ECDSA output is already the raw `r || s` form JWS uses. Verification is
+//! the guard crate's WebCrypto backend — the very code offline validators on Workers run, with
+//! its key cache — not a second implementation.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -18,8 +20,6 @@ use web_sys::{CryptoKey, SubtleCrypto};
 thread_local! {
     /// Imported signing keys by kid (isolate lifetime; keys are immutable per kid).
     static PRIVATE: RefCell<HashMap<String, CryptoKey>> = RefCell::new(HashMap::new());
-    /// Imported verification keys by thumbprint.
-    static PUBLIC: RefCell<HashMap<String, CryptoKey>> = RefCell::new(HashMap::new());
 }
 
 /// Most keys cached per isolate (a JWKS holds 2-4; the cap only bounds misuse).
@@ -159,22 +159,6 @@ async fn private_key(key: &PrivateKey) -> Result<CryptoKey, CryptoError> {
     Ok(k)
 }
 
-async fn public_key(jwk: &EcPublicJwk) -> Result<CryptoKey, CryptoError> {
-    let id = jwk.thumbprint();
-    if let Some(k) = cached(&PUBLIC, &id) {
-        return Ok(k);
-    }
-    let o = obj(&[
-        ("kty", s("EC")),
-        ("crv", s("P-256")),
-        ("x", s(&jwk.x)),
-        ("y", s(&jwk.y)),
-    ])?;
-    let k = import_jwk(&o, "verify").await?;
-    remember(&PUBLIC, &id, &k);
-    Ok(k)
-}
-
 impl Crypto for WebCrypto {
     async fn sign_es256(&self, key: &PrivateKey, message: &[u8]) -> Result<[u8; 64], CryptoError> {
         let k = private_key(key).await?;
@@ -189,22 +173,18 @@ impl Crypto for WebCrypto {
     }
 
     async fn verify_es256(&self, key: &EcPublicJwk, message: &[u8], signature: &[u8]) -> bool {
-        if signature.len() != 64 || key.to_key().is_err() {
-            return false;
-        }
-        let Ok(k) = public_key(key).await else {
+        use mcpgate_guard::backend::{AsyncVerifier, Backend, VerifierKey};
+        let Ok(vk) = key.to_key() else {
             return false;
         };
-        let Ok(params) = ecdsa_params() else {
-            return false;
-        };
-        let Ok(subtle) = subtle() else { return false };
-        let Ok(promise) =
-            subtle.verify_with_object_and_u8_array_and_u8_array(&params, &k, signature, message)
-        else {
-            return false;
-        };
-        matches!(JsFuture::from(promise).await, Ok(v) if v.as_bool() == Some(true))
+        // WebCrypto on wasm32 (the guard's `workers` feature); p256 in native builds of the
+        // glue, which only its unit tests compile.
+        matches!(
+            Backend::default()
+                .verify_es256(&VerifierKey::new(vk), message, signature)
+                .await,
+            Ok(true)
+        )
     }
 
     async fn pbkdf2_sha256(

@@ -27,6 +27,8 @@ pub struct Service<'a, S: ?Sized, C> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route<'p> {
     Metadata,
+    /// The admin API's protected resource metadata (RFC 9728).
+    AdminMetadata,
     Jwks,
     Feed,
     Token,
@@ -49,7 +51,9 @@ impl Route<'_> {
     /// Methods, for 405 and CORS preflight answers.
     fn allowed(self) -> &'static str {
         match self {
-            Route::Metadata | Route::Jwks | Route::Feed => "GET, HEAD, OPTIONS",
+            Route::Metadata | Route::AdminMetadata | Route::Jwks | Route::Feed => {
+                "GET, HEAD, OPTIONS"
+            }
             Route::Token | Route::Revoke | Route::Register => "POST, OPTIONS",
             Route::Registration(_) => "GET, PUT, DELETE, OPTIONS",
             Route::Introspect => "POST",
@@ -65,6 +69,7 @@ impl Route<'_> {
         matches!(
             self,
             Route::Metadata
+                | Route::AdminMetadata
                 | Route::Jwks
                 | Route::Feed
                 | Route::Token
@@ -111,6 +116,9 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
             || well_known_inserted("/.well-known/openid-configuration")
         {
             return Some(Route::Metadata);
+        }
+        if admin::bootstrap::metadata_path(&self.config.issuer).as_deref() == Some(path) {
+            return Some(Route::AdminMetadata);
         }
         let local = path.strip_prefix(ip)?;
         match local {
@@ -161,6 +169,7 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
         let post = method == Method::POST;
         let resp = match route {
             Route::Metadata if get => metadata::get(self.config),
+            Route::AdminMetadata if get => metadata::admin_resource(self.config),
             Route::Jwks if get => jwks::get(self.store, &self.kek, rng, now).await?,
             Route::Feed if get => feed::get(self, &req, now, rng).await?,
             Route::Token if post => token::handle(self, &req, now, rng).await?,
@@ -200,7 +209,8 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
             .headers()
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(admin::bearer_token);
+            .and_then(mcpgate_guard::bearer_token);
+        let unauthorized = || self.admin_unauthorized();
         let actor = match route.op {
             // The API description is public.
             admin::Op::OpenApi => "anonymous".to_owned(),
@@ -209,12 +219,12 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
                     crate::secret::ct_eq(t.as_bytes(), self.config.admin_token.expose().as_bytes())
                 });
                 if !ok {
-                    return Err(Error::AdminUnauthorized);
+                    return Err(unauthorized());
                 }
                 "bootstrap".to_owned()
             }
             _ => {
-                let token = bearer.ok_or(Error::AdminUnauthorized)?;
+                let token = bearer.ok_or_else(unauthorized)?;
                 let write = req.method() != Method::GET && req.method() != Method::HEAD;
                 self.admin_principal(token, !write, now, rng).await?
             }
@@ -233,6 +243,15 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
             self.key_cache.clear();
         }
         resp
+    }
+
+    /// 401 for the admin API: RFC 6750 `invalid_token`, pointing at the admin API's protected
+    /// resource metadata (RFC 9728).
+    fn admin_unauthorized(&self) -> Error {
+        Error::InvalidToken(
+            admin::bootstrap::challenges(&self.config.issuer).invalid_token::<&str>(&[]),
+            "an admin API access token",
+        )
     }
 
     /// Authenticates an admin API caller by access token (audience `{issuer}/admin/v1`, scope
@@ -257,17 +276,17 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
         }
         let own = crate::endpoints::own_token::verify_own_token(self, token, now, rng)
             .await
-            .map_err(|_| Error::AdminUnauthorized)?;
+            .map_err(|_| self.admin_unauthorized())?;
         if own.claims.aud.single() != Some(identifier(&self.config.issuer).as_str()) {
-            return Err(Error::AdminUnauthorized);
+            return Err(self.admin_unauthorized());
         }
         let has = |s: &str| own.claims.scopes().any(|x| x == s);
         if !(has(SCOPE_WRITE) || (read_only && has(SCOPE_READ))) {
-            return Err(Error::AdminInsufficientScope(if read_only {
-                SCOPE_READ
-            } else {
-                SCOPE_WRITE
-            }));
+            let scope = if read_only { SCOPE_READ } else { SCOPE_WRITE };
+            return Err(Error::InsufficientScope(
+                admin::bootstrap::challenges(&self.config.issuer).insufficient_scope(&[scope]),
+                scope,
+            ));
         }
         Ok(own.claims.sub)
     }

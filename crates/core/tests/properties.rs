@@ -676,7 +676,7 @@ proptest! {
 
     #[test]
     fn bearer_header_parsing_never_panics(s in "\\PC{0,60}") {
-        let _ = mcpgate_core::endpoints::admin::bearer_token(&s);
+        let _ = mcpgate_guard::bearer_token(&s);
     }
 }
 

@@ -1370,6 +1370,71 @@ mod admin_api_as_a_resource_server {
     use super::*;
 
     #[test]
+    fn its_challenges_point_at_its_rfc9728_metadata_and_name_the_scope() {
+        let h = Harness::with_config(config_with("https://auth.example.com/tenant", &[]));
+        let r = h.get("/tenant/admin/v1/users");
+        assert_eq!(r.status, 401);
+        let challenge = r.header("www-authenticate").unwrap().to_owned();
+        let prm_url =
+            "https://auth.example.com/.well-known/oauth-protected-resource/tenant/admin/v1";
+        assert_eq!(
+            challenge,
+            format!(r#"Bearer error="invalid_token", resource_metadata="{prm_url}""#)
+        );
+        let prm = h.get("/.well-known/oauth-protected-resource/tenant/admin/v1");
+        assert_eq!(prm.status, 200);
+        let doc = prm.json();
+        assert_eq!(doc["resource"], "https://auth.example.com/tenant/admin/v1");
+        assert_eq!(
+            doc["authorization_servers"],
+            json!(["https://auth.example.com/tenant"])
+        );
+        assert_eq!(
+            doc["scopes_supported"],
+            json!(["admin.read", "admin.write"])
+        );
+        // A read-only admin token asking to write: 403 naming the scope.
+        let boot = format!("Bearer {ADMIN}");
+        let c = h
+            .request(
+                Method::POST,
+                "/tenant/admin/v1/bootstrap",
+                &[("authorization", &boot)],
+                b"",
+            )
+            .json();
+        let t = h.token_at(
+            "/tenant/token",
+            &[
+                ("grant_type", "client_credentials"),
+                ("resource", "https://auth.example.com/tenant/admin/v1"),
+                ("scope", "admin.read"),
+            ],
+            Some((
+                c["client_id"].as_str().unwrap(),
+                c["client_secret"].as_str().unwrap(),
+            )),
+        );
+        let bearer = format!("Bearer {}", t.json()["access_token"].as_str().unwrap());
+        let r = h.request(
+            Method::POST,
+            "/tenant/admin/v1/groups",
+            &[
+                ("authorization", &bearer),
+                ("content-type", "application/json"),
+            ],
+            br#"{"name":"g"}"#,
+        );
+        assert_eq!(r.status, 403);
+        assert_eq!(
+            r.header("www-authenticate").unwrap(),
+            format!(
+                r#"Bearer error="insufficient_scope", scope="admin.write", resource_metadata="{prm_url}""#
+            )
+        );
+    }
+
+    #[test]
     fn the_bootstrap_credential_creates_the_first_admin_client_once_and_nothing_else() {
         let h = Harness::new();
         let boot = format!("Bearer {ADMIN}");

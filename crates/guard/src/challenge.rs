@@ -52,7 +52,9 @@ pub struct Challenges {
 }
 
 impl Challenges {
-    /// Challenges pointing at the protected resource metadata served at `resource_metadata_url`.
+    /// Challenges pointing at the protected resource metadata served at `resource_metadata_url`
+    /// (an empty URL leaves the `resource_metadata` parameter out: for bearer-protected
+    /// endpoints that are not discoverable resources, such as RFC 7592 registration management).
     pub fn new(resource_metadata_url: impl Into<String>) -> Self {
         Challenges {
             resource_metadata: resource_metadata_url.into(),
@@ -74,7 +76,7 @@ impl Challenges {
     /// for.
     pub fn missing_token<S: AsRef<str>>(&self, scopes: &[S]) -> Challenge {
         let mut h = String::from("Bearer");
-        param(&mut h, "resource_metadata", &self.resource_metadata);
+        self.metadata_param(&mut h);
         scope_param(&mut h, scopes);
         Challenge {
             status: 401,
@@ -86,7 +88,7 @@ impl Challenges {
     pub fn invalid_token<S: AsRef<str>>(&self, scopes: &[S]) -> Challenge {
         let mut h = String::from("Bearer");
         param(&mut h, "error", "invalid_token");
-        param(&mut h, "resource_metadata", &self.resource_metadata);
+        self.metadata_param(&mut h);
         scope_param(&mut h, scopes);
         Challenge {
             status: 401,
@@ -100,10 +102,16 @@ impl Challenges {
         let mut h = String::from("Bearer");
         param(&mut h, "error", "insufficient_scope");
         scope_param(&mut h, required);
-        param(&mut h, "resource_metadata", &self.resource_metadata);
+        self.metadata_param(&mut h);
         Challenge {
             status: 403,
             www_authenticate: h,
+        }
+    }
+
+    fn metadata_param(&self, h: &mut String) {
+        if !self.resource_metadata.is_empty() {
+            param(h, "resource_metadata", &self.resource_metadata);
         }
     }
 

@@ -39,7 +39,7 @@ async fn caller<S: Store + ?Sized, C: Crypto>(
         .headers()
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(super::admin::bearer_token)
+        .and_then(mcpgate_guard::bearer_token)
         .map(str::to_owned);
     if let Some(token) = bearer {
         svc.admin_principal(&token, true, now, rng).await?;

@@ -113,7 +113,14 @@ impl Metadata {
     }
 }
 
-/// GET handler for every metadata location.
+/// `GET /.well-known/oauth-protected-resource{issuer path}/admin/v1`: the admin API's
+/// protected resource metadata (RFC 9728), where its 401 challenges point.
+pub fn admin_resource(config: &Config) -> Response {
+    let doc = super::admin::bootstrap::metadata(&config.issuer);
+    cors(public_cache(json(StatusCode::OK, &doc), METADATA_MAX_AGE))
+}
+
+/// GET handler for every authorization server metadata location (RFC 8414 and OpenID).
 pub fn get(config: &Config) -> Response {
     let doc = Metadata::for_config(config);
     cors(public_cache(json(StatusCode::OK, &doc), METADATA_MAX_AGE))

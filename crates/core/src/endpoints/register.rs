@@ -21,7 +21,7 @@ use crate::service::Service;
 use crate::stmt;
 use crate::store::{decode, rate_counters, Store};
 use crate::uri::AbsoluteUri;
-use crate::wire::{json as json_response, no_store, Error, Request, Response, WireError};
+use crate::wire::{json as json_response, no_store, Error, Request, Response};
 
 /// Path of the registration endpoint below the issuer.
 pub const PATH: &str = "/register";
@@ -37,16 +37,12 @@ pub enum RegError {
     Metadata(String),
 }
 
-impl RegError {
-    fn into_response(self) -> Response {
-        let (code, desc) = match self {
-            RegError::RedirectUri(d) => ("invalid_redirect_uri", d),
-            RegError::Metadata(d) => ("invalid_client_metadata", d),
-        };
-        no_store(json_response(
-            StatusCode::BAD_REQUEST,
-            &json!({ "error": code, "error_description": desc }),
-        ))
+impl From<RegError> for Error {
+    fn from(e: RegError) -> Self {
+        match e {
+            RegError::RedirectUri(d) => Error::InvalidRedirectUri(d),
+            RegError::Metadata(d) => Error::InvalidClientMetadata(d),
+        }
     }
 }
 
@@ -266,18 +262,14 @@ fn bearer(req: &Request) -> Option<&str> {
     req.headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(crate::endpoints::admin::bearer_token)
+        .and_then(mcpgate_guard::bearer_token)
 }
 
-fn invalid_token() -> Response {
-    let mut r = WireError {
-        www_authenticate: Some(r#"Bearer error="invalid_token""#.into()),
-        ..Error::InvalidRequest(String::new()).to_wire()
-    };
-    r.status = StatusCode::UNAUTHORIZED;
-    r.code = "invalid_token";
-    r.description = Some("registration access token missing or invalid".into());
-    r.into_response()
+fn invalid_token() -> Error {
+    Error::InvalidToken(
+        mcpgate_guard::Challenges::new("").invalid_token::<&str>(&[]),
+        "a registration access token",
+    )
 }
 
 /// Counts this registration against the per-source and global windows (one batch); `Err`
@@ -356,17 +348,17 @@ pub async fn register<S: Store + ?Sized, C: Crypto>(
         let ok = bearer(req)
             .is_some_and(|t| crate::secret::ct_eq(t.as_bytes(), required.expose().as_bytes()));
         if !ok {
-            return Ok(invalid_token());
+            return Err(invalid_token());
         }
     }
     rate_limit(svc, req, now).await?;
     let submitted = match parse_body(req) {
         Ok(s) => s,
-        Err(e) => return Ok(e.into_response()),
+        Err(e) => return Err(e.into()),
     };
     let v = match validate(&submitted) {
         Ok(v) => v,
-        Err(e) => return Ok(e.into_response()),
+        Err(e) => return Err(e.into()),
     };
     // The resource servers that accept self-registered clients now.
     let servers: Vec<RsRow> = decode(
@@ -377,10 +369,10 @@ pub async fn register<S: Store + ?Sized, C: Crypto>(
             .await?,
     )?;
     if servers.is_empty() {
-        return Ok(
-            RegError::Metadata("no resource server accepts self-registered clients".into())
-                .into_response(),
-        );
+        return Err(RegError::Metadata(
+            "no resource server accepts self-registered clients".into(),
+        )
+        .into());
     }
     let id = crate::directory::new_id("dcr", rng);
     let secret = (!v.public).then(|| generate_secret(rng));
@@ -457,7 +449,7 @@ pub async fn manage<S: Store + ?Sized, C: Crypto>(
     now: i64,
 ) -> Result<Response, Error> {
     let Some(c) = authorized(svc.store, req, id).await? else {
-        return Ok(invalid_token());
+        return Err(invalid_token());
     };
     match *req.method() {
         http::Method::GET => Ok(registration_response(
@@ -470,12 +462,11 @@ pub async fn manage<S: Store + ?Sized, C: Crypto>(
         http::Method::PUT => {
             let submitted = match parse_body(req) {
                 Ok(s) => s,
-                Err(e) => return Ok(e.into_response()),
+                Err(e) => return Err(e.into()),
             };
             if submitted.client_id.as_deref() != Some(id) {
-                return Ok(
-                    RegError::Metadata("client_id must be present and match".into())
-                        .into_response(),
+                return Err(
+                    RegError::Metadata("client_id must be present and match".into()).into(),
                 );
             }
             if let Some(s) = &submitted.client_secret {
@@ -484,20 +475,18 @@ pub async fn manage<S: Store + ?Sized, C: Crypto>(
                     .as_deref()
                     .is_some_and(|h| verify_digest(s, h))
                 {
-                    return Ok(
-                        RegError::Metadata("client_secret does not match".into()).into_response()
-                    );
+                    return Err(RegError::Metadata("client_secret does not match".into()).into());
                 }
             }
             let v = match validate(&submitted) {
                 Ok(v) => v,
-                Err(e) => return Ok(e.into_response()),
+                Err(e) => return Err(e.into()),
             };
             if v.public == c.is_confidential() {
-                return Ok(RegError::Metadata(
+                return Err(RegError::Metadata(
                     "token_endpoint_auth_method cannot change between none and a secret".into(),
                 )
-                .into_response());
+                .into());
             }
             svc.store
                 .batch(vec![

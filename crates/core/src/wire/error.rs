@@ -19,10 +19,13 @@ pub enum Error {
     BodyTooLarge,
     /// A parameter is missing, repeated or malformed (RFC 6749 §5.2 `invalid_request`).
     InvalidRequest(String),
-    /// The request needs the admin credential and did not carry a valid one.
-    AdminUnauthorized,
-    /// An admin token without the scope this operation needs (RFC 6750 §3.1).
-    AdminInsufficientScope(&'static str),
+    /// A bearer-protected endpoint (the admin API, RFC 7592 registration management) got no
+    /// valid access token: 401 with the challenge (built by `mcpgate_guard::Challenges`, the
+    /// one place challenges are formatted) and a description of what was expected.
+    InvalidToken(mcpgate_guard::Challenge, &'static str),
+    /// A valid token without the scope this operation needs (RFC 6750 §3.1): 403 with the
+    /// challenge naming the scope.
+    InsufficientScope(mcpgate_guard::Challenge, &'static str),
     /// The credential is valid but may not do this.
     Forbidden(String),
     /// A uniqueness or state conflict (duplicate, concurrent change, entity in use).
@@ -49,6 +52,10 @@ pub enum Error {
     InvalidScope(String),
     /// The `resource` is unknown or the client may not reach it (RFC 8707 §2).
     InvalidTarget(String),
+    /// Dynamic registration metadata refused (RFC 7591 §3.2.2 `invalid_client_metadata`).
+    InvalidClientMetadata(String),
+    /// A redirect URI refused at registration (RFC 7591 §3.2.2 `invalid_redirect_uri`).
+    InvalidRedirectUri(String),
     /// Too many attempts; retry after this many seconds.
     RateLimited(u32),
     /// The deployment's configuration is invalid; the text names the variable.
@@ -187,12 +194,12 @@ impl Error {
             Error::InvalidRequest(why) => {
                 WireError::new(S::BAD_REQUEST, "invalid_request", Some(why.clone()))
             }
-            Error::AdminUnauthorized => WireError {
-                www_authenticate: Some(r#"Bearer realm="mcpgate-admin", error="invalid_token""#.into()),
+            Error::InvalidToken(challenge, what) => WireError {
+                www_authenticate: Some(challenge.www_authenticate().to_owned()),
                 ..WireError::new(
                     S::UNAUTHORIZED,
                     "invalid_token",
-                    Some("admin credential missing or invalid".into()),
+                    Some(format!("{what} missing or invalid")),
                 )
             },
             Error::Conflict(what) => WireError::new(S::CONFLICT, "conflict", Some(what.clone())),
@@ -227,6 +234,12 @@ impl Error {
             ),
             Error::InvalidScope(why) => WireError::new(S::BAD_REQUEST, "invalid_scope", Some(why.clone())),
             Error::InvalidTarget(why) => WireError::new(S::BAD_REQUEST, "invalid_target", Some(why.clone())),
+            Error::InvalidClientMetadata(why) => {
+                WireError::new(S::BAD_REQUEST, "invalid_client_metadata", Some(why.clone()))
+            }
+            Error::InvalidRedirectUri(why) => {
+                WireError::new(S::BAD_REQUEST, "invalid_redirect_uri", Some(why.clone()))
+            }
             Error::RateLimited(secs) => WireError {
                 retry_after: Some(*secs),
                 ..WireError::new(
@@ -235,10 +248,8 @@ impl Error {
                     Some("too many requests; retry later".into()),
                 )
             },
-            Error::AdminInsufficientScope(scope) => WireError {
-                www_authenticate: Some(format!(
-                    r#"Bearer realm="mcpgate-admin", error="insufficient_scope", scope="{scope}""#
-                )),
+            Error::InsufficientScope(challenge, scope) => WireError {
+                www_authenticate: Some(challenge.www_authenticate().to_owned()),
                 ..WireError::new(
                     S::FORBIDDEN,
                     "insufficient_scope",

@@ -24,6 +24,31 @@ pub const SCOPE_READ: &str = "admin.read";
 /// Write scope (implies read).
 pub const SCOPE_WRITE: &str = "admin.write";
 
+/// The admin API's protected resource metadata (RFC 9728): what a client that met its 401
+/// needs to find mcpgate and the scopes to ask for.
+pub fn metadata(issuer: &str) -> mcpgate_guard::ProtectedResourceMetadata {
+    mcpgate_guard::ProtectedResourceMetadata::new(identifier(issuer), issuer)
+        .with_scopes([SCOPE_READ, SCOPE_WRITE])
+        .with_resource_name("mcpgate admin API")
+}
+
+/// The admin API's `WWW-Authenticate` challenges, pointing at [`metadata`]'s well-known URL.
+pub fn challenges(issuer: &str) -> mcpgate_guard::Challenges {
+    mcpgate_guard::Challenges::for_resource(&identifier(issuer))
+        .unwrap_or_else(|_| mcpgate_guard::Challenges::new(""))
+}
+
+/// The path (below the issuer's origin) where [`metadata`] is served.
+pub fn metadata_path(issuer: &str) -> Option<String> {
+    let url = metadata(issuer).well_known_url().ok()?;
+    let after_scheme = url.split_once("://")?.1;
+    Some(
+        after_scheme
+            .find('/')
+            .map_or("/".into(), |i| after_scheme[i..].to_owned()),
+    )
+}
+
 /// The admin API's resource identifier for an issuer.
 pub fn identifier(issuer: &str) -> String {
     format!("{issuer}{}", super::PREFIX)

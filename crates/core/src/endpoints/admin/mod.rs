@@ -58,13 +58,6 @@ impl<D: ?Sized, C: Crypto> Ctx<'_, D, C> {
     }
 }
 
-/// The token of an `Authorization: Bearer` header (RFC 6750 §2.1; scheme case-insensitive).
-pub fn bearer_token(value: &str) -> Option<&str> {
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
-
 /// Parses a JSON body into `T`, rejecting other media types and unknown fields, and naming the
 /// failing field.
 pub fn body<T: DeserializeOwned>(req: &Request) -> Result<T, Error> {
