@@ -10,6 +10,7 @@ use crate::revocation;
 use crate::service::Service;
 use crate::stmt;
 use crate::store::{decode_first, Store};
+use crate::wire::error::TokenRejection;
 
 /// An mcpgate access token that passed [`verify_own_token`].
 pub struct OwnToken {
@@ -30,30 +31,31 @@ pub async fn verify_own_token<S: Store + ?Sized, C: Crypto>(
     token: &str,
     now: i64,
     rng: &mut dyn CryptoRngCore,
-) -> Result<OwnToken, &'static str> {
-    let parsed =
-        mcpgate_guard::ParsedToken::parse(token).map_err(|_| "not an mcpgate access token")?;
+) -> Result<OwnToken, TokenRejection> {
+    let parsed = mcpgate_guard::ParsedToken::parse(token).map_err(|_| TokenRejection::Malformed)?;
     let ring = crate::keys::ensure(svc.store, &svc.kek, rng, now)
         .await
-        .map_err(|_| "keys unavailable")?;
+        .map_err(|_| TokenRejection::KeysUnavailable)?;
     let key = ring
         .published(now)
         .into_iter()
         .find(|k| k.kid.as_deref() == Some(parsed.kid()))
-        .ok_or("unknown signing key")?;
+        .ok_or(TokenRejection::UnknownKey)?;
     let ok = svc
         .crypto
         .verify_es256(&key, parsed.signing_input(), parsed.signature())
         .await;
     // Claims are read only after the signature verified.
-    let claims = parsed.claims_if_verified(ok).map_err(|_| "bad signature")?;
+    let claims = parsed
+        .claims_if_verified(ok)
+        .map_err(|_| TokenRejection::BadSignature)?;
     mcpgate_guard::token::check_times(&claims, mcpgate_guard::token::DEFAULT_LEEWAY_SECS, now)
-        .map_err(|_| "expired or not yet valid")?;
+        .map_err(|_| TokenRejection::Expired)?;
     let iat = claims.issued_at.map(|t| t.timestamp()).unwrap_or_default();
     let exp = claims.expiration.map(|t| t.timestamp()).unwrap_or_default();
     let c = claims.custom;
     if c.iss != svc.config.issuer {
-        return Err("issued by someone else");
+        return Err(TokenRejection::OtherIssuer);
     }
     let rows = svc
         .store
@@ -70,21 +72,23 @@ pub async fn verify_own_token<S: Store + ?Sized, C: Crypto>(
             ),
         ])
         .await
-        .map_err(|_| "store unavailable")?;
+        .map_err(|_| TokenRejection::StoreUnavailable)?;
     let mut it = rows.into_iter();
-    if revocation::revokes(it.next().unwrap_or_default(), iat).map_err(|_| "store unavailable")? {
-        return Err("revoked");
+    if revocation::revokes(it.next().unwrap_or_default(), iat)
+        .map_err(|_| TokenRejection::StoreUnavailable)?
+    {
+        return Err(TokenRejection::Revoked);
     }
     #[derive(Deserialize)]
     struct N {
         n: i64,
     }
-    let sub_ok: Option<N> =
-        decode_first(it.next().unwrap_or_default()).map_err(|_| "store unavailable")?;
-    let client_ok: Option<N> =
-        decode_first(it.next().unwrap_or_default()).map_err(|_| "store unavailable")?;
+    let sub_ok: Option<N> = decode_first(it.next().unwrap_or_default())
+        .map_err(|_| TokenRejection::StoreUnavailable)?;
+    let client_ok: Option<N> = decode_first(it.next().unwrap_or_default())
+        .map_err(|_| TokenRejection::StoreUnavailable)?;
     if sub_ok.is_none_or(|n| n.n == 0) || client_ok.is_none_or(|n| n.n == 0) {
-        return Err("subject or client disabled");
+        return Err(TokenRejection::Disabled);
     }
     Ok(OwnToken {
         claims: c,

@@ -41,9 +41,12 @@ pub enum Error {
         /// The client tried HTTP Basic authentication.
         basic: bool,
     },
-    /// The grant (code, refresh token, subject token) is invalid, expired, revoked or was issued
-    /// to someone else (RFC 6749 §5.2 `invalid_grant`).
-    InvalidGrant(String),
+    /// The grant (code, refresh token) is invalid, expired, revoked or was issued to someone
+    /// else (RFC 6749 §5.2 `invalid_grant`).
+    InvalidGrant(GrantError),
+    /// A subject or actor token (RFC 8693 §2.2.2: `invalid_request`) that is not a live
+    /// mcpgate access token.
+    BadSubjectToken(&'static str, TokenRejection),
     /// The client may not use this grant type.
     UnauthorizedClient(String),
     /// Unknown `grant_type`.
@@ -64,6 +67,140 @@ pub enum Error {
     Store(StoreError),
     /// Any other internal failure.
     Internal(String),
+}
+
+/// Why a code or refresh token was refused (`invalid_grant`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantError {
+    /// No such code.
+    CodeUnknown,
+    /// The code expired.
+    CodeExpired,
+    /// The code was redeemed before (its authorization is revoked).
+    CodeReplayed,
+    /// The code was issued to another client.
+    CodeOtherClient,
+    /// `redirect_uri` differs from the authorization request's.
+    RedirectMismatch,
+    /// The PKCE verifier does not match the challenge.
+    PkceMismatch,
+    /// No such refresh token.
+    RefreshUnknown,
+    /// The refresh token was issued to another client.
+    RefreshOtherClient,
+    /// The refresh token's family is revoked.
+    FamilyRevoked,
+    /// A rotated refresh token came back: the family is revoked now.
+    RefreshReused,
+    /// The family reached its absolute lifetime.
+    RefreshExpired,
+    /// The family was rotated or revoked while this refresh ran.
+    RefreshRaced,
+    /// The user is disabled or gone.
+    UserDisabled,
+}
+
+impl GrantError {
+    /// The `error_description` (one place for all of them).
+    pub fn description(self) -> &'static str {
+        match self {
+            GrantError::CodeUnknown => "unknown authorization code",
+            GrantError::CodeExpired => "authorization code expired",
+            GrantError::CodeReplayed => "authorization code already used",
+            GrantError::CodeOtherClient => "authorization code was issued to another client",
+            GrantError::RedirectMismatch => "redirect_uri does not match the authorization request",
+            GrantError::PkceMismatch => "PKCE verification failed",
+            GrantError::RefreshUnknown => "unknown refresh token",
+            GrantError::RefreshOtherClient => "refresh token was issued to another client",
+            GrantError::FamilyRevoked => "refresh token revoked",
+            GrantError::RefreshReused => "refresh token already used; the whole grant is revoked",
+            GrantError::RefreshExpired => "refresh token expired",
+            GrantError::RefreshRaced => "refresh token already used or revoked",
+            GrantError::UserDisabled => "the user is disabled",
+        }
+    }
+}
+
+/// Why an mcpgate access token presented back to mcpgate (subject or actor token,
+/// introspection, admin credential) is not live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRejection {
+    /// Not a compact JWS of ours.
+    Malformed,
+    /// The signing keys could not be loaded.
+    KeysUnavailable,
+    /// Signed with a key we do not publish.
+    UnknownKey,
+    /// The signature does not verify.
+    BadSignature,
+    /// Expired or not yet valid.
+    Expired,
+    /// Another issuer.
+    OtherIssuer,
+    /// On the revocation list.
+    Revoked,
+    /// Its subject or client is disabled or gone.
+    Disabled,
+    /// The store failed while checking.
+    StoreUnavailable,
+}
+
+impl TokenRejection {
+    /// The `error_description` part (one place for all of them).
+    pub fn description(self) -> &'static str {
+        match self {
+            TokenRejection::Malformed => "not an mcpgate access token",
+            TokenRejection::KeysUnavailable => "keys unavailable",
+            TokenRejection::UnknownKey => "unknown signing key",
+            TokenRejection::BadSignature => "bad signature",
+            TokenRejection::Expired => "expired or not yet valid",
+            TokenRejection::OtherIssuer => "issued by someone else",
+            TokenRejection::Revoked => "revoked",
+            TokenRejection::Disabled => "subject or client disabled",
+            TokenRejection::StoreUnavailable => "store unavailable",
+        }
+    }
+}
+
+/// The `error` codes the authorization endpoint redirects with (RFC 6749 §4.1.2.1, OpenID
+/// Connect Core §3.1.2.6), or shows on its page when it may not redirect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthorizeError {
+    /// `invalid_request`.
+    InvalidRequest,
+    /// `unauthorized_client`.
+    UnauthorizedClient,
+    /// `access_denied`.
+    AccessDenied,
+    /// `unsupported_response_type`.
+    UnsupportedResponseType,
+    /// `invalid_scope`.
+    InvalidScope,
+    /// `invalid_target` (RFC 8707).
+    InvalidTarget,
+    /// `temporarily_unavailable`.
+    TemporarilyUnavailable,
+    /// `login_required` (prompt=none).
+    LoginRequired,
+    /// `consent_required` (prompt=none).
+    ConsentRequired,
+}
+
+impl AuthorizeError {
+    /// The `error` code.
+    pub fn code(self) -> &'static str {
+        match self {
+            AuthorizeError::InvalidRequest => "invalid_request",
+            AuthorizeError::UnauthorizedClient => "unauthorized_client",
+            AuthorizeError::AccessDenied => "access_denied",
+            AuthorizeError::UnsupportedResponseType => "unsupported_response_type",
+            AuthorizeError::InvalidScope => "invalid_scope",
+            AuthorizeError::InvalidTarget => "invalid_target",
+            AuthorizeError::TemporarilyUnavailable => "temporarily_unavailable",
+            AuthorizeError::LoginRequired => "login_required",
+            AuthorizeError::ConsentRequired => "consent_required",
+        }
+    }
 }
 
 impl From<StoreError> for Error {
@@ -223,7 +360,14 @@ impl Error {
                 www_authenticate: basic.then(|| r#"Basic realm="mcpgate", charset="UTF-8""#.to_owned()),
                 ..WireError::new(S::UNAUTHORIZED, "invalid_client", Some("client authentication failed".into()))
             },
-            Error::InvalidGrant(why) => WireError::new(S::BAD_REQUEST, "invalid_grant", Some(why.clone())),
+            Error::InvalidGrant(why) => {
+                WireError::new(S::BAD_REQUEST, "invalid_grant", Some(why.description().into()))
+            }
+            Error::BadSubjectToken(param, why) => WireError::new(
+                S::BAD_REQUEST,
+                "invalid_request",
+                Some(format!("{param}: {}", why.description())),
+            ),
             Error::UnauthorizedClient(why) => {
                 WireError::new(S::BAD_REQUEST, "unauthorized_client", Some(why.clone()))
             }

@@ -16,6 +16,7 @@ use crate::session::Keys;
 use crate::stmt;
 use crate::store::Store;
 use crate::ui;
+use crate::wire::error::AuthorizeError;
 use crate::wire::{Error, Request, Response};
 
 /// `POST /authorize/consent`.
@@ -70,7 +71,7 @@ pub async fn consent<S: Store + ?Sized, C: Crypto>(
         return redirect_error(
             &svc.config.issuer,
             &t,
-            "access_denied",
+            AuthorizeError::AccessDenied,
             "the user denied the request",
         );
     }
@@ -86,7 +87,7 @@ pub async fn consent<S: Store + ?Sized, C: Crypto>(
             return redirect_error(
                 &svc.config.issuer,
                 &t,
-                "temporarily_unavailable",
+                AuthorizeError::TemporarilyUnavailable,
                 "storage is temporarily unavailable",
             )
         }
@@ -94,7 +95,7 @@ pub async fn consent<S: Store + ?Sized, C: Crypto>(
             return redirect_error(
                 &svc.config.issuer,
                 &t,
-                "invalid_target",
+                AuthorizeError::InvalidTarget,
                 "the resource is no longer available to this client",
             )
         }
@@ -123,7 +124,7 @@ pub async fn consent<S: Store + ?Sized, C: Crypto>(
         return redirect_error(
             &svc.config.issuer,
             &t,
-            "temporarily_unavailable",
+            AuthorizeError::TemporarilyUnavailable,
             "storage is temporarily unavailable",
         );
     }

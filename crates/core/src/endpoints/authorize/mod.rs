@@ -34,6 +34,7 @@ use crate::stmt;
 use crate::store::{decode_first, Store};
 use crate::ui;
 use crate::uri::AbsoluteUri;
+use crate::wire::error::AuthorizeError;
 use crate::wire::form::Params;
 use crate::wire::{Error, Request, Response};
 
@@ -122,7 +123,8 @@ fn with_params(base: &str, params: &[(&str, &str)]) -> String {
 
 /// Redirects an error to the client (RFC 6749 §4.1.2.1 with RFC 9207 `iss`), or shows it on
 /// mcpgate's own page when the redirect URI is not trusted yet.
-fn redirect_error(issuer: &str, t: &Trusted, code: &str, description: &str) -> Response {
+fn redirect_error(issuer: &str, t: &Trusted, error: AuthorizeError, description: &str) -> Response {
+    let code = error.code();
     if !t.redirect_errors {
         return ui::error_page(
             StatusCode::BAD_REQUEST,
@@ -274,29 +276,36 @@ async fn validate<S: Store + ?Sized>(
     t: Trusted,
 ) -> Result<Valid, Response> {
     let issuer = &config.issuer;
-    let fail = |t: &Trusted, code: &str, desc: &str| redirect_error(issuer, t, code, desc);
+    let fail =
+        |t: &Trusted, code: AuthorizeError, desc: &str| redirect_error(issuer, t, code, desc);
     if p.get("response_type") != Some("code") {
         return Err(fail(
             &t,
-            "unsupported_response_type",
+            AuthorizeError::UnsupportedResponseType,
             "only response_type=code is supported",
         ));
     }
     if !t.client.allows_grant(GRANT_CODE) {
         return Err(fail(
             &t,
-            "unauthorized_client",
+            AuthorizeError::UnauthorizedClient,
             "this client may not use the authorization code grant",
         ));
     }
     let challenge =
         match pkce::check_challenge(p.get("code_challenge"), p.get("code_challenge_method")) {
             Ok(c) => c,
-            Err(why) => return Err(fail(&t, "invalid_request", why)),
+            Err(why) => return Err(fail(&t, AuthorizeError::InvalidRequest, why)),
         };
     let requested = match scopes::parse(p.get("scope")) {
         Ok(s) => s,
-        Err(_) => return Err(fail(&t, "invalid_scope", "malformed scope parameter")),
+        Err(_) => {
+            return Err(fail(
+                &t,
+                AuthorizeError::InvalidScope,
+                "malformed scope parameter",
+            ))
+        }
     };
     let resource = match target::resource_param(p) {
         Ok(Some(r)) => r,
@@ -311,7 +320,7 @@ async fn validate<S: Store + ?Sized>(
                 _ => {
                     return Err(fail(
                         &t,
-                        "invalid_target",
+                        AuthorizeError::InvalidTarget,
                         "the resource parameter (RFC 8707) is required",
                     ))
                 }
@@ -320,7 +329,7 @@ async fn validate<S: Store + ?Sized>(
         Err(_) => {
             return Err(fail(
                 &t,
-                "invalid_target",
+                AuthorizeError::InvalidTarget,
                 "the resource parameter is not a valid resource identifier",
             ))
         }
@@ -330,13 +339,13 @@ async fn validate<S: Store + ?Sized>(
             Ok(target) => target,
             Err(e) => {
                 let desc = e.to_wire().description.unwrap_or_default();
-                return Err(fail(&t, "invalid_target", &desc));
+                return Err(fail(&t, AuthorizeError::InvalidTarget, &desc));
             }
         },
         Err(_) => {
             return Err(fail(
                 &t,
-                "temporarily_unavailable",
+                AuthorizeError::TemporarilyUnavailable,
                 "storage is temporarily unavailable",
             ))
         }
@@ -345,7 +354,7 @@ async fn validate<S: Store + ?Sized>(
     if requested.as_ref().is_some_and(|r| r.is_empty()) {
         return Err(fail(
             &t,
-            "invalid_scope",
+            AuthorizeError::InvalidScope,
             "none of the requested scopes exist on this resource server",
         ));
     }
@@ -425,7 +434,7 @@ pub async fn get<S: Store + ?Sized, C: Crypto>(
             return redirect_error(
                 &svc.config.issuer,
                 &v.t,
-                "login_required",
+                AuthorizeError::LoginRequired,
                 "the user is not signed in",
             );
         }
@@ -508,7 +517,7 @@ async fn decide<S: Store + ?Sized, C: Crypto>(
             return redirect_error(
                 issuer,
                 &v.t,
-                "temporarily_unavailable",
+                AuthorizeError::TemporarilyUnavailable,
                 "storage is temporarily unavailable",
             )
         }
@@ -544,7 +553,7 @@ async fn decide<S: Store + ?Sized, C: Crypto>(
         return redirect_error(
             issuer,
             &v.t,
-            "invalid_scope",
+            AuthorizeError::InvalidScope,
             "none of the requested scopes can be granted to this user through this client",
         );
     }
@@ -566,7 +575,7 @@ async fn decide<S: Store + ?Sized, C: Crypto>(
         return redirect_error(
             issuer,
             &v.t,
-            "consent_required",
+            AuthorizeError::ConsentRequired,
             "the user has not consented to these scopes",
         );
     }
@@ -687,7 +696,7 @@ async fn issue_code<S: Store + ?Sized, C: Crypto>(
         return redirect_error(
             &svc.config.issuer,
             t,
-            "temporarily_unavailable",
+            AuthorizeError::TemporarilyUnavailable,
             "storage is temporarily unavailable",
         );
     }

@@ -20,6 +20,7 @@ use crate::service::Service;
 use crate::stmt;
 use crate::store::families::{self, NewFamily};
 use crate::store::{codes, Store, StoreError};
+use crate::wire::error::GrantError;
 use crate::wire::form::Params;
 use crate::wire::{Error, Response};
 
@@ -43,17 +44,13 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
         return Err(refused(svc, &digest, now).await?);
     };
     if code_row.client_id != client.id {
-        return Err(Error::InvalidGrant(
-            "authorization code was issued to another client".into(),
-        ));
+        return Err(Error::InvalidGrant(GrantError::CodeOtherClient));
     }
     if code_row.redirect_uri != redirect_uri {
-        return Err(Error::InvalidGrant(
-            "redirect_uri does not match the authorization request".into(),
-        ));
+        return Err(Error::InvalidGrant(GrantError::RedirectMismatch));
     }
     if !pkce::verify(verifier, &code_row.code_challenge) {
-        return Err(Error::InvalidGrant("PKCE verification failed".into()));
+        return Err(Error::InvalidGrant(GrantError::PkceMismatch));
     }
     if resource.as_ref().is_some_and(|r| *r != code_row.resource) {
         return Err(Error::InvalidTarget(
@@ -113,7 +110,7 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
 }
 
 fn replayed() -> Error {
-    Error::InvalidGrant("authorization code already used".into())
+    Error::InvalidGrant(GrantError::CodeReplayed)
 }
 
 /// Why a code could not be claimed; a replay revokes what the code issued (or will issue).
@@ -137,7 +134,7 @@ async fn refused<S: Store + ?Sized, C: Crypto>(
             }
             replayed()
         }
-        Some(c) if c.expires_at <= now => Error::InvalidGrant("authorization code expired".into()),
-        _ => Error::InvalidGrant("unknown authorization code".into()),
+        Some(c) if c.expires_at <= now => Error::InvalidGrant(GrantError::CodeExpired),
+        _ => Error::InvalidGrant(GrantError::CodeUnknown),
     })
 }

@@ -73,7 +73,7 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
     // RFC 8693 §2.2.2: an unacceptable subject token is invalid_request.
     let subject = verify_own_token(svc, subject_token, now, rng)
         .await
-        .map_err(|why| Error::InvalidRequest(format!("subject_token: {why}")))?;
+        .map_err(|why| Error::BadSubjectToken("subject_token", why))?;
     let from = subject.claims.aud.single().unwrap_or_default().to_owned();
     let targets: Vec<&str> = rules
         .iter()
@@ -178,7 +178,7 @@ async fn check_actor_token<S: Store + ?Sized, C: Crypto>(
     }
     let actor = verify_own_token(svc, actor_token, now, rng)
         .await
-        .map_err(|why| Error::InvalidRequest(format!("actor_token: {why}")))?
+        .map_err(|why| Error::BadSubjectToken("actor_token", why))?
         .claims;
     if actor.sub != client.id {
         return Err(Error::InvalidRequest(

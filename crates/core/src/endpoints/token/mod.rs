@@ -23,6 +23,7 @@ use crate::policy::scopes::{self, Scopes};
 use crate::service::Service;
 use crate::stmt;
 use crate::store::{decode_first, Stmt, Store};
+use crate::wire::error::GrantError;
 use crate::wire::form::Params;
 use crate::wire::{Error, Request, Response};
 
@@ -213,7 +214,7 @@ async fn sign_for_user<S: Store + ?Sized, C: Crypto>(
     rng: &mut dyn CryptoRngCore,
 ) -> Result<(Target, Minted), Error> {
     let (t, held, consent) = load_user_view(svc.store, client, user_id, resource).await?;
-    let held = held.ok_or_else(|| Error::InvalidGrant("the user is disabled".into()))?;
+    let held = held.ok_or(Error::InvalidGrant(GrantError::UserDisabled))?;
     let granted = scopes::non_empty(
         effective_for_user(bound, &consent, &held, &t),
         "none of the authorized scopes are held any more",

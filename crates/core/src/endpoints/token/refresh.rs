@@ -20,6 +20,7 @@ use crate::secret::generate_secret;
 use crate::service::Service;
 use crate::store::families::{self, Rotation};
 use crate::store::{Store, StoreError};
+use crate::wire::error::GrantError;
 use crate::wire::form::Params;
 use crate::wire::{Error, Response};
 
@@ -34,14 +35,12 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
     let presented = params.require("refresh_token")?;
     let f = families::by_token(svc.store, presented)
         .await?
-        .ok_or_else(|| Error::InvalidGrant("unknown refresh token".into()))?;
+        .ok_or(Error::InvalidGrant(GrantError::RefreshUnknown))?;
     if f.client_id != client.id {
-        return Err(Error::InvalidGrant(
-            "refresh token was issued to another client".into(),
-        ));
+        return Err(Error::InvalidGrant(GrantError::RefreshOtherClient));
     }
     if f.revoked_at.is_some() {
-        return Err(Error::InvalidGrant("refresh token revoked".into()));
+        return Err(Error::InvalidGrant(GrantError::FamilyRevoked));
     }
     if f.token_generation != f.generation {
         // RFC 9700 §4.14.2: a rotated token used again means it leaked; revoke the family.
@@ -54,12 +53,10 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
             now,
         )
         .await?;
-        return Err(Error::InvalidGrant(
-            "refresh token already used; the whole grant is revoked".into(),
-        ));
+        return Err(Error::InvalidGrant(GrantError::RefreshReused));
     }
     if f.expires_at <= now {
-        return Err(Error::InvalidGrant("refresh token expired".into()));
+        return Err(Error::InvalidGrant(GrantError::RefreshExpired));
     }
     if target::resource_param(params)?.is_some_and(|r| r != f.resource) {
         return Err(Error::InvalidTarget(
@@ -96,7 +93,7 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
         refresh_digest: secret.digest(),
         now,
     });
-    let lost = || Error::InvalidGrant("refresh token already used or revoked".into());
+    let lost = || Error::InvalidGrant(GrantError::RefreshRaced);
     match svc.store.batch(rotation).await {
         Ok(rows) if rows.first().is_some_and(|r| families::rotated(r)) => {}
         Ok(_) | Err(StoreError::Conflict(_)) => return Err(lost()),
