@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::revocation::{self, Entry, Kind};
 use crate::stmt;
-use crate::store::{decode, families, Store, StoreError};
+use crate::store::{decode, families, Stmt, Store, StoreError};
 
 /// A grant as listed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -28,6 +28,54 @@ pub struct GrantView {
     pub created_at: i64,
     /// Last change.
     pub updated_at: i64,
+}
+
+/// A consent the user just gave.
+pub struct Consent<'a> {
+    /// User.
+    pub user_id: &'a str,
+    /// Client.
+    pub client_id: &'a str,
+    /// Resource server id.
+    pub resource_server_id: &'a str,
+    /// The scopes consented to now.
+    pub scopes: &'a crate::policy::scopes::Scopes,
+    /// Consent recorded before this time does not carry over (the client's redirect URIs
+    /// gained an entry since).
+    pub stale_before: Option<i64>,
+    /// Now.
+    pub now: i64,
+}
+
+/// Records a consent: the grant becomes the union of what was consented before (unless stale)
+/// and now, computed in the write so that concurrent consents both land (step-up).
+pub fn consent_stmt(c: &Consent<'_>) -> Stmt {
+    stmt!(
+        "INSERT INTO grants (user_id, client_id, resource_server_id, scopes, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (user_id, client_id, resource_server_id) \
+         DO UPDATE SET scopes = CASE WHEN grants.updated_at < ?6 THEN excluded.scopes ELSE \
+           (SELECT json_group_array(value) FROM (SELECT value FROM json_each(grants.scopes) \
+            UNION SELECT value FROM json_each(excluded.scopes) ORDER BY value)) END, \
+         updated_at = excluded.updated_at",
+        c.user_id,
+        c.client_id,
+        c.resource_server_id,
+        crate::policy::scopes::to_json(c.scopes),
+        c.now,
+        c.stale_before.unwrap_or(0)
+    )
+}
+
+/// The consent a user gave a client on a resource server (by identifier): `scopes`,
+/// `updated_at`.
+pub fn consent_lookup_stmt(user_id: &str, client_id: &str, identifier: &str) -> Stmt {
+    stmt!(
+        "SELECT g.scopes, g.updated_at FROM grants g JOIN resource_servers r ON r.id = g.resource_server_id \
+         WHERE g.user_id = ?1 AND g.client_id = ?2 AND r.identifier = ?3",
+        user_id,
+        client_id,
+        identifier
+    )
 }
 
 /// A user's grants.
@@ -66,18 +114,7 @@ pub async fn revoke<S: Store + ?Sized>(
                 client_id,
                 rs_id
             ),
-            stmt!(
-                "INSERT INTO revocations (kind, id, revoked_at, expires_at) \
-                 SELECT 'family', id, ?4, ?5 FROM refresh_families \
-                 WHERE user_id = ?1 AND client_id = ?2 AND resource_server_id = ?3 AND revoked_at IS NULL \
-                 ON CONFLICT (kind, id) DO UPDATE SET revoked_at = max(revoked_at, excluded.revoked_at), \
-                 expires_at = max(expires_at, excluded.expires_at)",
-                user_id,
-                client_id,
-                rs_id,
-                now,
-                expires_at
-            ),
+            revocation::grant_families_stmt(user_id, client_id, rs_id, now, expires_at),
             families::revoke_for_grant_stmt(user_id, client_id, rs_id, reason, now),
         ])
         .await?

@@ -53,6 +53,34 @@ pub fn upsert_stmt(e: &Entry) -> Stmt {
     )
 }
 
+/// `family` entries for every unrevoked refresh family of a (user, client, resource server)
+/// grant, in the transaction that revokes them ([`crate::grants::revoke`]).
+pub fn grant_families_stmt(
+    user_id: &str,
+    client_id: &str,
+    rs_id: &str,
+    now: i64,
+    expires_at: i64,
+) -> Stmt {
+    stmt!(
+        "INSERT INTO revocations (kind, id, revoked_at, expires_at) \
+         SELECT 'family', id, ?4, ?5 FROM refresh_families \
+         WHERE user_id = ?1 AND client_id = ?2 AND resource_server_id = ?3 AND revoked_at IS NULL \
+         ON CONFLICT (kind, id) DO UPDATE SET revoked_at = max(revoked_at, excluded.revoked_at), \
+         expires_at = max(expires_at, excluded.expires_at)",
+        user_id,
+        client_id,
+        rs_id,
+        now,
+        expires_at
+    )
+}
+
+/// Removes entries past their expiry (the cron; KV expires its copies itself).
+pub fn prune_stmt(now: i64) -> Stmt {
+    stmt!("DELETE FROM revocations WHERE expires_at < ?1", now)
+}
+
 /// Records entries in D1 (in `extra`'s transaction, if given) and mirrors them to KV.
 pub async fn record<D: Database + RevocationList + ?Sized>(
     store: &D,

@@ -322,19 +322,12 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
         // counters, ended sessions and dead refresh families, in bounded batches where rows pile up.
         self.store
             .batch(vec![
-                crate::stmt!("DELETE FROM auth_codes WHERE expires_at < ?1", now - 86_400),
-                crate::stmt!("DELETE FROM revocations WHERE expires_at < ?1", now),
-                crate::stmt!(
-                    "DELETE FROM rate_counters WHERE window_start < ?1",
-                    now - 86_400
-                ),
+                crate::store::codes::prune_stmt(now - 86_400),
+                crate::revocation::prune_stmt(now),
+                crate::store::rate_counters::prune_stmt(now - 86_400),
                 crate::store::login_attempts::prune_stmt(now - 86_400, 10_000),
                 crate::store::sessions::prune_stmt(now, 10_000),
-                crate::stmt!(
-                    "DELETE FROM refresh_families WHERE expires_at < ?1 OR revoked_at < ?2",
-                    now,
-                    now - 30 * 86_400
-                ),
+                crate::store::families::prune_stmt(now, now - 30 * 86_400),
             ])
             .await?;
         Ok(report.join("; "))

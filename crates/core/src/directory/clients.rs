@@ -321,10 +321,10 @@ async fn role_stmts<D: Database + ?Sized>(
         if super::roles::get_row(db, r).await?.is_none() {
             return Err(FieldError::new(format!("roles[{i}]"), "no such role").into());
         }
-        out.push(stmt!(
-            "INSERT OR IGNORE INTO client_roles (client_id, role_id) VALUES (?1, ?2)",
+        out.push(super::roles::assign_stmt(
+            super::roles::Holder::Client,
             client_id,
-            r
+            r,
         ));
     }
     Ok(out)
@@ -343,10 +343,10 @@ async fn group_stmts<D: Database + ?Sized>(
         if super::groups::get_row(db, g).await?.is_none() {
             return Err(FieldError::new(format!("groups[{i}]"), "no such group").into());
         }
-        out.push(stmt!(
-            "INSERT OR IGNORE INTO group_agents (group_id, client_id) VALUES (?1, ?2)",
+        out.push(super::groups::add_member_stmt(
             g,
-            client_id
+            super::groups::Member::Agent,
+            client_id,
         ));
     }
     Ok(out)
@@ -914,7 +914,7 @@ pub async fn delete<D: Store + ?Sized, C: Crypto>(
     let radius = revocation::blast_radius(ctx.db, RevokedPrincipal::Client(id), ctx.now).await?;
     let reason = reason(query_reason.as_deref())?;
     let stmts = vec![
-        stmt!("DELETE FROM clients WHERE id = ?1", id),
+        delete_stmt(id),
         audit::record(
             ctx.now,
             &ctx.actor,
@@ -965,4 +965,120 @@ pub async fn rotate_secret<D: Database + ?Sized, C: Crypto>(
         "client_secret": secret.expose(),
         "client_secret_expires_at": 0,
     })))
+}
+
+/// Restricts a client to one more resource server.
+pub fn link_resource_stmt(client_id: &str, rs_id: &str) -> Stmt {
+    stmt!(
+        "INSERT OR IGNORE INTO client_resources (client_id, resource_server_id) VALUES (?1, ?2)",
+        client_id,
+        rs_id
+    )
+}
+
+/// Restricts a client seen for the first time to the resource servers that accept
+/// self-registered clients now (nothing if it is already restricted).
+pub fn link_self_registration_servers_stmt(client_id: &str) -> Stmt {
+    stmt!(
+        "INSERT OR IGNORE INTO client_resources (client_id, resource_server_id) \
+         SELECT ?1, id FROM resource_servers WHERE allow_self_registered = 1 \
+         AND NOT EXISTS (SELECT 1 FROM client_resources WHERE client_id = ?1)",
+        client_id
+    )
+}
+
+/// Marks a client as used now (last_used_at: unused-registration cleanup).
+pub fn touch_stmt(client_id: &str, now: i64) -> Stmt {
+    stmt!(
+        "UPDATE clients SET last_used_at = ?2 WHERE id = ?1",
+        client_id,
+        now
+    )
+}
+
+/// Deletes a client; rows that belong to it cascade.
+pub fn delete_stmt(client_id: &str) -> Stmt {
+    stmt!("DELETE FROM clients WHERE id = ?1", client_id)
+}
+
+/// A self-registered client's own update of its registration (RFC 7592), only while active.
+pub struct RegistrationUpdate<'a> {
+    /// client_id.
+    pub id: &'a str,
+    /// Name.
+    pub name: &'a str,
+    /// Auth method.
+    pub auth_method: &'a str,
+    /// Redirect URIs.
+    pub redirect_uris: &'a [String],
+    /// Grant types.
+    pub grant_types: &'a [String],
+    /// Metadata JSON.
+    pub metadata: Value,
+    /// See [`redirects_changed_at`].
+    pub redirect_uris_changed_at: Option<i64>,
+    /// Now.
+    pub now: i64,
+}
+
+/// The statement for a [`RegistrationUpdate`].
+pub fn registration_update_stmt(u: &RegistrationUpdate<'_>) -> Stmt {
+    stmt!(
+        "UPDATE clients SET name = ?2, token_endpoint_auth_method = ?3, redirect_uris = ?4, grant_types = ?5, \
+         metadata = ?6, updated_at = ?7, redirect_uris_changed_at = ?8 WHERE id = ?1 AND status = 'active'",
+        u.id,
+        u.name,
+        u.auth_method,
+        to_json_list(u.redirect_uris),
+        to_json_list(u.grant_types),
+        u.metadata.to_string(),
+        u.now,
+        u.redirect_uris_changed_at
+    )
+}
+
+/// Deletes self-registered clients never used and created before `before`; returns their ids.
+pub fn delete_unused_stmt(before: i64) -> Stmt {
+    stmt!(
+        "DELETE FROM clients WHERE kind IN ('dynamic', 'metadata') AND last_used_at IS NULL AND created_at < ?1 RETURNING id",
+        before
+    )
+}
+
+/// A metadata-document client as its document describes it now.
+pub struct MetadataClient<'a> {
+    /// Its URL (the client_id).
+    pub url: &'a str,
+    /// Display name.
+    pub name: &'a str,
+    /// Redirect URIs.
+    pub redirect_uris: &'a [String],
+    /// Grant types.
+    pub grant_types: &'a [String],
+    /// Metadata JSON.
+    pub metadata: Value,
+    /// See [`redirects_changed_at`].
+    pub redirect_uris_changed_at: Option<i64>,
+    /// Now.
+    pub now: i64,
+}
+
+/// Records or refreshes a metadata-document client (status and restrictions an admin set are
+/// kept).
+pub fn upsert_metadata_client_stmt(c: &MetadataClient<'_>) -> Stmt {
+    stmt!(
+        "INSERT INTO clients (id, kind, name, client_type, token_endpoint_auth_method, auth_method_strict, \
+         redirect_uris, grant_types, status, metadata, created_at, updated_at) \
+         VALUES (?1, 'metadata', ?2, 'public', 'none', 1, ?3, ?4, 'active', ?5, ?6, ?6) \
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, redirect_uris = excluded.redirect_uris, \
+         grant_types = excluded.grant_types, metadata = excluded.metadata, updated_at = excluded.updated_at, \
+         redirect_uris_changed_at = ?7",
+        c.url,
+        c.name,
+        to_json_list(c.redirect_uris),
+        to_json_list(c.grant_types),
+        c.metadata.to_string(),
+        c.now,
+        c.redirect_uris_changed_at
+    )
 }

@@ -9,7 +9,7 @@ use super::validate;
 use crate::crypto::Crypto;
 use crate::endpoints::admin::{self, Ctx};
 use crate::stmt;
-use crate::store::{decode, decode_first, Database, StoreError};
+use crate::store::{decode, decode_first, Database, Stmt, StoreError};
 use crate::wire::{Error, Request, Response};
 
 /// A group as stored.
@@ -197,6 +197,22 @@ pub async fn members<D: Database + ?Sized>(db: &D, id: &str) -> Result<Response,
     Ok(admin::ok(json!({ "users": users, "agents": agents })))
 }
 
+/// Adds a member to a group (idempotent).
+pub fn add_member_stmt(group_id: &str, kind: Member, member: &str) -> Stmt {
+    match kind {
+        Member::User => stmt!(
+            "INSERT OR IGNORE INTO group_users (group_id, user_id) VALUES (?1, ?2)",
+            group_id,
+            member
+        ),
+        Member::Agent => stmt!(
+            "INSERT OR IGNORE INTO group_agents (group_id, client_id) VALUES (?1, ?2)",
+            group_id,
+            member
+        ),
+    }
+}
+
 /// `PUT /groups/{id}/{users|agents}/{member}`: idempotent.
 pub async fn add<D: Database + ?Sized, C: Crypto>(
     ctx: &mut Ctx<'_, D, C>,
@@ -205,35 +221,22 @@ pub async fn add<D: Database + ?Sized, C: Crypto>(
     member: &str,
 ) -> Result<Response, Error> {
     get_row(ctx.db, id).await?.ok_or(Error::NoSuch("group"))?;
-    let (insert, noun) = match kind {
+    let noun = match kind {
         Member::User => {
             super::users::get_row(ctx.db, member)
                 .await?
                 .ok_or(Error::NoSuch("user"))?;
-            (
-                stmt!(
-                    "INSERT OR IGNORE INTO group_users (group_id, user_id) VALUES (?1, ?2)",
-                    id,
-                    member
-                ),
-                "user",
-            )
+            "user"
         }
         Member::Agent => {
             let c = super::clients::get_row(ctx.db, member).await?;
             if c.is_none_or(|c| c.kind != "agent") {
                 return Err(Error::NoSuch("agent"));
             }
-            (
-                stmt!(
-                    "INSERT OR IGNORE INTO group_agents (group_id, client_id) VALUES (?1, ?2)",
-                    id,
-                    member
-                ),
-                "agent",
-            )
+            "agent"
         }
     };
+    let insert = add_member_stmt(id, kind, member);
     ctx.db
         .batch(vec![
             insert,

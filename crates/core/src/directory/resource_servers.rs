@@ -662,3 +662,58 @@ pub async fn delete_scope<D: Database + ?Sized, C: Crypto>(
         .await?;
     Ok(admin::no_content())
 }
+
+/// A resource server mcpgate provides itself (the admin API).
+pub struct Builtin<'a> {
+    /// Fixed id.
+    pub id: &'a str,
+    /// Its identifier (follows the issuer).
+    pub identifier: &'a str,
+    /// Name.
+    pub name: &'a str,
+    /// Description.
+    pub description: &'a str,
+    /// Access-token lifetime (seconds).
+    pub access_token_ttl: i64,
+    /// Scopes: (id, name, description).
+    pub scopes: &'a [(&'a str, &'a str, &'a str)],
+    /// Implications between them: (scope id, implied scope id).
+    pub implies: &'a [(&'a str, &'a str)],
+    /// Now.
+    pub now: i64,
+}
+
+/// Creates a built-in resource server (or points it at the current issuer), its scopes and
+/// their implications; never accepts self-registered clients.
+pub fn ensure_builtin_stmts(b: &Builtin<'_>) -> Vec<Stmt> {
+    let mut v = vec![stmt!(
+        "INSERT INTO resource_servers (id, kind, identifier, name, description, access_token_ttl, \
+         allow_self_registered, created_at, updated_at) VALUES (?1, 'api', ?2, ?3, ?4, ?5, 0, ?6, ?6) \
+         ON CONFLICT (id) DO UPDATE SET identifier = excluded.identifier, updated_at = excluded.updated_at",
+        b.id,
+        b.identifier,
+        b.name,
+        b.description,
+        b.access_token_ttl,
+        b.now
+    )];
+    v.extend(b.scopes.iter().map(|(id, name, description)| {
+        stmt!(
+            "INSERT OR IGNORE INTO scopes (id, resource_server_id, name, description, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            *id,
+            b.id,
+            *name,
+            *description,
+            b.now
+        )
+    }));
+    v.extend(b.implies.iter().map(|(from, to)| {
+        stmt!(
+            "INSERT OR IGNORE INTO scope_implies (scope_id, implied_id) VALUES (?1, ?2)",
+            *from,
+            *to
+        )
+    }));
+    v
+}

@@ -9,7 +9,7 @@ use super::validate::{self, FieldError};
 use crate::crypto::Crypto;
 use crate::endpoints::admin::{self, Ctx};
 use crate::stmt;
-use crate::store::{decode, decode_first, Database, StoreError};
+use crate::store::{decode, decode_first, Database, Stmt, StoreError};
 use crate::wire::{Error, Request, Response};
 
 /// A role as stored.
@@ -285,17 +285,9 @@ impl Holder {
     }
 }
 
-/// `PUT /{holders}/{id}/roles/{role_id}`: idempotent.
-pub async fn assign<D: Database + ?Sized, C: Crypto>(
-    ctx: &mut Ctx<'_, D, C>,
-    holder: Holder,
-    holder_id: &str,
-    role_id: &str,
-) -> Result<Response, Error> {
-    get_row(ctx.db, role_id)
-        .await?
-        .ok_or(Error::NoSuch("role"))?;
-    let insert = match holder {
+/// Assigns a role to a holder (idempotent).
+pub fn assign_stmt(holder: Holder, holder_id: &str, role_id: &str) -> Stmt {
+    match holder {
         Holder::User => stmt!(
             "INSERT OR IGNORE INTO user_roles (user_id, role_id) VALUES (?1, ?2)",
             holder_id,
@@ -311,7 +303,53 @@ pub async fn assign<D: Database + ?Sized, C: Crypto>(
             holder_id,
             role_id
         ),
-    };
+    }
+}
+
+/// A role (and its scopes, by id) that is created unless it exists (the bootstrap's admin role).
+pub fn ensure_stmts(
+    id: &str,
+    name: &str,
+    description: &str,
+    scope_ids: &[&str],
+    now: i64,
+) -> Vec<Stmt> {
+    let mut v = vec![stmt!(
+        "INSERT OR IGNORE INTO roles (id, name, description, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+        id,
+        name,
+        description,
+        now
+    )];
+    v.extend(scope_ids.iter().map(|s| {
+        stmt!(
+            "INSERT OR IGNORE INTO role_scopes (role_id, scope_id) VALUES (?1, ?2)",
+            id,
+            *s
+        )
+    }));
+    v
+}
+
+/// Holders of a role among clients (the bootstrap checks whether an admin client exists).
+pub fn clients_holding_stmt(role_id: &str) -> Stmt {
+    stmt!(
+        "SELECT client_id FROM client_roles WHERE role_id = ?1 LIMIT 1",
+        role_id
+    )
+}
+
+/// `PUT /{holders}/{id}/roles/{role_id}`: idempotent.
+pub async fn assign<D: Database + ?Sized, C: Crypto>(
+    ctx: &mut Ctx<'_, D, C>,
+    holder: Holder,
+    holder_id: &str,
+    role_id: &str,
+) -> Result<Response, Error> {
+    get_row(ctx.db, role_id)
+        .await?
+        .ok_or(Error::NoSuch("role"))?;
+    let insert = assign_stmt(holder, holder_id, role_id);
     ctx.db
         .batch(vec![
             insert,

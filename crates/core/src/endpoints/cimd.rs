@@ -15,13 +15,12 @@
 //! servers that accept self-registered clients at that moment.
 
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::config::Registration;
 use crate::directory::clients::{self, Client, GRANT_CODE, GRANT_REFRESH};
 use crate::outbound::Fetched;
 use crate::policy::redirect::{self, AppType};
-use crate::stmt;
 use crate::store::{rate_counters, Store};
 use crate::uri::AbsoluteUri;
 
@@ -293,27 +292,16 @@ async fn record<S: Store + ?Sized>(
     };
     store
         .batch(vec![
-            stmt!(
-                "INSERT INTO clients (id, kind, name, client_type, token_endpoint_auth_method, auth_method_strict, \
-                 redirect_uris, grant_types, status, metadata, created_at, updated_at) \
-                 VALUES (?1, 'metadata', ?2, 'public', 'none', 1, ?3, ?4, 'active', ?5, ?6, ?6) \
-                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, redirect_uris = excluded.redirect_uris, \
-                 grant_types = excluded.grant_types, metadata = excluded.metadata, updated_at = excluded.updated_at, \
-                 redirect_uris_changed_at = ?7",
+            clients::upsert_metadata_client_stmt(&clients::MetadataClient {
                 url,
-                &name,
-                crate::directory::to_json_list(&doc.redirect_uris),
-                crate::directory::to_json_list(&grants),
-                Value::to_string(&metadata),
+                name: &name,
+                redirect_uris: &doc.redirect_uris,
+                grant_types: &grants,
+                metadata,
+                redirect_uris_changed_at: changed_at,
                 now,
-                changed_at
-            ),
-            stmt!(
-                "INSERT OR IGNORE INTO client_resources (client_id, resource_server_id) \
-                 SELECT ?1, id FROM resource_servers WHERE allow_self_registered = 1 \
-                 AND NOT EXISTS (SELECT 1 FROM client_resources WHERE client_id = ?1)",
-                url
-            ),
+            }),
+            clients::link_self_registration_servers_stmt(url),
         ])
         .await
         .map_err(|_| CimdError::Unavailable)?;

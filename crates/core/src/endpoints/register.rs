@@ -393,13 +393,11 @@ pub async fn register<S: Store + ?Sized, C: Crypto>(
         registration_token_hash: Some(rat.digest()),
         now,
     })];
-    stmts.extend(servers.iter().map(|rs| {
-        stmt!(
-            "INSERT INTO client_resources (client_id, resource_server_id) VALUES (?1, ?2)",
-            &id,
-            &rs.id
-        )
-    }));
+    stmts.extend(
+        servers
+            .iter()
+            .map(|rs| clients::link_resource_stmt(&id, &rs.id)),
+    );
     stmts.push(audit::record(
         now,
         "registration",
@@ -490,20 +488,29 @@ pub async fn manage<S: Store + ?Sized, C: Crypto>(
             }
             svc.store
                 .batch(vec![
-                    stmt!(
-                        "UPDATE clients SET name = ?2, token_endpoint_auth_method = ?3, redirect_uris = ?4, grant_types = ?5, \
-                         metadata = ?6, updated_at = ?7, redirect_uris_changed_at = ?8 WHERE id = ?1 AND status = 'active'",
+                    clients::registration_update_stmt(&clients::RegistrationUpdate {
                         id,
-                        &v.name,
-                        v.auth_method,
-                        crate::directory::to_json_list(&v.redirect_uris),
-                        crate::directory::to_json_list(&v.grant_types),
-                        Value::Object(v.metadata).to_string(),
-                        now,
+                        name: &v.name,
+                        auth_method: v.auth_method,
+                        redirect_uris: &v.redirect_uris,
+                        grant_types: &v.grant_types,
+                        metadata: Value::Object(v.metadata),
                         // A new redirect URI needs new consent (authorize.rs).
-                        clients::redirects_changed_at(&c, &v.redirect_uris, now)
+                        redirect_uris_changed_at: clients::redirects_changed_at(
+                            &c,
+                            &v.redirect_uris,
+                            now,
+                        ),
+                        now,
+                    }),
+                    audit::record(
+                        now,
+                        id,
+                        "client.update_registration",
+                        "client",
+                        id,
+                        json!({}),
                     ),
-                    audit::record(now, id, "client.update_registration", "client", id, json!({})),
                 ])
                 .await?;
             let c = clients::get_row(svc.store, id)
@@ -519,7 +526,7 @@ pub async fn manage<S: Store + ?Sized, C: Crypto>(
         }
         http::Method::DELETE => {
             let stmts = vec![
-                stmt!("DELETE FROM clients WHERE id = ?1", id),
+                clients::delete_stmt(id),
                 audit::record(now, id, "client.unregister", "client", id, json!({})),
             ];
             revocation::revoke_principal(
@@ -546,10 +553,7 @@ pub async fn delete_unused<S: Store + ?Sized>(
     now: i64,
 ) -> Result<usize, Error> {
     let rows = db
-        .query(stmt!(
-            "DELETE FROM clients WHERE kind IN ('dynamic', 'metadata') AND last_used_at IS NULL AND created_at < ?1 RETURNING id",
-            now - unused_days * 86_400
-        ))
+        .query(clients::delete_unused_stmt(now - unused_days * 86_400))
         .await?;
     Ok(rows.len())
 }

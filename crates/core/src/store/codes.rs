@@ -118,3 +118,8 @@ pub fn record_access_stmt(digest: &str, jti: &str, exp: i64) -> Stmt {
         exp
     )
 }
+
+/// Removes codes that expired before `before` (the cron).
+pub fn prune_stmt(before: i64) -> Stmt {
+    stmt!("DELETE FROM auth_codes WHERE expires_at < ?1", before)
+}

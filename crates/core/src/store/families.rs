@@ -256,3 +256,13 @@ pub fn ids(rows: Vec<Row>) -> Result<Vec<String>, StoreError> {
         .map(|r| r.id)
         .collect())
 }
+
+/// Removes families that ended (absolute lifetime) before `now` or were revoked before
+/// `revoked_before` (the cron); their refresh tokens cascade.
+pub fn prune_stmt(now: i64, revoked_before: i64) -> Stmt {
+    stmt!(
+        "DELETE FROM refresh_families WHERE expires_at < ?1 OR revoked_at < ?2",
+        now,
+        revoked_before
+    )
+}

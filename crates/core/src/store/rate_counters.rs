@@ -51,3 +51,8 @@ pub async fn count<D: Database + ?Sized>(
     }
     Ok(over.then(|| u32::try_from((window + window_secs - now).max(1)).unwrap_or(u32::MAX)))
 }
+
+/// Removes counters whose window started before `before` (the cron).
+pub fn prune_stmt(before: i64) -> super::Stmt {
+    stmt!("DELETE FROM rate_counters WHERE window_start < ?1", before)
+}

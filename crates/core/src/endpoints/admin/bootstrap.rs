@@ -8,10 +8,11 @@ use serde_json::json;
 
 use super::Ctx;
 use crate::crypto::Crypto;
-use crate::directory::audit;
-use crate::directory::clients::{insert_stmt, NewClient, GRANT_CLIENT_CREDENTIALS};
+use crate::directory::clients::{
+    insert_stmt, link_resource_stmt, NewClient, GRANT_CLIENT_CREDENTIALS,
+};
+use crate::directory::{audit, resource_servers, roles};
 use crate::secret::generate_secret;
-use crate::stmt;
 use crate::store::Database;
 use crate::wire::{Error, Response};
 
@@ -60,10 +61,7 @@ pub async fn bootstrap<D: Database + ?Sized, C: Crypto>(
 ) -> Result<Response, Error> {
     let existing = ctx
         .db
-        .query(stmt!(
-            "SELECT client_id FROM client_roles WHERE role_id = ?1 LIMIT 1",
-            ADMIN_ROLE_ID
-        ))
+        .query(roles::clients_holding_stmt(ADMIN_ROLE_ID))
         .await?;
     if !existing.is_empty() {
         return Err(Error::Conflict(
@@ -78,33 +76,31 @@ pub async fn bootstrap<D: Database + ?Sized, C: Crypto>(
     let id = ctx.id("app");
     let secret = generate_secret(ctx.rng);
     let grants = vec![GRANT_CLIENT_CREDENTIALS.to_owned()];
-    let stmts = vec![
-        stmt!(
-            "INSERT INTO resource_servers (id, kind, identifier, name, description, access_token_ttl, \
-             allow_self_registered, created_at, updated_at) VALUES (?1, 'api', ?2, 'mcpgate admin API', \
-             'Manage mcpgate itself', 300, 0, ?3, ?3) \
-             ON CONFLICT (id) DO UPDATE SET identifier = excluded.identifier, updated_at = excluded.updated_at",
-            ADMIN_RS_ID,
-            &ident,
-            now
-        ),
-        stmt!(
-            "INSERT OR IGNORE INTO scopes (id, resource_server_id, name, description, created_at) VALUES \
-             (?1, ?3, 'admin.read', 'Read the directory, keys and audit log', ?4), \
-             (?2, ?3, 'admin.write', 'Change the directory and keys', ?4)",
-            read_id,
-            write_id,
-            ADMIN_RS_ID,
-            now
-        ),
-        stmt!("INSERT OR IGNORE INTO scope_implies (scope_id, implied_id) VALUES (?1, ?2)", write_id, read_id),
-        stmt!(
-            "INSERT OR IGNORE INTO roles (id, name, description, created_at, updated_at) \
-             VALUES (?1, 'mcpgate-admin', 'Full access to the admin API', ?2, ?2)",
-            ADMIN_ROLE_ID,
-            now
-        ),
-        stmt!("INSERT OR IGNORE INTO role_scopes (role_id, scope_id) VALUES (?1, ?2)", ADMIN_ROLE_ID, write_id),
+    let mut stmts = resource_servers::ensure_builtin_stmts(&resource_servers::Builtin {
+        id: ADMIN_RS_ID,
+        identifier: &ident,
+        name: "mcpgate admin API",
+        description: "Manage mcpgate itself",
+        access_token_ttl: 300,
+        scopes: &[
+            (
+                read_id,
+                SCOPE_READ,
+                "Read the directory, keys and audit log",
+            ),
+            (write_id, SCOPE_WRITE, "Change the directory and keys"),
+        ],
+        implies: &[(write_id, read_id)],
+        now,
+    });
+    stmts.extend(roles::ensure_stmts(
+        ADMIN_ROLE_ID,
+        "mcpgate-admin",
+        "Full access to the admin API",
+        &[write_id],
+        now,
+    ));
+    stmts.extend([
         insert_stmt(&NewClient {
             id: &id,
             kind: "application",
@@ -121,10 +117,17 @@ pub async fn bootstrap<D: Database + ?Sized, C: Crypto>(
             registration_token_hash: None,
             now,
         }),
-        stmt!("INSERT INTO client_roles (client_id, role_id) VALUES (?1, ?2)", &id, ADMIN_ROLE_ID),
-        stmt!("INSERT INTO client_resources (client_id, resource_server_id) VALUES (?1, ?2)", &id, ADMIN_RS_ID),
-        audit::record(now, &ctx.actor, "admin.bootstrap", "client", &id, json!({ "resource": ident })),
-    ];
+        roles::assign_stmt(roles::Holder::Client, &id, ADMIN_ROLE_ID),
+        link_resource_stmt(&id, ADMIN_RS_ID),
+        audit::record(
+            now,
+            &ctx.actor,
+            "admin.bootstrap",
+            "client",
+            &id,
+            json!({ "resource": ident }),
+        ),
+    ]);
     ctx.db.batch(stmts).await?;
     Ok(super::created(json!({
         "client_id": id,

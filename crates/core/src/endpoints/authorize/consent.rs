@@ -9,11 +9,11 @@ use crate::crypto::Crypto;
 use crate::directory::clients;
 use crate::directory::Status;
 use crate::endpoints::target;
+use crate::grants;
 use crate::policy::redirect;
-use crate::policy::scopes::{self, Scopes};
+use crate::policy::scopes::Scopes;
 use crate::service::Service;
 use crate::session::Keys;
-use crate::stmt;
 use crate::store::Store;
 use crate::ui;
 use crate::wire::error::AuthorizeError;
@@ -105,20 +105,14 @@ pub async fn consent<S: Store + ?Sized, C: Crypto>(
     // new redirect URI does not carry over.
     let saved = svc
         .store
-        .query(stmt!(
-            "INSERT INTO grants (user_id, client_id, resource_server_id, scopes, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (user_id, client_id, resource_server_id) \
-             DO UPDATE SET scopes = CASE WHEN grants.updated_at < ?6 THEN excluded.scopes ELSE \
-               (SELECT json_group_array(value) FROM (SELECT value FROM json_each(grants.scopes) \
-                UNION SELECT value FROM json_each(excluded.scopes) ORDER BY value)) END, \
-             updated_at = excluded.updated_at",
-            &user.id,
-            &t.client.id,
-            &target.rs.id,
-            scopes::to_json(&p.g.iter().cloned().collect()),
+        .query(grants::consent_stmt(&grants::Consent {
+            user_id: &user.id,
+            client_id: &t.client.id,
+            resource_server_id: &target.rs.id,
+            scopes: &p.g.iter().cloned().collect(),
+            stale_before: t.client.redirect_uris_changed_at,
             now,
-            t.client.redirect_uris_changed_at.unwrap_or(0)
-        ))
+        }))
         .await;
     if saved.is_err() {
         return redirect_error(

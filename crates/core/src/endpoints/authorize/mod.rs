@@ -501,11 +501,10 @@ async fn decide<S: Store + ?Sized, C: Crypto>(
     let issuer = &svc.config.issuer;
     let mut stmts =
         permissions::load_stmts(&Principal::User(user.id.clone()), &v.target.rs.identifier);
-    stmts.push(stmt!(
-        "SELECT scopes, updated_at FROM grants WHERE user_id = ?1 AND client_id = ?2 AND resource_server_id = ?3",
+    stmts.push(crate::grants::consent_lookup_stmt(
         &user.id,
         &v.t.client.id,
-        &v.target.rs.id
+        &v.target.rs.identifier,
     ));
     stmts.push(stmt!(
         "SELECT name, description FROM scopes WHERE resource_server_id = ?1 ORDER BY name",
@@ -677,19 +676,19 @@ async fn issue_code<S: Store + ?Sized, C: Crypto>(
     let code = crate::secret::generate_secret(rng);
     let stored = svc
         .store
-        .query(stmt!(
-            "INSERT INTO auth_codes (code_hash, client_id, user_id, resource_server_id, resource, redirect_uri, scopes, \
-             code_challenge, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            code.digest(),
-            &t.client.id,
-            user_id,
-            &target.rs.id,
-            &target.rs.identifier,
-            &t.redirect_uri,
-            scopes::to_json(requested),
-            challenge,
-            now,
-            now + CODE_TTL_SECS
+        .query(crate::store::codes::insert_stmt(
+            &crate::store::codes::NewCode {
+                digest: code.digest(),
+                client_id: &t.client.id,
+                user_id,
+                resource_server_id: &target.rs.id,
+                resource: &target.rs.identifier,
+                redirect_uri: &t.redirect_uri,
+                scopes: scopes::to_json(requested),
+                code_challenge: challenge,
+                now,
+                expires_at: now + CODE_TTL_SECS,
+            },
         ))
         .await;
     if stored.is_err() {

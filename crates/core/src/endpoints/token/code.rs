@@ -17,7 +17,6 @@ use crate::policy::{pkce, scopes};
 use crate::revocation;
 use crate::secret::{generate_secret, sha256_b64};
 use crate::service::Service;
-use crate::stmt;
 use crate::store::families::{self, NewFamily};
 use crate::store::{codes, Store, StoreError};
 use crate::wire::error::GrantError;
@@ -87,11 +86,7 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
         now,
     });
     stmts.push(codes::record_access_stmt(&digest, &m.jti, m.exp));
-    stmts.push(stmt!(
-        "UPDATE clients SET last_used_at = ?2 WHERE id = ?1",
-        &client.id,
-        now
-    ));
+    stmts.push(crate::directory::clients::touch_stmt(&client.id, now));
     let rows = match svc.store.batch(stmts).await {
         Ok(rows) => rows,
         Err(StoreError::Conflict(_)) => return Err(replayed()),

@@ -124,11 +124,7 @@ async fn resolve_resource<S: Store + ?Sized>(
 async fn touch<S: Store + ?Sized>(db: &S, client: &Client, now: i64) {
     if client.last_used_at.is_none_or(|t| now - t >= 3600) {
         let _ = db
-            .query(stmt!(
-                "UPDATE clients SET last_used_at = ?2 WHERE id = ?1",
-                &client.id,
-                now
-            ))
+            .query(crate::directory::clients::touch_stmt(&client.id, now))
             .await;
     }
 }
@@ -161,12 +157,8 @@ struct GrantRow {
 /// Statements for a user's view of a target: user permissions (3) and the consent grant (1).
 fn user_stmts(user_id: &str, client_id: &str, identifier: &str) -> Vec<Stmt> {
     let mut v = permissions::load_stmts(&Principal::User(user_id.to_owned()), identifier);
-    v.push(stmt!(
-        "SELECT g.scopes FROM grants g JOIN resource_servers r ON r.id = g.resource_server_id \
-         WHERE g.user_id = ?1 AND g.client_id = ?2 AND r.identifier = ?3",
-        user_id,
-        client_id,
-        identifier
+    v.push(crate::grants::consent_lookup_stmt(
+        user_id, client_id, identifier,
     ));
     v
 }
