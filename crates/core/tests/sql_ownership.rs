@@ -131,3 +131,36 @@ fn every_table_is_written_from_its_one_owner_module() {
     assert_eq!(tables, listed, "every table has exactly one owner listed");
     assert!(seen.len() >= 20, "the scan found the statements ({seen:?})");
 }
+
+#[test]
+fn no_statement_is_written_twice() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&root, &mut files);
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    let mut twice = Vec::new();
+    for f in files {
+        let rel = f.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&f).unwrap();
+        for (start, _) in text.match_indices('"') {
+            let rest = &text[start + 1..];
+            if !["SELECT ", "INSERT ", "UPDATE ", "DELETE "]
+                .iter()
+                .any(|k| rest.starts_with(k))
+            {
+                continue;
+            }
+            let Some(end) = rest.find('"') else { continue };
+            // Normalise the line continuations and spacing of the literal.
+            let sql = rest[..end]
+                .replace("\\\n", " ")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            if let Some(first) = seen.insert(sql.clone(), rel.clone()) {
+                twice.push(format!("{first} and {rel}: {sql}"));
+            }
+        }
+    }
+    assert!(twice.is_empty(), "statements written twice:\n{}", twice.join("\n"));
+}

@@ -146,12 +146,14 @@ fn view(c: &Client, resources: &[String]) -> Value {
     .unwrap_or_default()
 }
 
+/// The statement loading a client.
+pub fn get_stmt(id: &str) -> Stmt {
+    stmt!("SELECT * FROM clients WHERE id = ?1", id)
+}
+
 /// Loads a client.
 pub async fn get_row<D: Database + ?Sized>(db: &D, id: &str) -> Result<Option<Client>, StoreError> {
-    decode_first(
-        db.query(stmt!("SELECT * FROM clients WHERE id = ?1", id))
-            .await?,
-    )
+    decode_first(db.query(get_stmt(id)).await?)
 }
 
 #[derive(Deserialize)]
@@ -161,15 +163,16 @@ struct Identifier {
 
 /// The resource servers a client is restricted to (empty: not restricted).
 pub async fn resources<D: Database + ?Sized>(db: &D, id: &str) -> Result<Vec<String>, StoreError> {
-    identifiers(
-        db,
-        stmt!(
-            "SELECT r.identifier FROM client_resources cr JOIN resource_servers r ON r.id = cr.resource_server_id \
-             WHERE cr.client_id = ?1 ORDER BY r.identifier",
-            id
-        ),
+    identifiers(db, restriction_stmt(id)).await
+}
+
+/// The identifiers of the resource servers a client is restricted to (none: not restricted).
+pub fn restriction_stmt(client_id: &str) -> Stmt {
+    stmt!(
+        "SELECT r.identifier FROM client_resources cr JOIN resource_servers r ON r.id = cr.resource_server_id \
+         WHERE cr.client_id = ?1 ORDER BY r.identifier",
+        client_id
     )
-    .await
 }
 
 /// A delegation an admin configured for token exchange (RFC 8693): the client may exchange
@@ -229,14 +232,7 @@ async fn resource_stmts<D: Database + ?Sized>(
     client_id: &str,
     list: &[String],
 ) -> Result<Vec<Stmt>, Error> {
-    link_stmts(
-        db,
-        "resources",
-        list,
-        "INSERT OR IGNORE INTO client_resources (client_id, resource_server_id) VALUES (?1, ?2)",
-        client_id,
-    )
-    .await
+    link_stmts(db, "resources", list, link_resource_stmt, client_id).await
 }
 
 /// Statements recording a client's token-exchange delegations, after checking every resource
@@ -278,23 +274,25 @@ async fn introspect_stmts<D: Database + ?Sized>(
     client_id: &str,
     list: &[String],
 ) -> Result<Vec<Stmt>, Error> {
-    link_stmts(
-        db,
-        "introspect",
-        list,
-        "INSERT OR IGNORE INTO introspection_rights (client_id, resource_server_id) VALUES (?1, ?2)",
-        client_id,
-    )
-    .await
+    link_stmts(db, "introspect", list, introspection_right_stmt, client_id).await
 }
 
-/// `insert` (`?1` the client, `?2` a resource server's id) for each resource server named in
+/// Lets a client introspect tokens of a resource server.
+fn introspection_right_stmt(client_id: &str, rs_id: &str) -> Stmt {
+    stmt!(
+        "INSERT OR IGNORE INTO introspection_rights (client_id, resource_server_id) VALUES (?1, ?2)",
+        client_id,
+        rs_id
+    )
+}
+
+/// `insert(client, resource server id)` for each resource server named in
 /// `list` (the request's `field`), after checking each exists.
 async fn link_stmts<D: Database + ?Sized>(
     db: &D,
     field: &str,
     list: &[String],
-    insert: &'static str,
+    insert: fn(&str, &str) -> Stmt,
     client_id: &str,
 ) -> Result<Vec<Stmt>, Error> {
     let idents = validate::list(field, list, validate::resource_identifier)?;
@@ -303,7 +301,7 @@ async fn link_stmts<D: Database + ?Sized>(
         let rs = super::resource_servers::get_by_identifier(db, ident)
             .await?
             .ok_or_else(|| FieldError::new(format!("{field}[{i}]"), "no such resource server"))?;
-        out.push(stmt!(insert, client_id, rs.id));
+        out.push(insert(client_id, &rs.id));
     }
     Ok(out)
 }

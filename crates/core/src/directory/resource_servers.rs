@@ -196,13 +196,7 @@ pub async fn get_by_identifier<D: Database + ?Sized>(
     db: &D,
     identifier: &str,
 ) -> Result<Option<ResourceServer>, StoreError> {
-    decode_first(
-        db.query(stmt!(
-            "SELECT * FROM resource_servers WHERE identifier = ?1",
-            identifier
-        ))
-        .await?,
-    )
+    decode_first(db.query(by_identifier_stmt(identifier)).await?)
 }
 
 async fn require<D: Database + ?Sized>(db: &D, id: &str) -> Result<ResourceServer, Error> {
@@ -217,13 +211,7 @@ pub async fn scopes<D: Database + ?Sized>(
     rs_id: &str,
 ) -> Result<Vec<ScopeView>, StoreError> {
     let mut r = db
-        .batch(vec![
-            stmt!(
-                "SELECT name, description FROM scopes WHERE resource_server_id = ?1 ORDER BY name",
-                rs_id
-            ),
-            implies_stmt(rs_id),
-        ])
+        .batch(vec![scope_descriptions_stmt(rs_id), implies_stmt(rs_id)])
         .await?
         .into_iter();
     let rows: Vec<ScopeRow> = decode(r.next().unwrap_or_default())?;
@@ -371,14 +359,7 @@ pub async fn create<D: Database + ?Sized, C: Crypto>(
         now
     )];
     for (sid, n, d) in &scope_rows {
-        stmts.push(stmt!(
-            "INSERT INTO scopes (id, resource_server_id, name, description, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            sid,
-            &id,
-            n,
-            d,
-            now
-        ));
+        stmts.push(insert_scope_stmt(sid, &id, n, d, now));
     }
     for (from, to) in &edges {
         stmts.push(edge_insert(&id, from, to));
@@ -556,14 +537,7 @@ pub async fn create_scope<D: Database + ?Sized, C: Crypto>(
         return Err(FieldError::new("implies", "a scope cannot imply itself").into());
     }
     let sid = ctx.id("scp");
-    let mut stmts = vec![stmt!(
-        "INSERT INTO scopes (id, resource_server_id, name, description, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        &sid,
-        id,
-        &name,
-        description,
-        ctx.now
-    )];
+    let mut stmts = vec![insert_scope_stmt(&sid, id, &name, &description, ctx.now)];
     stmts.extend(implies.iter().map(|to| edge_insert(id, &name, to)));
     stmts.push(audit::record(
         ctx.now,
@@ -716,4 +690,32 @@ pub fn ensure_builtin_stmts(b: &Builtin<'_>) -> Vec<Stmt> {
         )
     }));
     v
+}
+
+/// Inserts a scope.
+fn insert_scope_stmt(id: &str, rs_id: &str, name: &str, description: &str, now: i64) -> Stmt {
+    stmt!(
+        "INSERT INTO scopes (id, resource_server_id, name, description, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        id,
+        rs_id,
+        name,
+        description,
+        now
+    )
+}
+
+/// Loads a resource server by its identifier.
+pub fn by_identifier_stmt(identifier: &str) -> Stmt {
+    stmt!(
+        "SELECT * FROM resource_servers WHERE identifier = ?1",
+        identifier
+    )
+}
+
+/// A resource server's scopes with their descriptions (`name`, `description`), by name.
+pub fn scope_descriptions_stmt(rs_id: &str) -> Stmt {
+    stmt!(
+        "SELECT name, description FROM scopes WHERE resource_server_id = ?1 ORDER BY name",
+        rs_id
+    )
 }

@@ -103,18 +103,29 @@ async fn resolve<D: Database + ?Sized>(db: &D, refs: &[ScopeRef]) -> Result<Vec<
     Ok(ids)
 }
 
+/// The statement loading a role.
+fn get_stmt(id: &str) -> Stmt {
+    stmt!("SELECT * FROM roles WHERE id = ?1", id)
+}
+
+/// Adds a scope (by id) to a role.
+fn role_scope_stmt(role_id: &str, scope_id: &str) -> Stmt {
+    stmt!(
+        "INSERT INTO role_scopes (role_id, scope_id) VALUES (?1, ?2)",
+        role_id,
+        scope_id
+    )
+}
+
 /// Loads a role.
 pub async fn get_row<D: Database + ?Sized>(db: &D, id: &str) -> Result<Option<Role>, StoreError> {
-    decode_first(
-        db.query(stmt!("SELECT * FROM roles WHERE id = ?1", id))
-            .await?,
-    )
+    decode_first(db.query(get_stmt(id)).await?)
 }
 
 async fn view<D: Database + ?Sized>(db: &D, id: &str) -> Result<Value, Error> {
     let mut r = db
         .batch(vec![
-            stmt!("SELECT * FROM roles WHERE id = ?1", id),
+            get_stmt(id),
             stmt!(
                 "SELECT r.identifier AS resource, s.name AS scope FROM role_scopes rs \
                  JOIN scopes s ON s.id = rs.scope_id JOIN resource_servers r ON r.id = s.resource_server_id \
@@ -153,13 +164,7 @@ pub async fn create<D: Database + ?Sized, C: Crypto>(
         description,
         ctx.now
     )];
-    stmts.extend(scope_ids.iter().map(|s| {
-        stmt!(
-            "INSERT INTO role_scopes (role_id, scope_id) VALUES (?1, ?2)",
-            &id,
-            s
-        )
-    }));
+    stmts.extend(scope_ids.iter().map(|s| role_scope_stmt(&id, s)));
     stmts.push(audit::record(
         ctx.now,
         &ctx.actor,
@@ -216,13 +221,7 @@ pub async fn update<D: Database + ?Sized, C: Crypto>(
     if let Some(refs) = &input.scopes {
         let ids = resolve(ctx.db, refs).await?;
         stmts.push(stmt!("DELETE FROM role_scopes WHERE role_id = ?1", id));
-        stmts.extend(ids.iter().map(|s| {
-            stmt!(
-                "INSERT INTO role_scopes (role_id, scope_id) VALUES (?1, ?2)",
-                id,
-                s
-            )
-        }));
+        stmts.extend(ids.iter().map(|s| role_scope_stmt(id, s)));
     }
     stmts.push(audit::record(
         ctx.now,

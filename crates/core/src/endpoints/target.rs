@@ -61,14 +61,7 @@ struct NameRow {
     name: String,
 }
 
-/// Statement listing the resource servers a client is restricted to.
-pub fn restriction_stmt(client_id: &str) -> Stmt {
-    stmt!(
-        "SELECT r.identifier FROM client_resources cr JOIN resource_servers r ON r.id = cr.resource_server_id \
-         WHERE cr.client_id = ?1 ORDER BY r.identifier",
-        client_id
-    )
-}
+pub use crate::directory::clients::restriction_stmt;
 
 /// Decodes [`restriction_stmt`] rows.
 pub fn restriction_from_rows(rows: Vec<Row>) -> Result<Vec<String>, Error> {
@@ -79,7 +72,7 @@ pub fn restriction_from_rows(rows: Vec<Row>) -> Result<Vec<String>, Error> {
 /// The statements [`from_rows`] needs (one round trip).
 pub fn stmts(client_id: &str, identifier: &str) -> Vec<Stmt> {
     let mut v = vec![
-        stmt!("SELECT * FROM resource_servers WHERE identifier = ?1", identifier),
+        crate::directory::resource_servers::by_identifier_stmt(identifier),
         restriction_stmt(client_id),
         stmt!(
             "SELECT s.name FROM scopes s JOIN resource_servers r ON r.id = s.resource_server_id WHERE r.identifier = ?1",

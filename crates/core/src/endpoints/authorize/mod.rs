@@ -30,7 +30,6 @@ use crate::policy::scopes::{self, Scopes};
 use crate::policy::{pkce, redirect};
 use crate::service::Service;
 use crate::session::{self, Keys};
-use crate::stmt;
 use crate::store::{decode_first, Store};
 use crate::ui;
 use crate::uri::AbsoluteUri;
@@ -506,9 +505,8 @@ async fn decide<S: Store + ?Sized, C: Crypto>(
         &v.t.client.id,
         &v.target.rs.identifier,
     ));
-    stmts.push(stmt!(
-        "SELECT name, description FROM scopes WHERE resource_server_id = ?1 ORDER BY name",
-        &v.target.rs.id
+    stmts.push(crate::directory::resource_servers::scope_descriptions_stmt(
+        &v.target.rs.id,
     ));
     let rows = match svc.store.batch(stmts).await {
         Ok(r) => r,

@@ -21,7 +21,6 @@ use crate::directory::permissions::{self, Principal};
 use crate::issue::{self, Mint, Minted};
 use crate::policy::scopes::{self, Scopes};
 use crate::service::Service;
-use crate::stmt;
 use crate::store::{decode_first, Stmt, Store};
 use crate::wire::error::GrantError;
 use crate::wire::form::Params;
@@ -45,10 +44,7 @@ pub async fn handle<S: Store + ?Sized, C: Crypto>(
     if grant == GRANT_CLIENT_CREDENTIALS {
         if let Some(resource) = target::resource_param(&params)? {
             // The hot path: the client and everything about the target in one D1 batch.
-            let mut stmts = vec![stmt!(
-                "SELECT * FROM clients WHERE id = ?1",
-                &presented.client_id
-            )];
+            let mut stmts = vec![crate::directory::clients::get_stmt(&presented.client_id)];
             stmts.extend(target::stmts(&presented.client_id, &resource));
             let mut rows = svc.store.batch(stmts).await?.into_iter();
             let client =
