@@ -106,8 +106,8 @@ pub async fn revoke<S: Store + ?Sized>(
     now: i64,
 ) -> Result<(bool, usize), StoreError> {
     let expires_at = revocation::entry_expiry(max_token_ttl, now);
-    let mut rows = db
-        .batch(vec![
+    let [deleted, _, revoked] = crate::store::Results::new(
+        db.batch(vec![
             stmt!(
                 "DELETE FROM grants WHERE user_id = ?1 AND client_id = ?2 AND resource_server_id = ?3 RETURNING user_id",
                 user_id,
@@ -117,10 +117,11 @@ pub async fn revoke<S: Store + ?Sized>(
             revocation::grant_families_stmt(user_id, client_id, rs_id, now, expires_at),
             families::revoke_for_grant_stmt(user_id, client_id, rs_id, reason, now),
         ])
-        .await?
-        .into_iter();
-    let existed = !rows.next().unwrap_or_default().is_empty();
-    let ids = families::ids(rows.nth(1).unwrap_or_default())?;
+        .await?,
+    )
+    .take()?;
+    let existed = !deleted.is_empty();
+    let ids = families::ids(revoked)?;
     let entries: Vec<Entry> = ids
         .iter()
         .map(|id| Entry {

@@ -140,7 +140,11 @@ fn no_statement_is_written_twice() {
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     let mut twice = Vec::new();
     for f in files {
-        let rel = f.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
+        let rel = f
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let text = std::fs::read_to_string(&f).unwrap();
         for (start, _) in text.match_indices('"') {
             let rest = &text[start + 1..];
@@ -162,5 +166,9 @@ fn no_statement_is_written_twice() {
             }
         }
     }
-    assert!(twice.is_empty(), "statements written twice:\n{}", twice.join("\n"));
+    assert!(
+        twice.is_empty(),
+        "statements written twice:\n{}",
+        twice.join("\n")
+    );
 }

@@ -179,8 +179,8 @@ struct MemberRow {
 /// `GET /groups/{id}/members`.
 pub async fn members<D: Database + ?Sized>(db: &D, id: &str) -> Result<Response, Error> {
     get_row(db, id).await?.ok_or(Error::NoSuch("group"))?;
-    let mut r = db
-        .batch(vec![
+    let [users, agents] = crate::store::Results::new(
+        db.batch(vec![
             stmt!(
                 "SELECT u.id, u.username AS name FROM group_users m JOIN users u ON u.id = m.user_id WHERE m.group_id = ?1 ORDER BY u.username",
                 id
@@ -190,10 +190,11 @@ pub async fn members<D: Database + ?Sized>(db: &D, id: &str) -> Result<Response,
                 id
             ),
         ])
-        .await?
-        .into_iter();
-    let users: Vec<MemberRow> = decode(r.next().unwrap_or_default())?;
-    let agents: Vec<MemberRow> = decode(r.next().unwrap_or_default())?;
+        .await?,
+    )
+    .take()?;
+    let users: Vec<MemberRow> = decode(users)?;
+    let agents: Vec<MemberRow> = decode(agents)?;
     Ok(admin::ok(json!({ "users": users, "agents": agents })))
 }
 

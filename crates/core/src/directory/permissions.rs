@@ -185,10 +185,13 @@ const CLIENT_GRANTS: &str = "\
       JOIN role_scopes rs ON rs.role_id = r.id JOIN scopes s ON s.id = rs.scope_id \
       WHERE m.client_id = ?1 AND s.resource_server_id = (SELECT id FROM resource_servers WHERE identifier = ?2)";
 
+/// How many statements [`load_stmts`] returns.
+pub const LOAD_STMTS: usize = 3;
+
 /// The statements [`from_rows`] needs, to be run in one batch (one round trip): principal
 /// status, role grants on the resource server (by canonical identifier), and its `implies`
 /// edges.
-pub fn load_stmts(principal: &Principal, resource: &str) -> Vec<crate::store::Stmt> {
+pub fn load_stmts(principal: &Principal, resource: &str) -> [crate::store::Stmt; LOAD_STMTS] {
     use crate::stmt;
     let (status, grants) = match principal {
         Principal::User(id) => (
@@ -200,7 +203,7 @@ pub fn load_stmts(principal: &Principal, resource: &str) -> Vec<crate::store::St
             stmt!(CLIENT_GRANTS, id, resource),
         ),
     };
-    vec![
+    [
         status,
         grants,
         crate::directory::resource_servers::implies_by_identifier_stmt(resource),
@@ -210,12 +213,12 @@ pub fn load_stmts(principal: &Principal, resource: &str) -> Vec<crate::store::St
 /// Effective scopes from the rows of [`load_stmts`]; `None` if the principal does not exist.
 /// A disabled principal holds nothing.
 pub fn from_rows(
-    mut rows: impl Iterator<Item = Vec<crate::store::Row>>,
+    [status, grants, edges]: [Vec<crate::store::Row>; LOAD_STMTS],
 ) -> Result<Option<(crate::directory::Status, Effective)>, crate::store::StoreError> {
     use crate::store::{decode, decode_first};
-    let status: Option<StatusRow> = decode_first(rows.next().unwrap_or_default())?;
-    let grants: Vec<GrantRow> = decode(rows.next().unwrap_or_default())?;
-    let edges: Vec<EdgeRow> = decode(rows.next().unwrap_or_default())?;
+    let status: Option<StatusRow> = decode_first(status)?;
+    let grants: Vec<GrantRow> = decode(grants)?;
+    let edges: Vec<EdgeRow> = decode(edges)?;
     let Some(StatusRow { status }) = status else {
         return Ok(None);
     };
@@ -241,7 +244,9 @@ pub async fn load<D: crate::store::Database + ?Sized>(
     principal: &Principal,
     resource: &str,
 ) -> Result<Option<(crate::directory::Status, Effective)>, crate::store::StoreError> {
-    from_rows(db.batch(load_stmts(principal, resource)).await?.into_iter())
+    let mut r =
+        crate::store::Results::new(db.batch(load_stmts(principal, resource).to_vec()).await?);
+    from_rows(r.take()?)
 }
 
 /// `GET /admin/v1/explain?principal=<id>&resource=<identifier>`: which scopes the principal

@@ -210,12 +210,13 @@ pub async fn scopes<D: Database + ?Sized>(
     db: &D,
     rs_id: &str,
 ) -> Result<Vec<ScopeView>, StoreError> {
-    let mut r = db
-        .batch(vec![scope_descriptions_stmt(rs_id), implies_stmt(rs_id)])
-        .await?
-        .into_iter();
-    let rows: Vec<ScopeRow> = decode(r.next().unwrap_or_default())?;
-    let edges: Vec<EdgeRow> = decode(r.next().unwrap_or_default())?;
+    let [rows, edges] = crate::store::Results::new(
+        db.batch(vec![scope_descriptions_stmt(rs_id), implies_stmt(rs_id)])
+            .await?,
+    )
+    .take()?;
+    let rows: Vec<ScopeRow> = decode(rows)?;
+    let edges: Vec<EdgeRow> = decode(edges)?;
     Ok(rows
         .into_iter()
         .map(|s| ScopeView {

@@ -123,8 +123,8 @@ pub async fn get_row<D: Database + ?Sized>(db: &D, id: &str) -> Result<Option<Ro
 }
 
 async fn view<D: Database + ?Sized>(db: &D, id: &str) -> Result<Value, Error> {
-    let mut r = db
-        .batch(vec![
+    let [role, scopes] = crate::store::Results::new(
+        db.batch(vec![
             get_stmt(id),
             stmt!(
                 "SELECT r.identifier AS resource, s.name AS scope FROM role_scopes rs \
@@ -133,10 +133,11 @@ async fn view<D: Database + ?Sized>(db: &D, id: &str) -> Result<Value, Error> {
                 id
             ),
         ])
-        .await?
-        .into_iter();
-    let role: Role = decode_first(r.next().unwrap_or_default())?.ok_or(Error::NoSuch("role"))?;
-    let scopes: Vec<ScopeRef> = decode(r.next().unwrap_or_default())?;
+        .await?,
+    )
+    .take()?;
+    let role: Role = decode_first(role)?.ok_or(Error::NoSuch("role"))?;
+    let scopes: Vec<ScopeRef> = decode(scopes)?;
     let mut v = serde_json::to_value(role).unwrap_or_default();
     if let Some(o) = v.as_object_mut() {
         o.insert(

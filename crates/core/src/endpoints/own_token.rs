@@ -57,36 +57,35 @@ pub async fn verify_own_token<S: Store + ?Sized, C: Crypto>(
     if c.iss != svc.config.issuer {
         return Err(TokenRejection::OtherIssuer);
     }
-    let rows = svc
-        .store
-        .batch(vec![
-            revocation::lookup_stmt(&c, now),
-            stmt!(
-                "SELECT (SELECT count(*) FROM users WHERE id = ?1 AND status = 'active') + \
+    let [revocations, sub, client] = crate::store::Results::new(
+        svc.store
+            .batch(vec![
+                revocation::lookup_stmt(&c, now),
+                stmt!(
+                    "SELECT (SELECT count(*) FROM users WHERE id = ?1 AND status = 'active') + \
                  (SELECT count(*) FROM clients WHERE id = ?1 AND status = 'active') AS n",
-                &c.sub
-            ),
-            stmt!(
-                "SELECT count(*) AS n FROM clients WHERE id = ?1 AND status = 'active'",
-                &c.client_id
-            ),
-        ])
-        .await
-        .map_err(|_| TokenRejection::StoreUnavailable)?;
-    let mut it = rows.into_iter();
-    if revocation::revokes(it.next().unwrap_or_default(), iat)
-        .map_err(|_| TokenRejection::StoreUnavailable)?
-    {
+                    &c.sub
+                ),
+                stmt!(
+                    "SELECT count(*) AS n FROM clients WHERE id = ?1 AND status = 'active'",
+                    &c.client_id
+                ),
+            ])
+            .await
+            .map_err(|_| TokenRejection::StoreUnavailable)?,
+    )
+    .take()
+    .map_err(|_| TokenRejection::StoreUnavailable)?;
+    if revocation::revokes(revocations, iat).map_err(|_| TokenRejection::StoreUnavailable)? {
         return Err(TokenRejection::Revoked);
     }
     #[derive(Deserialize)]
     struct N {
         n: i64,
     }
-    let sub_ok: Option<N> = decode_first(it.next().unwrap_or_default())
-        .map_err(|_| TokenRejection::StoreUnavailable)?;
-    let client_ok: Option<N> = decode_first(it.next().unwrap_or_default())
-        .map_err(|_| TokenRejection::StoreUnavailable)?;
+    let sub_ok: Option<N> = decode_first(sub).map_err(|_| TokenRejection::StoreUnavailable)?;
+    let client_ok: Option<N> =
+        decode_first(client).map_err(|_| TokenRejection::StoreUnavailable)?;
     if sub_ok.is_none_or(|n| n.n == 0) || client_ok.is_none_or(|n| n.n == 0) {
         return Err(TokenRejection::Disabled);
     }

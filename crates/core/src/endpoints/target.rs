@@ -15,7 +15,7 @@ use crate::directory::resource_servers::ResourceServer;
 use crate::directory::validate::canonical_resource;
 use crate::policy::scopes::Scopes;
 use crate::stmt;
-use crate::store::{decode, decode_first, Row, Stmt};
+use crate::store::{decode, decode_first, Results, Row, Stmt};
 use crate::wire::form::Params;
 use crate::wire::Error;
 
@@ -69,7 +69,7 @@ pub fn restriction_from_rows(rows: Vec<Row>) -> Result<Vec<String>, Error> {
     Ok(r.into_iter().map(|r| r.identifier).collect())
 }
 
-/// The statements [`from_rows`] needs (one round trip).
+/// The statements [`from_rows`] needs (one round trip; they can share a batch with others).
 pub fn stmts(client_id: &str, identifier: &str) -> Vec<Stmt> {
     let mut v = vec![
         crate::directory::resource_servers::by_identifier_stmt(identifier),
@@ -86,15 +86,15 @@ pub fn stmts(client_id: &str, identifier: &str) -> Vec<Stmt> {
     v
 }
 
-/// Resolves the target from the rows of [`stmts`].
-pub fn from_rows(client: &Client, rows: Vec<Vec<Row>>) -> Result<Target, Error> {
-    let mut it = rows.into_iter();
-    let rs: Option<ResourceServer> = decode_first(it.next().unwrap_or_default())?;
+/// Resolves the target from the results of [`stmts`], taking exactly those.
+pub fn from_rows(client: &Client, results: &mut Results) -> Result<Target, Error> {
+    let [rs, restriction, names] = results.take()?;
+    let rs: Option<ResourceServer> = decode_first(rs)?;
     let rs = rs.ok_or_else(|| Error::InvalidTarget("unknown resource server".into()))?;
-    let restriction = restriction_from_rows(it.next().unwrap_or_default())?;
-    let names: Vec<NameRow> = decode(it.next().unwrap_or_default())?;
+    let restriction = restriction_from_rows(restriction)?;
+    let names: Vec<NameRow> = decode(names)?;
     let all_scopes: Scopes = names.into_iter().map(|n| n.name).collect();
-    let client_held: Scopes = permissions::from_rows(it)?
+    let client_held: Scopes = permissions::from_rows(results.take()?)?
         .map(|(_, eff)| permissions::names(&eff))
         .unwrap_or_default();
     if !restriction.is_empty() && !restriction.contains(&rs.identifier) {

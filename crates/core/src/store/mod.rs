@@ -122,6 +122,35 @@ macro_rules! stmt {
 /// A result row: column name to JSON value (integers as JSON integers).
 pub type Row = Map<String, Value>;
 
+/// The results of one batch, read in the order the statements were added: every decoder takes
+/// exactly the result sets of its own statements ([`Results::take`], with the count its
+/// statement builder declares). A missing result set is a backend error, never "no rows".
+#[derive(Debug)]
+pub struct Results(std::vec::IntoIter<Vec<Row>>);
+
+impl Results {
+    /// The results of a batch.
+    pub fn new(rows: Vec<Vec<Row>>) -> Self {
+        Results(rows.into_iter())
+    }
+
+    /// The next statement's rows.
+    pub fn next_rows(&mut self) -> Result<Vec<Row>, StoreError> {
+        self.0.next().ok_or_else(|| {
+            StoreError::Backend("batch returned fewer result sets than statements".into())
+        })
+    }
+
+    /// The next `N` statements' rows.
+    pub fn take<const N: usize>(&mut self) -> Result<[Vec<Row>; N], StoreError> {
+        let mut out: [Vec<Row>; N] = std::array::from_fn(|_| Vec::new());
+        for slot in &mut out {
+            *slot = self.next_rows()?;
+        }
+        Ok(out)
+    }
+}
+
 /// Decodes rows into a typed struct.
 pub fn decode<T: DeserializeOwned>(rows: Vec<Row>) -> Result<Vec<T>, StoreError> {
     rows.into_iter()

@@ -80,7 +80,7 @@ pub async fn consent<S: Store + ?Sized, C: Crypto>(
         .batch(target::stmts(&t.client.id, &p.a))
         .await
         .map_err(Error::from)
-        .and_then(|rows| target::from_rows(&t.client, rows))
+        .and_then(|rows| target::from_rows(&t.client, &mut crate::store::Results::new(rows)))
     {
         Ok(target) => target,
         Err(Error::Store(_)) => {

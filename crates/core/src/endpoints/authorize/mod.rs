@@ -334,7 +334,7 @@ async fn validate<S: Store + ?Sized>(
         }
     };
     let target = match db.batch(target::stmts(&t.client.id, &resource)).await {
-        Ok(rows) => match target::from_rows(&t.client, rows) {
+        Ok(rows) => match target::from_rows(&t.client, &mut crate::store::Results::new(rows)) {
             Ok(target) => target,
             Err(e) => {
                 let desc = e.to_wire().description.unwrap_or_default();
@@ -499,7 +499,8 @@ async fn decide<S: Store + ?Sized, C: Crypto>(
 ) -> Response {
     let issuer = &svc.config.issuer;
     let mut stmts =
-        permissions::load_stmts(&Principal::User(user.id.clone()), &v.target.rs.identifier);
+        permissions::load_stmts(&Principal::User(user.id.clone()), &v.target.rs.identifier)
+            .to_vec();
     stmts.push(crate::grants::consent_lookup_stmt(
         &user.id,
         &v.t.client.id,
@@ -508,29 +509,27 @@ async fn decide<S: Store + ?Sized, C: Crypto>(
     stmts.push(crate::directory::resource_servers::scope_descriptions_stmt(
         &v.target.rs.id,
     ));
-    let rows = match svc.store.batch(stmts).await {
-        Ok(r) => r,
-        Err(_) => {
-            return redirect_error(
-                issuer,
-                &v.t,
-                AuthorizeError::TemporarilyUnavailable,
-                "storage is temporarily unavailable",
-            )
-        }
+    let decoded = async {
+        let mut r = crate::store::Results::new(svc.store.batch(stmts).await?);
+        let held = match permissions::from_rows(r.take()?)? {
+            Some((Status::Active, eff)) => permissions::names(&eff),
+            _ => Scopes::new(),
+        };
+        let [grant, descs] = r.take()?;
+        let consent: Scopes = decode_first::<GrantRow>(grant)?
+            .map(|g| g.current(&v.t.client))
+            .unwrap_or_default();
+        let descs: Vec<ScopeDesc> = crate::store::decode(descs)?;
+        Ok::<_, crate::store::StoreError>((held, consent, descs))
     };
-    let mut it = rows.into_iter();
-    let held = match permissions::from_rows(it.by_ref().take(3).collect::<Vec<_>>().into_iter()) {
-        Ok(Some((Status::Active, eff))) => permissions::names(&eff),
-        _ => Scopes::new(),
+    let Ok((held, consent, descs)) = decoded.await else {
+        return redirect_error(
+            issuer,
+            &v.t,
+            AuthorizeError::TemporarilyUnavailable,
+            "storage is temporarily unavailable",
+        );
     };
-    let consent: Scopes = decode_first::<GrantRow>(it.next().unwrap_or_default())
-        .ok()
-        .flatten()
-        .map(|g| g.current(&v.t.client))
-        .unwrap_or_default();
-    let descs: Vec<ScopeDesc> =
-        crate::store::decode(it.next().unwrap_or_default()).unwrap_or_default();
     // No scope parameter (RFC 6749 §3.3): the resource server's default scopes, else
     // everything the user may grant there through this client.
     let requested = match &v.requested {

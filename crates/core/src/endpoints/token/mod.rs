@@ -21,7 +21,7 @@ use crate::directory::permissions::{self, Principal};
 use crate::issue::{self, Mint, Minted};
 use crate::policy::scopes::{self, Scopes};
 use crate::service::Service;
-use crate::store::{decode_first, Stmt, Store};
+use crate::store::{decode_first, Results, Stmt, Store};
 use crate::wire::error::GrantError;
 use crate::wire::form::Params;
 use crate::wire::{Error, Request, Response};
@@ -46,11 +46,10 @@ pub async fn handle<S: Store + ?Sized, C: Crypto>(
             // The hot path: the client and everything about the target in one D1 batch.
             let mut stmts = vec![crate::directory::clients::get_stmt(&presented.client_id)];
             stmts.extend(target::stmts(&presented.client_id, &resource));
-            let mut rows = svc.store.batch(stmts).await?.into_iter();
-            let client =
-                client_auth::check(&presented, decode_first(rows.next().unwrap_or_default())?)?;
+            let mut r = Results::new(svc.store.batch(stmts).await?);
+            let client = client_auth::check(&presented, decode_first(r.next_rows()?)?)?;
             client_credentials::preconditions(&client)?;
-            let t = target::from_rows(&client, rows.collect())?;
+            let t = target::from_rows(&client, &mut r)?;
             return client_credentials::grant(svc, &client, &params, t, now, rng).await;
         }
     }
@@ -90,7 +89,7 @@ async fn load_target<S: Store + ?Sized>(
 ) -> Result<Target, Error> {
     target::from_rows(
         client,
-        db.batch(target::stmts(&client.id, identifier)).await?,
+        &mut Results::new(db.batch(target::stmts(&client.id, identifier)).await?),
     )
 }
 
@@ -152,7 +151,7 @@ struct GrantRow {
 
 /// Statements for a user's view of a target: user permissions (3) and the consent grant (1).
 fn user_stmts(user_id: &str, client_id: &str, identifier: &str) -> Vec<Stmt> {
-    let mut v = permissions::load_stmts(&Principal::User(user_id.to_owned()), identifier);
+    let mut v = permissions::load_stmts(&Principal::User(user_id.to_owned()), identifier).to_vec();
     v.push(crate::grants::consent_lookup_stmt(
         user_id, client_id, identifier,
     ));
@@ -168,18 +167,14 @@ async fn load_user_view<S: Store + ?Sized>(
     identifier: &str,
 ) -> Result<(Target, Option<Scopes>, Scopes), Error> {
     let mut stmts = target::stmts(&client.id, identifier);
-    let n = stmts.len();
     stmts.extend(user_stmts(user_id, &client.id, identifier));
-    let mut rows = db.batch(stmts).await?;
-    let user_rows = rows.split_off(n.min(rows.len()));
-    let t = target::from_rows(client, rows)?;
-    let mut it = user_rows.into_iter();
-    let perms = permissions::from_rows(it.by_ref().take(3).collect::<Vec<_>>().into_iter())?;
-    let held = match perms {
+    let mut r = Results::new(db.batch(stmts).await?);
+    let t = target::from_rows(client, &mut r)?;
+    let held = match permissions::from_rows(r.take()?)? {
         Some((crate::directory::Status::Active, eff)) => Some(permissions::names(&eff)),
         _ => None,
     };
-    let grant: Option<GrantRow> = decode_first(it.next().unwrap_or_default())?;
+    let grant: Option<GrantRow> = decode_first(r.next_rows()?)?;
     let consent = grant
         .map(|g| scopes::from_json(&g.scopes))
         .unwrap_or_default();
