@@ -35,21 +35,118 @@ const ALL_GRANTS: &[&str] = &[
     GRANT_TOKEN_EXCHANGE,
 ];
 
+/// What kind of client a row is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientKind {
+    /// Registered by an admin.
+    Application,
+    /// A machine client with an owner, roles through groups.
+    Agent,
+    /// Registered itself (RFC 7591).
+    Dynamic,
+    /// Named by a Client ID Metadata Document.
+    Metadata,
+}
+
+impl ClientKind {
+    /// Storage and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientKind::Application => "application",
+            ClientKind::Agent => "agent",
+            ClientKind::Dynamic => "dynamic",
+            ClientKind::Metadata => "metadata",
+        }
+    }
+
+    /// The kind named `s`.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            ClientKind::Application,
+            ClientKind::Agent,
+            ClientKind::Dynamic,
+            ClientKind::Metadata,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+
+    /// The noun used in errors ("no such agent").
+    pub fn noun(self) -> &'static str {
+        self.as_str()
+    }
+}
+
+/// OAuth 2.1 §2.1 client type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientType {
+    /// Cannot keep a secret.
+    Public,
+    /// Authenticates with a secret.
+    Confidential,
+}
+
+impl ClientType {
+    /// Storage and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientType::Public => "public",
+            ClientType::Confidential => "confidential",
+        }
+    }
+}
+
+/// Token endpoint authentication method (RFC 7591 §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// Public clients.
+    None,
+    /// HTTP Basic.
+    ClientSecretBasic,
+    /// In the form body.
+    ClientSecretPost,
+}
+
+impl AuthMethod {
+    /// Storage and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::None => "none",
+            AuthMethod::ClientSecretBasic => "client_secret_basic",
+            AuthMethod::ClientSecretPost => "client_secret_post",
+        }
+    }
+
+    /// The method named `s`.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            AuthMethod::None,
+            AuthMethod::ClientSecretBasic,
+            AuthMethod::ClientSecretPost,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
+    }
+}
+
 /// A client as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Client {
     /// The `client_id`.
     pub id: String,
-    /// `application`, `agent`, `dynamic` or `metadata`.
-    pub kind: String,
+    /// What kind of client.
+    pub kind: ClientKind,
     /// Display name (shown on the consent page).
     pub name: String,
     /// Description.
     pub description: String,
     /// `public` or `confidential`.
-    pub client_type: String,
+    pub client_type: ClientType,
     /// Registered token endpoint authentication method.
-    pub token_endpoint_auth_method: String,
+    pub token_endpoint_auth_method: AuthMethod,
     /// Whether only the registered method is accepted (else either secret method).
     #[serde(deserialize_with = "int_bool")]
     pub auth_method_strict: bool,
@@ -87,7 +184,7 @@ pub struct Client {
 impl Client {
     /// True for confidential clients.
     pub fn is_confidential(&self) -> bool {
-        self.client_type == "confidential"
+        self.client_type == ClientType::Confidential
     }
 
     /// True if the grant type is allowed.
@@ -97,18 +194,18 @@ impl Client {
 
     /// True for clients that registered themselves.
     pub fn is_self_registered(&self) -> bool {
-        matches!(self.kind.as_str(), "dynamic" | "metadata")
+        matches!(self.kind, ClientKind::Dynamic | ClientKind::Metadata)
     }
 }
 
 #[derive(Serialize)]
 struct View<'a> {
     client_id: &'a str,
-    kind: &'a str,
+    kind: ClientKind,
     name: &'a str,
     description: &'a str,
-    client_type: &'a str,
-    token_endpoint_auth_method: &'a str,
+    client_type: ClientType,
+    token_endpoint_auth_method: AuthMethod,
     redirect_uris: &'a [String],
     grant_types: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -126,11 +223,11 @@ struct View<'a> {
 fn view(c: &Client, resources: &[String]) -> Value {
     serde_json::to_value(View {
         client_id: &c.id,
-        kind: &c.kind,
+        kind: c.kind,
         name: &c.name,
         description: &c.description,
-        client_type: &c.client_type,
-        token_endpoint_auth_method: &c.token_endpoint_auth_method,
+        client_type: c.client_type,
+        token_endpoint_auth_method: c.token_endpoint_auth_method,
         redirect_uris: &c.redirect_uris,
         grant_types: &c.grant_types,
         owner: c.owner.as_deref(),
@@ -355,15 +452,15 @@ pub struct NewClient<'a> {
     /// client_id.
     pub id: &'a str,
     /// Kind.
-    pub kind: &'a str,
+    pub kind: ClientKind,
     /// Name.
     pub name: &'a str,
     /// Description.
     pub description: &'a str,
-    /// `public` / `confidential`.
-    pub client_type: &'a str,
+    /// Public or confidential.
+    pub client_type: ClientType,
     /// Auth method.
-    pub auth_method: &'a str,
+    pub auth_method: AuthMethod,
     /// Strict auth method.
     pub strict: bool,
     /// Secret digest.
@@ -389,11 +486,11 @@ pub fn insert_stmt(c: &NewClient<'_>) -> Stmt {
          secret_hash, secret_rotated_at, redirect_uris, grant_types, owner, status, metadata, registration_token_hash, \
          created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'active', ?13, ?14, ?15, ?15)",
         c.id,
-        c.kind,
+        c.kind.as_str(),
         c.name,
         c.description,
-        c.client_type,
-        c.auth_method,
+        c.client_type.as_str(),
+        c.auth_method.as_str(),
         c.strict,
         c.secret_hash.clone(),
         c.secret_hash.as_ref().map(|_| c.now),
@@ -574,7 +671,7 @@ pub async fn create_application<D: Database + ?Sized, C: Crypto>(
     let uses_code = grants.iter().any(|g| g == GRANT_CODE);
     let uris = redirect_uris("redirect_uris", &input.redirect_uris, app, uses_code)?;
     let (method, strict) = match (confidential, input.token_endpoint_auth_method.as_deref()) {
-        (false, None | Some("none")) => ("none", true),
+        (false, None | Some("none")) => (AuthMethod::None, true),
         (false, Some(_)) => {
             return Err(FieldError::new(
                 "token_endpoint_auth_method",
@@ -582,8 +679,9 @@ pub async fn create_application<D: Database + ?Sized, C: Crypto>(
             )
             .into())
         }
-        (true, None) => ("client_secret_basic", false),
-        (true, Some(m @ ("client_secret_basic" | "client_secret_post"))) => (m, true),
+        (true, None) => (AuthMethod::ClientSecretBasic, false),
+        (true, Some("client_secret_basic")) => (AuthMethod::ClientSecretBasic, true),
+        (true, Some("client_secret_post")) => (AuthMethod::ClientSecretPost, true),
         (true, Some(_)) => {
             return Err(FieldError::new(
                 "token_endpoint_auth_method",
@@ -596,13 +694,13 @@ pub async fn create_application<D: Database + ?Sized, C: Crypto>(
     let secret = confidential.then(|| generate_secret(ctx.rng));
     let mut stmts = vec![insert_stmt(&NewClient {
         id: &id,
-        kind: "application",
+        kind: ClientKind::Application,
         name: &name,
         description: &description,
         client_type: if confidential {
-            "confidential"
+            ClientType::Confidential
         } else {
-            "public"
+            ClientType::Public
         },
         auth_method: method,
         strict,
@@ -656,11 +754,11 @@ pub async fn create_agent<D: Database + ?Sized, C: Crypto>(
     ];
     let mut stmts = vec![insert_stmt(&NewClient {
         id: &id,
-        kind: "agent",
+        kind: ClientKind::Agent,
         name: &name,
         description: &description,
-        client_type: "confidential",
-        auth_method: "client_secret_basic",
+        client_type: ClientType::Confidential,
+        auth_method: AuthMethod::ClientSecretBasic,
         strict: false,
         secret_hash: Some(secret.digest()),
         redirect_uris: &[],
@@ -693,9 +791,9 @@ pub async fn create_agent<D: Database + ?Sized, C: Crypto>(
 async fn require_kind<D: Database + ?Sized>(
     db: &D,
     id: &str,
-    kind: Option<&'static str>,
+    kind: Option<ClientKind>,
 ) -> Result<Client, Error> {
-    let noun = kind.unwrap_or("client");
+    let noun = kind.map_or("client", ClientKind::noun);
     let c = get_row(db, id).await?.ok_or(Error::NoSuch(noun))?;
     match kind {
         Some(k) if c.kind != k => Err(Error::NoSuch(noun)),
@@ -707,7 +805,7 @@ async fn require_kind<D: Database + ?Sized>(
 pub async fn get<D: Database + ?Sized>(
     db: &D,
     id: &str,
-    kind: Option<&'static str>,
+    kind: Option<ClientKind>,
 ) -> Result<Response, Error> {
     require_kind(db, id, kind).await?;
     Ok(admin::ok(full_view(db, id).await?))
@@ -717,16 +815,14 @@ pub async fn get<D: Database + ?Sized>(
 pub async fn list<D: Database + ?Sized>(
     db: &D,
     req: &Request,
-    kind: Option<&'static str>,
+    kind: Option<ClientKind>,
 ) -> Result<Response, Error> {
     let page = admin::page(req)?;
     let filter = match kind {
-        Some(k) => Some(k.to_owned()),
+        Some(k) => Some(k),
         None => match admin::query_param(req, "kind") {
             None => None,
-            Some(k) if ["application", "agent", "dynamic", "metadata"].contains(&k.as_str()) => {
-                Some(k)
-            }
+            Some(k) if ClientKind::parse(&k).is_some() => ClientKind::parse(&k),
             Some(_) => {
                 return Err(
                     FieldError::new("kind", "application, agent, dynamic or metadata").into(),
@@ -738,7 +834,7 @@ pub async fn list<D: Database + ?Sized>(
         db.query(stmt!(
             "SELECT * FROM clients WHERE id > ?1 AND (?2 IS NULL OR kind = ?2) ORDER BY id LIMIT ?3",
             &page.after,
-            filter,
+            filter.map(ClientKind::as_str),
             page.limit + 1
         ))
         .await?,
@@ -754,7 +850,7 @@ pub async fn update<D: Store + ?Sized, C: Crypto>(
     ctx: &mut Ctx<'_, D, C>,
     req: &Request,
     id: &str,
-    kind: Option<&'static str>,
+    kind: Option<ClientKind>,
 ) -> Result<Response, Error> {
     let input: Patch = admin::body(req)?;
     let cur = require_kind(ctx.db, id, kind).await?;
@@ -770,8 +866,8 @@ pub async fn update<D: Store + ?Sized, C: Crypto>(
         cur.description.clone(),
         validate::description,
     )?;
-    let owner = match (&input.owner, cur.kind.as_str()) {
-        (Some(o), "agent") => Some(validate::name("owner", o)?),
+    let owner = match (&input.owner, cur.kind) {
+        (Some(o), ClientKind::Agent) => Some(validate::name("owner", o)?),
         (Some(_), _) => return Err(FieldError::new("owner", "only agents have an owner").into()),
         (None, _) => cur.owner.clone(),
     };
@@ -905,7 +1001,7 @@ pub async fn blast_radius<D: Database + ?Sized>(
 pub async fn delete<D: Store + ?Sized, C: Crypto>(
     ctx: &mut Ctx<'_, D, C>,
     id: &str,
-    kind: Option<&'static str>,
+    kind: Option<ClientKind>,
     query_reason: Option<String>,
 ) -> Result<Response, Error> {
     let cur = require_kind(ctx.db, id, kind).await?;
@@ -940,7 +1036,7 @@ pub async fn delete<D: Store + ?Sized, C: Crypto>(
 pub async fn rotate_secret<D: Database + ?Sized, C: Crypto>(
     ctx: &mut Ctx<'_, D, C>,
     id: &str,
-    kind: Option<&'static str>,
+    kind: Option<ClientKind>,
 ) -> Result<Response, Error> {
     let cur = require_kind(ctx.db, id, kind).await?;
     if !cur.is_confidential() {
@@ -1006,7 +1102,7 @@ pub struct RegistrationUpdate<'a> {
     /// Name.
     pub name: &'a str,
     /// Auth method.
-    pub auth_method: &'a str,
+    pub auth_method: AuthMethod,
     /// Redirect URIs.
     pub redirect_uris: &'a [String],
     /// Grant types.
@@ -1026,7 +1122,7 @@ pub fn registration_update_stmt(u: &RegistrationUpdate<'_>) -> Stmt {
          metadata = ?6, updated_at = ?7, redirect_uris_changed_at = ?8 WHERE id = ?1 AND status = 'active'",
         u.id,
         u.name,
-        u.auth_method,
+        u.auth_method.as_str(),
         to_json_list(u.redirect_uris),
         to_json_list(u.grant_types),
         u.metadata.to_string(),

@@ -231,7 +231,7 @@ pub async fn add<D: Database + ?Sized, C: Crypto>(
         }
         Member::Agent => {
             let c = super::clients::get_row(ctx.db, member).await?;
-            if c.is_none_or(|c| c.kind != "agent") {
+            if c.is_none_or(|c| c.kind != super::clients::ClientKind::Agent) {
                 return Err(Error::NoSuch("agent"));
             }
             "agent"

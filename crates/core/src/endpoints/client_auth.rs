@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use http::header;
 
-use crate::directory::clients::{self, Client};
+use crate::directory::clients::{self, AuthMethod, Client};
 use crate::directory::Status;
 use crate::secret::verify_digest;
 use crate::store::Database;
@@ -22,7 +22,7 @@ pub struct Presented {
     /// The secret, if any.
     secret: Option<String>,
     /// Which method carried it.
-    pub method: &'static str,
+    pub method: AuthMethod,
 }
 
 /// Reads the credentials without checking them.
@@ -65,7 +65,7 @@ pub fn presented(req: &Request, params: &Params) -> Result<Presented, Error> {
             Ok(Presented {
                 client_id: id,
                 secret: Some(secret),
-                method: "client_secret_basic",
+                method: AuthMethod::ClientSecretBasic,
             })
         }
         None => {
@@ -76,12 +76,12 @@ pub fn presented(req: &Request, params: &Params) -> Result<Presented, Error> {
                 Some(s) => Presented {
                     client_id: id,
                     secret: Some(s.to_owned()),
-                    method: "client_secret_post",
+                    method: AuthMethod::ClientSecretPost,
                 },
                 None => Presented {
                     client_id: id,
                     secret: None,
-                    method: "none",
+                    method: AuthMethod::None,
                 },
             })
         }
@@ -97,7 +97,7 @@ fn form_decode(s: &str) -> String {
 
 /// Checks presented credentials against a loaded client row (`None`: unknown client).
 pub fn check(p: &Presented, client: Option<Client>) -> Result<Client, Error> {
-    let basic = p.method == "client_secret_basic";
+    let basic = p.method == AuthMethod::ClientSecretBasic;
     let fail = Error::InvalidClient { basic };
     let c = client.ok_or(fail)?;
     if c.status != Status::Active {
@@ -113,7 +113,7 @@ pub fn check(p: &Presented, client: Option<Client>) -> Result<Client, Error> {
         if !verify_digest(secret, hash) {
             return Err(Error::InvalidClient { basic });
         }
-    } else if p.method != "none" {
+    } else if p.method != AuthMethod::None {
         // A public client has no secret; presenting one is a misconfigured or forged client.
         return Err(Error::InvalidClient { basic });
     }

@@ -86,7 +86,7 @@ struct Submitted {
 struct Validated {
     name: String,
     public: bool,
-    auth_method: &'static str,
+    auth_method: clients::AuthMethod,
     redirect_uris: Vec<String>,
     grant_types: Vec<String>,
     /// What is stored and echoed back (RFC 7591 §3.2.1: the registered values).
@@ -154,14 +154,18 @@ fn validate(s: &Submitted) -> Result<Validated, RegError> {
             "only the code response type is supported".into(),
         ));
     }
-    let (public, auth_method) = match s.token_endpoint_auth_method.as_deref().unwrap_or("client_secret_basic") {
-        "none" => (true, "none"),
-        "client_secret_basic" => (false, "client_secret_basic"),
-        "client_secret_post" => (false, "client_secret_post"),
-        other => {
+    let requested = s
+        .token_endpoint_auth_method
+        .as_deref()
+        .unwrap_or("client_secret_basic");
+    let (public, auth_method) = match clients::AuthMethod::parse(requested) {
+        Some(m @ clients::AuthMethod::None) => (true, m),
+        Some(m) => (false, m),
+        None => {
+            let other = requested;
             return Err(RegError::Metadata(format!(
                 "token_endpoint_auth_method {other} is not supported; use none, client_secret_basic or client_secret_post"
-            )))
+            )));
         }
     };
     let uris = s.redirect_uris.clone().unwrap_or_default();
@@ -221,7 +225,10 @@ fn validate(s: &Submitted) -> Result<Validated, RegError> {
     metadata.insert("redirect_uris".into(), json!(uris));
     metadata.insert("grant_types".into(), json!(grant_types));
     metadata.insert("response_types".into(), json!(["code"]));
-    metadata.insert("token_endpoint_auth_method".into(), json!(auth_method));
+    metadata.insert(
+        "token_endpoint_auth_method".into(),
+        json!(auth_method.as_str()),
+    );
     for (k, v) in [
         ("client_uri", &s.client_uri),
         ("logo_uri", &s.logo_uri),
@@ -379,10 +386,14 @@ pub async fn register<S: Store + ?Sized, C: Crypto>(
     let rat = generate_secret(rng);
     let mut stmts = vec![insert_stmt(&NewClient {
         id: &id,
-        kind: "dynamic",
+        kind: clients::ClientKind::Dynamic,
         name: &v.name,
         description: "",
-        client_type: if v.public { "public" } else { "confidential" },
+        client_type: if v.public {
+            clients::ClientType::Public
+        } else {
+            clients::ClientType::Confidential
+        },
         auth_method: v.auth_method,
         strict: submitted.token_endpoint_auth_method.is_some(),
         secret_hash: secret.as_ref().map(|s| s.digest()),
@@ -431,7 +442,7 @@ async fn authorized<S: Store + ?Sized>(
     };
     let c = clients::get_row(db, id).await?;
     Ok(c.filter(|c| {
-        c.kind == "dynamic"
+        c.kind == clients::ClientKind::Dynamic
             && c.status == crate::directory::Status::Active
             && c.registration_token_hash
                 .as_deref()

@@ -9,7 +9,8 @@ use serde_json::json;
 use super::Ctx;
 use crate::crypto::Crypto;
 use crate::directory::clients::{
-    insert_stmt, link_resource_stmt, NewClient, GRANT_CLIENT_CREDENTIALS,
+    insert_stmt, link_resource_stmt, AuthMethod, ClientKind, ClientType, NewClient,
+    GRANT_CLIENT_CREDENTIALS,
 };
 use crate::directory::{audit, resource_servers, roles};
 use crate::secret::generate_secret;
@@ -103,11 +104,11 @@ pub async fn bootstrap<D: Database + ?Sized, C: Crypto>(
     stmts.extend([
         insert_stmt(&NewClient {
             id: &id,
-            kind: "application",
+            kind: ClientKind::Application,
             name: "mcpgate admin",
             description: "Created by POST /admin/v1/bootstrap",
-            client_type: "confidential",
-            auth_method: "client_secret_basic",
+            client_type: ClientType::Confidential,
+            auth_method: AuthMethod::ClientSecretBasic,
             strict: false,
             secret_hash: Some(secret.digest()),
             redirect_uris: &[],

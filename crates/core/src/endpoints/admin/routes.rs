@@ -5,6 +5,7 @@ use http::Method;
 
 use super::{keys, Ctx};
 use crate::crypto::Crypto;
+use crate::directory::clients::ClientKind;
 use crate::directory::groups::{self, Member};
 use crate::directory::roles::{self, Holder};
 use crate::directory::{audit, clients, permissions, resource_servers as rs, users};
@@ -752,31 +753,37 @@ pub async fn dispatch<D: crate::store::Store + ?Sized, C: Crypto>(
         }
         Op::GroupRoleAdd => roles::assign(ctx, Holder::Group, a, b).await,
         Op::GroupRoleRemove => roles::unassign(ctx, Holder::Group, a, b).await,
-        Op::AppList => clients::list(db, req, Some("application")).await,
+        Op::AppList => clients::list(db, req, Some(ClientKind::Application)).await,
         Op::AppCreate => clients::create_application(ctx, req).await,
-        Op::AppGet => clients::get(db, a, Some("application")).await,
-        Op::AppUpdate => clients::update(ctx, req, a, Some("application")).await,
+        Op::AppGet => clients::get(db, a, Some(ClientKind::Application)).await,
+        Op::AppUpdate => clients::update(ctx, req, a, Some(ClientKind::Application)).await,
         Op::AppDelete => {
             clients::delete(
                 ctx,
                 a,
-                Some("application"),
+                Some(ClientKind::Application),
                 super::query_param(req, "reason"),
             )
             .await
         }
-        Op::AppSecret => clients::rotate_secret(ctx, a, Some("application")).await,
+        Op::AppSecret => clients::rotate_secret(ctx, a, Some(ClientKind::Application)).await,
         Op::AppRoles | Op::AppRoleAdd | Op::AppRoleRemove => {
-            client_roles(ctx, route.op, a, b, Some("application")).await
+            client_roles(ctx, route.op, a, b, Some(ClientKind::Application)).await
         }
-        Op::AgentList => clients::list(db, req, Some("agent")).await,
+        Op::AgentList => clients::list(db, req, Some(ClientKind::Agent)).await,
         Op::AgentCreate => clients::create_agent(ctx, req).await,
-        Op::AgentGet => clients::get(db, a, Some("agent")).await,
-        Op::AgentUpdate => clients::update(ctx, req, a, Some("agent")).await,
+        Op::AgentGet => clients::get(db, a, Some(ClientKind::Agent)).await,
+        Op::AgentUpdate => clients::update(ctx, req, a, Some(ClientKind::Agent)).await,
         Op::AgentDelete => {
-            clients::delete(ctx, a, Some("agent"), super::query_param(req, "reason")).await
+            clients::delete(
+                ctx,
+                a,
+                Some(ClientKind::Agent),
+                super::query_param(req, "reason"),
+            )
+            .await
         }
-        Op::AgentSecret => clients::rotate_secret(ctx, a, Some("agent")).await,
+        Op::AgentSecret => clients::rotate_secret(ctx, a, Some(ClientKind::Agent)).await,
         Op::ClientList => clients::list(db, req, None).await,
         Op::ClientGet => clients::get(db, a, None).await,
         Op::ClientUpdate => clients::update(ctx, req, a, None).await,
@@ -811,16 +818,16 @@ async fn client_roles<D: crate::store::Store + ?Sized, C: Crypto>(
     op: Op,
     id: &str,
     role: &str,
-    kind: Option<&'static str>,
+    kind: Option<ClientKind>,
 ) -> Result<Response, Error> {
-    let noun = kind.unwrap_or("client");
+    let noun = kind.map_or("client", ClientKind::noun);
     let c = clients::get_row(ctx.db, id)
         .await?
         .ok_or(Error::NoSuch(noun))?;
     if kind.is_some_and(|k| c.kind != k) {
         return Err(Error::NoSuch(noun));
     }
-    if c.kind == "agent" {
+    if c.kind == ClientKind::Agent {
         return Err(Error::Conflict(
             "agents hold roles through group membership; add the agent to a group".into(),
         ));
