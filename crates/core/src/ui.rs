@@ -1,14 +1,20 @@
-//! The browser pages: login, consent and errors. Plain, accessible HTML that works without
-//! JavaScript. Every interpolated value goes through [`esc`]; the pages forbid framing and
-//! scripts through their Content-Security-Policy.
+//! The browser pages: login, consent, account and errors. Plain, accessible HTML that works
+//! without JavaScript; the pages forbid framing and scripts through their
+//! Content-Security-Policy.
+//!
+//! Escaping happens by construction: markup is an [`Html`] value, built only by this module's
+//! `html!` macro from a template literal in which every interpolated value goes through [`Render`] —
+//! text is escaped, only another `Html` passes through as markup. There is no way to turn a
+//! `String` into `Html` without escaping it.
+
+use std::fmt;
 
 use http::{header, HeaderValue, StatusCode};
 
 use crate::wire::Response;
 
 /// HTML-escapes text for element content and quoted attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
+fn esc(s: &str, out: &mut String) {
     for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -19,7 +25,78 @@ pub fn esc(s: &str) -> String {
             c => out.push(c),
         }
     }
-    out
+}
+
+/// Markup that is safe to send: made only by `html!` in this module (a template literal whose
+/// interpolated values were escaped) or by joining such values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Html(String);
+
+impl Html {
+    /// The markup.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Joins pieces of markup.
+    pub fn concat(pieces: impl IntoIterator<Item = Html>) -> Html {
+        Html(pieces.into_iter().map(|h| h.0).collect())
+    }
+
+    /// Only for `html!` (private to this module): the template is this module's own literal
+    /// and every argument was rendered through [`Render`].
+    fn from_template(filled: String) -> Html {
+        Html(filled)
+    }
+}
+
+/// A value interpolated into `html!`: text is escaped, [`Html`] is kept as markup.
+pub trait Render {
+    /// Appends the value as markup.
+    fn render(&self, out: &mut String);
+}
+
+impl Render for str {
+    fn render(&self, out: &mut String) {
+        esc(self, out);
+    }
+}
+
+impl Render for String {
+    fn render(&self, out: &mut String) {
+        esc(self, out);
+    }
+}
+
+impl Render for Html {
+    fn render(&self, out: &mut String) {
+        out.push_str(&self.0);
+    }
+}
+
+impl<T: Render + ?Sized> Render for &T {
+    fn render(&self, out: &mut String) {
+        (**self).render(out);
+    }
+}
+
+/// Formatting adapter used by `html!`.
+struct Interp<'a, T: Render + ?Sized>(&'a T);
+
+impl<T: Render + ?Sized> fmt::Display for Interp<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = String::new();
+        self.0.render(&mut s);
+        f.write_str(&s)
+    }
+}
+
+/// Markup from a template literal with positional `{}` placeholders only (as in
+/// `<p>{}</p>`); every argument is escaped unless it is already [`Html`].
+macro_rules! html {
+    ($template:literal $(, $arg:expr)* $(,)?) => {
+        Html::from_template(format!($template $(, Interp(&$arg))*))
+    };
 }
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;line-height:1.5;color:#1a1a1a}\
@@ -31,14 +108,17 @@ button{margin-top:1.25rem;padding:.55rem 1.2rem;font-size:1rem;margin-right:.5re
 
 /// A page with the security headers every mcpgate page carries. `form_targets` are extra
 /// origins the page's forms may end up at (the client's redirect URI, reached by redirect).
-pub fn page(status: StatusCode, title: &str, body: &str, form_targets: &[String]) -> Response {
-    let html = format!(
+pub fn page(status: StatusCode, title: &str, body: &Html, form_targets: &[String]) -> Response {
+    let style = Html(STYLE.to_owned());
+    let doc = html!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{} · mcpgate</title><style>{STYLE}</style></head><body><main>{body}</main></body></html>",
-        esc(title)
+         <title>{} · mcpgate</title><style>{}</style></head><body><main>{}</main></body></html>",
+        title,
+        style,
+        body
     );
-    let mut resp = Response::new(html.into_bytes());
+    let mut resp = Response::new(doc.0.into_bytes());
     *resp.status_mut() = status;
     let targets: String = form_targets.iter().map(|t| format!(" {t}")).collect();
     let csp = format!(
@@ -71,11 +151,11 @@ pub fn page(status: StatusCode, title: &str, body: &str, form_targets: &[String]
 /// An error page: shown instead of redirecting when the client or redirect URI cannot be
 /// trusted (RFC 6749 §4.1.2.1, RFC 9700 §4.11).
 pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
-    let body = format!(
+    let body = html!(
         "<h1>{}</h1><p class=\"err\" role=\"alert\">{}</p>\
          <p class=\"muted\">You can close this window and return to the application.</p>",
-        esc(title),
-        esc(message)
+        title,
+        message
     );
     page(status, title, &body, &[])
 }
@@ -101,22 +181,22 @@ pub fn login(status: StatusCode, l: &Login<'_>, form_targets: &[String]) -> Resp
     let error = l
         .error
         .map(|e| {
-            format!(
+            html!(
                 "<p class=\"err\" role=\"alert\" id=\"login-error\">{}</p>",
-                esc(e)
+                e
             )
         })
         .unwrap_or_default();
     let intro = if l.client_name.is_empty() {
-        "Sign in to see and revoke the access you gave to applications.".to_owned()
+        html!("Sign in to see and revoke the access you gave to applications.")
     } else {
-        format!(
+        html!(
             "<strong>{}</strong> wants to access tools on your behalf. Sign in to continue.",
-            esc(l.client_name)
+            l.client_name
         )
     };
-    let body = format!(
-        "<h1>Sign in</h1><p>{intro}</p>{error}\
+    let body = html!(
+        "<h1>Sign in</h1><p>{}</p>{}\
          <form method=\"post\" action=\"{}\">\
          <input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"continue\" value=\"{}\">\
          <label for=\"username\">Username</label>\
@@ -124,10 +204,12 @@ pub fn login(status: StatusCode, l: &Login<'_>, form_targets: &[String]) -> Resp
          <label for=\"password\">Password</label>\
          <input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
          <button type=\"submit\">Sign in</button></form>",
-        esc(l.action),
-        esc(l.csrf),
-        esc(l.continue_query),
-        esc(l.username),
+        intro,
+        error,
+        l.action,
+        l.csrf,
+        l.continue_query,
+        l.username,
     );
     page(status, "Sign in", &body, form_targets)
 }
@@ -172,60 +254,68 @@ pub struct Consent<'a> {
     pub warning: Option<&'a str>,
 }
 
+/// `<code>a</code>, <code>b</code>` (joined by `sep`).
+fn codes<'a>(names: impl IntoIterator<Item = &'a str>, sep: &str) -> Html {
+    let mut out = Vec::new();
+    for (i, n) in names.into_iter().enumerate() {
+        if i > 0 {
+            out.push(html!("{}", sep));
+        }
+        out.push(html!("<code>{}</code>", n));
+    }
+    Html::concat(out)
+}
+
 /// The consent page.
 pub fn consent(c: &Consent<'_>, form_targets: &[String]) -> Response {
-    let items: String = c
-        .new_scopes
-        .iter()
-        .map(|s| {
-            let note = if s.held {
-                String::new()
-            } else {
-                " <span class=\"muted\">(you do not have this permission now; it applies if you are given it later)</span>".into()
-            };
-            let desc = if s.description.is_empty() { s.name } else { s.description };
-            format!("<li>{} <code>{}</code>{note}</li>", esc(desc), esc(s.name))
-        })
-        .collect();
+    let items = Html::concat(c.new_scopes.iter().map(|s| {
+        let note = if s.held {
+            Html::default()
+        } else {
+            html!(" <span class=\"muted\">(you do not have this permission now; it applies if you are given it later)</span>")
+        };
+        let desc = if s.description.is_empty() { s.name } else { s.description };
+        html!("<li>{} <code>{}</code>{}</li>", desc, s.name, note)
+    }));
     let kept = if c.kept.is_empty() {
-        String::new()
+        Html::default()
     } else {
-        format!(
+        html!(
             "<p class=\"muted\">Already allowed: {}</p>",
-            c.kept
-                .iter()
-                .map(|k| format!("<code>{}</code>", esc(k)))
-                .collect::<Vec<_>>()
-                .join(", ")
+            codes(c.kept.iter().copied(), ", ")
         )
     };
     let local = if c.redirect_local {
-        "<p class=\"warn\">This application receives the answer on this device only (a local address or an app link). Make sure you started this sign-in yourself.</p>"
+        html!("<p class=\"warn\">This application receives the answer on this device only (a local address or an app link). Make sure you started this sign-in yourself.</p>")
     } else {
-        ""
+        Html::default()
     };
     let warning = c
         .warning
-        .map(|w| format!("<p class=\"warn\">{}</p>", esc(w)))
+        .map(|w| html!("<p class=\"warn\">{}</p>", w))
         .unwrap_or_default();
-    let body = format!(
+    let body = html!(
         "<h1>Allow access?</h1><p>Signed in as <strong>{}</strong>.</p>\
          <p><strong>{}</strong> <span class=\"muted\">({})</span> asks to use <strong>{}</strong> \
-         <span class=\"muted\">({})</span> on your behalf with these permissions:</p><ul>{items}</ul>{kept}\
-         <p>After you answer, you will be sent to <strong>{}</strong>.</p>{local}{warning}\
+         <span class=\"muted\">({})</span> on your behalf with these permissions:</p><ul>{}</ul>{}\
+         <p>After you answer, you will be sent to <strong>{}</strong>.</p>{}{}\
          <form method=\"post\" action=\"{}\">\
          <input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"request\" value=\"{}\">\
          <button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\
          <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form>",
-        esc(c.user),
-        esc(c.client_name),
-        esc(c.client_id),
-        esc(c.resource_name),
-        esc(c.resource),
-        esc(c.redirect_host),
-        esc(c.action),
-        esc(c.csrf),
-        esc(c.request),
+        c.user,
+        c.client_name,
+        c.client_id,
+        c.resource_name,
+        c.resource,
+        items,
+        kept,
+        c.redirect_host,
+        local,
+        warning,
+        c.action,
+        c.csrf,
+        c.request,
     );
     page(StatusCode::OK, "Allow access?", &body, form_targets)
 }
@@ -279,73 +369,66 @@ pub struct Account<'a> {
 /// The account page: consents (each revocable) and sessions (each can be ended; sign out here
 /// or everywhere).
 pub fn account(a: &Account<'_>) -> Response {
-    let csrf = format!(
-        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
-        esc(a.csrf)
-    );
-    let grants: String = a
-        .grants
-        .iter()
-        .map(|g| {
-            format!(
+    let csrf = html!("<input type=\"hidden\" name=\"csrf\" value=\"{}\">", a.csrf);
+    let grants = if a.grants.is_empty() {
+        html!("<p>You have not allowed any application yet.</p>")
+    } else {
+        let items = Html::concat(a.grants.iter().map(|g| {
+            html!(
                 "<li><strong>{}</strong> <span class=\"muted\">({})</span> on <strong>{}</strong> \
                  <span class=\"muted\">({})</span>: {}\
-                 <form method=\"post\" action=\"{}\">{csrf}\
+                 <form method=\"post\" action=\"{}\">{}\
                  <input type=\"hidden\" name=\"client_id\" value=\"{}\">\
                  <input type=\"hidden\" name=\"resource_server_id\" value=\"{}\">\
                  <button type=\"submit\">Revoke access</button></form></li>",
-                esc(g.client_name),
-                esc(g.client_id),
-                esc(g.resource_name),
-                esc(g.resource),
-                g.scopes
-                    .iter()
-                    .map(|s| format!("<code>{}</code>", esc(s)))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                esc(a.revoke_action),
-                esc(g.client_id),
-                esc(g.resource_server_id),
+                g.client_name,
+                g.client_id,
+                g.resource_name,
+                g.resource,
+                codes(g.scopes.iter().map(String::as_str), " "),
+                a.revoke_action,
+                csrf,
+                g.client_id,
+                g.resource_server_id,
             )
-        })
-        .collect();
-    let grants = if a.grants.is_empty() {
-        "<p>You have not allowed any application yet.</p>".to_owned()
-    } else {
-        format!("<ul>{grants}</ul>")
+        }));
+        html!("<ul>{}</ul>", items)
     };
-    let sessions: String = a
-        .sessions
-        .iter()
-        .map(|s| {
-            let this = if s.current {
-                " <strong>(this browser)</strong>".to_owned()
-            } else {
-                format!(
-                    "<form method=\"post\" action=\"{}\">{csrf}\
-                     <input type=\"hidden\" name=\"session\" value=\"{}\">\
-                     <button type=\"submit\">Sign out this session</button></form>",
-                    esc(a.logout_action),
-                    esc(s.id)
-                )
-            };
-            format!(
-                "<li>Started {} from <code>{}</code> <span class=\"muted\">{}</span>{this}</li>",
-                esc(&s.started),
-                esc(s.address),
-                esc(s.user_agent),
+    let sessions = Html::concat(a.sessions.iter().map(|s| {
+        let this = if s.current {
+            html!(" <strong>(this browser)</strong>")
+        } else {
+            html!(
+                "<form method=\"post\" action=\"{}\">{}\
+                 <input type=\"hidden\" name=\"session\" value=\"{}\">\
+                 <button type=\"submit\">Sign out this session</button></form>",
+                a.logout_action,
+                csrf,
+                s.id
             )
-        })
-        .collect();
-    let body = format!(
+        };
+        html!(
+            "<li>Started {} from <code>{}</code> <span class=\"muted\">{}</span>{}</li>",
+            s.started,
+            s.address,
+            s.user_agent,
+            this
+        )
+    }));
+    let body = html!(
         "<h1>Your account</h1><p>Signed in as <strong>{}</strong>.</p>\
-         <h2>Applications you allowed</h2>{grants}\
-         <h2>Where you are signed in</h2><ul>{sessions}</ul>\
-         <form method=\"post\" action=\"{logout}\">{csrf}<button type=\"submit\">Sign out</button></form>\
-         <form method=\"post\" action=\"{logout}\">{csrf}<input type=\"hidden\" name=\"everywhere\" value=\"1\">\
+         <h2>Applications you allowed</h2>{}\
+         <h2>Where you are signed in</h2><ul>{}</ul>\
+         <form method=\"post\" action=\"{}\">{}<button type=\"submit\">Sign out</button></form>\
+         <form method=\"post\" action=\"{}\">{}<input type=\"hidden\" name=\"everywhere\" value=\"1\">\
          <button type=\"submit\">Sign out everywhere</button></form>",
-        esc(a.user),
-        logout = esc(a.logout_action),
+        a.user,
+        grants,
+        sessions,
+        a.logout_action,
+        csrf,
+        a.logout_action,
+        csrf,
     );
     page(StatusCode::OK, "Your account", &body, &[])
 }
@@ -355,11 +438,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escapes_markup_and_quotes() {
+    fn interpolated_text_is_escaped_and_only_html_passes_as_markup() {
+        let text = "<a href=\"x\">'&'</a>";
+        let inner = html!("<b>{}</b>", "x<y");
+        let page = html!("<p title=\"{}\">{}</p>{}", text, text.to_owned(), inner);
         assert_eq!(
-            esc("<a href=\"x\">'&'</a>"),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+            page.as_str(),
+            "<p title=\"&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;\">\
+             &lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;</p><b>x&lt;y</b>"
         );
+    }
+
+    #[test]
+    fn templates_interpolate_positionally_only() {
+        // An inline `{name}` would be captured by format! unescaped: templates in this crate
+        // use positional `{}` only.
+        let src = include_str!("ui.rs");
+        let mut checked = 0;
+        for (i, _) in src.match_indices("html!(") {
+            let Some(body) = src[i + 6..].trim_start().strip_prefix('"') else {
+                continue;
+            };
+            // The literal ends at the first quote not escaped by a backslash.
+            let bytes = body.as_bytes();
+            let end = (0..bytes.len())
+                .find(|&j| bytes[j] == b'"' && (j == 0 || bytes[j - 1] != b'\\'))
+                .unwrap_or(bytes.len());
+            let template = &body[..end];
+            checked += 1;
+            let inline = template.match_indices('{').any(|(j, _)| {
+                template[j + 1..].starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            });
+            assert!(!inline, "inline capture in {template}");
+        }
+        assert!(checked > 20, "the scan found the templates ({checked})");
     }
 
     #[test]
