@@ -829,4 +829,65 @@ mod openapi {
         );
         assert_eq!(h.admin(Method::PUT, "/admin/v1/users", None).status, 405);
     }
+
+    #[test]
+    fn every_request_schema_lists_exactly_the_fields_its_type_accepts() {
+        let h = Harness::new();
+        let f = h.fixture();
+        let doc = h.get("/admin/v1/openapi.json").json();
+        let mut checked = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let Some(body) = op.get("requestBody") else {
+                    continue;
+                };
+                let name = body["content"]["application/json"]["schema"]["$ref"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap();
+                let schema = &doc["components"]["schemas"][name];
+                let documented: std::collections::BTreeSet<String> = schema["properties"]
+                    .as_object()
+                    .map(|p| p.keys().cloned().collect())
+                    .unwrap_or_default();
+                assert_eq!(
+                    schema["additionalProperties"], false,
+                    "{name} rejects unknown fields"
+                );
+                // Real ids, so the request reaches the body's own parsing.
+                let concrete = path
+                    .replace(
+                        "/resource-servers/{id}",
+                        &format!("/resource-servers/{}", f.notes_rs),
+                    )
+                    .replace(
+                        "/applications/{id}",
+                        &format!("/applications/{}", f.public_app),
+                    )
+                    .replace("/agents/{id}", &format!("/agents/{}", f.agent))
+                    .replace("/clients/{id}", &format!("/clients/{}", f.conf_app))
+                    .replace("/users/{id}", &format!("/users/{}", f.alice))
+                    .replace("/groups/{id}", &format!("/groups/{}", f.bots))
+                    .replace("/roles/{id}", &format!("/roles/{}", f.reader))
+                    .replace("{name}", "notes.read");
+                let m = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap();
+                let r = h.admin(m, &concrete, Some(json!({ "__probe": 1 })));
+                assert_eq!(r.status, 400, "{method} {path}: {:?}", r.json());
+                assert_eq!(r.json()["field"], "__probe", "{method} {path}");
+                let desc = r.json()["error_description"].as_str().unwrap().to_owned();
+                let accepted: std::collections::BTreeSet<String> = desc
+                    .split_once("accepted fields: ")
+                    .map(|(_, l)| l.split(", ").map(str::to_owned).collect())
+                    .unwrap_or_default();
+                assert_eq!(
+                    accepted, documented,
+                    "{method} {path} ({name}): the type vs the document"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 10, "{checked} request bodies checked");
+    }
 }

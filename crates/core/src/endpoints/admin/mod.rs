@@ -68,8 +68,9 @@ pub fn body<T: DeserializeOwned>(req: &Request) -> Result<T, Error> {
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        let (field, message) = match unknown_field(&inner.to_string()) {
-            Some(name) => (name, "unknown field".to_owned()),
+        let text = inner.to_string();
+        let (field, message) = match unknown_field(&text) {
+            Some(name) => (name, unknown_field_message(&text)),
             None if path == "." || path == "?" => {
                 ("body".to_owned(), strip_position(&inner.to_string()))
             }
@@ -82,6 +83,21 @@ pub fn body<T: DeserializeOwned>(req: &Request) -> Result<T, Error> {
 fn unknown_field(msg: &str) -> Option<String> {
     let rest = msg.strip_prefix("unknown field `")?;
     rest.split('`').next().map(str::to_owned)
+}
+
+/// "unknown field; accepted fields: a, b" from serde's "unknown field `x`, expected one of `a`,
+/// `b`" (or "expected `a`", or "there are no fields").
+fn unknown_field_message(msg: &str) -> String {
+    let msg = strip_position(msg);
+    let accepted: Vec<&str> = msg
+        .split_once("expected")
+        .map(|(_, list)| list.split('`').skip(1).step_by(2).collect())
+        .unwrap_or_default();
+    if accepted.is_empty() {
+        "unknown field; this request takes no fields".to_owned()
+    } else {
+        format!("unknown field; accepted fields: {}", accepted.join(", "))
+    }
 }
 
 fn strip_position(msg: &str) -> String {

@@ -99,7 +99,8 @@ fn schemas() -> Value {
             "properties": {
                 "display_name": { "type": "string" },
                 "password": { "type": "string", "minLength": 8 },
-                "status": { "enum": ["active", "disabled"] }
+                "status": { "enum": ["active", "disabled"] },
+                "reason": { "type": "string", "description": "Why (audited when the user is disabled)" }
             }
         },
         "GroupCreate": {
