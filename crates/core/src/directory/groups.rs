@@ -1,16 +1,12 @@
-//! Groups of users and agents. Roles assigned to a group are held by every member; this is how
-//! agents get roles.
+//! Groups of users and agents (tables `groups`, `group_users`, `group_agents`): the rows and
+//! every statement that reads or writes them. Roles assigned to a group are held by every
+//! member; this is how agents get roles. The admin API's handlers are in
+//! `endpoints/admin/groups.rs`.
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
-use super::audit;
-use super::validate;
-use crate::crypto::Crypto;
-use crate::endpoints::admin::{self, Ctx};
 use crate::stmt;
-use crate::store::{decode, decode_first, Database, Stmt, StoreError};
-use crate::wire::{Error, Request, Response};
+use crate::store::{decode_first, Database, Stmt, StoreError};
 
 /// A group as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,23 +23,6 @@ pub struct Group {
     pub updated_at: i64,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Create {
-    name: String,
-    #[serde(default)]
-    description: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Patch {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    description: Option<String>,
-}
-
 /// Kind of group member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Member {
@@ -51,6 +30,15 @@ pub enum Member {
     User,
     /// An agent (a client of kind `agent`).
     Agent,
+}
+
+/// A member as listed: id and display name.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct MemberRow {
+    /// User id or client id.
+    pub id: String,
+    /// Username or client name.
+    pub name: String,
 }
 
 /// Loads a group.
@@ -61,141 +49,48 @@ pub async fn get_row<D: Database + ?Sized>(db: &D, id: &str) -> Result<Option<Gr
     )
 }
 
-/// `POST /groups`.
-pub async fn create<D: Database + ?Sized, C: Crypto>(
-    ctx: &mut Ctx<'_, D, C>,
-    req: &Request,
-) -> Result<Response, Error> {
-    let input: Create = admin::body(req)?;
-    let name = validate::name("name", &input.name)?;
-    let description = validate::description("description", &input.description)?;
-    let id = ctx.id("grp");
-    ctx.db
-        .batch(vec![
-            stmt!(
-                "INSERT INTO groups (id, name, description, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
-                &id,
-                &name,
-                description,
-                ctx.now
-            ),
-            audit::record(ctx.now, &ctx.actor, "group.create", "group", &id, json!({ "name": name })),
-        ])
-        .await
-        .map_err(admin::conflict("a group with this name already exists"))?;
-    get(ctx.db, &id)
-        .await
-        .map(|r| with_status(r, http::StatusCode::CREATED))
-}
+/// One page of groups after `after` (keyset by id): `?1` after, `?2` limit.
+pub const LIST_PAGE: &str = "SELECT * FROM groups WHERE id > ?1 ORDER BY id LIMIT ?2";
 
-fn with_status(mut r: Response, s: http::StatusCode) -> Response {
-    *r.status_mut() = s;
-    r
-}
-
-/// `GET /groups/{id}`.
-pub async fn get<D: Database + ?Sized>(db: &D, id: &str) -> Result<Response, Error> {
-    let g = get_row(db, id).await?.ok_or(Error::NoSuch("group"))?;
-    Ok(admin::ok(serde_json::to_value(g).unwrap_or_default()))
-}
-
-/// `GET /groups`.
-pub async fn list<D: Database + ?Sized>(db: &D, req: &Request) -> Result<Response, Error> {
-    let (rows, page) = admin::page_by_id::<_, Group>(
-        db,
-        req,
-        "SELECT * FROM groups WHERE id > ?1 ORDER BY id LIMIT ?2",
+/// Inserts a group (`Conflict` on a duplicate name).
+pub fn insert_stmt(id: &str, name: &str, description: &str, now: i64) -> Stmt {
+    stmt!(
+        "INSERT INTO groups (id, name, description, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+        id,
+        name,
+        description,
+        now
     )
-    .await?;
-    Ok(admin::page_response(rows, &page, |r| r.id.clone()))
 }
 
-/// `PATCH /groups/{id}`.
-pub async fn update<D: Database + ?Sized, C: Crypto>(
-    ctx: &mut Ctx<'_, D, C>,
-    req: &Request,
-    id: &str,
-) -> Result<Response, Error> {
-    let input: Patch = admin::body(req)?;
-    let cur = get_row(ctx.db, id).await?.ok_or(Error::NoSuch("group"))?;
-    let name = validate::patched("name", input.name.as_deref(), cur.name, validate::name)?;
-    let description = validate::patched(
-        "description",
-        input.description.as_deref(),
-        cur.description,
-        validate::description,
-    )?;
-    ctx.db
-        .batch(vec![
-            stmt!(
-                "UPDATE groups SET name = ?2, description = ?3, updated_at = ?4 WHERE id = ?1",
-                id,
-                &name,
-                description,
-                ctx.now
-            ),
-            audit::record(
-                ctx.now,
-                &ctx.actor,
-                "group.update",
-                "group",
-                id,
-                json!({ "name": name }),
-            ),
-        ])
-        .await
-        .map_err(admin::conflict("a group with this name already exists"))?;
-    get(ctx.db, id).await
-}
-
-/// `DELETE /groups/{id}`: memberships and role assignments go with it.
-pub async fn delete<D: Database + ?Sized, C: Crypto>(
-    ctx: &mut Ctx<'_, D, C>,
-    id: &str,
-) -> Result<Response, Error> {
-    let cur = get_row(ctx.db, id).await?.ok_or(Error::NoSuch("group"))?;
-    ctx.db
-        .batch(vec![
-            stmt!("DELETE FROM groups WHERE id = ?1", id),
-            audit::record(
-                ctx.now,
-                &ctx.actor,
-                "group.delete",
-                "group",
-                id,
-                json!({ "name": cur.name }),
-            ),
-        ])
-        .await?;
-    Ok(admin::no_content())
-}
-
-#[derive(Serialize, Deserialize)]
-struct MemberRow {
-    id: String,
-    name: String,
-}
-
-/// `GET /groups/{id}/members`.
-pub async fn members<D: Database + ?Sized>(db: &D, id: &str) -> Result<Response, Error> {
-    get_row(db, id).await?.ok_or(Error::NoSuch("group"))?;
-    let [users, agents] = crate::store::Results::new(
-        db.batch(vec![
-            stmt!(
-                "SELECT u.id, u.username AS name FROM group_users m JOIN users u ON u.id = m.user_id WHERE m.group_id = ?1 ORDER BY u.username",
-                id
-            ),
-            stmt!(
-                "SELECT c.id, c.name FROM group_agents m JOIN clients c ON c.id = m.client_id WHERE m.group_id = ?1 ORDER BY c.name",
-                id
-            ),
-        ])
-        .await?,
+/// Renames or re-describes a group (`Conflict` on a duplicate name).
+pub fn update_stmt(id: &str, name: &str, description: &str, now: i64) -> Stmt {
+    stmt!(
+        "UPDATE groups SET name = ?2, description = ?3, updated_at = ?4 WHERE id = ?1",
+        id,
+        name,
+        description,
+        now
     )
-    .take()?;
-    let users: Vec<MemberRow> = decode(users)?;
-    let agents: Vec<MemberRow> = decode(agents)?;
-    Ok(admin::ok(json!({ "users": users, "agents": agents })))
+}
+
+/// Deletes a group; memberships and role assignments cascade.
+pub fn delete_stmt(id: &str) -> Stmt {
+    stmt!("DELETE FROM groups WHERE id = ?1", id)
+}
+
+/// The members of a group, users then agents (two statements, [`MemberRow`]s each).
+pub fn members_stmts(id: &str) -> [Stmt; 2] {
+    [
+        stmt!(
+            "SELECT u.id, u.username AS name FROM group_users m JOIN users u ON u.id = m.user_id WHERE m.group_id = ?1 ORDER BY u.username",
+            id
+        ),
+        stmt!(
+            "SELECT c.id, c.name FROM group_agents m JOIN clients c ON c.id = m.client_id WHERE m.group_id = ?1 ORDER BY c.name",
+            id
+        ),
+    ]
 }
 
 /// Adds a member to a group (idempotent).
@@ -214,96 +109,34 @@ pub fn add_member_stmt(group_id: &str, kind: Member, member: &str) -> Stmt {
     }
 }
 
-/// `PUT /groups/{id}/{users|agents}/{member}`: idempotent.
-pub async fn add<D: Database + ?Sized, C: Crypto>(
-    ctx: &mut Ctx<'_, D, C>,
-    id: &str,
-    kind: Member,
-    member: &str,
-) -> Result<Response, Error> {
-    get_row(ctx.db, id).await?.ok_or(Error::NoSuch("group"))?;
-    let noun = match kind {
-        Member::User => {
-            super::users::get_row(ctx.db, member)
-                .await?
-                .ok_or(Error::NoSuch("user"))?;
-            "user"
-        }
-        Member::Agent => {
-            let c = super::clients::get_row(ctx.db, member).await?;
-            if c.is_none_or(|c| c.kind != super::clients::ClientKind::Agent) {
-                return Err(Error::NoSuch("agent"));
-            }
-            "agent"
-        }
-    };
-    let insert = add_member_stmt(id, kind, member);
-    ctx.db
-        .batch(vec![
-            insert,
-            audit::record(
-                ctx.now,
-                &ctx.actor,
-                "group.add_member",
-                "group",
-                id,
-                json!({ noun: member }),
-            ),
-        ])
-        .await?;
-    Ok(admin::no_content())
+/// Whether a membership exists (a row when it does).
+pub fn membership_stmt(group_id: &str, kind: Member, member: &str) -> Stmt {
+    match kind {
+        Member::User => stmt!(
+            "SELECT user_id FROM group_users WHERE group_id = ?1 AND user_id = ?2",
+            group_id,
+            member
+        ),
+        Member::Agent => stmt!(
+            "SELECT client_id FROM group_agents WHERE group_id = ?1 AND client_id = ?2",
+            group_id,
+            member
+        ),
+    }
 }
 
-/// `DELETE /groups/{id}/{users|agents}/{member}`.
-pub async fn remove<D: Database + ?Sized, C: Crypto>(
-    ctx: &mut Ctx<'_, D, C>,
-    id: &str,
-    kind: Member,
-    member: &str,
-) -> Result<Response, Error> {
-    let (check, del, noun) = match kind {
-        Member::User => (
-            stmt!(
-                "SELECT user_id FROM group_users WHERE group_id = ?1 AND user_id = ?2",
-                id,
-                member
-            ),
-            stmt!(
-                "DELETE FROM group_users WHERE group_id = ?1 AND user_id = ?2",
-                id,
-                member
-            ),
-            "user",
+/// Removes a member from a group.
+pub fn remove_member_stmt(group_id: &str, kind: Member, member: &str) -> Stmt {
+    match kind {
+        Member::User => stmt!(
+            "DELETE FROM group_users WHERE group_id = ?1 AND user_id = ?2",
+            group_id,
+            member
         ),
-        Member::Agent => (
-            stmt!(
-                "SELECT client_id FROM group_agents WHERE group_id = ?1 AND client_id = ?2",
-                id,
-                member
-            ),
-            stmt!(
-                "DELETE FROM group_agents WHERE group_id = ?1 AND client_id = ?2",
-                id,
-                member
-            ),
-            "agent",
+        Member::Agent => stmt!(
+            "DELETE FROM group_agents WHERE group_id = ?1 AND client_id = ?2",
+            group_id,
+            member
         ),
-    };
-    if ctx.db.query(check).await?.is_empty() {
-        return Err(Error::NoSuch("group membership"));
     }
-    ctx.db
-        .batch(vec![
-            del,
-            audit::record(
-                ctx.now,
-                &ctx.actor,
-                "group.remove_member",
-                "group",
-                id,
-                json!({ noun: member }),
-            ),
-        ])
-        .await?;
-    Ok(admin::no_content())
 }

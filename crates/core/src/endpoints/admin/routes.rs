@@ -3,10 +3,11 @@
 
 use http::Method;
 
+use super::groups;
 use super::{keys, Ctx};
 use crate::crypto::Crypto;
 use crate::directory::clients::ClientKind;
-use crate::directory::groups::{self, Member};
+use crate::directory::groups::Member;
 use crate::directory::roles::{self, Holder};
 use crate::directory::{audit, clients, permissions, resource_servers as rs, users};
 use crate::store::decode;
@@ -746,7 +747,7 @@ pub async fn dispatch<D: crate::store::Store + ?Sized, C: Crypto>(
         Op::GroupAgentAdd => groups::add(ctx, a, Member::Agent, b).await,
         Op::GroupAgentRemove => groups::remove(ctx, a, Member::Agent, b).await,
         Op::GroupRoles => {
-            groups::get_row(db, a)
+            crate::directory::groups::get_row(db, a)
                 .await?
                 .ok_or(Error::NoSuch("group"))?;
             roles::list_assigned(db, Holder::Group, a).await
