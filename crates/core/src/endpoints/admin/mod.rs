@@ -11,6 +11,7 @@ pub mod groups;
 pub mod keys;
 pub mod openapi;
 mod routes;
+pub mod users;
 
 use http::{Method, StatusCode};
 use rand_core::CryptoRngCore;

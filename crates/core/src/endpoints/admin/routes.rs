@@ -4,12 +4,13 @@
 use http::Method;
 
 use super::groups;
+use super::users;
 use super::{keys, Ctx};
 use crate::crypto::Crypto;
 use crate::directory::clients::ClientKind;
 use crate::directory::groups::Member;
 use crate::directory::roles::{self, Holder};
-use crate::directory::{audit, clients, permissions, resource_servers as rs, users};
+use crate::directory::{audit, clients, permissions, resource_servers as rs};
 use crate::store::decode;
 use crate::wire::{Error, Request, Response};
 
@@ -731,7 +732,9 @@ pub async fn dispatch<D: crate::store::Store + ?Sized, C: Crypto>(
         Op::UserUpdate => users::update(ctx, req, a).await,
         Op::UserDelete => users::delete(ctx, a, super::query_param(req, "reason")).await,
         Op::UserRoles => {
-            users::get_row(db, a).await?.ok_or(Error::NoSuch("user"))?;
+            crate::directory::users::get_row(db, a)
+                .await?
+                .ok_or(Error::NoSuch("user"))?;
             roles::list_assigned(db, Holder::User, a).await
         }
         Op::UserRoleAdd => roles::assign(ctx, Holder::User, a, b).await,
@@ -799,7 +802,9 @@ pub async fn dispatch<D: crate::store::Store + ?Sized, C: Crypto>(
         Op::OpenApi => Ok(super::openapi::document(ctx.config)),
         Op::Bootstrap => super::bootstrap::bootstrap(ctx).await,
         Op::UserGrants => {
-            users::get_row(db, a).await?.ok_or(Error::NoSuch("user"))?;
+            crate::directory::users::get_row(db, a)
+                .await?
+                .ok_or(Error::NoSuch("user"))?;
             let list = crate::grants::list(db, a).await?;
             Ok(super::ok(
                 serde_json::json!({ "items": list, "next_cursor": null }),
