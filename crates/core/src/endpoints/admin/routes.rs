@@ -4,12 +4,13 @@
 use http::Method;
 
 use super::groups;
+use super::roles;
 use super::users;
 use super::{keys, Ctx};
 use crate::crypto::Crypto;
 use crate::directory::clients::ClientKind;
 use crate::directory::groups::Member;
-use crate::directory::roles::{self, Holder};
+use crate::directory::roles::Holder;
 use crate::directory::{audit, clients, permissions, resource_servers as rs};
 use crate::store::decode;
 use crate::wire::{Error, Request, Response};
