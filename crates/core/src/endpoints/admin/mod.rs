@@ -10,6 +10,7 @@ pub mod bootstrap;
 pub mod groups;
 pub mod keys;
 pub mod openapi;
+pub mod resource_servers;
 pub mod roles;
 mod routes;
 pub mod users;

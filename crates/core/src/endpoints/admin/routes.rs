@@ -4,6 +4,7 @@
 use http::Method;
 
 use super::groups;
+use super::resource_servers as rs;
 use super::roles;
 use super::users;
 use super::{keys, Ctx};
@@ -11,7 +12,7 @@ use crate::crypto::Crypto;
 use crate::directory::clients::ClientKind;
 use crate::directory::groups::Member;
 use crate::directory::roles::Holder;
-use crate::directory::{audit, clients, permissions, resource_servers as rs};
+use crate::directory::{audit, clients, permissions};
 use crate::store::decode;
 use crate::wire::{Error, Request, Response};
 
