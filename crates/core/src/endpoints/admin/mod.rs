@@ -7,6 +7,7 @@
 //! change writes an audit record in the same transaction.
 
 pub mod bootstrap;
+pub mod clients;
 pub mod groups;
 pub mod keys;
 pub mod openapi;

@@ -3,6 +3,7 @@
 
 use http::Method;
 
+use super::clients;
 use super::groups;
 use super::resource_servers as rs;
 use super::roles;
@@ -12,7 +13,7 @@ use crate::crypto::Crypto;
 use crate::directory::clients::ClientKind;
 use crate::directory::groups::Member;
 use crate::directory::roles::Holder;
-use crate::directory::{audit, clients, permissions};
+use crate::directory::{audit, permissions};
 use crate::store::decode;
 use crate::wire::{Error, Request, Response};
 
@@ -829,7 +830,7 @@ async fn client_roles<D: crate::store::Store + ?Sized, C: Crypto>(
     kind: Option<ClientKind>,
 ) -> Result<Response, Error> {
     let noun = kind.map_or("client", ClientKind::noun);
-    let c = clients::get_row(ctx.db, id)
+    let c = crate::directory::clients::get_row(ctx.db, id)
         .await?
         .ok_or(Error::NoSuch(noun))?;
     if kind.is_some_and(|k| c.kind != k) {

@@ -198,7 +198,7 @@ pub async fn update<D: Store + ?Sized, C: Crypto>(
     if status == Status::Disabled && cur.status == Status::Active {
         // Disabling revokes every token whose subject the user is.
         let radius = revocation::blast_radius(ctx.db, RevokedPrincipal::User(id), ctx.now).await?;
-        let reason = crate::directory::clients::reason(input.reason.as_deref())?;
+        let reason = super::clients::reason(input.reason.as_deref())?;
         detail.insert("reason".into(), json!(reason));
         detail.insert("blast_radius".into(), json!(radius));
         let audit = audit::record(
@@ -244,7 +244,7 @@ pub async fn delete<D: Store + ?Sized, C: Crypto>(
         .await?
         .ok_or(Error::NoSuch("user"))?;
     let radius = revocation::blast_radius(ctx.db, RevokedPrincipal::User(id), ctx.now).await?;
-    let reason = crate::directory::clients::reason(query_reason.as_deref())?;
+    let reason = super::clients::reason(query_reason.as_deref())?;
     let stmts = vec![
         store::delete_stmt(id),
         audit::record(
