@@ -3,7 +3,7 @@
 //!
 //! Conventions: bodies are `application/json` with unknown fields rejected; lists are
 //! keyset-paginated (`?limit=1..200&cursor=...`, response `{"items": [...], "next_cursor": ...}`);
-//! errors are `{"error", "error_description", "field"?}` with 400/401/404/409/413/415; every
+//! errors are the error table's JSON (`error`, `error_description`, `field`) with 400/401/404/409/413/415; every
 //! change writes an audit record in the same transaction.
 
 pub mod bootstrap;

@@ -1,6 +1,7 @@
-//! One home for each table's SQL: every statement that writes a table (INSERT, UPDATE, DELETE)
-//! lives in that table's owner module, listed here and in the README's architecture section.
-//! Reads may join other tables (one round trip for a view), writes may not leave home.
+//! The source layout the README promises, checked: one home for each table's SQL (every
+//! statement that writes a table lives in that table's owner module, listed here and in the
+//! README's architecture section; reads may join other tables, writes may not leave home), no
+//! statement written twice, and one place that renders OAuth error bodies.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -170,5 +171,36 @@ fn no_statement_is_written_twice() {
         twice.is_empty(),
         "statements written twice:\n{}",
         twice.join("\n")
+    );
+}
+
+#[test]
+fn oauth_error_bodies_are_rendered_only_by_the_error_table() {
+    // `error_description` appears where errors are rendered: the error table (JSON bodies),
+    // the authorization endpoint's redirect (RFC 6749 §4.1.2.1 query parameters) and the
+    // OpenAPI document that describes the body. Nowhere else may build one.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&root, &mut files);
+    let allowed = [
+        "wire/error.rs",
+        "endpoints/authorize/mod.rs",
+        "endpoints/admin/openapi.rs",
+    ];
+    let mut found = Vec::new();
+    for f in files {
+        let rel = f
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        let text = std::fs::read_to_string(&f).unwrap();
+        if text.contains("\"error_description\"") && !allowed.contains(&rel.as_str()) {
+            found.push(rel);
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "error bodies built outside the error table: {found:?}"
     );
 }
