@@ -785,6 +785,7 @@ mod admin_api {
 
 mod openapi {
     use super::*;
+    use common::{Browser, Resp, ADMIN, NOTES};
     use mcpgate_core::endpoints::admin::ROUTES;
 
     #[test]
@@ -889,5 +890,232 @@ mod openapi {
             }
         }
         assert!(checked >= 10, "{checked} request bodies checked");
+    }
+
+    /// A small JSON Schema checker for the subset the document uses: `$ref`, `type` (one or a
+    /// list), `enum`, `oneOf`, `properties`, `required`, `additionalProperties: false`, `items`.
+    fn conforms(doc: &Value, schema: &Value, v: &Value, at: &str) -> Result<(), String> {
+        if let Some(r) = schema["$ref"].as_str() {
+            let name = r.rsplit('/').next().unwrap();
+            return conforms(doc, &doc["components"]["schemas"][name], v, at);
+        }
+        if let Some(options) = schema["oneOf"].as_array() {
+            return match options
+                .iter()
+                .filter(|o| conforms(doc, o, v, at).is_ok())
+                .count()
+            {
+                1 => Ok(()),
+                n => Err(format!("{at}: {v} matches {n} of oneOf")),
+            };
+        }
+        if let Some(allowed) = schema["enum"].as_array() {
+            if !allowed.contains(v) {
+                return Err(format!("{at}: {v} not in {allowed:?}"));
+            }
+        }
+        let types: Vec<&str> = match &schema["type"] {
+            Value::String(t) => vec![t.as_str()],
+            Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        if !types.is_empty() {
+            let actual = match v {
+                Value::Null => "null",
+                Value::Bool(_) => "boolean",
+                Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+                Value::Number(_) => "number",
+                Value::String(_) => "string",
+                Value::Array(_) => "array",
+                Value::Object(_) => "object",
+            };
+            if !types.contains(&actual) {
+                return Err(format!("{at}: {actual} where {types:?} is documented"));
+            }
+        }
+        if let Value::Object(o) = v {
+            let props = schema["properties"].as_object();
+            for req in schema["required"].as_array().into_iter().flatten() {
+                let req = req.as_str().unwrap();
+                if !o.contains_key(req) {
+                    return Err(format!("{at}: required `{req}` missing"));
+                }
+            }
+            for (k, val) in o {
+                match props.and_then(|p| p.get(k)) {
+                    Some(s) => conforms(doc, s, val, &format!("{at}.{k}"))?,
+                    None if schema["additionalProperties"] == false => {
+                        return Err(format!("{at}: `{k}` is not documented"))
+                    }
+                    None => {}
+                }
+            }
+        }
+        if let (Value::Array(items), Some(s)) = (v, schema.get("items")) {
+            for (i, item) in items.iter().enumerate() {
+                conforms(doc, s, item, &format!("{at}[{i}]"))?;
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn every_success_response_matches_its_documented_schema() {
+        use mcpgate_core::endpoints::admin::response_schema;
+        let h = Harness::new();
+        let f = h.fixture();
+        // Give the lists something to show: a consent and a session for alice.
+        let mut b = Browser::default();
+        h.code_for(&mut b, &f.public_app, Some("notes.read"));
+        let doc = h.get("/admin/v1/openapi.json").json();
+        let mut checked = std::collections::BTreeSet::new();
+        let mut check = |method: &str, pattern: &str, r: &Resp| {
+            let route = ROUTES
+                .iter()
+                .find(|x| x.method.as_str() == method && x.pattern == pattern)
+                .unwrap_or_else(|| panic!("no route {method} {pattern}"));
+            assert_eq!(r.status, route.status, "{method} {pattern}: {:?}", r.json());
+            let name = response_schema(route.op).unwrap();
+            let op = &doc["paths"][format!("/admin/v1{pattern}")][method.to_ascii_lowercase()];
+            assert_eq!(
+                op["responses"][route.status.to_string()]["content"]["application/json"]["schema"]
+                    ["$ref"],
+                format!("#/components/schemas/{name}"),
+                "{method} {pattern}"
+            );
+            let schema = json!({ "$ref": format!("#/components/schemas/{name}") });
+            if name.ends_with("Page") {
+                let items = r.json()["items"].as_array().map_or(0, Vec::len);
+                assert!(items > 0, "{method} {pattern}: an empty page checks no item");
+            }
+            if let Err(e) = conforms(&doc, &schema, &r.json(), name) {
+                panic!("{method} {pattern}: {e}\n{}", r.json());
+            }
+            checked.insert(format!("{:?}", route.op));
+        };
+        let ids = |p: &str| {
+            p.replace(
+                "/resource-servers/{id}",
+                &format!("/resource-servers/{}", f.notes_rs),
+            )
+            .replace(
+                "/applications/{id}",
+                &format!("/applications/{}", f.conf_app),
+            )
+            .replace("/agents/{id}", &format!("/agents/{}", f.agent))
+            .replace("/clients/{id}", &format!("/clients/{}", f.conf_app))
+            .replace("/users/{id}", &format!("/users/{}", f.alice))
+            .replace("/groups/{id}", &format!("/groups/{}", f.bots))
+            .replace("/roles/{id}", &format!("/roles/{}", f.reader))
+            .replace("{name}", "notes.read")
+        };
+        for route in ROUTES.iter().filter(|r| r.method == Method::GET) {
+            if response_schema(route.op).is_none() {
+                continue;
+            }
+            let mut path = format!("/admin/v1{}", ids(route.pattern));
+            if route.pattern == "/explain" {
+                path = format!("{path}?principal={}&resource={NOTES}", f.alice);
+            }
+            check("GET", route.pattern, &h.admin(Method::GET, &path, None));
+        }
+        let writes: &[(&str, &str, Value)] = &[
+            (
+                "POST",
+                "/resource-servers",
+                json!({ "identifier": "https://new.example/mcp", "name": "New",
+                "scopes": [{ "name": "a" }] }),
+            ),
+            (
+                "PATCH",
+                "/resource-servers/{id}",
+                json!({ "description": "notes" }),
+            ),
+            (
+                "POST",
+                "/resource-servers/{id}/scopes",
+                json!({ "name": "notes.share" }),
+            ),
+            (
+                "PATCH",
+                "/resource-servers/{id}/scopes/{name}",
+                json!({ "description": "Read" }),
+            ),
+            (
+                "POST",
+                "/roles",
+                json!({ "name": "sharer", "scopes": [{ "resource": NOTES, "scope": "notes.share" }] }),
+            ),
+            ("PATCH", "/roles/{id}", json!({ "description": "Reads" })),
+            ("POST", "/users", json!({ "username": "bob" })),
+            (
+                "PATCH",
+                "/users/{id}",
+                json!({ "display_name": "Alice A." }),
+            ),
+            ("POST", "/groups", json!({ "name": "people" })),
+            (
+                "PATCH",
+                "/groups/{id}",
+                json!({ "description": "Machines" }),
+            ),
+            (
+                "POST",
+                "/applications",
+                json!({ "name": "Web", "client_type": "confidential",
+                "redirect_uris": ["https://web.example/cb"] }),
+            ),
+            (
+                "PATCH",
+                "/applications/{id}",
+                json!({ "description": "Server" }),
+            ),
+            ("POST", "/applications/{id}/secret", Value::Null),
+            (
+                "POST",
+                "/agents",
+                json!({ "name": "Indexer", "owner": "ops" }),
+            ),
+            (
+                "PATCH",
+                "/agents/{id}",
+                json!({ "description": "Summaries" }),
+            ),
+            ("POST", "/agents/{id}/secret", Value::Null),
+            (
+                "PATCH",
+                "/clients/{id}",
+                json!({ "description": "Server app" }),
+            ),
+            ("POST", "/keys/rotate", Value::Null),
+        ];
+        for (method, pattern, body) in writes {
+            let m = Method::from_bytes(method.as_bytes()).unwrap();
+            let body = (!body.is_null()).then(|| body.clone());
+            check(
+                method,
+                pattern,
+                &h.admin(m, &format!("/admin/v1{}", ids(pattern)), body),
+            );
+        }
+        // The bootstrap answer, on a fresh deployment.
+        let fresh = Harness::new();
+        let boot = format!("Bearer {ADMIN}");
+        let r = fresh.request(
+            Method::POST,
+            "/admin/v1/bootstrap",
+            &[("authorization", &boot)],
+            b"",
+        );
+        check("POST", "/bootstrap", &r);
+        let documented: std::collections::BTreeSet<String> = ROUTES
+            .iter()
+            .filter(|r| response_schema(r.op).is_some())
+            .map(|r| format!("{:?}", r.op))
+            .collect();
+        assert_eq!(
+            checked, documented,
+            "every documented response is checked against a real one"
+        );
     }
 }

@@ -28,6 +28,7 @@ use crate::stmt;
 use crate::store::{decode, Database};
 use crate::wire::{json, no_store, Error, Request, Response};
 
+pub use openapi::response_schema;
 pub use routes::{dispatch, find as routes_find, Op, Route, ROUTES};
 
 /// Path prefix of the admin API below the issuer.

@@ -4,7 +4,7 @@
 use http::StatusCode;
 use serde_json::{json, Map, Value};
 
-use super::routes::ROUTES;
+use super::routes::{Op, ROUTES};
 use super::PREFIX;
 use crate::config::Config;
 use crate::wire::{json as json_response, public_cache, Response};
@@ -27,8 +27,16 @@ fn exchange_rules() -> Value {
     })
 }
 
-/// JSON Schemas of the request bodies (unknown fields are rejected).
+/// JSON Schemas of the request bodies (unknown fields are rejected) and of the responses.
 fn schemas() -> Value {
+    let mut all = request_schemas();
+    if let (Some(a), Value::Object(b)) = (all.as_object_mut(), response_schemas()) {
+        a.extend(b);
+    }
+    all
+}
+
+fn request_schemas() -> Value {
     let scope_create = json!({
         "type": "object", "additionalProperties": false, "required": ["name"],
         "properties": {
@@ -155,6 +163,209 @@ fn schemas() -> Value {
     })
 }
 
+fn object(required: &[&str], properties: Value) -> Value {
+    json!({ "type": "object", "additionalProperties": false, "required": required, "properties": properties })
+}
+
+fn list_of(schema: &str) -> Value {
+    json!({ "type": "array", "items": { "$ref": format!("#/components/schemas/{schema}") } })
+}
+
+fn nullable(t: &str) -> Value {
+    json!({ "type": [t, "null"] })
+}
+
+/// One page of a list: `items` and the cursor of the next page (`null` on the last).
+fn page(schema: &str) -> Value {
+    object(
+        &["items", "next_cursor"],
+        json!({ "items": list_of(schema), "next_cursor": nullable("string") }),
+    )
+}
+
+/// JSON Schemas of the success responses. Every object is closed (`additionalProperties:
+/// false`), so a test that validates real responses catches a field the document misses.
+fn response_schemas() -> Value {
+    let int = json!({ "type": "integer" });
+    let string = json!({ "type": "string" });
+    let strings = json!({ "type": "array", "items": { "type": "string" } });
+    let status = json!({ "enum": ["active", "disabled"] });
+    let stamps = ["created_at", "updated_at"];
+    let with = |base: &[&'static str], more: &[&'static str]| -> Vec<&'static str> {
+        base.iter().chain(more).copied().collect()
+    };
+    json!({
+        "ResourceServer": object(
+            &with(&stamps, &["id", "identifier", "kind", "name", "description", "access_token_ttl",
+                "allow_self_registered", "default_scopes", "self_registered_max_scopes"]),
+            json!({
+                "id": string, "identifier": { "type": "string", "format": "uri" },
+                "kind": { "enum": ["mcp", "api"] }, "name": string, "description": string,
+                "access_token_ttl": int, "allow_self_registered": { "type": "boolean" },
+                "default_scopes": { "type": ["array", "null"], "items": { "type": "string" } },
+                "self_registered_max_scopes": { "type": ["array", "null"], "items": { "type": "string" } },
+                "scopes": { "description": "Present on a single resource server", "type": "array",
+                    "items": { "$ref": "#/components/schemas/Scope" } },
+                "created_at": int, "updated_at": int
+            }),
+        ),
+        "ResourceServerPage": page("ResourceServer"),
+        "Scope": object(&["name", "description", "implies"],
+            json!({ "name": string, "description": string, "implies": strings })),
+        "ScopePage": page("Scope"),
+        "ScopeRef": object(&["resource", "scope"], json!({ "resource": string, "scope": string })),
+        "Role": object(
+            &with(&stamps, &["id", "name", "description"]),
+            json!({
+                "id": string, "name": string, "description": string,
+                "scopes": { "description": "Present on a single role", "type": "array",
+                    "items": { "$ref": "#/components/schemas/ScopeRef" } },
+                "created_at": int, "updated_at": int
+            }),
+        ),
+        "RolePage": page("Role"),
+        "User": object(
+            &with(&stamps, &["id", "username", "display_name", "status", "has_password", "disabled_at"]),
+            json!({
+                "id": string, "username": string, "display_name": string, "status": status,
+                "has_password": { "type": "boolean" }, "disabled_at": nullable("integer"),
+                "password": { "type": "string", "description": "A generated password, shown once at creation" },
+                "created_at": int, "updated_at": int
+            }),
+        ),
+        "UserPage": page("User"),
+        "Group": object(&with(&stamps, &["id", "name", "description"]),
+            json!({ "id": string, "name": string, "description": string, "created_at": int, "updated_at": int })),
+        "GroupPage": page("Group"),
+        "Member": object(&["id", "name"], json!({ "id": string, "name": string })),
+        "GroupMembers": object(&["users", "agents"],
+            json!({ "users": list_of("Member"), "agents": list_of("Member") })),
+        "Client": object(
+            &with(&stamps, &["client_id", "kind", "name", "description", "client_type",
+                "token_endpoint_auth_method", "redirect_uris", "grant_types", "status", "disabled_at",
+                "resources", "metadata", "secret_rotated_at", "last_used_at"]),
+            json!({
+                "client_id": string,
+                "kind": { "enum": ["application", "agent", "dynamic", "metadata"] },
+                "name": string, "description": string,
+                "client_type": { "enum": ["public", "confidential"] },
+                "token_endpoint_auth_method": { "enum": ["none", "client_secret_basic", "client_secret_post"] },
+                "redirect_uris": strings, "grant_types": strings,
+                "owner": { "type": "string", "description": "Agents only" },
+                "status": status, "disabled_at": nullable("integer"),
+                "resources": strings,
+                "metadata": { "type": "object", "description": "Registration metadata as received" },
+                "secret_rotated_at": nullable("integer"), "last_used_at": nullable("integer"),
+                "exchange": { "description": "Confidential clients, on a single client", "type": "array",
+                    "items": object(&["from", "to"], json!({ "from": string, "to": string })) },
+                "introspect": { "description": "Confidential clients, on a single client", "type": "array",
+                    "items": { "type": "string" } },
+                "client_secret": { "type": "string", "description": "Shown once, at creation" },
+                "client_secret_expires_at": int,
+                "created_at": int, "updated_at": int
+            }),
+        ),
+        "ClientPage": page("Client"),
+        "ClientSecret": object(&["client_id", "client_secret", "client_secret_expires_at"],
+            json!({ "client_id": string, "client_secret": string, "client_secret_expires_at": int })),
+        "Grant": object(
+            &with(&stamps, &["client_id", "client_name", "resource_server_id", "resource", "resource_name", "scopes"]),
+            json!({
+                "client_id": string, "client_name": string, "resource_server_id": string,
+                "resource": string, "resource_name": string, "scopes": strings,
+                "created_at": int, "updated_at": int
+            }),
+        ),
+        "GrantPage": page("Grant"),
+        "Session": object(&["id", "created_at", "expires_at", "address", "user_agent"],
+            json!({ "id": string, "created_at": int, "expires_at": int, "address": string, "user_agent": string })),
+        "SessionPage": page("Session"),
+        "BlastRadius": object(
+            &["active_refresh_families", "distinct_users", "resource_servers", "last_token_issued"],
+            json!({
+                "active_refresh_families": int, "distinct_users": int, "resource_servers": int,
+                "last_token_issued": nullable("integer")
+            }),
+        ),
+        "Explain": object(
+            &["principal", "principal_type", "status", "resource", "scopes"],
+            json!({
+                "principal": string, "principal_type": { "enum": ["user", "client"] }, "status": status,
+                "resource": string,
+                "scopes": { "type": "array", "items": object(&["scope", "via"], json!({
+                    "scope": string,
+                    "via": { "type": "array", "items": object(&["role"], json!({
+                        "role": string, "group": string, "implied_by": string
+                    })) }
+                })) }
+            }),
+        ),
+        "AuditEntry": object(
+            &["id", "at", "actor", "action", "target_type", "target_id", "detail"],
+            json!({
+                "id": int, "at": int, "actor": string, "action": string, "target_type": string,
+                "target_id": string, "detail": { "type": "object" }
+            }),
+        ),
+        "AuditEntryPage": page("AuditEntry"),
+        "Keys": object(&["keys"], json!({ "keys": { "type": "array", "items": object(
+            &["kid", "state", "created_at", "activated_at", "publish_until"],
+            json!({
+                "kid": string, "state": { "enum": ["next", "active", "retired"] }, "created_at": int,
+                "activated_at": nullable("integer"), "publish_until": nullable("integer")
+            }),
+        ) } })),
+        "KeyRotation": object(&["active", "next", "retired", "retired_published_until"],
+            json!({
+                "active": string, "next": string, "retired": nullable("string"),
+                "retired_published_until": nullable("integer")
+            })),
+        "Bootstrap": object(
+            &["client_id", "client_secret", "client_secret_expires_at", "token_endpoint", "resource", "scope"],
+            json!({
+                "client_id": string, "client_secret": string, "client_secret_expires_at": int,
+                "token_endpoint": string, "resource": string, "scope": string
+            }),
+        )
+    })
+}
+
+/// The schema of an operation's success body, if it has one (`204` answers have none).
+pub fn response_schema(op: Op) -> Option<&'static str> {
+    use Op::*;
+    Some(match op {
+        RsList => "ResourceServerPage",
+        RsCreate | RsGet | RsUpdate => "ResourceServer",
+        ScopeList => "ScopePage",
+        ScopeCreate | ScopeGet | ScopeUpdate => "Scope",
+        RoleList | UserRoles | GroupRoles | AppRoles | ClientRoles => "RolePage",
+        RoleCreate | RoleGet | RoleUpdate => "Role",
+        UserList => "UserPage",
+        UserCreate | UserGet | UserUpdate => "User",
+        UserGrants => "GrantPage",
+        UserSessions => "SessionPage",
+        UserBlastRadius | ClientBlastRadius => "BlastRadius",
+        GroupList => "GroupPage",
+        GroupCreate | GroupGet | GroupUpdate => "Group",
+        GroupMembers => "GroupMembers",
+        AppList | AgentList | ClientList => "ClientPage",
+        AppCreate | AppGet | AppUpdate | AgentCreate | AgentGet | AgentUpdate | ClientGet
+        | ClientUpdate => "Client",
+        AppSecret | AgentSecret => "ClientSecret",
+        Explain => "Explain",
+        Audit => "AuditEntryPage",
+        Keys => "Keys",
+        KeysRotate => "KeyRotation",
+        Bootstrap => "Bootstrap",
+        OpenApi => return None,
+        RsDelete | ScopeDelete | RoleDelete | UserDelete | UserRoleAdd | UserRoleRemove
+        | UserGrantRevoke | UserSessionsEnd | GroupDelete | GroupUserAdd | GroupUserRemove
+        | GroupAgentAdd | GroupAgentRemove | GroupRoleAdd | GroupRoleRemove | AppDelete
+        | AppRoleAdd | AppRoleRemove | AgentDelete | ClientDelete | ClientRoleAdd
+        | ClientRoleRemove => return None,
+    })
+}
+
 /// The document as JSON.
 pub fn value(config: &Config) -> Value {
     let mut paths = Map::new();
@@ -178,6 +389,15 @@ pub fn value(config: &Config) -> Value {
                 "409": { "$ref": "#/components/responses/Error" }
             }
         });
+        if let (Some(schema), Some(ok)) = (
+            response_schema(r.op),
+            op.pointer_mut(&format!("/responses/{}", r.status)),
+        ) {
+            *ok = json!({
+                "description": "Success",
+                "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } }
+            });
+        }
         if let (Some(schema), Some(o)) = (r.body, op.as_object_mut()) {
             o.insert("requestBody".into(), json!({
                 "required": true,
