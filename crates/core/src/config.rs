@@ -28,6 +28,8 @@ pub struct Config {
     pub key_rotation_period: i64,
     /// Client self-registration (RFC 7591 and metadata documents).
     pub registration: Registration,
+    /// Audit records older than this many seconds are pruned by the cron task (`None`: kept).
+    pub audit_retention: Option<i64>,
 }
 
 /// Policy for clients that register themselves.
@@ -75,6 +77,8 @@ pub mod vars {
     pub const REGISTRATION_GLOBAL: &str = "MCPGATE_REGISTRATION_GLOBAL_PER_HOUR";
     /// Days after which never-used registrations are deleted (var, default 30).
     pub const UNUSED_REGISTRATION_DAYS: &str = "MCPGATE_UNUSED_REGISTRATION_DAYS";
+    /// Days audit records are kept; 0 keeps them forever (var, default 365).
+    pub const AUDIT_RETENTION_DAYS: &str = "MCPGATE_AUDIT_RETENTION_DAYS";
     /// `true`/`false`: Client ID Metadata Documents (var, default true).
     pub const CIMD: &str = "MCPGATE_CLIENT_METADATA_DOCUMENTS";
     /// Comma-separated domains metadata-document clients must belong to (var, optional).
@@ -143,6 +147,7 @@ impl Config {
         let per_source = int_var(vars::REGISTRATION_PER_SOURCE, 20, 1, 1_000_000);
         let global = int_var(vars::REGISTRATION_GLOBAL, 1000, 1, 100_000_000);
         let unused_days = int_var(vars::UNUSED_REGISTRATION_DAYS, 30, 1, 3650);
+        let audit_days = int_var(vars::AUDIT_RETENTION_DAYS, 365, 0, 36_500);
         let rotation_days = int_var(vars::KEY_ROTATION_DAYS, DEFAULT_KEY_ROTATION_DAYS, 1, 365);
         let mut bool_var = |name: &str, default: bool| match get(name).as_deref().map(str::trim) {
             None => default,
@@ -191,6 +196,7 @@ impl Config {
                     max_token_ttl,
                     key_rotation_period: rotation_days * 86_400,
                     registration,
+                    audit_retention: (audit_days > 0).then_some(audit_days * 86_400),
                 })
             }
             _ => Err(ConfigError(problems)),

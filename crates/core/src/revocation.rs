@@ -76,9 +76,14 @@ pub fn grant_families_stmt(
     )
 }
 
-/// Removes entries past their expiry (the cron; KV expires its copies itself).
-pub fn prune_stmt(now: i64) -> Stmt {
-    stmt!("DELETE FROM revocations WHERE expires_at < ?1", now)
+/// Removes entries past their expiry (the cron; KV expires its copies itself), at most
+/// `limit`; one row per entry removed.
+pub fn prune_stmt(now: i64, limit: i64) -> Stmt {
+    stmt!(
+        "DELETE FROM revocations WHERE rowid IN (SELECT rowid FROM revocations WHERE expires_at < ?1 LIMIT ?2) RETURNING 1 AS n",
+        now,
+        limit
+    )
 }
 
 /// Records entries in D1 (in `extra`'s transaction, if given) and mirrors them to KV.

@@ -14,6 +14,12 @@ use crate::keys::{self, KeyEncryptionKey};
 use crate::store::Store;
 use crate::wire::{cors, preflight, Error, Request, Response, MAX_BODY_BYTES};
 
+/// Rows the cron deletes per table per round (one D1 transaction per round).
+pub const PRUNE_BATCH: i64 = 500;
+
+/// Rounds per cron run: at most `PRUNE_ROUNDS × PRUNE_BATCH` rows per table per run.
+pub const PRUNE_ROUNDS: usize = 10;
+
 /// The authorization server, over a store and a crypto provider.
 pub struct Service<'a, S: ?Sized, C> {
     pub(crate) config: &'a Config,
@@ -318,18 +324,47 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
         report.push(format!("deleted {unused} never-used registrations"));
         let mirrored = crate::revocation::remirror(self.store, now).await?;
         report.push(format!("re-mirrored {mirrored} recent revocations to KV"));
-        // Housekeeping: spent codes, expired revocations (KV expires its copies itself), old
-        // counters, ended sessions and dead refresh families, in bounded batches where rows pile up.
-        self.store
-            .batch(vec![
-                crate::store::codes::prune_stmt(now - 86_400),
-                crate::revocation::prune_stmt(now),
-                crate::store::rate_counters::prune_stmt(now - 86_400),
-                crate::store::login_attempts::prune_stmt(now - 86_400, 10_000),
-                crate::store::sessions::prune_stmt(now, 10_000),
-                crate::store::families::prune_stmt(now, now - 30 * 86_400),
-            ])
-            .await?;
+        let pruned = self.prune(now).await?;
+        report.push(format!("pruned {pruned} expired rows"));
         Ok(report.join("; "))
+    }
+
+    /// Housekeeping: spent codes, expired revocations (KV expires its copies itself), old
+    /// counters, ended sessions, dead refresh families and audit records past their retention.
+    /// Bounded: each round deletes at most [`PRUNE_BATCH`] rows per table in one transaction,
+    /// and a run stops after [`PRUNE_ROUNDS`] rounds; what is left waits for the next run.
+    /// Returns the number of rows deleted.
+    pub async fn prune(&self, now: i64) -> Result<usize, Error> {
+        let mut total = 0;
+        for _ in 0..PRUNE_ROUNDS {
+            let mut stmts = vec![
+                crate::store::codes::prune_stmt(now - 86_400, PRUNE_BATCH),
+                crate::revocation::prune_stmt(now, PRUNE_BATCH),
+                crate::store::rate_counters::prune_stmt(now - 86_400, PRUNE_BATCH),
+                crate::store::login_attempts::prune_stmt(now - 86_400, PRUNE_BATCH),
+                crate::store::sessions::prune_stmt(now, PRUNE_BATCH),
+            ];
+            stmts.extend(crate::store::families::prune_stmts(
+                now,
+                now - 30 * 86_400,
+                PRUNE_BATCH,
+            ));
+            if let Some(keep) = self.config.audit_retention {
+                stmts.push(crate::directory::audit::prune_stmt(now - keep, PRUNE_BATCH));
+            }
+            let deleted: Vec<usize> = self
+                .store
+                .batch(stmts)
+                .await?
+                .iter()
+                .map(Vec::len)
+                .collect();
+            total += deleted.iter().sum::<usize>();
+            let limit = usize::try_from(PRUNE_BATCH).unwrap_or(usize::MAX);
+            if deleted.iter().all(|n| *n < limit) {
+                break;
+            }
+        }
+        Ok(total)
     }
 }

@@ -12,7 +12,6 @@ use common::Harness;
 use http::Method;
 use mcpgate_core::directory::permissions::{self, Principal};
 use mcpgate_core::stmt;
-use mcpgate_core::store::Database;
 use mcpgate_core::testing::block_on;
 use serde_json::{json, Value};
 
@@ -117,7 +116,7 @@ fn count(h: &Harness, table: &'static str) -> usize {
         "scopes" => "SELECT * FROM scopes WHERE resource_server_id <> 'rs_mcpgate_admin'",
         _ => panic!("table"),
     };
-    block_on(h.store.query(stmt!(sql))).unwrap().len()
+    h.store.db.inspect(stmt!(sql)).len()
 }
 
 mod effective_permissions {
@@ -986,7 +985,10 @@ mod openapi {
             let schema = json!({ "$ref": format!("#/components/schemas/{name}") });
             if name.ends_with("Page") {
                 let items = r.json()["items"].as_array().map_or(0, Vec::len);
-                assert!(items > 0, "{method} {pattern}: an empty page checks no item");
+                assert!(
+                    items > 0,
+                    "{method} {pattern}: an empty page checks no item"
+                );
             }
             if let Err(e) = conforms(&doc, &schema, &r.json(), name) {
                 panic!("{method} {pattern}: {e}\n{}", r.json());

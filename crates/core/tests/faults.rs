@@ -15,7 +15,6 @@ mod common;
 use common::*;
 use http::Method;
 use mcpgate_core::stmt;
-use mcpgate_core::store::Database;
 use mcpgate_core::testing::block_on;
 use serde_json::{json, Value};
 
@@ -70,7 +69,7 @@ fn assert_clean(r: &Resp, k: u64) {
 }
 
 fn count(h: &Harness, sql: &'static str, p: &str) -> i64 {
-    let rows = block_on(h.store.db.query(stmt!(sql, p))).unwrap();
+    let rows = h.store.db.inspect(stmt!(sql, p));
     rows[0]["n"].as_i64().unwrap()
 }
 

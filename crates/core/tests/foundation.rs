@@ -370,3 +370,95 @@ mod errors {
         assert_eq!(basic.status, 401);
     }
 }
+
+mod housekeeping {
+    use super::*;
+    use mcpgate_core::service::{PRUNE_BATCH, PRUNE_ROUNDS};
+    use mcpgate_core::stmt;
+
+    fn count(h: &Harness, sql: &'static str) -> i64 {
+        h.store.db.inspect(stmt!(sql))[0]["n"].as_i64().unwrap()
+    }
+
+    fn run_cron(h: &Harness) -> String {
+        block_on(h.service().scheduled(h.now.get(), &mut TestRng::new(5))).unwrap()
+    }
+
+    #[test]
+    fn the_cron_prunes_a_backlog_in_bounded_rounds_and_finishes_it_on_later_runs() {
+        let h = Harness::new();
+        let bound = PRUNE_BATCH * i64::try_from(PRUNE_ROUNDS).unwrap();
+        let backlog = bound + 700;
+        // Stale counters from long ago, plus one from this hour that must survive.
+        h.store.db.inspect(stmt!(
+            "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < ?1) \
+             INSERT INTO rate_counters (key, window_start, count) SELECT 'old:' || i, 0, 1 FROM c",
+            backlog
+        ));
+        h.store.db.inspect(stmt!(
+            "INSERT INTO rate_counters (key, window_start, count) VALUES ('now', ?1, 1)",
+            h.now.get()
+        ));
+        let before = h.store.db.round_trips.get();
+        let report = run_cron(&h);
+        let left = count(&h, "SELECT count(*) AS n FROM rate_counters");
+        assert_eq!(
+            left,
+            backlog - bound + 1,
+            "one run deletes at most the bound: {report}"
+        );
+        assert!(
+            h.store.db.round_trips.get() - before <= 20 + PRUNE_ROUNDS as u64,
+            "a run is a bounded number of round trips"
+        );
+        run_cron(&h);
+        assert_eq!(
+            count(&h, "SELECT count(*) AS n FROM rate_counters"),
+            1,
+            "the next run finishes the backlog and keeps the live counter"
+        );
+    }
+
+    #[test]
+    fn audit_records_past_the_configured_retention_are_pruned_and_recent_ones_kept() {
+        let h = Harness::with_config(config_with(
+            "https://auth.example.com",
+            &[("MCPGATE_AUDIT_RETENTION_DAYS", "30")],
+        ));
+        h.fixture();
+        let made = count(&h, "SELECT count(*) AS n FROM audit_log");
+        assert!(made > 5);
+        h.advance(31 * 86_400);
+        h.admin(
+            Method::POST,
+            "/admin/v1/groups",
+            Some(serde_json::json!({ "name": "recent" })),
+        );
+        run_cron(&h);
+        let left: Vec<String> = h
+            .store
+            .db
+            .inspect(stmt!("SELECT action FROM audit_log"))
+            .iter()
+            .map(|r| r["action"].as_str().unwrap().to_owned())
+            .collect();
+        assert!(left.contains(&"group.create".to_owned()), "{left:?}");
+        assert!(
+            i64::try_from(left.len()).unwrap() < made,
+            "records older than 30 days are gone: {left:?}"
+        );
+    }
+
+    #[test]
+    fn with_retention_zero_audit_records_are_kept_forever() {
+        let h = Harness::with_config(config_with(
+            "https://auth.example.com",
+            &[("MCPGATE_AUDIT_RETENTION_DAYS", "0")],
+        ));
+        h.fixture();
+        let made = count(&h, "SELECT count(*) AS n FROM audit_log");
+        h.advance(3650 * 86_400);
+        run_cron(&h);
+        assert_eq!(count(&h, "SELECT count(*) AS n FROM audit_log"), made);
+    }
+}

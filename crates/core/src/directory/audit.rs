@@ -53,6 +53,17 @@ fn detail_from_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Value, D::
 }
 
 /// Newest first, keyset-paginated by id.
+/// Removes records made before `before` (the retention the deployment configured), oldest
+/// first, at most `limit`; one row per record removed.
+pub fn prune_stmt(before: i64, limit: i64) -> Stmt {
+    stmt!(
+        "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE at < ?1 ORDER BY at LIMIT ?2) RETURNING 1 AS n",
+        before,
+        limit
+    )
+}
+
+/// Lists records, newest first.
 pub fn list_stmt(before: Option<i64>, limit: i64) -> Stmt {
     stmt!(
         "SELECT * FROM audit_log WHERE id < ?1 ORDER BY id DESC LIMIT ?2",

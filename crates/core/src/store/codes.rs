@@ -119,7 +119,12 @@ pub fn record_access_stmt(digest: &str, jti: &str, exp: i64) -> Stmt {
     )
 }
 
-/// Removes codes that expired before `before` (the cron).
-pub fn prune_stmt(before: i64) -> Stmt {
-    stmt!("DELETE FROM auth_codes WHERE expires_at < ?1", before)
+/// Removes codes that expired before `before` (the cron), at most `limit`; one row per code
+/// removed.
+pub fn prune_stmt(before: i64, limit: i64) -> Stmt {
+    stmt!(
+        "DELETE FROM auth_codes WHERE rowid IN (SELECT rowid FROM auth_codes WHERE expires_at < ?1 LIMIT ?2) RETURNING 1 AS n",
+        before,
+        limit
+    )
 }

@@ -257,12 +257,22 @@ pub fn ids(rows: Vec<Row>) -> Result<Vec<String>, StoreError> {
         .collect())
 }
 
-/// Removes families that ended (absolute lifetime) before `now` or were revoked before
-/// `revoked_before` (the cron); their refresh tokens cascade.
-pub fn prune_stmt(now: i64, revoked_before: i64) -> Stmt {
-    stmt!(
-        "DELETE FROM refresh_families WHERE expires_at < ?1 OR revoked_at < ?2",
-        now,
-        revoked_before
-    )
+/// Removes families that ended (absolute lifetime) before `now`, then families revoked before
+/// `revoked_before` (the cron), at most `limit` each; their refresh tokens cascade. One row per
+/// family removed, in each result.
+pub fn prune_stmts(now: i64, revoked_before: i64, limit: i64) -> [Stmt; 2] {
+    [
+        stmt!(
+            "DELETE FROM refresh_families WHERE rowid IN \
+             (SELECT rowid FROM refresh_families WHERE expires_at < ?1 LIMIT ?2) RETURNING 1 AS n",
+            now,
+            limit
+        ),
+        stmt!(
+            "DELETE FROM refresh_families WHERE rowid IN \
+             (SELECT rowid FROM refresh_families WHERE revoked_at < ?1 LIMIT ?2) RETURNING 1 AS n",
+            revoked_before,
+            limit
+        ),
+    ]
 }

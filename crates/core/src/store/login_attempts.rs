@@ -65,10 +65,11 @@ pub fn success_stmts(forget: &[&str], give_back: &[&str]) -> Vec<Stmt> {
     v
 }
 
-/// Removes counters whose window ended before `before`, at most `limit` (the cron).
+/// Removes counters whose window ended before `before`, at most `limit` (the cron); one row
+/// per counter removed.
 pub fn prune_stmt(before: i64, limit: i64) -> Stmt {
     stmt!(
-        "DELETE FROM login_failures WHERE key IN (SELECT key FROM login_failures WHERE window_start <= ?1 LIMIT ?2)",
+        "DELETE FROM login_failures WHERE rowid IN (SELECT rowid FROM login_failures WHERE window_start <= ?1 LIMIT ?2) RETURNING 1 AS n",
         before,
         limit
     )

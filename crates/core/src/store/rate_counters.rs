@@ -52,7 +52,12 @@ pub async fn count<D: Database + ?Sized>(
     Ok(over.then(|| u32::try_from((window + window_secs - now).max(1)).unwrap_or(u32::MAX)))
 }
 
-/// Removes counters whose window started before `before` (the cron).
-pub fn prune_stmt(before: i64) -> super::Stmt {
-    stmt!("DELETE FROM rate_counters WHERE window_start < ?1", before)
+/// Removes counters whose window started before `before` (the cron), at most `limit`; one row
+/// per counter removed.
+pub fn prune_stmt(before: i64, limit: i64) -> super::Stmt {
+    stmt!(
+        "DELETE FROM rate_counters WHERE rowid IN (SELECT rowid FROM rate_counters WHERE window_start < ?1 LIMIT ?2) RETURNING 1 AS n",
+        before,
+        limit
+    )
 }

@@ -127,10 +127,10 @@ pub fn end_all_stmt(user_id: &str) -> Stmt {
     )
 }
 
-/// Removes expired sessions (the cron), at most `limit`.
+/// Removes expired sessions (the cron), at most `limit`; one row per session removed.
 pub fn prune_stmt(now: i64, limit: i64) -> Stmt {
     stmt!(
-        "DELETE FROM sessions WHERE id_hash IN (SELECT id_hash FROM sessions WHERE expires_at <= ?1 LIMIT ?2)",
+        "DELETE FROM sessions WHERE rowid IN (SELECT rowid FROM sessions WHERE expires_at <= ?1 LIMIT ?2) RETURNING 1 AS n",
         now,
         limit
     )

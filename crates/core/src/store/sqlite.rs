@@ -69,7 +69,19 @@ impl SqliteDb {
         }
     }
 
+    /// Runs a statement a test uses to look at the database (a count, a whole table): outside
+    /// the round-trip count and the log, and exempt from the query-plan check that every
+    /// statement the service issues passes.
+    pub fn inspect(&self, stmt: Stmt) -> Vec<Row> {
+        Self::run_unchecked(&self.conn.borrow(), &stmt).expect("inspection statement")
+    }
+
     fn run(conn: &Connection, stmt: &Stmt) -> Result<Vec<Row>, StoreError> {
+        check_plan_once(conn, stmt.sql);
+        Self::run_unchecked(conn, stmt)
+    }
+
+    fn run_unchecked(conn: &Connection, stmt: &Stmt) -> Result<Vec<Row>, StoreError> {
         let err = |e: rusqlite::Error| StoreError::from_message(e.to_string());
         let mut prepared = conn.prepare(stmt.sql).map_err(err)?;
         let params: Vec<Sqlite> = stmt
@@ -101,6 +113,107 @@ impl SqliteDb {
             out.push(map);
         }
         Ok(out)
+    }
+}
+
+/// Tables that stay small whatever the deployment's size (a full scan of one is fine).
+const SMALL_TABLES: &[&str] = &["signing_keys"];
+
+std::thread_local! {
+    static PLANNED: RefCell<std::collections::HashSet<&'static str>> = RefCell::default();
+}
+
+/// The tables a statement names after `FROM`/`JOIN`/`UPDATE`/`INTO`, by the name or alias
+/// SQLite's query plan reports them under.
+fn table_aliases(sql: &str) -> Vec<(String, String)> {
+    let words: Vec<&str> = sql
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ',')
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut out = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        if !matches!(*w, "FROM" | "JOIN" | "UPDATE" | "INTO") {
+            continue;
+        }
+        let Some(table) = words.get(i + 1) else {
+            continue;
+        };
+        let mut alias = words.get(i + 2).copied().unwrap_or_default();
+        if alias == "AS" {
+            alias = words.get(i + 3).copied().unwrap_or_default();
+        }
+        let is_alias = !alias.is_empty()
+            && alias
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit())
+            && alias.chars().next().is_some_and(|c| c.is_ascii_lowercase());
+        out.push((table.to_string(), table.to_string()));
+        if is_alias {
+            out.push((alias.to_owned(), table.to_string()));
+        }
+    }
+    out
+}
+
+fn partial_index(conn: &Connection, name: &str) -> bool {
+    conn.query_row(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?1",
+        [name],
+        |r| r.get::<_, Option<String>>(0),
+    )
+    .ok()
+    .flatten()
+    .is_some_and(|sql| sql.contains(" WHERE "))
+}
+
+/// Runs `EXPLAIN QUERY PLAN` on a statement the first time this thread sees it, and panics if
+/// SQLite would read every row of a table that grows with the deployment: a `SCAN` of a table
+/// (or a full walk of one of its indexes) that no `LIMIT` bounds. Every native test thus checks
+/// the plan of every statement it makes the store issue, against the real migrations.
+fn check_plan_once(conn: &Connection, sql: &'static str) {
+    if !PLANNED.with(|p| p.borrow_mut().insert(sql)) {
+        return;
+    }
+    let Ok(mut explain) = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")) else {
+        return; // the statement itself will report the error
+    };
+    let details: Vec<String> = explain
+        .query_map(
+            rusqlite::params_from_iter(vec![Sqlite::Null; explain.parameter_count()]),
+            |r| r.get::<_, String>(3),
+        )
+        .expect("explain query plan")
+        .filter_map(Result::ok)
+        .collect();
+    let aliases = table_aliases(sql);
+    let bounded = sql.contains(" LIMIT ");
+    for d in &details {
+        let Some(rest) = d.strip_prefix("SCAN ") else {
+            continue;
+        };
+        let name = rest.split_whitespace().next().unwrap_or_default();
+        if rest.contains("VIRTUAL TABLE") || name == "CONSTANT" || name.starts_with('(') {
+            continue;
+        }
+        let table = aliases
+            .iter()
+            .find(|(a, _)| a == name)
+            .map_or(name, |(_, t)| t.as_str());
+        if SMALL_TABLES.contains(&table) {
+            continue;
+        }
+        // A partial index holds only the rows its WHERE admits: walking it reads the answer.
+        let index = rest.split(" INDEX ").nth(1).unwrap_or_default();
+        if !index.is_empty() && partial_index(conn, index) {
+            continue;
+        }
+        // A walk in index order that a LIMIT stops, with no sort to do first, reads what it
+        // returns.
+        let sorted = details.iter().any(|x| x.contains("TEMP B-TREE"));
+        if bounded && !sorted && !sql.contains(" WHERE ") {
+            continue;
+        }
+        panic!("full scan of `{table}` ({d}) in:\n{sql}\nplan: {details:#?}");
     }
 }
 

@@ -405,7 +405,7 @@ pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 /// A cookie jar and the steps of the browser part of the code flow.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Browser {
     pub cookies: Vec<(String, String)>,
 }
