@@ -70,6 +70,9 @@ pub struct Mint<'a> {
     pub fam: Option<&'a str>,
     /// Lifetime in seconds.
     pub ttl: i64,
+    /// A `jti` chosen beforehand (a flow that records it in the same write that authorizes the
+    /// token); `None`: a fresh one.
+    pub jti: Option<&'a str>,
 }
 
 /// A minted access token.
@@ -84,6 +87,11 @@ pub struct Minted {
     pub scope: String,
 }
 
+/// A fresh `jti` (128 random bits).
+pub fn new_jti(rng: &mut dyn CryptoRngCore) -> String {
+    crate::secret::random_b64(rng, 16)
+}
+
 /// Signs an access token (RFC 9068).
 pub async fn mint<C: Crypto + ?Sized>(
     crypto: &C,
@@ -93,7 +101,10 @@ pub async fn mint<C: Crypto + ?Sized>(
     now: i64,
     rng: &mut dyn CryptoRngCore,
 ) -> Result<Minted, Error> {
-    let jti = crate::secret::random_b64(rng, 16);
+    let jti = match m.jti {
+        Some(j) => j.to_owned(),
+        None => new_jti(rng),
+    };
     let scope = scopes::join(m.scopes);
     let exp = now + m.ttl;
     let claims = AccessClaims {

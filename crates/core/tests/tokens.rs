@@ -810,6 +810,97 @@ mod refresh {
     }
 
     #[test]
+    fn a_warm_refresh_is_one_d1_round_trip_reads_and_rotation_together() {
+        let h = Harness::new();
+        let f = h.fixture();
+        let rt = start(&h, &f);
+        let before = h.store.db.round_trips.get();
+        let r = refresh(&h, &f.public_app, &rt, &[]);
+        assert_eq!(r.status, 200, "{:?}", r.json());
+        assert_eq!(h.store.db.round_trips.get() - before, 1);
+    }
+
+    #[test]
+    fn a_refresh_with_a_wrong_client_secret_rotates_nothing() {
+        let h = Harness::new();
+        let f = h.fixture();
+        let app = f.conf_app_for_code(&h);
+        let code = h.code_for(&mut Browser::default(), &app, Some("notes.read"));
+        let t = h.token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", CB),
+                ("code_verifier", VERIFIER),
+            ],
+            Some((&f.conf_app, &f.conf_secret)),
+        );
+        let rt = t.json()["refresh_token"].as_str().unwrap().to_owned();
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt.as_str()),
+        ];
+        let before = h.store.db.round_trips.get();
+        let wrong = h.token(&form, Some((&f.conf_app, "not-the-secret")));
+        assert_eq!(wrong.status, 401);
+        assert_eq!(
+            h.store.db.round_trips.get() - before,
+            1,
+            "the rotation was never written (nothing to undo), so a legitimate refresh racing \
+             this one cannot be taken for a reuse"
+        );
+        assert_eq!(wrong.json()["error"], "invalid_client");
+        let none = refresh(&h, &f.conf_app, &rt, &[]);
+        assert_eq!(none.status, 401, "a confidential client must authenticate");
+        // Had either attempt rotated the family, this would be a reuse (and revoke it).
+        let ok = h.token(&form, Some((&f.conf_app, &f.conf_secret)));
+        assert_eq!(ok.status, 200, "{:?}", ok.json());
+    }
+
+    #[test]
+    fn a_refresh_token_with_edited_coordinates_is_unknown() {
+        let h = Harness::new();
+        let f = h.fixture();
+        let rt = start(&h, &f);
+        let parts: Vec<&str> = rt.splitn(3, '~').collect();
+        assert_eq!(parts.len(), 3, "user~resource~secret");
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let files = b64.encode(FILES);
+        for forged in [
+            format!("usr_someoneelse~{}~{}", parts[1], parts[2]),
+            format!("{}~{files}~{}", parts[0], parts[2]),
+        ] {
+            let r = refresh(&h, &f.public_app, &forged, &[]);
+            assert_eq!(r.status, 400);
+            assert_eq!(r.json()["error"], "invalid_grant");
+        }
+        assert_eq!(refresh(&h, &f.public_app, &rt, &[]).status, 200);
+    }
+
+    #[test]
+    fn a_refresh_refused_after_the_rotation_was_written_is_undone() {
+        let h = Harness::new();
+        let f = h.fixture();
+        let rt = start(&h, &f);
+        let role = format!("/admin/v1/users/{}/roles/{}", f.alice, f.reader);
+        assert_eq!(h.admin(Method::DELETE, &role, None).status, 204);
+        // The database checks pass (token current, user and client active), so the rotation
+        // is written; only the scope computation refuses: nothing is held any more.
+        let r = refresh(&h, &f.public_app, &rt, &[]);
+        assert_eq!(r.status, 400, "{:?}", r.json());
+        assert!(r.json().get("refresh_token").is_none());
+        assert_eq!(h.admin(Method::PUT, &role, None).status, 204);
+        let again = refresh(&h, &f.public_app, &rt, &[]);
+        assert_eq!(
+            again.status,
+            200,
+            "the refused rotation was undone, so the token is still the current one: {:?}",
+            again.json()
+        );
+    }
+
+    #[test]
     fn every_use_rotates_the_refresh_token() {
         let h = Harness::new();
         let f = h.fixture();

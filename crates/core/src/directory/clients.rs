@@ -371,6 +371,16 @@ pub fn touch_stmt(client_id: &str, now: i64) -> Stmt {
     )
 }
 
+/// Marks the client as used unless it was marked within the last hour (writes nothing then):
+/// for flows that batch it with their own writes.
+pub fn touch_if_stale_stmt(client_id: &str, now: i64) -> Stmt {
+    stmt!(
+        "UPDATE clients SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at <= ?2 - 3600)",
+        client_id,
+        now
+    )
+}
+
 /// Deletes a client; rows that belong to it cascade.
 pub fn delete_stmt(client_id: &str) -> Stmt {
     stmt!("DELETE FROM clients WHERE id = ?1", client_id)

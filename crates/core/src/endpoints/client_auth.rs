@@ -25,6 +25,16 @@ pub struct Presented {
     pub method: AuthMethod,
 }
 
+impl Presented {
+    /// SHA-256 of the presented secret, for a write that must not happen without it (the
+    /// authentication decision itself is [`check`]'s constant-time comparison).
+    pub fn secret_digest(&self) -> Option<String> {
+        self.secret
+            .as_deref()
+            .map(|s| crate::secret::sha256_b64(s.as_bytes()))
+    }
+}
+
 /// Reads the credentials without checking them.
 pub fn presented(req: &Request, params: &Params) -> Result<Presented, Error> {
     let basic = req

@@ -66,20 +66,25 @@ impl FamilyRow {
     }
 }
 
+/// The family of the refresh token with this digest, as a [`FamilyRow`].
+pub fn by_digest_stmt(digest: &str) -> Stmt {
+    stmt!(
+        "SELECT f.*, t.generation AS token_generation, r.identifier AS resource, u.status AS user_status \
+         FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id \
+         JOIN resource_servers r ON r.id = f.resource_server_id JOIN users u ON u.id = f.user_id \
+         WHERE t.token_hash = ?1",
+        digest
+    )
+}
+
 /// The family a presented refresh token belongs to (by the token's digest).
 pub async fn by_token<D: Database + ?Sized>(
     db: &D,
     token: &str,
 ) -> Result<Option<FamilyRow>, StoreError> {
     decode_first(
-        db.query(stmt!(
-            "SELECT f.*, t.generation AS token_generation, r.identifier AS resource, u.status AS user_status \
-             FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id \
-             JOIN resource_servers r ON r.id = f.resource_server_id JOIN users u ON u.id = f.user_id \
-             WHERE t.token_hash = ?1",
-            sha256_b64(token.as_bytes())
-        ))
-        .await?,
+        db.query(by_digest_stmt(&sha256_b64(token.as_bytes())))
+            .await?,
     )
 }
 
@@ -183,6 +188,105 @@ pub fn rotate_stmts(r: &Rotation<'_>) -> Vec<Stmt> {
             next,
             r.now,
             r.access_jti
+        ),
+    ]
+}
+
+/// A refresh in the same transaction as every read it needs: the rotation is written only if
+/// everything the database can check holds at write time, so a request that fails those checks
+/// writes nothing.
+pub struct PresentedRotation<'a> {
+    /// Digest of the presented refresh token.
+    pub presented_digest: &'a str,
+    /// The client the request authenticated as.
+    pub client_id: &'a str,
+    /// Digest of the presented client secret (`None`: a public client presented none).
+    pub secret_digest: Option<&'a str>,
+    /// Requested scopes as a JSON array (`[]`: none requested); must be inside the family's.
+    pub requested_scopes: &'a str,
+    /// The new access token's `jti`.
+    pub access_jti: &'a str,
+    /// Digest of the new refresh token.
+    pub refresh_digest: &'a str,
+    /// Now.
+    pub now: i64,
+}
+
+/// Rotates the family of a presented refresh token to its next generation, in one statement
+/// that also checks: the token is its family's current one, the family is unrevoked and
+/// unexpired and belongs to the client, the user is active, the client is active, may refresh
+/// and presented its credential (`secret_hash` equality here gates only the write; the
+/// authentication decision is the constant-time check of the loaded row), and the requested
+/// scopes are inside the family's. Result 0 is `[{"id", "generation", "access_exp"}]` when it
+/// rotated, empty otherwise; result 1 inserts the new refresh token only if it did.
+pub fn rotate_presented_stmts(r: &PresentedRotation<'_>) -> [Stmt; 2] {
+    [
+        stmt!(
+            "UPDATE refresh_families SET generation = generation + 1, access_jti = ?2, last_used_at = ?3, \
+             access_exp = ?3 + (SELECT access_token_ttl FROM resource_servers rs WHERE rs.id = refresh_families.resource_server_id) \
+             WHERE id = (SELECT family_id FROM refresh_tokens WHERE token_hash = ?1) \
+             AND generation = (SELECT generation FROM refresh_tokens WHERE token_hash = ?1) \
+             AND revoked_at IS NULL AND expires_at > ?3 AND client_id = ?4 \
+             AND EXISTS (SELECT 1 FROM users u WHERE u.id = refresh_families.user_id AND u.status = 'active') \
+             AND EXISTS (SELECT 1 FROM clients c WHERE c.id = ?4 AND c.status = 'active' \
+               AND (CASE WHEN ?5 IS NULL THEN c.token_endpoint_auth_method = 'none' ELSE c.secret_hash = ?5 END) \
+               AND EXISTS (SELECT 1 FROM json_each(c.grant_types) g WHERE g.value = 'refresh_token')) \
+             AND NOT EXISTS (SELECT 1 FROM json_each(?6) q \
+               WHERE q.value NOT IN (SELECT s.value FROM json_each(refresh_families.scopes) s)) \
+             RETURNING id, generation, access_exp",
+            r.presented_digest,
+            r.access_jti,
+            r.now,
+            r.client_id,
+            r.secret_digest,
+            r.requested_scopes
+        ),
+        stmt!(
+            "INSERT INTO refresh_tokens (token_hash, family_id, generation, created_at) \
+             SELECT ?1, f.id, f.generation, ?3 FROM refresh_families f \
+             WHERE f.id = (SELECT family_id FROM refresh_tokens WHERE token_hash = ?2) AND f.access_jti = ?4",
+            r.refresh_digest,
+            r.presented_digest,
+            r.now,
+            r.access_jti
+        ),
+    ]
+}
+
+/// What [`rotate_presented_stmts`] returns when it rotated.
+#[derive(Debug, Deserialize)]
+pub struct Rotated {
+    /// Family id.
+    pub id: String,
+    /// The new generation.
+    pub generation: i64,
+    /// The new access token's expiry.
+    pub access_exp: i64,
+}
+
+/// Undoes a rotation that a check after the write refused (the new refresh token never left
+/// the server): the family goes back to the presented generation and its previous access
+/// token, if it is still where that rotation left it.
+pub fn unrotate_stmts(
+    rotated: &Rotated,
+    access_jti: &str,
+    refresh_digest: &str,
+    previous: Option<(String, i64)>,
+) -> [Stmt; 2] {
+    let (jti, exp) = previous.unzip();
+    [
+        stmt!(
+            "DELETE FROM refresh_tokens WHERE token_hash = ?1",
+            refresh_digest
+        ),
+        stmt!(
+            "UPDATE refresh_families SET generation = ?2 - 1, access_jti = ?4, access_exp = ?5 \
+             WHERE id = ?1 AND generation = ?2 AND access_jti = ?3",
+            &rotated.id,
+            rotated.generation,
+            access_jti,
+            jti,
+            exp
         ),
     ]
 }

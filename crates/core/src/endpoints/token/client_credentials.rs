@@ -52,6 +52,7 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
             act: None,
             fam: None,
             ttl: t.rs.access_token_ttl,
+            jti: None,
         },
         now,
         rng,

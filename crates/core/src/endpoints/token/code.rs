@@ -70,9 +70,9 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
     .await?;
     // Every redemption creates a family, refresh tokens or not: it is the authorization that
     // consent revocation and replay detection revoke.
-    let refresh = client
-        .allows_grant(GRANT_REFRESH)
-        .then(|| generate_secret(rng));
+    let refresh = client.allows_grant(GRANT_REFRESH).then(|| {
+        super::refresh::compose(&code_row.user_id, &code_row.resource, &generate_secret(rng))
+    });
     let mut stmts = families::create_stmts(&NewFamily {
         id: &family_id,
         client_id: &client.id,

@@ -143,6 +143,7 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
             act: Some(act),
             fam: claims.fam.as_deref(),
             ttl,
+            jti: None,
         },
         now,
         rng,

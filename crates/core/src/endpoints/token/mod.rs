@@ -41,6 +41,10 @@ pub async fn handle<S: Store + ?Sized, C: Crypto>(
     let params = super::form_body(req)?;
     let grant = params.require("grant_type")?.to_owned();
     let presented = client_auth::presented(req, &params)?;
+    if grant == GRANT_REFRESH {
+        // Loads the client in its own single batch.
+        return refresh::grant(svc, &presented, &params, now, rng).await;
+    }
     if grant == GRANT_CLIENT_CREDENTIALS {
         if let Some(resource) = target::resource_param(&params)? {
             // The hot path: the client and everything about the target in one D1 batch.
@@ -59,7 +63,6 @@ pub async fn handle<S: Store + ?Sized, C: Crypto>(
     )?;
     match grant.as_str() {
         GRANT_CODE => code::grant(svc, &client, &params, now, rng).await,
-        GRANT_REFRESH => refresh::grant(svc, &client, &params, now, rng).await,
         GRANT_CLIENT_CREDENTIALS => {
             client_credentials::preconditions(&client)?;
             let resource = resolve_resource(svc.store, &client, &params).await?;
@@ -170,6 +173,13 @@ async fn load_user_view<S: Store + ?Sized>(
     stmts.extend(user_stmts(user_id, &client.id, identifier));
     let mut r = Results::new(db.batch(stmts).await?);
     let t = target::from_rows(client, &mut r)?;
+    let (held, consent) = user_view_from_rows(&mut r)?;
+    Ok((t, held, consent))
+}
+
+/// Decodes the rows of [`user_stmts`]: what the user holds now (`None` if disabled or gone) and
+/// what they consented to.
+fn user_view_from_rows(r: &mut Results) -> Result<(Option<Scopes>, Scopes), Error> {
     let held = match permissions::from_rows(r.take()?)? {
         Some((crate::directory::Status::Active, eff)) => Some(permissions::names(&eff)),
         _ => None,
@@ -178,7 +188,7 @@ async fn load_user_view<S: Store + ?Sized>(
     let consent = grant
         .map(|g| scopes::from_json(&g.scopes))
         .unwrap_or_default();
-    Ok((t, held, consent))
+    Ok((held, consent))
 }
 
 /// A user's access token through `client` for `resource` (code redemption and refresh):
@@ -212,6 +222,7 @@ async fn sign_for_user<S: Store + ?Sized, C: Crypto>(
             act: Some(mcpgate_guard::Actor::new(client.id.clone())),
             fam: Some(family_id),
             ttl: t.rs.access_token_ttl,
+            jti: None,
         },
         now,
         rng,
