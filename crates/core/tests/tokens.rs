@@ -1838,3 +1838,80 @@ mod introspection_and_revocation {
         );
     }
 }
+
+/// Sequential D1 round trips per request on a warm isolate, per flow: a ratchet (lower the
+/// figure here when a flow gets faster; a flow that gets slower fails). Issue 15's target is one
+/// for each of these.
+mod round_trips {
+    use super::*;
+
+    fn trips(h: &Harness, f: impl FnOnce() -> Resp) -> (Resp, u64) {
+        let before = h.store.db.round_trips.get();
+        let r = f();
+        (r, h.store.db.round_trips.get() - before)
+    }
+
+    #[test]
+    fn each_flow_stays_within_its_round_trip_budget() {
+        let h = Harness::new();
+        let f = h.fixture();
+        let mut b = Browser::default();
+        let code = h.code_for(&mut b, &f.public_app, Some("notes.read"));
+        h.redeem(&f.public_app, &code);
+        let cc = || {
+            h.token(
+                &[("grant_type", "client_credentials"), ("resource", NOTES)],
+                Some((&f.conf_app, &f.conf_secret)),
+            )
+        };
+        cc();
+        let q = authorize_query(&f.public_app, Some("notes.read"), NOTES, "xyz");
+        let (r, authorize) = trips(&h, || b.clone().get(&h, &format!("/authorize?{q}")));
+        assert_eq!(r.status, 303, "signed in, consent covers the request");
+        let code = param(&location_params(&r), "code").unwrap();
+        let (r, redeem) = trips(&h, || h.redeem(&f.public_app, &code));
+        assert_eq!(r.status, 200);
+        let rt = r.json()["refresh_token"].as_str().unwrap().to_owned();
+        let (r, refresh) = trips(&h, || {
+            h.token(
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("client_id", &f.public_app),
+                    ("refresh_token", &rt),
+                ],
+                None,
+            )
+        });
+        assert_eq!(r.status, 200);
+        let (r, client_credentials) = trips(&h, cc);
+        assert_eq!(r.status, 200);
+        let register = |uri: &str| {
+            let body =
+                serde_json::json!({ "redirect_uris": [uri], "token_endpoint_auth_method": "none" });
+            h.request(
+                Method::POST,
+                "/register",
+                &[("content-type", "application/json")],
+                body.to_string().as_bytes(),
+            )
+        };
+        register("http://127.0.0.1/a");
+        let (r, registration) = trips(&h, || register("http://127.0.0.1/b"));
+        assert_eq!(r.status, 201);
+        let (_, jwks) = trips(&h, || h.get("/.well-known/jwks.json"));
+        let (_, metadata) = trips(&h, || h.get("/.well-known/oauth-authorization-server"));
+        let measured = [
+            ("authorize (signed in, consented)", authorize),
+            ("code redemption", redeem),
+            ("refresh", refresh),
+            ("client_credentials", client_credentials),
+            ("registration", registration),
+            ("jwks", jwks),
+            ("metadata", metadata),
+        ];
+        let budget = [5, 4, 1, 1, 4, 1, 0];
+        for ((flow, n), max) in measured.iter().zip(budget) {
+            assert!(*n <= max, "{flow}: {n} round trips, budget {max}");
+        }
+    }
+}
