@@ -857,21 +857,7 @@ mod openapi {
                     "{name} rejects unknown fields"
                 );
                 // Real ids, so the request reaches the body's own parsing.
-                let concrete = path
-                    .replace(
-                        "/resource-servers/{id}",
-                        &format!("/resource-servers/{}", f.notes_rs),
-                    )
-                    .replace(
-                        "/applications/{id}",
-                        &format!("/applications/{}", f.public_app),
-                    )
-                    .replace("/agents/{id}", &format!("/agents/{}", f.agent))
-                    .replace("/clients/{id}", &format!("/clients/{}", f.conf_app))
-                    .replace("/users/{id}", &format!("/users/{}", f.alice))
-                    .replace("/groups/{id}", &format!("/groups/{}", f.bots))
-                    .replace("/roles/{id}", &format!("/roles/{}", f.reader))
-                    .replace("{name}", "notes.read");
+                let concrete = with_ids(path, &f, &f.public_app);
                 let m = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap();
                 let r = h.admin(m, &concrete, Some(json!({ "__probe": 1 })));
                 assert_eq!(r.status, 400, "{method} {path}: {:?}", r.json());
@@ -889,6 +875,24 @@ mod openapi {
             }
         }
         assert!(checked >= 10, "{checked} request bodies checked");
+    }
+
+    /// A documented path with the fixture's ids in place of its parameters.
+    fn with_ids(path: &str, f: &common::Fixture, application: &str) -> String {
+        path.replace(
+            "/resource-servers/{id}",
+            &format!("/resource-servers/{}", f.notes_rs),
+        )
+        .replace(
+            "/applications/{id}",
+            &format!("/applications/{application}"),
+        )
+        .replace("/agents/{id}", &format!("/agents/{}", f.agent))
+        .replace("/clients/{id}", &format!("/clients/{}", f.conf_app))
+        .replace("/users/{id}", &format!("/users/{}", f.alice))
+        .replace("/groups/{id}", &format!("/groups/{}", f.bots))
+        .replace("/roles/{id}", &format!("/roles/{}", f.reader))
+        .replace("{name}", "notes.read")
     }
 
     /// A small JSON Schema checker for the subset the document uses: `$ref`, `type` (one or a
@@ -995,22 +999,7 @@ mod openapi {
             }
             checked.insert(format!("{:?}", route.op));
         };
-        let ids = |p: &str| {
-            p.replace(
-                "/resource-servers/{id}",
-                &format!("/resource-servers/{}", f.notes_rs),
-            )
-            .replace(
-                "/applications/{id}",
-                &format!("/applications/{}", f.conf_app),
-            )
-            .replace("/agents/{id}", &format!("/agents/{}", f.agent))
-            .replace("/clients/{id}", &format!("/clients/{}", f.conf_app))
-            .replace("/users/{id}", &format!("/users/{}", f.alice))
-            .replace("/groups/{id}", &format!("/groups/{}", f.bots))
-            .replace("/roles/{id}", &format!("/roles/{}", f.reader))
-            .replace("{name}", "notes.read")
-        };
+        let ids = |p: &str| with_ids(p, &f, &f.conf_app);
         for route in ROUTES.iter().filter(|r| r.method == Method::GET) {
             if response_schema(route.op).is_none() {
                 continue;

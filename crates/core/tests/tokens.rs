@@ -824,18 +824,7 @@ mod refresh {
     fn a_refresh_with_a_wrong_client_secret_rotates_nothing() {
         let h = Harness::new();
         let f = h.fixture();
-        let app = f.conf_app_for_code(&h);
-        let code = h.code_for(&mut Browser::default(), &app, Some("notes.read"));
-        let t = h.token(
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", CB),
-                ("code_verifier", VERIFIER),
-            ],
-            Some((&f.conf_app, &f.conf_secret)),
-        );
-        let rt = t.json()["refresh_token"].as_str().unwrap().to_owned();
+        let rt = f.conf_app_refresh_token(&h);
         let form = [
             ("grant_type", "refresh_token"),
             ("refresh_token", rt.as_str()),
@@ -1718,21 +1707,7 @@ mod introspection_and_revocation {
     fn a_refresh_token_is_described_only_to_its_own_client() {
         let h = Harness::new();
         let f = h.fixture();
-        let code = h.code_for(
-            &mut Browser::default(),
-            &f.conf_app_for_code(&h),
-            Some("notes.read"),
-        );
-        let t = h.token(
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", CB),
-                ("code_verifier", VERIFIER),
-            ],
-            Some((&f.conf_app, &f.conf_secret)),
-        );
-        let rt = t.json()["refresh_token"].as_str().unwrap().to_owned();
+        let rt = f.conf_app_refresh_token(&h);
         assert_eq!(introspect(&h, &f, &rt)["active"], true);
         let other = h.token_at(
             "/introspect",

@@ -704,6 +704,25 @@ impl Fixture {
         );
         self.conf_app.clone()
     }
+
+    /// A refresh token of the confidential application, through alice's code flow.
+    pub fn conf_app_refresh_token(&self, h: &Harness) -> String {
+        let code = h.code_for(
+            &mut Browser::default(),
+            &self.conf_app_for_code(h),
+            Some("notes.read"),
+        );
+        let t = h.token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", CB),
+                ("code_verifier", VERIFIER),
+            ],
+            Some((&self.conf_app, &self.conf_secret)),
+        );
+        t.json()["refresh_token"].as_str().unwrap().to_owned()
+    }
 }
 
 // ------------------------------------------------------------------ is a token still honoured?
