@@ -36,6 +36,12 @@ pub fn verifier_is_well_formed(v: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
+/// `BASE64URL(SHA256(verifier))`, the S256 challenge a well-formed verifier answers (RFC 7636
+/// §4.6); `None` for a malformed verifier.
+pub fn challenge_of(verifier: &str) -> Option<String> {
+    verifier_is_well_formed(verifier).then(|| B64.encode(Sha256::digest(verifier.as_bytes())))
+}
+
 /// True if `BASE64URL(SHA256(verifier)) == challenge` (RFC 7636 §4.6), in constant time.
 pub fn verify(verifier: &str, challenge: &str) -> bool {
     verifier_is_well_formed(verifier)

@@ -1,9 +1,9 @@
 //! Authorization codes (table `auth_codes`, migrations/0003). Stored as SHA-256 digests.
 //!
-//! Atomicity contract: [`claim`] redeems a code in one statement — it sets `redeemed_at` and
+//! Atomicity contract: [`claim_stmt`] redeems a code in one statement — it sets `redeemed_at` and
 //! records the id of the family the redemption will create, only if the code is unredeemed and
-//! unexpired, and returns the row; a concurrent or later redemption claims nothing and finds
-//! (with [`get`]) the family id to revoke.
+//! unexpired and presented by its client, and returns the row; a concurrent or later redemption
+//! claims nothing and finds (with [`get`]) the family id to revoke.
 
 use serde::Deserialize;
 
@@ -75,23 +75,38 @@ pub fn insert_stmt(c: &NewCode<'_>) -> Stmt {
     )
 }
 
+/// A redemption's claim on a code.
+pub struct Claim<'a> {
+    /// Digest of the presented code.
+    pub digest: &'a str,
+    /// The family the redemption will create.
+    pub family_id: &'a str,
+    /// The client the request authenticated as.
+    pub client_id: &'a str,
+    /// Digest of the presented client secret (`None`: a public client presented none).
+    pub secret_digest: Option<&'a str>,
+    /// Now.
+    pub now: i64,
+}
+
 /// Claims an unredeemed, unexpired code for a redemption that will create family
-/// `family_id`. `None` if there is no such code.
-pub async fn claim<D: Database + ?Sized>(
-    db: &D,
-    digest: &str,
-    family_id: &str,
-    now: i64,
-) -> Result<Option<CodeRow>, StoreError> {
-    decode_first(
-        db.query(stmt!(
-            "UPDATE auth_codes SET redeemed_at = ?2, family_id = ?3 \
-             WHERE code_hash = ?1 AND redeemed_at IS NULL AND expires_at > ?2 RETURNING *",
-            digest,
-            now,
-            family_id
-        ))
-        .await?,
+/// `family_id` — only by the client it was issued to, active, allowed the grant, and
+/// presenting its credential (`secret_hash` equality gates the write; the authentication
+/// decision is the constant-time check of the loaded row), so a request without the client's
+/// credential does not spend the code. Returns the claimed row, or nothing.
+pub fn claim_stmt(c: &Claim<'_>) -> Stmt {
+    stmt!(
+        "UPDATE auth_codes SET redeemed_at = ?2, family_id = ?3 \
+         WHERE code_hash = ?1 AND redeemed_at IS NULL AND expires_at > ?2 AND client_id = ?4 \
+         AND EXISTS (SELECT 1 FROM clients c WHERE c.id = ?4 AND c.status = 'active' \
+           AND (CASE WHEN ?5 IS NULL THEN c.token_endpoint_auth_method = 'none' ELSE c.secret_hash = ?5 END) \
+           AND EXISTS (SELECT 1 FROM json_each(c.grant_types) g WHERE g.value = 'authorization_code')) \
+         RETURNING *",
+        c.digest,
+        c.now,
+        c.family_id,
+        c.client_id,
+        c.secret_digest
     )
 }
 
@@ -109,13 +124,16 @@ pub async fn get<D: Database + ?Sized>(
     )
 }
 
-/// Records the first access token a redemption issued.
-pub fn record_access_stmt(digest: &str, jti: &str, exp: i64) -> Stmt {
+/// Records the first access token of the redemption that created `family_id` (if it did).
+pub fn record_access_stmt(digest: &str, family_id: &str, jti: &str) -> Stmt {
     stmt!(
-        "UPDATE auth_codes SET access_jti = ?2, access_exp = ?3 WHERE code_hash = ?1",
+        "UPDATE auth_codes SET access_jti = ?3, \
+         access_exp = (SELECT access_exp FROM refresh_families WHERE id = ?2 AND access_jti = ?3) \
+         WHERE code_hash = ?1 AND family_id = ?2 \
+         AND EXISTS (SELECT 1 FROM refresh_families WHERE id = ?2 AND access_jti = ?3)",
         digest,
-        jti,
-        exp
+        family_id,
+        jti
     )
 }
 

@@ -6,8 +6,8 @@
 //! `family` revocation entry cuts them all (tokens obtained by exchange included).
 //!
 //! Atomicity contracts:
-//! - [`create_stmts`] inserts the family only if no `family` revocation names it yet (a code
-//!   replay that raced the first redemption revoked it first); the batch's first result is
+//! - [`create_from_code_stmts`] inserts the family only if no `family` revocation names it yet
+//!   (a code replay that raced the first redemption revoked it first); its first result is
 //!   empty when it was refused, and the refresh-token insert then inserts nothing either.
 //! - [`rotate_stmts`] moves the family to the next generation only if it is still at the
 //!   presented generation and unrevoked at write time; the first result is empty otherwise, and
@@ -88,63 +88,78 @@ pub async fn by_token<D: Database + ?Sized>(
     )
 }
 
-/// What a new family records.
-pub struct NewFamily<'a> {
-    /// Pre-generated id (recorded on the code when it was claimed).
+/// A redemption creating its family in the same transaction as the code's claim.
+pub struct FromCode<'a> {
+    /// The family id the claim recorded on the code.
     pub id: &'a str,
-    /// Client.
+    /// Digest of the code.
+    pub code_digest: &'a str,
+    /// The client the request authenticated as.
     pub client_id: &'a str,
-    /// User.
-    pub user_id: &'a str,
-    /// Resource server id.
-    pub resource_server_id: &'a str,
-    /// JSON array of the authorized scopes.
-    pub scopes: &'a str,
-    /// First access token.
+    /// The presented redirect URI.
+    pub redirect_uri: &'a str,
+    /// `BASE64URL(SHA256(code_verifier))`: equal to the code's challenge when PKCE holds.
+    pub pkce_challenge: &'a str,
+    /// The `resource` parameter, if sent.
+    pub resource: Option<&'a str>,
+    /// The first access token's `jti`.
     pub access_jti: &'a str,
-    /// Its expiry.
-    pub access_exp: i64,
-    /// Digest of the first refresh token, if the client may refresh.
-    pub refresh_digest: Option<String>,
+    /// Digest of the first refresh token (inserted only if the client may refresh).
+    pub refresh_digest: &'a str,
     /// Absolute end of the family.
     pub expires_at: i64,
-    /// Now.
+    /// Now (the claim's `redeemed_at`).
     pub now: i64,
 }
 
-/// Creates a family (and its first refresh token) unless a `family` revocation already names
-/// it. Result 0 is `[{"id"}]` when created, empty when refused.
-pub fn create_stmts(f: &NewFamily<'_>) -> Vec<Stmt> {
-    let mut v = vec![stmt!(
-        "INSERT INTO refresh_families (id, client_id, user_id, resource_server_id, scopes, generation, access_jti, \
-         access_exp, created_at, last_used_at, expires_at) \
-         SELECT ?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?8, ?9 \
-         WHERE NOT EXISTS (SELECT 1 FROM revocations WHERE kind = 'family' AND id = ?1) RETURNING id",
-        f.id,
-        f.client_id,
-        f.user_id,
-        f.resource_server_id,
-        f.scopes,
-        f.access_jti,
-        f.access_exp,
-        f.now,
-        f.expires_at
-    )];
-    if let Some(digest) = &f.refresh_digest {
-        v.push(stmt!(
-            "INSERT INTO refresh_tokens (token_hash, family_id, generation, created_at) \
-             SELECT ?1, ?2, 1, ?3 WHERE EXISTS (SELECT 1 FROM refresh_families WHERE id = ?2)",
-            digest,
+/// Creates the family of a code this request claimed, only if the code matches the request
+/// (client, redirect URI, PKCE challenge, resource), the user is active, and no `family`
+/// revocation names it yet (a code replay that raced this redemption revoked it first). Result
+/// 0 is `[{"id", "generation", "access_exp"}]` when created, empty when refused; result 1 is
+/// the first refresh token, inserted only when the family was and the client may refresh.
+pub fn create_from_code_stmts(f: &FromCode<'_>) -> [Stmt; 2] {
+    [
+        stmt!(
+            "INSERT INTO refresh_families (id, client_id, user_id, resource_server_id, scopes, generation, access_jti, \
+             access_exp, created_at, last_used_at, expires_at) \
+             SELECT ?1, c.client_id, c.user_id, c.resource_server_id, c.scopes, 1, ?2, \
+             ?3 + (SELECT access_token_ttl FROM resource_servers rs WHERE rs.id = c.resource_server_id), ?3, ?3, ?4 \
+             FROM auth_codes c WHERE c.code_hash = ?5 AND c.family_id = ?1 AND c.redeemed_at = ?3 \
+             AND c.client_id = ?6 AND c.redirect_uri = ?7 AND c.code_challenge = ?8 AND (?9 IS NULL OR c.resource = ?9) \
+             AND EXISTS (SELECT 1 FROM users u WHERE u.id = c.user_id AND u.status = 'active') \
+             AND NOT EXISTS (SELECT 1 FROM revocations WHERE kind = 'family' AND id = ?1) \
+             RETURNING id, generation, access_exp",
             f.id,
-            f.now
-        ));
-    }
-    v
+            f.access_jti,
+            f.now,
+            f.expires_at,
+            f.code_digest,
+            f.client_id,
+            f.redirect_uri,
+            f.pkce_challenge,
+            f.resource
+        ),
+        stmt!(
+            "INSERT INTO refresh_tokens (token_hash, family_id, generation, created_at) \
+             SELECT ?1, f.id, 1, ?3 FROM refresh_families f WHERE f.id = ?2 AND f.access_jti = ?4 \
+             AND EXISTS (SELECT 1 FROM clients c, json_each(c.grant_types) g \
+               WHERE c.id = f.client_id AND g.value = 'refresh_token')",
+            f.refresh_digest,
+            f.id,
+            f.now,
+            f.access_jti
+        ),
+    ]
 }
 
-/// True if [`create_stmts`]' first result says the family was created.
-pub fn created(first: &[Row]) -> bool {
-    !first.is_empty()
+/// Deletes a family created by a redemption that a later check refused, before it issued
+/// anything (its refresh token cascades).
+pub fn forget_unissued_stmt(id: &str, access_jti: &str) -> Stmt {
+    stmt!(
+        "DELETE FROM refresh_families WHERE id = ?1 AND generation = 1 AND access_jti = ?2",
+        id,
+        access_jti
+    )
 }
 
 /// A rotation to the next generation.
@@ -253,7 +268,8 @@ pub fn rotate_presented_stmts(r: &PresentedRotation<'_>) -> [Stmt; 2] {
     ]
 }
 
-/// What [`rotate_presented_stmts`] returns when it rotated.
+/// What [`rotate_presented_stmts`] returns when it rotated (and [`create_from_code_stmts`]
+/// when it created).
 #[derive(Debug, Deserialize)]
 pub struct Rotated {
     /// Family id.

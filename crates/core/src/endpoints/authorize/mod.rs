@@ -670,7 +670,12 @@ async fn issue_code<S: Store + ?Sized, C: Crypto>(
     now: i64,
     rng: &mut dyn CryptoRngCore,
 ) -> Response {
-    let code = crate::secret::generate_secret(rng);
+    // The code names its user and resource so that its redemption is one D1 round trip.
+    let code = crate::secret::with_coordinates(
+        user_id,
+        &target.rs.identifier,
+        &crate::secret::generate_secret(rng),
+    );
     let stored = svc
         .store
         .query(crate::store::codes::insert_stmt(

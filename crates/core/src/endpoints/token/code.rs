@@ -1,107 +1,185 @@
-//! The authorization_code grant (RFC 6749 §4.1.3, OAuth 2.1 §4.1.3) with PKCE (RFC 7636).
+//! The authorization_code grant (RFC 6749 §4.1.3, OAuth 2.1 §4.1.3) with PKCE (RFC 7636), in
+//! one D1 round trip.
 //!
-//! A code is single use, atomically: one statement claims it and records the id of the
-//! authorization (refresh family) the redemption will create. A replay — even one racing the
-//! first redemption — revokes that family by id, and the family is created only if no such
-//! revocation exists at write time, so a replayed code never leaves a live token behind
-//! (RFC 6749 §4.1.2, RFC 9700 §4.5.3.1).
+//! A code names the user and resource server of its authorization (see
+//! [`crate::secret::with_coordinates`]), so one batch holds the client, the claim of the code,
+//! the creation of its family (refresh tokens or not: the family is the authorization that
+//! consent revocation and replay detection revoke), and every read the token needs. The claim
+//! is written only for the client the code was issued to, with its credential; the family only
+//! if the code matches the request (redirect URI, PKCE, resource) and the user is active. A
+//! check only Rust can make that refuses afterwards deletes the family before anything was
+//! issued (a second round trip, on that failure path only). Codes issued before this format
+//! still work (their coordinates are read first).
+//!
+//! Single use, atomically: the claim records the id of the family the redemption creates. A
+//! replay — even one racing the first redemption — revokes that family by id, and the family is
+//! created only if no such revocation exists at write time, so a replayed code never leaves a
+//! live token behind (RFC 6749 §4.1.2, RFC 9700 §4.5.3.1).
 
 use rand_core::CryptoRngCore;
 
-use super::{require_grant, sign_for_user, REFRESH_TTL_SECS};
+use super::REFRESH_TTL_SECS;
+use super::{effective_for_user, require_grant, sign, user_stmts, user_view_from_rows};
 use crate::crypto::Crypto;
-use crate::directory::clients::{Client, GRANT_CODE, GRANT_REFRESH};
+use crate::directory::clients::{self, GRANT_CODE, GRANT_REFRESH};
+use crate::endpoints::client_auth::{self, Presented};
 use crate::endpoints::target;
-use crate::issue;
+use crate::issue::{self, Mint};
 use crate::policy::{pkce, scopes};
 use crate::revocation;
-use crate::secret::{generate_secret, sha256_b64};
+use crate::secret::{coordinates, generate_secret, sha256_b64, with_coordinates};
 use crate::service::Service;
-use crate::store::families::{self, NewFamily};
-use crate::store::{codes, Store, StoreError};
+use crate::store::codes::{self, Claim, CodeRow};
+use crate::store::families::{self, FromCode, Rotated};
+use crate::store::{decode_first, Results, Store, StoreError};
 use crate::wire::error::GrantError;
 use crate::wire::form::Params;
 use crate::wire::{Error, Response};
 
 pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
     svc: &Service<'_, S, C>,
-    client: &Client,
+    presented: &Presented,
     params: &Params,
     now: i64,
     rng: &mut dyn CryptoRngCore,
 ) -> Result<Response, Error> {
-    require_grant(client, GRANT_CODE)?;
     let code = params.require("code")?;
     let verifier = params
         .get("code_verifier")
         .ok_or_else(|| Error::InvalidRequest("code_verifier is required (PKCE)".into()))?;
     let redirect_uri = params.require("redirect_uri")?;
-    let resource = target::resource_param(params)?;
+    let resource_param = target::resource_param(params)?;
     let digest = sha256_b64(code.as_bytes());
-    let family_id = crate::directory::new_id("rf", rng);
-    let Some(code_row) = codes::claim(svc.store, &digest, &family_id, now).await? else {
-        return Err(refused(svc, &digest, now).await?);
+    let (user_id, resource) = match coordinates(code) {
+        Some(c) => c,
+        // An older code: read its coordinates (an unknown one reads nothing below).
+        None => codes::get(svc.store, &digest)
+            .await?
+            .map(|c| (c.user_id, c.resource))
+            .unwrap_or_default(),
     };
-    if code_row.client_id != client.id {
-        return Err(Error::InvalidGrant(GrantError::CodeOtherClient));
+    // A malformed verifier answers no challenge: the family below is then never created.
+    let challenge = pkce::challenge_of(verifier).unwrap_or_default();
+    let family_id = crate::directory::new_id("rf", rng);
+    let jti = issue::new_jti(rng);
+    let refresh = with_coordinates(&user_id, &resource, &generate_secret(rng));
+    let refresh_digest = refresh.digest();
+    let secret_digest = presented.secret_digest();
+    let mut stmts = vec![
+        clients::get_stmt(&presented.client_id),
+        codes::claim_stmt(&Claim {
+            digest: &digest,
+            family_id: &family_id,
+            client_id: &presented.client_id,
+            secret_digest: secret_digest.as_deref(),
+            now,
+        }),
+    ];
+    stmts.extend(families::create_from_code_stmts(&FromCode {
+        id: &family_id,
+        code_digest: &digest,
+        client_id: &presented.client_id,
+        redirect_uri,
+        pkce_challenge: &challenge,
+        resource: resource_param.as_deref(),
+        access_jti: &jti,
+        refresh_digest: &refresh_digest,
+        expires_at: now + REFRESH_TTL_SECS,
+        now,
+    }));
+    stmts.push(codes::record_access_stmt(&digest, &family_id, &jti));
+    stmts.push(clients::touch_if_stale_stmt(&presented.client_id, now));
+    stmts.extend(target::stmts(&presented.client_id, &resource));
+    stmts.extend(user_stmts(&user_id, &presented.client_id, &resource));
+    let mut r = match svc.store.batch(stmts).await {
+        Ok(rows) => Results::new(rows),
+        Err(StoreError::Conflict(_)) => return Err(replayed()),
+        Err(e) => return Err(e.into()),
+    };
+    let client_row = decode_first(r.next_rows()?)?;
+    let claimed: Option<CodeRow> = decode_first(r.next_rows()?)?;
+    let [family, _refresh, _record, _touch] = r.take()?;
+    let created: Option<Rotated> = decode_first(family)?;
+    // From here, a refusal must not leave a family that could be mistaken for an issued one.
+    let undo = |e: Error| async {
+        if created.is_some() {
+            let forget = families::forget_unissued_stmt(&family_id, &jti);
+            if let Err(store) = svc.store.query(forget).await {
+                return store.into();
+            }
+        }
+        e
+    };
+    let client = match client_auth::check(presented, client_row) {
+        Ok(c) => c,
+        Err(e) => return Err(undo(e).await),
+    };
+    if let Err(e) = require_grant(&client, GRANT_CODE) {
+        return Err(undo(e).await);
+    }
+    let Some(code_row) = claimed else {
+        return Err(refused(svc, &digest, &client.id, now).await?);
+    };
+    if code_row.user_id != user_id || code_row.resource != resource {
+        return Err(undo(Error::InvalidGrant(GrantError::CodeUnknown)).await);
     }
     if code_row.redirect_uri != redirect_uri {
         return Err(Error::InvalidGrant(GrantError::RedirectMismatch));
     }
     if !pkce::verify(verifier, &code_row.code_challenge) {
-        return Err(Error::InvalidGrant(GrantError::PkceMismatch));
+        return Err(undo(Error::InvalidGrant(GrantError::PkceMismatch)).await);
     }
-    if resource.as_ref().is_some_and(|r| *r != code_row.resource) {
+    if resource_param
+        .as_ref()
+        .is_some_and(|r| *r != code_row.resource)
+    {
         return Err(Error::InvalidTarget(
             "resource differs from the authorization request".into(),
         ));
     }
+    let t = match target::from_rows(&client, &mut r) {
+        Ok(t) => t,
+        Err(e) => return Err(undo(e).await),
+    };
+    let (held, consent) = user_view_from_rows(&mut r)?;
+    let Some(held) = held else {
+        return Err(undo(Error::InvalidGrant(GrantError::UserDisabled)).await);
+    };
+    let Some(created) = &created else {
+        // The code matched and the user is active, so a replay revoked this authorization
+        // between the claim and the creation: issue nothing.
+        return Err(replayed());
+    };
     let bound = scopes::from_json(&code_row.scopes);
-    let (t, m) = sign_for_user(
+    let granted = match scopes::non_empty(
+        effective_for_user(&bound, &consent, &held, &t),
+        "none of the authorized scopes are held any more",
+    ) {
+        Ok(g) => g,
+        Err(e) => return Err(undo(e).await),
+    };
+    let m = sign(
         svc,
-        client,
-        &code_row.user_id,
-        &code_row.resource,
-        &bound,
-        &family_id,
+        Mint {
+            sub: &user_id,
+            aud: &t.rs.identifier,
+            client_id: &client.id,
+            scopes: &granted,
+            act: Some(mcpgate_guard::Actor::new(client.id.clone())),
+            fam: Some(&created.id),
+            ttl: created.access_exp - now,
+            jti: Some(&jti),
+        },
         now,
         rng,
     )
-    .await?;
-    // Every redemption creates a family, refresh tokens or not: it is the authorization that
-    // consent revocation and replay detection revoke.
-    let refresh = client.allows_grant(GRANT_REFRESH).then(|| {
-        super::refresh::compose(&code_row.user_id, &code_row.resource, &generate_secret(rng))
-    });
-    let mut stmts = families::create_stmts(&NewFamily {
-        id: &family_id,
-        client_id: &client.id,
-        user_id: &code_row.user_id,
-        resource_server_id: &t.rs.id,
-        scopes: &code_row.scopes,
-        access_jti: &m.jti,
-        access_exp: m.exp,
-        refresh_digest: refresh.as_ref().map(|s| s.digest()),
-        expires_at: now + REFRESH_TTL_SECS,
-        now,
-    });
-    stmts.push(codes::record_access_stmt(&digest, &m.jti, m.exp));
-    stmts.push(crate::directory::clients::touch_stmt(&client.id, now));
-    let rows = match svc.store.batch(stmts).await {
-        Ok(rows) => rows,
-        Err(StoreError::Conflict(_)) => return Err(replayed()),
-        Err(e) => return Err(e.into()),
+    .await;
+    let m = match m {
+        Ok(m) => m,
+        Err(e) => return Err(undo(e).await),
     };
-    if !rows.first().is_some_and(|r| families::created(r)) {
-        // A replay revoked this authorization between the claim and now: issue nothing.
-        return Err(replayed());
-    }
-    Ok(issue::response(
-        &m,
-        now,
-        refresh.as_ref().map(|s| s.expose()),
-        None,
-    ))
+    let refresh = client.allows_grant(GRANT_REFRESH).then(|| refresh.expose());
+    Ok(issue::response(&m, now, refresh, None))
 }
 
 fn replayed() -> Error {
@@ -112,9 +190,11 @@ fn replayed() -> Error {
 async fn refused<S: Store + ?Sized, C: Crypto>(
     svc: &Service<'_, S, C>,
     digest: &str,
+    client_id: &str,
     now: i64,
 ) -> Result<Error, Error> {
     Ok(match codes::get(svc.store, digest).await? {
+        Some(c) if c.client_id != client_id => Error::InvalidGrant(GrantError::CodeOtherClient),
         Some(c) if c.redeemed_at.is_some() => {
             if let Some(f) = &c.family_id {
                 revocation::revoke_family(

@@ -22,7 +22,6 @@ use crate::issue::{self, Mint, Minted};
 use crate::policy::scopes::{self, Scopes};
 use crate::service::Service;
 use crate::store::{decode_first, Results, Stmt, Store};
-use crate::wire::error::GrantError;
 use crate::wire::form::Params;
 use crate::wire::{Error, Request, Response};
 
@@ -41,9 +40,12 @@ pub async fn handle<S: Store + ?Sized, C: Crypto>(
     let params = super::form_body(req)?;
     let grant = params.require("grant_type")?.to_owned();
     let presented = client_auth::presented(req, &params)?;
+    // These two load the client in their own single batch.
     if grant == GRANT_REFRESH {
-        // Loads the client in its own single batch.
         return refresh::grant(svc, &presented, &params, now, rng).await;
+    }
+    if grant == GRANT_CODE {
+        return code::grant(svc, &presented, &params, now, rng).await;
     }
     if grant == GRANT_CLIENT_CREDENTIALS {
         if let Some(resource) = target::resource_param(&params)? {
@@ -62,7 +64,6 @@ pub async fn handle<S: Store + ?Sized, C: Crypto>(
         crate::directory::clients::get_row(svc.store, &presented.client_id).await?,
     )?;
     match grant.as_str() {
-        GRANT_CODE => code::grant(svc, &client, &params, now, rng).await,
         GRANT_CLIENT_CREDENTIALS => {
             client_credentials::preconditions(&client)?;
             let resource = resolve_resource(svc.store, &client, &params).await?;
@@ -161,22 +162,6 @@ fn user_stmts(user_id: &str, client_id: &str, identifier: &str) -> Vec<Stmt> {
     v
 }
 
-/// Loads target, user permissions and consent in one round trip. `None` for held scopes if the
-/// user is disabled or gone.
-async fn load_user_view<S: Store + ?Sized>(
-    db: &S,
-    client: &Client,
-    user_id: &str,
-    identifier: &str,
-) -> Result<(Target, Option<Scopes>, Scopes), Error> {
-    let mut stmts = target::stmts(&client.id, identifier);
-    stmts.extend(user_stmts(user_id, &client.id, identifier));
-    let mut r = Results::new(db.batch(stmts).await?);
-    let t = target::from_rows(client, &mut r)?;
-    let (held, consent) = user_view_from_rows(&mut r)?;
-    Ok((t, held, consent))
-}
-
 /// Decodes the rows of [`user_stmts`]: what the user holds now (`None` if disabled or gone) and
 /// what they consented to.
 fn user_view_from_rows(r: &mut Results) -> Result<(Option<Scopes>, Scopes), Error> {
@@ -189,44 +174,4 @@ fn user_view_from_rows(r: &mut Results) -> Result<(Option<Scopes>, Scopes), Erro
         .map(|g| scopes::from_json(&g.scopes))
         .unwrap_or_default();
     Ok((held, consent))
-}
-
-/// A user's access token through `client` for `resource` (code redemption and refresh):
-/// `bound` (what was authorized) re-evaluated against the directory now, so removed roles drop
-/// out and newly held scopes inside the consent appear; the client acts for the user; the
-/// token names its authorization (`fam`).
-#[allow(clippy::too_many_arguments)]
-async fn sign_for_user<S: Store + ?Sized, C: Crypto>(
-    svc: &Service<'_, S, C>,
-    client: &Client,
-    user_id: &str,
-    resource: &str,
-    bound: &Scopes,
-    family_id: &str,
-    now: i64,
-    rng: &mut dyn CryptoRngCore,
-) -> Result<(Target, Minted), Error> {
-    let (t, held, consent) = load_user_view(svc.store, client, user_id, resource).await?;
-    let held = held.ok_or(Error::InvalidGrant(GrantError::UserDisabled))?;
-    let granted = scopes::non_empty(
-        effective_for_user(bound, &consent, &held, &t),
-        "none of the authorized scopes are held any more",
-    )?;
-    let m = sign(
-        svc,
-        Mint {
-            sub: user_id,
-            aud: &t.rs.identifier,
-            client_id: &client.id,
-            scopes: &granted,
-            act: Some(mcpgate_guard::Actor::new(client.id.clone())),
-            fam: Some(family_id),
-            ttl: t.rs.access_token_ttl,
-            jti: None,
-        },
-        now,
-        rng,
-    )
-    .await?;
-    Ok((t, m))
 }

@@ -18,8 +18,6 @@
 //! family in `fam`) or finds it revoked and issues nothing; two refreshes with one token rotate
 //! once.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use base64::Engine as _;
 use rand_core::CryptoRngCore;
 
 use super::{effective_for_user, require_grant, sign, user_stmts, user_view_from_rows};
@@ -30,34 +28,13 @@ use crate::endpoints::target;
 use crate::issue::{self, Mint};
 use crate::policy::scopes;
 use crate::revocation;
-use crate::secret::{generate_secret, sha256_b64, Secret};
+use crate::secret::{coordinates, generate_secret, sha256_b64, with_coordinates};
 use crate::service::Service;
 use crate::store::families::{self, FamilyRow, PresentedRotation, Rotated};
 use crate::store::{decode_first, Results, Store};
 use crate::wire::error::GrantError;
 use crate::wire::form::Params;
 use crate::wire::{Error, Response};
-
-/// A refresh token carrying its authorization's coordinates.
-pub(super) fn compose(user_id: &str, resource: &str, secret: &Secret) -> Secret {
-    Secret::new(format!(
-        "{user_id}~{}~{}",
-        B64.encode(resource),
-        secret.expose()
-    ))
-}
-
-/// The (user id, resource) a refresh token names, if it has the composed form.
-fn coordinates(token: &str) -> Option<(String, String)> {
-    let mut parts = token.splitn(3, '~');
-    let (user, resource, secret) = (parts.next()?, parts.next()?, parts.next()?);
-    let id_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
-    if user.is_empty() || !user.chars().all(id_char) || secret.is_empty() {
-        return None;
-    }
-    let resource = String::from_utf8(B64.decode(resource).ok()?).ok()?;
-    Some((user.to_owned(), resource))
-}
 
 pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
     svc: &Service<'_, S, C>,
@@ -79,7 +56,7 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
             .unwrap_or_default(),
     };
     let jti = issue::new_jti(rng);
-    let next = compose(&user_id, &resource, &generate_secret(rng));
+    let next = with_coordinates(&user_id, &resource, &generate_secret(rng));
     let next_digest = next.digest();
     let secret_digest = presented.secret_digest();
     let requested_json = scopes::to_json(&requested.clone().unwrap_or_default());
@@ -217,38 +194,4 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
         Err(e) => return Err(undo(e).await),
     };
     Ok(issue::response(&m, now, Some(next.expose()), None))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_composed_token_names_its_user_and_resource() {
-        let t = compose(
-            "usr_a-B",
-            "https://notes.example/mcp",
-            &Secret::new("s3cr3t"),
-        );
-        assert_eq!(
-            coordinates(t.expose()),
-            Some(("usr_a-B".into(), "https://notes.example/mcp".into()))
-        );
-    }
-
-    #[test]
-    fn tokens_without_coordinates_are_recognised_as_such() {
-        for t in [
-            "",
-            "abc",
-            "usr~x",
-            "usr x~aGk~s",
-            "usr~!!~s",
-            "usr~aGk~",
-            "~aGk~s",
-            "a.b.c",
-        ] {
-            assert_eq!(coordinates(t), None, "{t:?}");
-        }
-    }
 }
