@@ -268,6 +268,52 @@ mod dynamic_registration {
     }
 
     #[test]
+    fn parallel_registrations_past_the_limit_store_exactly_the_limit_and_nothing_more() {
+        let h = Harness::with_config(config_with(
+            "https://auth.example.com",
+            &[("MCPGATE_REGISTRATION_PER_SOURCE_PER_HOUR", "3")],
+        ));
+        h.fixture();
+        let count = |sql: &'static str| {
+            h.store.db.inspect(mcpgate_core::stmt!(sql))[0]["n"]
+                .as_i64()
+                .unwrap()
+        };
+        let reqs = (0..10)
+            .map(|_| {
+                let mut r = http::Request::new(public_registration().to_string().into_bytes());
+                *r.method_mut() = Method::POST;
+                *r.uri_mut() = "/register".parse().unwrap();
+                r.headers_mut()
+                    .insert("content-type", "application/json".parse().unwrap());
+                r.headers_mut()
+                    .insert("cf-connecting-ip", "198.51.100.7".parse().unwrap());
+                r
+            })
+            .collect();
+        let statuses: Vec<u16> = h.all_at_once(reqs).iter().map(|r| r.status).collect();
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 201).count(),
+            3,
+            "{statuses:?}"
+        );
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 429).count(),
+            7,
+            "{statuses:?}"
+        );
+        assert_eq!(
+            count("SELECT count(*) AS n FROM clients WHERE kind = 'dynamic'"),
+            3
+        );
+        assert_eq!(
+            count("SELECT count(*) AS n FROM audit_log WHERE action = 'client.register'"),
+            3,
+            "a refused registration leaves no audit record"
+        );
+    }
+
+    #[test]
     fn registrations_are_rate_limited_globally() {
         let h = Harness::with_config(config_with(
             "https://auth.example.com",

@@ -1948,7 +1948,7 @@ mod round_trips {
             ("jwks", jwks),
             ("metadata", metadata),
         ];
-        let budget = [5, 1, 1, 1, 4, 1, 0];
+        let budget = [5, 1, 1, 1, 1, 1, 0];
         for ((flow, n), max) in measured.iter().zip(budget) {
             assert!(*n <= max, "{flow}: {n} round trips, budget {max}");
         }

@@ -27,6 +27,26 @@ pub fn record(
     )
 }
 
+/// [`record`] for a change to client `target_id` that an earlier statement of the batch may
+/// have refused: recorded only if the client exists.
+pub fn record_if_client_exists(
+    now: i64,
+    actor: &str,
+    action: &str,
+    target_id: &str,
+    detail: Value,
+) -> Stmt {
+    stmt!(
+        "INSERT INTO audit_log (at, actor, action, target_type, target_id, detail) \
+         SELECT ?1, ?2, ?3, 'client', ?4, ?5 WHERE EXISTS (SELECT 1 FROM clients WHERE id = ?4)",
+        now,
+        actor,
+        action,
+        target_id,
+        detail.to_string()
+    )
+}
+
 /// An audit record as read back.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Entry {

@@ -332,6 +332,40 @@ pub fn insert_stmt(c: &NewClient<'_>) -> Stmt {
     )
 }
 
+/// Inserts a self-registered client only if both rate counters (`(key, limit)`, counted
+/// earlier in the same batch) are within their limits and some resource server accepts
+/// self-registered clients; returns the row when it inserted.
+pub fn insert_registration_stmt(c: &NewClient<'_>, limits: [(&str, i64); 2]) -> Stmt {
+    let [(k1, l1), (k2, l2)] = limits;
+    stmt!(
+        "INSERT INTO clients (id, kind, name, description, client_type, token_endpoint_auth_method, auth_method_strict, \
+         secret_hash, secret_rotated_at, redirect_uris, grant_types, owner, status, metadata, registration_token_hash, \
+         created_at, updated_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'active', ?13, ?14, ?15, ?15 \
+         WHERE (SELECT count FROM rate_counters WHERE key = ?16) <= ?17 \
+         AND (SELECT count FROM rate_counters WHERE key = ?18) <= ?19 \
+         AND EXISTS (SELECT 1 FROM resource_servers WHERE allow_self_registered = 1) RETURNING *",
+        c.id,
+        c.kind.as_str(),
+        c.name,
+        c.description,
+        c.client_type.as_str(),
+        c.auth_method.as_str(),
+        c.strict,
+        c.secret_hash.clone(),
+        c.secret_hash.as_ref().map(|_| c.now),
+        to_json_list(c.redirect_uris),
+        to_json_list(c.grant_types),
+        c.owner,
+        c.metadata.to_string(),
+        c.registration_token_hash.clone(),
+        c.now,
+        k1,
+        l1,
+        k2,
+        l2
+    )
+}
+
 /// `redirect_uris_changed_at` after an update to `uris`: now if a URI was added (consent given
 /// before no longer counts at the authorization endpoint), else unchanged.
 pub fn redirects_changed_at(cur: &Client, uris: &[String], now: i64) -> Option<i64> {
@@ -352,12 +386,14 @@ pub fn link_resource_stmt(client_id: &str, rs_id: &str) -> Stmt {
 }
 
 /// Restricts a client seen for the first time to the resource servers that accept
-/// self-registered clients now (nothing if it is already restricted).
+/// self-registered clients now (nothing if it is already restricted, or does not exist: a
+/// registration refused earlier in its batch).
 pub fn link_self_registration_servers_stmt(client_id: &str) -> Stmt {
     stmt!(
         "INSERT OR IGNORE INTO client_resources (client_id, resource_server_id) \
          SELECT ?1, id FROM resource_servers WHERE allow_self_registered = 1 \
-         AND NOT EXISTS (SELECT 1 FROM client_resources WHERE client_id = ?1)",
+         AND NOT EXISTS (SELECT 1 FROM client_resources WHERE client_id = ?1) \
+         AND EXISTS (SELECT 1 FROM clients WHERE id = ?1)",
         client_id
     )
 }

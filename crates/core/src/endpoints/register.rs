@@ -13,13 +13,12 @@ use serde_json::{json, Map, Value};
 
 use crate::crypto::Crypto;
 use crate::directory::audit;
-use crate::directory::clients::{self, insert_stmt, Client, NewClient, GRANT_CODE, GRANT_REFRESH};
+use crate::directory::clients::{self, Client, NewClient, GRANT_CODE, GRANT_REFRESH};
 use crate::policy::redirect::{self, AppType};
 use crate::revocation;
 use crate::secret::{generate_secret, verify_digest};
 use crate::service::Service;
-use crate::stmt;
-use crate::store::{decode, rate_counters, Store};
+use crate::store::{decode_first, rate_counters, Results, Store};
 use crate::uri::AbsoluteUri;
 use crate::wire::{json as json_response, no_store, Error, Request, Response};
 
@@ -279,36 +278,6 @@ fn invalid_token() -> Error {
     )
 }
 
-/// Counts this registration against the per-source and global windows (one batch); `Err`
-/// with the seconds to wait when over either limit.
-async fn rate_limit<S: Store + ?Sized, C>(
-    svc: &Service<'_, S, C>,
-    req: &Request,
-    now: i64,
-) -> Result<(), Error> {
-    let source = format!("register:src:{}", super::source_address(req));
-    let limits = &svc.config.registration;
-    match rate_counters::count(
-        svc.store,
-        &[
-            (&source, limits.per_source_per_hour),
-            ("register:all", limits.global_per_hour),
-        ],
-        WINDOW_SECS,
-        now,
-    )
-    .await?
-    {
-        Some(wait) => Err(Error::RateLimited(wait)),
-        None => Ok(()),
-    }
-}
-
-#[derive(Deserialize)]
-struct RsRow {
-    id: String,
-}
-
 fn registration_response(
     svc_issuer: &str,
     c: &Client,
@@ -358,7 +327,6 @@ pub async fn register<S: Store + ?Sized, C: Crypto>(
             return Err(invalid_token());
         }
     }
-    rate_limit(svc, req, now).await?;
     let submitted = match parse_body(req) {
         Ok(s) => s,
         Err(e) => return Err(e.into()),
@@ -367,60 +335,60 @@ pub async fn register<S: Store + ?Sized, C: Crypto>(
         Ok(v) => v,
         Err(e) => return Err(e.into()),
     };
-    // The resource servers that accept self-registered clients now.
-    let servers: Vec<RsRow> = decode(
-        svc.store
-            .query(stmt!(
-                "SELECT id FROM resource_servers WHERE allow_self_registered = 1 ORDER BY id"
-            ))
-            .await?,
-    )?;
-    if servers.is_empty() {
+    // One batch: count this registration (per source and overall), then insert the client
+    // only if within both limits and some resource server accepts self-registered clients,
+    // restrict it to those servers, and audit it.
+    let source = format!("register:src:{}", super::source_address(req));
+    let limits = [
+        (source.as_str(), policy.per_source_per_hour),
+        ("register:all", policy.global_per_hour),
+    ];
+    let id = crate::directory::new_id("dcr", rng);
+    let secret = (!v.public).then(|| generate_secret(rng));
+    let rat = generate_secret(rng);
+    let mut stmts = rate_counters::count_stmts(&limits, WINDOW_SECS, now);
+    stmts.push(clients::insert_registration_stmt(
+        &NewClient {
+            id: &id,
+            kind: clients::ClientKind::Dynamic,
+            name: &v.name,
+            description: "",
+            client_type: if v.public {
+                clients::ClientType::Public
+            } else {
+                clients::ClientType::Confidential
+            },
+            auth_method: v.auth_method,
+            strict: submitted.token_endpoint_auth_method.is_some(),
+            secret_hash: secret.as_ref().map(|s| s.digest()),
+            redirect_uris: &v.redirect_uris,
+            grant_types: &v.grant_types,
+            owner: None,
+            metadata: Value::Object(v.metadata.clone()),
+            registration_token_hash: Some(rat.digest()),
+            now,
+        },
+        limits,
+    ));
+    stmts.push(clients::link_self_registration_servers_stmt(&id));
+    stmts.push(audit::record_if_client_exists(
+        now,
+        "registration",
+        "client.register",
+        &id,
+        json!({ "name": v.name }),
+    ));
+    let mut r = Results::new(svc.store.batch(stmts).await?);
+    let counts = r.take::<2>()?;
+    if let Some(wait) = rate_counters::over_limit(counts.to_vec(), &limits, WINDOW_SECS, now)? {
+        return Err(Error::RateLimited(wait));
+    }
+    let Some(c) = decode_first::<Client>(r.next_rows()?)? else {
         return Err(RegError::Metadata(
             "no resource server accepts self-registered clients".into(),
         )
         .into());
-    }
-    let id = crate::directory::new_id("dcr", rng);
-    let secret = (!v.public).then(|| generate_secret(rng));
-    let rat = generate_secret(rng);
-    let mut stmts = vec![insert_stmt(&NewClient {
-        id: &id,
-        kind: clients::ClientKind::Dynamic,
-        name: &v.name,
-        description: "",
-        client_type: if v.public {
-            clients::ClientType::Public
-        } else {
-            clients::ClientType::Confidential
-        },
-        auth_method: v.auth_method,
-        strict: submitted.token_endpoint_auth_method.is_some(),
-        secret_hash: secret.as_ref().map(|s| s.digest()),
-        redirect_uris: &v.redirect_uris,
-        grant_types: &v.grant_types,
-        owner: None,
-        metadata: Value::Object(v.metadata.clone()),
-        registration_token_hash: Some(rat.digest()),
-        now,
-    })];
-    stmts.extend(
-        servers
-            .iter()
-            .map(|rs| clients::link_resource_stmt(&id, &rs.id)),
-    );
-    stmts.push(audit::record(
-        now,
-        "registration",
-        "client.register",
-        "client",
-        &id,
-        json!({ "name": v.name }),
-    ));
-    svc.store.batch(stmts).await?;
-    let c = clients::get_row(svc.store, &id)
-        .await?
-        .ok_or(Error::NoSuch("client"))?;
+    };
     Ok(registration_response(
         &svc.config.issuer,
         &c,

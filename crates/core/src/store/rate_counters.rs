@@ -24,9 +24,18 @@ pub async fn count<D: Database + ?Sized>(
     window_secs: i64,
     now: i64,
 ) -> Result<Option<u32>, StoreError> {
+    let stmts = count_stmts(keys, window_secs, now);
+    if stmts.is_empty() {
+        return Ok(None);
+    }
+    over_limit(db.batch(stmts).await?, keys, window_secs, now)
+}
+
+/// The statements of [`count`] (one per key, in order), for a batch that also does the
+/// counted work: a later statement can gate its write on `within_stmt_sql` conditions.
+pub fn count_stmts(keys: &[(&str, i64)], window_secs: i64, now: i64) -> Vec<super::Stmt> {
     let window = now - now.rem_euclid(window_secs);
-    let stmts: Vec<_> = keys
-        .iter()
+    keys.iter()
         .map(|(k, _)| {
             stmt!(
                 "INSERT INTO rate_counters (key, window_start, count) VALUES (?1, ?2, 1) \
@@ -36,11 +45,18 @@ pub async fn count<D: Database + ?Sized>(
                 window
             )
         })
-        .collect();
-    if stmts.is_empty() {
-        return Ok(None);
-    }
-    let rows = db.batch(stmts).await?;
+        .collect()
+}
+
+/// The decision from the results of [`count_stmts`]: `None` within every limit, else the
+/// seconds to wait.
+pub fn over_limit(
+    rows: Vec<Vec<super::Row>>,
+    keys: &[(&str, i64)],
+    window_secs: i64,
+    now: i64,
+) -> Result<Option<u32>, StoreError> {
+    let window = now - now.rem_euclid(window_secs);
     let mut over = false;
     for r in rows {
         for c in decode::<Count>(r)? {
