@@ -655,6 +655,38 @@ mod authorization_code {
     }
 
     #[test]
+    fn an_intercepted_code_without_the_verifier_or_redirect_uri_cannot_spend_it() {
+        let h = Harness::new();
+        let f = h.fixture();
+        let code = h.code_for(&mut Browser::default(), &f.public_app, Some("notes.read"));
+        let attempt = |redirect: &str, verifier: &str| {
+            h.token(
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("client_id", &f.public_app),
+                    ("code", &code),
+                    ("redirect_uri", redirect),
+                    ("code_verifier", verifier),
+                ],
+                None,
+            )
+        };
+        let guess = "a-wrong-verifier-of-a-valid-length-0123456789abcdef";
+        let r = attempt(CB, guess);
+        assert_eq!(r.json()["error"], "invalid_grant");
+        assert_eq!(r.json()["error_description"], "PKCE verification failed");
+        let r = attempt("http://127.0.0.1/elsewhere", VERIFIER);
+        assert_eq!(r.json()["error"], "invalid_grant");
+        let ok = h.redeem(&f.public_app, &code);
+        assert_eq!(
+            ok.status,
+            200,
+            "the legitimate client still redeems: {:?}",
+            ok.json()
+        );
+    }
+
+    #[test]
     fn a_code_with_edited_coordinates_is_unknown_and_spends_nothing() {
         let h = Harness::new();
         let f = h.fixture();

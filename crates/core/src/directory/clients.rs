@@ -407,13 +407,29 @@ pub fn touch_stmt(client_id: &str, now: i64) -> Stmt {
     )
 }
 
-/// Marks the client as used unless it was marked within the last hour (writes nothing then):
-/// for flows that batch it with their own writes.
-pub fn touch_if_stale_stmt(client_id: &str, now: i64) -> Stmt {
+/// Marks the client as used, unless it was marked within the last hour, when the redemption
+/// batched before it created family `family_id` with access token `jti` (a refused request
+/// marks nothing).
+pub fn touch_after_redemption_stmt(client_id: &str, family_id: &str, jti: &str, now: i64) -> Stmt {
     stmt!(
-        "UPDATE clients SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at <= ?2 - 3600)",
+        "UPDATE clients SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at <= ?2 - 3600) \
+         AND EXISTS (SELECT 1 FROM refresh_families WHERE id = ?3 AND access_jti = ?4)",
         client_id,
-        now
+        now,
+        family_id,
+        jti
+    )
+}
+
+/// Marks the client as used, unless it was marked within the last hour, when the rotation
+/// batched before it inserted the refresh token with digest `refresh_digest`.
+pub fn touch_after_refresh_stmt(client_id: &str, refresh_digest: &str, now: i64) -> Stmt {
+    stmt!(
+        "UPDATE clients SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at <= ?2 - 3600) \
+         AND EXISTS (SELECT 1 FROM refresh_tokens WHERE token_hash = ?3)",
+        client_id,
+        now,
+        refresh_digest
     )
 }
 

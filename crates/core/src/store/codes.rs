@@ -85,28 +85,41 @@ pub struct Claim<'a> {
     pub client_id: &'a str,
     /// Digest of the presented client secret (`None`: a public client presented none).
     pub secret_digest: Option<&'a str>,
+    /// The authentication method used (checked against a client registered for one).
+    pub auth_method: &'a str,
+    /// The presented redirect URI.
+    pub redirect_uri: &'a str,
+    /// `BASE64URL(SHA256(code_verifier))`: equal to the code's challenge when PKCE holds.
+    pub pkce_challenge: &'a str,
     /// Now.
     pub now: i64,
 }
 
 /// Claims an unredeemed, unexpired code for a redemption that will create family
-/// `family_id` — only by the client it was issued to, active, allowed the grant, and
-/// presenting its credential (`secret_hash` equality gates the write; the authentication
-/// decision is the constant-time check of the loaded row), so a request without the client's
-/// credential does not spend the code. Returns the claimed row, or nothing.
+/// `family_id` — only by the client it was issued to, active, allowed the grant, presenting
+/// its credential the way it registered (`secret_hash` equality gates the write; the
+/// authentication decision is the constant-time check of the loaded row), with the code's
+/// redirect URI and a verifier answering its PKCE challenge. So a request without the client's
+/// credential or the verifier (an intercepted code) does not spend the code. Returns the
+/// claimed row, or nothing.
 pub fn claim_stmt(c: &Claim<'_>) -> Stmt {
     stmt!(
         "UPDATE auth_codes SET redeemed_at = ?2, family_id = ?3 \
          WHERE code_hash = ?1 AND redeemed_at IS NULL AND expires_at > ?2 AND client_id = ?4 \
+         AND redirect_uri = ?7 AND code_challenge = ?8 \
          AND EXISTS (SELECT 1 FROM clients c WHERE c.id = ?4 AND c.status = 'active' \
            AND (CASE WHEN ?5 IS NULL THEN c.token_endpoint_auth_method = 'none' ELSE c.secret_hash = ?5 END) \
+           AND (c.auth_method_strict = 0 OR c.token_endpoint_auth_method = ?6) \
            AND EXISTS (SELECT 1 FROM json_each(c.grant_types) g WHERE g.value = 'authorization_code')) \
          RETURNING *",
         c.digest,
         c.now,
         c.family_id,
         c.client_id,
-        c.secret_digest
+        c.secret_digest,
+        c.auth_method,
+        c.redirect_uri,
+        c.pkce_challenge
     )
 }
 

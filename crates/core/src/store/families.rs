@@ -217,6 +217,8 @@ pub struct PresentedRotation<'a> {
     pub client_id: &'a str,
     /// Digest of the presented client secret (`None`: a public client presented none).
     pub secret_digest: Option<&'a str>,
+    /// The authentication method used (checked against a client registered for one).
+    pub auth_method: &'a str,
     /// Requested scopes as a JSON array (`[]`: none requested); must be inside the family's.
     pub requested_scopes: &'a str,
     /// The new access token's `jti`.
@@ -245,6 +247,7 @@ pub fn rotate_presented_stmts(r: &PresentedRotation<'_>) -> [Stmt; 2] {
              AND EXISTS (SELECT 1 FROM users u WHERE u.id = refresh_families.user_id AND u.status = 'active') \
              AND EXISTS (SELECT 1 FROM clients c WHERE c.id = ?4 AND c.status = 'active' \
                AND (CASE WHEN ?5 IS NULL THEN c.token_endpoint_auth_method = 'none' ELSE c.secret_hash = ?5 END) \
+               AND (c.auth_method_strict = 0 OR c.token_endpoint_auth_method = ?7) \
                AND EXISTS (SELECT 1 FROM json_each(c.grant_types) g WHERE g.value = 'refresh_token')) \
              AND NOT EXISTS (SELECT 1 FROM json_each(?6) q \
                WHERE q.value NOT IN (SELECT s.value FROM json_each(refresh_families.scopes) s)) \
@@ -254,7 +257,8 @@ pub fn rotate_presented_stmts(r: &PresentedRotation<'_>) -> [Stmt; 2] {
             r.now,
             r.client_id,
             r.secret_digest,
-            r.requested_scopes
+            r.requested_scopes,
+            r.auth_method
         ),
         stmt!(
             "INSERT INTO refresh_tokens (token_hash, family_id, generation, created_at) \

@@ -72,6 +72,9 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
             family_id: &family_id,
             client_id: &presented.client_id,
             secret_digest: secret_digest.as_deref(),
+            auth_method: presented.method.as_str(),
+            redirect_uri,
+            pkce_challenge: &challenge,
             now,
         }),
     ];
@@ -88,7 +91,12 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
         now,
     }));
     stmts.push(codes::record_access_stmt(&digest, &family_id, &jti));
-    stmts.push(clients::touch_if_stale_stmt(&presented.client_id, now));
+    stmts.push(clients::touch_after_redemption_stmt(
+        &presented.client_id,
+        &family_id,
+        &jti,
+        now,
+    ));
     stmts.extend(target::stmts(&presented.client_id, &resource));
     stmts.extend(user_stmts(&user_id, &presented.client_id, &resource));
     let mut r = match svc.store.batch(stmts).await {
@@ -118,7 +126,7 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
         return Err(undo(e).await);
     }
     let Some(code_row) = claimed else {
-        return Err(refused(svc, &digest, &client.id, now).await?);
+        return Err(refused(svc, &digest, &client.id, redirect_uri, now).await?);
     };
     if code_row.user_id != user_id || code_row.resource != resource {
         return Err(undo(Error::InvalidGrant(GrantError::CodeUnknown)).await);
@@ -141,7 +149,10 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
         Ok(t) => t,
         Err(e) => return Err(undo(e).await),
     };
-    let (held, consent) = user_view_from_rows(&mut r)?;
+    let (held, consent) = match user_view_from_rows(&mut r) {
+        Ok(v) => v,
+        Err(e) => return Err(undo(e).await),
+    };
     let Some(held) = held else {
         return Err(undo(Error::InvalidGrant(GrantError::UserDisabled)).await);
     };
@@ -191,9 +202,12 @@ async fn refused<S: Store + ?Sized, C: Crypto>(
     svc: &Service<'_, S, C>,
     digest: &str,
     client_id: &str,
+    redirect_uri: &str,
     now: i64,
 ) -> Result<Error, Error> {
     Ok(match codes::get(svc.store, digest).await? {
+        // Not spent by a request that is not its client's, or lacks its redirect URI or
+        // verifier: such a request may hold an intercepted code.
         Some(c) if c.client_id != client_id => Error::InvalidGrant(GrantError::CodeOtherClient),
         Some(c) if c.redeemed_at.is_some() => {
             if let Some(f) = &c.family_id {
@@ -210,6 +224,10 @@ async fn refused<S: Store + ?Sized, C: Crypto>(
             replayed()
         }
         Some(c) if c.expires_at <= now => Error::InvalidGrant(GrantError::CodeExpired),
+        Some(c) if c.redirect_uri != redirect_uri => {
+            Error::InvalidGrant(GrantError::RedirectMismatch)
+        }
+        Some(_) => Error::InvalidGrant(GrantError::PkceMismatch),
         _ => Error::InvalidGrant(GrantError::CodeUnknown),
     })
 }

@@ -71,12 +71,17 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
             presented_digest: &digest,
             client_id: &presented.client_id,
             secret_digest: secret_digest.as_deref(),
+            auth_method: presented.method.as_str(),
             requested_scopes: &requested_json,
             access_jti: &jti,
             refresh_digest: &next_digest,
             now,
         }));
-        stmts.push(clients::touch_if_stale_stmt(&presented.client_id, now));
+        stmts.push(clients::touch_after_refresh_stmt(
+            &presented.client_id,
+            &next_digest,
+            now,
+        ));
     }
     stmts.extend(target::stmts(&presented.client_id, &resource));
     stmts.extend(user_stmts(&user_id, &presented.client_id, &resource));
@@ -162,7 +167,10 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
         Ok(t) => t,
         Err(e) => return Err(undo(e).await),
     };
-    let (held, consent) = user_view_from_rows(&mut r)?;
+    let (held, consent) = match user_view_from_rows(&mut r) {
+        Ok(v) => v,
+        Err(e) => return Err(undo(e).await),
+    };
     let Some(held) = held else {
         return Err(undo(Error::InvalidGrant(GrantError::UserDisabled)).await);
     };
