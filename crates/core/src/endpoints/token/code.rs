@@ -206,9 +206,6 @@ async fn refused<S: Store + ?Sized, C: Crypto>(
     now: i64,
 ) -> Result<Error, Error> {
     Ok(match codes::get(svc.store, digest).await? {
-        // Not spent by a request that is not its client's, or lacks its redirect URI or
-        // verifier: such a request may hold an intercepted code.
-        Some(c) if c.client_id != client_id => Error::InvalidGrant(GrantError::CodeOtherClient),
         Some(c) if c.redeemed_at.is_some() => {
             if let Some(f) = &c.family_id {
                 revocation::revoke_family(
@@ -223,6 +220,9 @@ async fn refused<S: Store + ?Sized, C: Crypto>(
             }
             replayed()
         }
+        // Not spent by a request that is not its client's, or lacks its redirect URI or
+        // verifier: such a request may hold an intercepted code.
+        Some(c) if c.client_id != client_id => Error::InvalidGrant(GrantError::CodeOtherClient),
         Some(c) if c.expires_at <= now => Error::InvalidGrant(GrantError::CodeExpired),
         Some(c) if c.redirect_uri != redirect_uri => {
             Error::InvalidGrant(GrantError::RedirectMismatch)
