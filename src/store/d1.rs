@@ -3,7 +3,7 @@
 use mcpgate_core::store::{Database, Row, SqlValue, Stmt, StoreError};
 use serde_json::Value;
 use wasm_bindgen::JsValue;
-use worker::{D1Database, D1PreparedStatement, D1Result};
+use worker::{D1Database, D1PreparedStatement, D1Result, D1SessionConstraint};
 
 /// D1-backed database.
 pub struct D1Db {
@@ -22,6 +22,12 @@ impl D1Db {
     }
 
     fn prepare(&self, stmt: &Stmt) -> Result<D1PreparedStatement, StoreError> {
+        bind(self.db.prepare(stmt.sql), stmt)
+    }
+}
+
+fn bind(prepared: D1PreparedStatement, stmt: &Stmt) -> Result<D1PreparedStatement, StoreError> {
+    {
         let params: Vec<JsValue> = stmt
             .params
             .iter()
@@ -32,7 +38,7 @@ impl D1Db {
                 SqlValue::Text(t) => JsValue::from_str(t),
             })
             .collect();
-        self.db.prepare(stmt.sql).bind(&params).map_err(error)
+        prepared.bind(&params).map_err(error)
     }
 }
 
@@ -75,6 +81,21 @@ impl Database for D1Db {
             .map(|s| self.prepare(s))
             .collect::<Result<Vec<_>, _>>()?;
         let results = self.db.batch(prepared).await.map_err(error)?;
+        results.iter().map(rows).collect()
+    }
+
+    /// A session of D1's Sessions API that may start at the nearest read replica.
+    async fn batch_replica(&self, stmts: Vec<Stmt>) -> Result<Vec<Vec<Row>>, StoreError> {
+        self.round_trips.set(self.round_trips.get() + 1);
+        let session = self
+            .db
+            .with_session_constraint(D1SessionConstraint::FirstUnconstrained)
+            .map_err(error)?;
+        let prepared = stmts
+            .iter()
+            .map(|s| bind(session.prepare(s.sql), s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let results = session.batch(prepared).await.map_err(error)?;
         results.iter().map(rows).collect()
     }
 }

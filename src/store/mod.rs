@@ -47,6 +47,9 @@ impl Database for WorkerStore {
     async fn batch(&self, stmts: Vec<Stmt>) -> Result<Vec<Vec<Row>>, StoreError> {
         self.db.batch(stmts).await
     }
+    async fn batch_replica(&self, stmts: Vec<Stmt>) -> Result<Vec<Vec<Row>>, StoreError> {
+        self.db.batch_replica(stmts).await
+    }
 }
 
 impl RevocationList for WorkerStore {

@@ -125,6 +125,7 @@ impl std::fmt::Display for KeyError {
 }
 
 /// The key-encryption key, derived from the Worker secret.
+#[derive(Clone)]
 pub struct KeyEncryptionKey(Aes256Gcm);
 
 impl KeyEncryptionKey {

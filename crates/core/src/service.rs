@@ -98,6 +98,17 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
         }
     }
 
+    /// The same service over another view of the store (e.g. [`crate::store::prefetch`]).
+    pub(crate) fn on<'b, T: Store + ?Sized>(&'b self, store: &'b T) -> Service<'b, T, C> {
+        Service {
+            config: self.config,
+            store,
+            crypto: self.crypto,
+            key_cache: self.key_cache,
+            kek: self.kek.clone(),
+        }
+    }
+
     /// Handles one request. Never panics; every failure is a response.
     pub async fn handle(&self, req: Request, now: i64, rng: &mut dyn CryptoRngCore) -> Response {
         let cors_route = self.route(req.uri().path()).is_some_and(|r| r.is_cors());

@@ -95,10 +95,16 @@ impl Keys {
         }
     }
 
-    /// A new session id and the `Set-Cookie` value carrying it. The session itself is the row
-    /// `store::sessions` keeps under the id's digest.
-    pub fn start_session(&self, rng: &mut dyn rand_core::CryptoRngCore) -> (String, String) {
-        let sid = crate::secret::random_b64(rng, 32);
+    /// A new session id for `user_id` and the `Set-Cookie` value carrying it. The session itself
+    /// is the row `store::sessions` keeps under the id's digest. The id names its user
+    /// (`random~user`, see [`Keys::session_user_hint`]) so that a request can read the session
+    /// and the user's permissions in one batch.
+    pub fn start_session(
+        &self,
+        user_id: &str,
+        rng: &mut dyn rand_core::CryptoRngCore,
+    ) -> (String, String) {
+        let sid = format!("{}~{user_id}", crate::secret::random_b64(rng, 32));
         let tag = B64.encode(mac(&self.session, sid.as_bytes()));
         let cookie = format!(
             "{}={sid}.{tag}; {}",
@@ -119,6 +125,12 @@ impl Keys {
         let (sid, tag) = value.rsplit_once('.')?;
         let tag = B64.decode(tag).ok()?;
         ct_eq(&mac(&self.session, sid.as_bytes()), &tag).then_some(sid)
+    }
+
+    /// The user a session id names (sessions started before ids named their user: `None`).
+    /// A hint for reading ahead only: who is signed in is the session row's answer.
+    pub fn session_user_hint(sid: &str) -> Option<&str> {
+        sid.split_once('~').map(|(_, user)| user)
     }
 
     /// `Set-Cookie` value marking this browser as one `username` signed in from (a fresh
@@ -218,7 +230,7 @@ mod tests {
     fn session_cookie_carries_a_random_id_and_rejects_tampering() {
         let k = keys("https://as.example");
         let mut rng = crate::testing::TestRng::new(1);
-        let (sid, set) = k.start_session(&mut rng);
+        let (sid, set) = k.start_session("usr_1", &mut rng);
         assert!(set.starts_with("__Host-mcpgate-session="));
         assert!(set.contains("Secure") && set.contains("HttpOnly") && set.contains("SameSite=Lax"));
         assert!(sid.len() >= 43, "256 bits");
@@ -226,7 +238,8 @@ mod tests {
         let mut forged = value(&set).to_owned();
         forged.replace_range(0..1, "x");
         assert_eq!(k.session_id(&forged), None);
-        assert_ne!(k.start_session(&mut rng).0, sid);
+        assert_ne!(k.start_session("usr_1", &mut rng).0, sid);
+        assert_eq!(Keys::session_user_hint(&sid), Some("usr_1"));
     }
 
     #[test]

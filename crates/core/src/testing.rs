@@ -162,6 +162,8 @@ pub struct TestStore {
     fault_in: std::cell::Cell<Option<u64>>,
     /// Number of D1 and KV writes-or-reads counted for fault injection.
     pub store_calls: std::cell::Cell<u64>,
+    /// A read replica that has seen nothing yet: replica reads find no rows at all.
+    pub replica_behind: std::cell::Cell<bool>,
 }
 
 impl TestStore {
@@ -256,6 +258,21 @@ impl crate::store::Database for TestStore {
     ) -> Result<Vec<Vec<crate::store::Row>>, crate::store::StoreError> {
         self.maybe_fail()?;
         self.db.batch(stmts).await
+    }
+    async fn batch_replica(
+        &self,
+        stmts: Vec<crate::store::Stmt>,
+    ) -> Result<Vec<Vec<crate::store::Row>>, crate::store::StoreError> {
+        self.maybe_fail()?;
+        if self.replica_behind.get() {
+            let n = stmts.len();
+            self.db
+                .replica_round_trips
+                .set(self.db.replica_round_trips.get() + 1);
+            self.db.round_trips.set(self.db.round_trips.get() + 1);
+            return Ok(vec![Vec::new(); n]);
+        }
+        self.db.batch_replica(stmts).await
     }
 }
 

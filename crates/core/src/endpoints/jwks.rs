@@ -19,7 +19,17 @@ pub async fn get<S: Database + ?Sized>(
     rng: &mut dyn CryptoRngCore,
     now: i64,
 ) -> Result<Response, Error> {
-    let ring = keys::ensure(store, kek, rng, now).await?;
+    // The nearest read replica answers; only a deployment without its keys yet (or a replica
+    // that has not seen them) reaches the primary, where they are created.
+    let ring = match crate::store::keys::list_at_replica(store).await {
+        Ok(stored) => Some(keys::KeyRing::from_keys(stored)),
+        Err(_) => None,
+    }
+    .filter(|r| r.active.is_some() && r.next.is_some());
+    let ring = match ring {
+        Some(ring) => ring,
+        None => keys::ensure(store, kek, rng, now).await?,
+    };
     let body = json!({ "keys": ring.published(now) });
     Ok(cors(public_cache(
         json_response(StatusCode::OK, &body),

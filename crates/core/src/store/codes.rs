@@ -1,14 +1,147 @@
 //! Authorization codes (table `auth_codes`, migrations/0003). Stored as SHA-256 digests.
 //!
+//! A code is sealed ([`CodeKey`]): the authorization it stands for (client, user, resource,
+//! redirect URI, scopes, PKCE challenge, expiry) travels inside it, encrypted and authenticated
+//! with AES-256-GCM under a key derived from the Worker secret, so `/authorize` writes nothing
+//! and the redemption needs no earlier write to have reached the database it reads (a code
+//! issued at one edge location is redeemed at another). The redemption writes the code's row
+//! ([`materialize_stmt`]) in the batch that claims it: single use is the row's primary key.
+//!
 //! Atomicity contract: [`claim_stmt`] redeems a code in one statement — it sets `redeemed_at` and
 //! records the id of the family the redemption will create, only if the code is unredeemed and
 //! unexpired and presented by its client, and returns the row; a concurrent or later redemption
 //! claims nothing and finds (with [`get`]) the family id to revoke.
 
-use serde::Deserialize;
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine as _;
+use hkdf::Hkdf;
+use rand_core::CryptoRngCore;
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
 
 use super::{decode_first, Database, Stmt, StoreError};
+use crate::secret::{sha256_b64, Secret};
 use crate::stmt;
+
+/// Prefix of a sealed code (its format version).
+const SEALED_PREFIX: &str = "mc1.";
+/// Associated data binding a sealed code to its purpose.
+const SEALED_AAD: &[u8] = b"mcpgate/authorization-code/v1";
+
+/// The authorization a sealed code stands for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sealed {
+    /// client_id
+    pub c: String,
+    /// user id
+    pub u: String,
+    /// resource identifier
+    pub a: String,
+    /// redirect URI
+    pub r: String,
+    /// requested scopes, as a JSON array (the family's bound)
+    pub s: String,
+    /// PKCE S256 challenge
+    pub cc: String,
+    /// issued at
+    pub iat: i64,
+    /// expires at
+    pub exp: i64,
+}
+
+/// The key that seals and opens codes: AES-256-GCM under a key derived with HKDF-SHA256 from the
+/// Worker secret and a random 128-bit salt carried in each code, so no two codes share a
+/// (key, nonce) pair however many are issued under one secret.
+pub struct CodeKey(Hkdf<Sha256>);
+
+const SALT_LEN: usize = 16;
+const NONCE_LEN: usize = 12;
+
+impl CodeKey {
+    /// Prepares the derivation from the Worker secret.
+    pub fn derive(secret: &str) -> Self {
+        CodeKey(Hkdf::<Sha256>::new(Some(b"mcpgate"), secret.as_bytes()))
+    }
+
+    fn cipher(&self, salt: &[u8]) -> Aes256Gcm {
+        let mut okm = [0u8; 32];
+        // 32 bytes is far below HKDF's output limit, so expand cannot fail.
+        let _ = self.0.expand_multi_info(&[SEALED_AAD, salt], &mut okm);
+        Aes256Gcm::new(&okm.into())
+    }
+
+    /// A code for `grant`, with a fresh random salt and nonce.
+    pub fn seal(&self, grant: &Sealed, rng: &mut dyn CryptoRngCore) -> Secret {
+        let mut head = [0u8; SALT_LEN + NONCE_LEN];
+        rng.fill_bytes(&mut head);
+        let (salt, nonce) = head.split_at(SALT_LEN);
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().unwrap_or_default();
+        let json = serde_json::to_vec(grant).unwrap_or_default();
+        let ct = self
+            .cipher(salt)
+            .encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: &json,
+                    aad: SEALED_AAD,
+                },
+            )
+            .unwrap_or_default();
+        let mut raw = head.to_vec();
+        raw.extend_from_slice(&ct);
+        Secret::new(format!("{SEALED_PREFIX}{}", B64.encode(raw)))
+    }
+
+    /// Opens a sealed code: its digest (the row key, over the decoded bytes so that no other
+    /// spelling of the same code has another digest) and what it stands for. `None` if it is
+    /// not a code this secret sealed, whatever its expiry.
+    pub fn open(&self, code: &str) -> Option<(String, Sealed)> {
+        let raw = B64.decode(code.strip_prefix(SEALED_PREFIX)?).ok()?;
+        if raw.len() < SALT_LEN + NONCE_LEN + 16 {
+            return None;
+        }
+        let (salt, rest) = raw.split_at(SALT_LEN);
+        let (nonce, ct) = rest.split_at(NONCE_LEN);
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().ok()?;
+        let json = self
+            .cipher(salt)
+            .decrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: ct,
+                    aad: SEALED_AAD,
+                },
+            )
+            .ok()?;
+        let grant = serde_json::from_slice(&json).ok()?;
+        Some((sha256_b64(&raw), grant))
+    }
+}
+
+/// Writes the row of a sealed code being redeemed, unredeemed, unless it exists (a code is
+/// claimed once: [`claim_stmt`] then claims the row). Nothing is written for a client, user
+/// or resource server that no longer exists: the claim then finds no code.
+pub fn materialize_stmt(digest: &str, g: &Sealed) -> Stmt {
+    stmt!(
+        "INSERT INTO auth_codes (code_hash, client_id, user_id, resource_server_id, resource, redirect_uri, scopes, \
+         code_challenge, created_at, expires_at) \
+         SELECT ?1, ?2, ?3, rs.id, ?4, ?5, ?6, ?7, ?8, ?9 FROM resource_servers rs \
+         WHERE rs.identifier = ?4 AND EXISTS (SELECT 1 FROM clients WHERE id = ?2) \
+         AND EXISTS (SELECT 1 FROM users WHERE id = ?3) \
+         ON CONFLICT (code_hash) DO NOTHING",
+        digest,
+        &g.c,
+        &g.u,
+        &g.a,
+        &g.r,
+        &g.s,
+        &g.cc,
+        g.iat,
+        g.exp
+    )
+}
 
 /// A code as stored.
 #[derive(Debug, Clone, Deserialize)]
@@ -31,48 +164,6 @@ pub struct CodeRow {
     pub redeemed_at: Option<i64>,
     /// The family its redemption created (or will create).
     pub family_id: Option<String>,
-}
-
-/// What a new code records.
-pub struct NewCode<'a> {
-    /// SHA-256 digest of the code.
-    pub digest: String,
-    /// Client.
-    pub client_id: &'a str,
-    /// User.
-    pub user_id: &'a str,
-    /// Resource server id.
-    pub resource_server_id: &'a str,
-    /// Resource identifier.
-    pub resource: &'a str,
-    /// Redirect URI.
-    pub redirect_uri: &'a str,
-    /// JSON array of the requested scopes.
-    pub scopes: String,
-    /// PKCE challenge.
-    pub code_challenge: &'a str,
-    /// Now.
-    pub now: i64,
-    /// Expiry.
-    pub expires_at: i64,
-}
-
-/// Inserts a code.
-pub fn insert_stmt(c: &NewCode<'_>) -> Stmt {
-    stmt!(
-        "INSERT INTO auth_codes (code_hash, client_id, user_id, resource_server_id, resource, redirect_uri, scopes, \
-         code_challenge, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        &c.digest,
-        c.client_id,
-        c.user_id,
-        c.resource_server_id,
-        c.resource,
-        c.redirect_uri,
-        &c.scopes,
-        c.code_challenge,
-        c.now,
-        c.expires_at
-    )
 }
 
 /// A redemption's claim on a code.

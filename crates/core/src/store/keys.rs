@@ -35,12 +35,22 @@ fn insert(k: &StoredKey) -> super::Stmt {
     )
 }
 
+const LIST: &str = "SELECT * FROM signing_keys ORDER BY created_at, kid";
+
 /// Every stored key.
 pub async fn list<D: Database + ?Sized>(db: &D) -> Result<Vec<StoredKey>, StoreError> {
-    let rows: Vec<KeyRow> = decode(
-        db.query(stmt!("SELECT * FROM signing_keys ORDER BY created_at, kid"))
-            .await?,
-    )?;
+    from_rows(db.query(stmt!(LIST)).await?)
+}
+
+/// Every stored key, as a read replica has them (seconds stale at most: a key is published
+/// long before it signs, see `endpoints::jwks`).
+pub async fn list_at_replica<D: Database + ?Sized>(db: &D) -> Result<Vec<StoredKey>, StoreError> {
+    let mut sets = db.batch_replica(vec![stmt!(LIST)]).await?;
+    from_rows(sets.pop().unwrap_or_default())
+}
+
+fn from_rows(rows: Vec<super::Row>) -> Result<Vec<StoredKey>, StoreError> {
+    let rows: Vec<KeyRow> = decode(rows)?;
     Ok(rows
         .into_iter()
         .filter_map(|r| {

@@ -18,6 +18,7 @@ pub mod codes;
 pub mod families;
 pub mod keys;
 pub mod login_attempts;
+pub mod prefetch;
 pub mod rate_counters;
 pub mod sessions;
 
@@ -177,6 +178,14 @@ pub trait Database {
     /// (a constraint failure in any statement rolls back all of them and is `Conflict`).
     /// Returns each statement's rows.
     async fn batch(&self, stmts: Vec<Stmt>) -> Result<Vec<Vec<Row>>, StoreError>;
+
+    /// Runs read-only statements as one batch where an answer a few seconds stale is
+    /// acceptable: D1 may serve it from the read replica nearest the Worker (its Sessions API,
+    /// `first-unconstrained`) instead of the primary. Callers that cannot accept a stale
+    /// *absence* (something just created) ask the primary again on a miss.
+    async fn batch_replica(&self, stmts: Vec<Stmt>) -> Result<Vec<Vec<Row>>, StoreError> {
+        self.batch(stmts).await
+    }
 }
 
 /// Everything the service reads or writes outside itself: the D1 registry, the KV revocation

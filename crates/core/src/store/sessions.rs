@@ -76,21 +76,23 @@ pub fn create_stmts(s: &NewSession<'_>) -> Vec<Stmt> {
     ]
 }
 
+/// Reads the active user of a live session.
+pub fn user_stmt(sid: &str, now: i64) -> Stmt {
+    stmt!(
+        "SELECT u.* FROM sessions s JOIN users u ON u.id = s.user_id \
+         WHERE s.id_hash = ?1 AND s.expires_at > ?2 AND u.status = 'active'",
+        handle(sid),
+        now
+    )
+}
+
 /// The active user of a live session (one statement).
 pub async fn user<D: Database + ?Sized>(
     db: &D,
     sid: &str,
     now: i64,
 ) -> Result<Option<User>, StoreError> {
-    decode_first(
-        db.query(stmt!(
-            "SELECT u.* FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.id_hash = ?1 AND s.expires_at > ?2 AND u.status = 'active'",
-            handle(sid),
-            now
-        ))
-        .await?,
-    )
+    decode_first(db.query(user_stmt(sid, now)).await?)
 }
 
 /// A user's live sessions, newest first.

@@ -22,6 +22,8 @@ pub struct SqliteDb {
     conn: RefCell<Connection>,
     /// Number of round trips (one per `query`/`batch` call).
     pub round_trips: Cell<u64>,
+    /// Of those, the ones a read replica could answer ([`Database::batch_replica`]).
+    pub replica_round_trips: Cell<u64>,
     /// Every statement's SQL text, in the order run (tests inspect what a flow wrote).
     pub log: RefCell<Vec<&'static str>>,
 }
@@ -65,6 +67,7 @@ impl SqliteDb {
         SqliteDb {
             conn: RefCell::new(conn),
             round_trips: Cell::new(0),
+            replica_round_trips: Cell::new(0),
             log: RefCell::new(Vec::new()),
         }
     }
@@ -264,5 +267,11 @@ impl Database for SqliteDb {
         tx.commit()
             .map_err(|e| StoreError::from_message(e.to_string()))?;
         Ok(out)
+    }
+
+    async fn batch_replica(&self, stmts: Vec<Stmt>) -> Result<Vec<Vec<Row>>, StoreError> {
+        self.replica_round_trips
+            .set(self.replica_round_trips.get() + 1);
+        self.batch(stmts).await
     }
 }

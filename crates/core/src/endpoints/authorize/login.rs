@@ -272,7 +272,7 @@ pub async fn login<S: Store + ?Sized, C: Crypto>(
     // device of this user.
     let names = counters.names();
     let (forget, give_back) = names.split_at(1);
-    let (sid, session_cookie) = keys.start_session(rng);
+    let (sid, session_cookie) = keys.start_session(&user.id, rng);
     let device = counters
         .device
         .clone()

@@ -30,6 +30,8 @@ use crate::policy::scopes::{self, Scopes};
 use crate::policy::{pkce, redirect};
 use crate::service::Service;
 use crate::session::{self, Keys};
+use crate::store::codes::{CodeKey, Sealed};
+use crate::store::prefetch::Prefetched;
 use crate::store::{decode_first, Store};
 use crate::ui;
 use crate::uri::AbsoluteUri;
@@ -388,7 +390,60 @@ pub(crate) fn session_id<'r>(keys: &Keys, req: &'r Request) -> Option<&'r str> {
     keys.session_id(session::cookie(cookie_header(req), keys.session_cookie())?)
 }
 
-/// `GET /authorize`.
+/// Every read a `GET /authorize` by a signed-in user for a registered client will make, from
+/// the request alone: the client, the session, the resource server and the client's access to
+/// it, the user's permissions and consent there, and the scopes' descriptions. Read in one
+/// batch, they make the usual request (consent covering it) one D1 round trip.
+/// The first `.1` statements read things that may have been created a moment ago (the client,
+/// the session).
+fn predicted_reads(
+    keys: &Keys,
+    req: &Request,
+    p: &Params,
+    now: i64,
+) -> (Vec<crate::store::Stmt>, usize) {
+    let mut stmts = Vec::new();
+    let Some(client_id) = p
+        .get("client_id")
+        .filter(|c| !super::cimd::is_document_url(c))
+    else {
+        return (stmts, 0);
+    };
+    stmts.push(clients::get_stmt(client_id));
+    let sid = session_id(keys, req).filter(|_| p.get("prompt") != Some("login"));
+    if let Some(sid) = sid {
+        stmts.push(crate::store::sessions::user_stmt(sid, now));
+    }
+    let new = stmts.len();
+    match target::resource_param(p) {
+        Ok(Some(resource)) => {
+            stmts.extend(target::stmts(client_id, &resource));
+            if let Some(user_id) = sid.and_then(Keys::session_user_hint) {
+                stmts.extend(decide_stmts(user_id, client_id, &resource));
+            }
+        }
+        Ok(None) => stmts.push(target::restriction_stmt(client_id)),
+        Err(_) => {}
+    }
+    (stmts, new)
+}
+
+/// The reads [`decide`] makes: the user's permissions on the resource server, their consent
+/// for the client there, and the scopes' descriptions.
+fn decide_stmts(user_id: &str, client_id: &str, resource: &str) -> Vec<crate::store::Stmt> {
+    let mut stmts =
+        permissions::load_stmts(&Principal::User(user_id.to_owned()), resource).to_vec();
+    stmts.push(crate::grants::consent_lookup_stmt(
+        user_id, client_id, resource,
+    ));
+    stmts.push(crate::directory::resource_servers::scope_descriptions_by_identifier_stmt(resource));
+    stmts
+}
+
+/// `GET /authorize`: its reads in one batch ([`predicted_reads`]; a read the prediction missed
+/// still goes to the database) at the nearest read replica, and no write (the code is sealed).
+/// A replica's answer may be seconds stale: a client or user disabled, or consent withdrawn,
+/// that recently may still be issued a code, which its redemption (at the primary) refuses.
 pub async fn get<S: Store + ?Sized, C: Crypto>(
     svc: &Service<'_, S, C>,
     req: &Request,
@@ -405,6 +460,26 @@ pub async fn get<S: Store + ?Sized, C: Crypto>(
             )
         }
     };
+    let keys = Keys::new(svc.config);
+    let (reads, new) = predicted_reads(&keys, req, &p, now);
+    let mut snapshot = Prefetched::load(svc.store, reads.clone(), true).await;
+    // A replica may not have what was just created (a client registered a moment ago, the
+    // session the sign-in form just started): what it lacks, the primary is asked for.
+    let lacks_new = reads.iter().take(new).any(|s| snapshot.found_nothing(s));
+    if lacks_new {
+        snapshot = Prefetched::load(svc.store, reads, false).await;
+    }
+    get_with(&svc.on(&snapshot), &keys, req, p, now, rng).await
+}
+
+async fn get_with<S: Store + ?Sized, C: Crypto>(
+    svc: &Service<'_, S, C>,
+    keys: &Keys,
+    req: &Request,
+    p: Params,
+    now: i64,
+    rng: &mut dyn CryptoRngCore,
+) -> Response {
     let mut t = match trust(
         svc.store,
         &p,
@@ -417,11 +492,10 @@ pub async fn get<S: Store + ?Sized, C: Crypto>(
         Ok(t) => t,
         Err(resp) => return resp,
     };
-    let keys = Keys::new(svc.config);
     let user = if p.get("prompt") == Some("login") {
         None
     } else {
-        session_user(svc.store, &keys, req, now).await
+        session_user(svc.store, keys, req, now).await
     };
     t.redirect_errors |= user.is_some();
     let v = match validate(svc.store, svc.config, &p, t).await {
@@ -444,9 +518,9 @@ pub async fn get<S: Store + ?Sized, C: Crypto>(
             continue_query: &continue_query,
             redirect_uri: &v.t.redirect_uri,
         };
-        return login::login_page(svc, &keys, req, rng, &about, (StatusCode::OK, None), "");
+        return login::login_page(svc, keys, req, rng, &about, (StatusCode::OK, None), "");
     };
-    decide(svc, &keys, req, v, &user, now, rng).await
+    decide(svc, keys, req, v, &user, now, rng).await
 }
 
 fn strip_prompt_login(query: &str) -> String {
@@ -498,17 +572,7 @@ async fn decide<S: Store + ?Sized, C: Crypto>(
     rng: &mut dyn CryptoRngCore,
 ) -> Response {
     let issuer = &svc.config.issuer;
-    let mut stmts =
-        permissions::load_stmts(&Principal::User(user.id.clone()), &v.target.rs.identifier)
-            .to_vec();
-    stmts.push(crate::grants::consent_lookup_stmt(
-        &user.id,
-        &v.t.client.id,
-        &v.target.rs.identifier,
-    ));
-    stmts.push(crate::directory::resource_servers::scope_descriptions_stmt(
-        &v.target.rs.id,
-    ));
+    let stmts = decide_stmts(&user.id, &v.t.client.id, &v.target.rs.identifier);
     let decoded = async {
         let mut r = crate::store::Results::new(svc.store.batch(stmts).await?);
         let held = match permissions::from_rows(r.take()?)? {
@@ -658,7 +722,8 @@ async fn decide<S: Store + ?Sized, C: Crypto>(
     resp
 }
 
-/// Stores a code and redirects to the client with it (RFC 6749 §4.1.2, RFC 9207 `iss`).
+/// Redirects to the client with a code (RFC 6749 §4.1.2, RFC 9207 `iss`). The code is sealed:
+/// it carries the authorization, so nothing is written here.
 #[allow(clippy::too_many_arguments)]
 async fn issue_code<S: Store + ?Sized, C: Crypto>(
     svc: &Service<'_, S, C>,
@@ -670,37 +735,19 @@ async fn issue_code<S: Store + ?Sized, C: Crypto>(
     now: i64,
     rng: &mut dyn CryptoRngCore,
 ) -> Response {
-    // The code names its user and resource so that its redemption is one D1 round trip.
-    let code = crate::secret::with_coordinates(
-        user_id,
-        &target.rs.identifier,
-        &crate::secret::generate_secret(rng),
+    let code = CodeKey::derive(svc.config.secret.expose()).seal(
+        &Sealed {
+            c: t.client.id.clone(),
+            u: user_id.to_owned(),
+            a: target.rs.identifier.clone(),
+            r: t.redirect_uri.clone(),
+            s: scopes::to_json(requested),
+            cc: challenge.to_owned(),
+            iat: now,
+            exp: now + CODE_TTL_SECS,
+        },
+        rng,
     );
-    let stored = svc
-        .store
-        .query(crate::store::codes::insert_stmt(
-            &crate::store::codes::NewCode {
-                digest: code.digest(),
-                client_id: &t.client.id,
-                user_id,
-                resource_server_id: &target.rs.id,
-                resource: &target.rs.identifier,
-                redirect_uri: &t.redirect_uri,
-                scopes: scopes::to_json(requested),
-                code_challenge: challenge,
-                now,
-                expires_at: now + CODE_TTL_SECS,
-            },
-        ))
-        .await;
-    if stored.is_err() {
-        return redirect_error(
-            &svc.config.issuer,
-            t,
-            AuthorizeError::TemporarilyUnavailable,
-            "storage is temporarily unavailable",
-        );
-    }
     let mut p = vec![("code", code.expose())];
     if let Some(s) = &t.state {
         p.push(("state", s));

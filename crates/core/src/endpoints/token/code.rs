@@ -1,15 +1,14 @@
 //! The authorization_code grant (RFC 6749 §4.1.3, OAuth 2.1 §4.1.3) with PKCE (RFC 7636), in
 //! one D1 round trip.
 //!
-//! A code names the user and resource server of its authorization (see
-//! [`crate::secret::with_coordinates`]), so one batch holds the client, the claim of the code,
+//! A code is sealed: it carries the authorization it stands for (see
+//! [`crate::store::codes::CodeKey`]), so one batch writes its row and holds the client, the claim of the code,
 //! the creation of its family (refresh tokens or not: the family is the authorization that
 //! consent revocation and replay detection revoke), and every read the token needs. The claim
 //! is written only for the client the code was issued to, with its credential; the family only
 //! if the code matches the request (redirect URI, PKCE, resource) and the user is active. A
 //! check only Rust can make that refuses afterwards deletes the family before anything was
-//! issued (a second round trip, on that failure path only). Codes issued before this format
-//! still work (their coordinates are read first).
+//! issued (a second round trip, on that failure path only).
 //!
 //! Single use, atomically: the claim records the id of the family the redemption creates. A
 //! replay — even one racing the first redemption — revokes that family by id, and the family is
@@ -27,9 +26,9 @@ use crate::endpoints::target;
 use crate::issue::{self, Mint};
 use crate::policy::{pkce, scopes};
 use crate::revocation;
-use crate::secret::{coordinates, generate_secret, sha256_b64, with_coordinates};
+use crate::secret::{generate_secret, with_coordinates};
 use crate::service::Service;
-use crate::store::codes::{self, Claim, CodeRow};
+use crate::store::codes::{self, Claim, CodeKey, CodeRow};
 use crate::store::families::{self, FromCode, Rotated};
 use crate::store::{decode_first, Results, Store, StoreError};
 use crate::wire::error::GrantError;
@@ -49,15 +48,13 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
         .ok_or_else(|| Error::InvalidRequest("code_verifier is required (PKCE)".into()))?;
     let redirect_uri = params.require("redirect_uri")?;
     let resource_param = target::resource_param(params)?;
-    let digest = sha256_b64(code.as_bytes());
-    let (user_id, resource) = match coordinates(code) {
-        Some(c) => c,
-        // An older code: read its coordinates (an unknown one reads nothing below).
-        None => codes::get(svc.store, &digest)
-            .await?
-            .map(|c| (c.user_id, c.resource))
-            .unwrap_or_default(),
+    let Some((digest, sealed)) = CodeKey::derive(svc.config.secret.expose()).open(code) else {
+        return Err(Error::InvalidGrant(GrantError::CodeUnknown));
     };
+    if sealed.exp <= now {
+        return Err(Error::InvalidGrant(GrantError::CodeExpired));
+    }
+    let (user_id, resource) = (sealed.u.clone(), sealed.a.clone());
     // A malformed verifier answers no challenge: the family below is then never created.
     let challenge = pkce::challenge_of(verifier).unwrap_or_default();
     let family_id = crate::directory::new_id("rf", rng);
@@ -66,6 +63,7 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
     let refresh_digest = refresh.digest();
     let secret_digest = presented.secret_digest();
     let mut stmts = vec![
+        codes::materialize_stmt(&digest, &sealed),
         clients::get_stmt(&presented.client_id),
         codes::claim_stmt(&Claim {
             digest: &digest,
@@ -104,6 +102,7 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
         Err(StoreError::Conflict(_)) => return Err(replayed()),
         Err(e) => return Err(e.into()),
     };
+    let _materialized = r.next_rows()?;
     let client_row = decode_first(r.next_rows()?)?;
     let claimed: Option<CodeRow> = decode_first(r.next_rows()?)?;
     let [family, _refresh, _record, _touch] = r.take()?;
