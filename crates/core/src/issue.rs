@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use http::StatusCode;
-use mcpgate_guard::{AccessClaims, Actor, Audience};
+use mcpgate_guard::{AccessClaims, Actor, Audience, EcPublicJwk};
 use rand_core::CryptoRngCore;
 use serde::Serialize;
 
@@ -20,14 +20,24 @@ use crate::wire::{json, no_store, Error, Response};
 /// which is safe: a retired key stays published far longer.
 pub const KEY_CACHE_SECS: i64 = 60;
 
-/// The isolate's cached signing key.
+/// The isolate's cached signing key and published key set.
 #[derive(Default)]
-pub struct KeyCache(RefCell<Option<(Rc<PrivateKey>, i64)>>);
+pub struct KeyCache {
+    signing: RefCell<Option<(Rc<PrivateKey>, i64)>>,
+    published: RefCell<Option<(Rc<Vec<EcPublicJwk>>, i64)>>,
+}
+
+fn fresh(at: i64, now: i64) -> bool {
+    now - at < KEY_CACHE_SECS && now >= at
+}
 
 impl KeyCache {
     /// An empty cache.
     pub const fn new() -> Self {
-        KeyCache(RefCell::new(None))
+        KeyCache {
+            signing: RefCell::new(None),
+            published: RefCell::new(None),
+        }
     }
 
     /// The active signing key, from the cache if fresh, else from the store.
@@ -38,19 +48,46 @@ impl KeyCache {
         rng: &mut dyn CryptoRngCore,
         now: i64,
     ) -> Result<Rc<PrivateKey>, Error> {
-        if let Some((k, at)) = self.0.borrow().as_ref() {
-            if now - at < KEY_CACHE_SECS && now >= *at {
+        if let Some((k, at)) = self.signing.borrow().as_ref() {
+            if fresh(*at, now) {
                 return Ok(k.clone());
             }
         }
         let key = Rc::new(keys::active_key(db, kek, rng, now).await?);
-        *self.0.borrow_mut() = Some((key.clone(), now));
+        *self.signing.borrow_mut() = Some((key.clone(), now));
         Ok(key)
     }
 
-    /// Forgets the cached key (after a rotation in this isolate).
+    /// The published key `kid` (to verify one of mcpgate's own tokens), from the cache if it is
+    /// fresh and holds it, else from the store (a key signs only after it was published for
+    /// far longer than the cache lives, so a miss is a new deployment or an unknown kid).
+    pub async fn published<D: Database + ?Sized>(
+        &self,
+        db: &D,
+        kek: &KeyEncryptionKey,
+        rng: &mut dyn CryptoRngCore,
+        now: i64,
+        kid: &str,
+    ) -> Result<Option<EcPublicJwk>, keys::KeyError> {
+        let find =
+            |set: &[EcPublicJwk]| set.iter().find(|k| k.kid.as_deref() == Some(kid)).cloned();
+        if let Some((set, at)) = self.published.borrow().as_ref() {
+            if fresh(*at, now) {
+                if let Some(k) = find(set) {
+                    return Ok(Some(k));
+                }
+            }
+        }
+        let set = Rc::new(keys::ensure(db, kek, rng, now).await?.published(now));
+        let found = find(&set);
+        *self.published.borrow_mut() = Some((set, now));
+        Ok(found)
+    }
+
+    /// Forgets the cached keys (after a rotation in this isolate).
     pub fn clear(&self) {
-        *self.0.borrow_mut() = None;
+        *self.signing.borrow_mut() = None;
+        *self.published.borrow_mut() = None;
     }
 }
 

@@ -250,15 +250,16 @@ pub async fn introspection_rights<D: Database + ?Sized>(
     db: &D,
     id: &str,
 ) -> Result<Vec<String>, StoreError> {
-    identifiers(
-        db,
-        stmt!(
-            "SELECT r.identifier FROM introspection_rights i JOIN resource_servers r ON r.id = i.resource_server_id \
-             WHERE i.client_id = ?1 ORDER BY r.identifier",
-            id
-        ),
+    identifiers(db, introspection_rights_stmt(id)).await
+}
+
+/// Reads [`introspection_rights`].
+pub fn introspection_rights_stmt(id: &str) -> Stmt {
+    stmt!(
+        "SELECT r.identifier FROM introspection_rights i JOIN resource_servers r ON r.id = i.resource_server_id \
+         WHERE i.client_id = ?1 ORDER BY r.identifier",
+        id
     )
-    .await
 }
 
 /// The `identifier` column of `query`'s rows.

@@ -22,24 +22,49 @@ pub struct OwnToken {
     pub exp: i64,
 }
 
-/// Verifies an mcpgate access token presented as a subject or actor token, for introspection
-/// or to the admin API: signature against the published keys (claims are read only after it
-/// verifies), issuer, expiry, the revocation list, and that its subject and client are still
-/// active.
-pub async fn verify_own_token<S: Store + ?Sized, C: Crypto>(
+/// An mcpgate access token whose signature, issuer and lifetime verified; whether it is revoked
+/// or its subject or client disabled is [`check_standing`]'s question.
+pub struct Signed {
+    claims: mcpgate_guard::AccessClaims,
+    iat: i64,
+    exp: i64,
+}
+
+impl Signed {
+    /// The reads [`check_standing`] makes: the revocation list for the token, and whether its
+    /// subject and client are active. (Handlers batch them with their own reads.)
+    pub fn standing_stmts(&self, now: i64) -> Vec<crate::store::Stmt> {
+        let c = &self.claims;
+        vec![
+            revocation::lookup_stmt(c, now),
+            stmt!(
+                "SELECT (SELECT count(*) FROM users WHERE id = ?1 AND status = 'active') + \
+                 (SELECT count(*) FROM clients WHERE id = ?1 AND status = 'active') AS n",
+                &c.sub
+            ),
+            stmt!(
+                "SELECT count(*) AS n FROM clients WHERE id = ?1 AND status = 'active'",
+                &c.client_id
+            ),
+        ]
+    }
+}
+
+/// Step one of [`verify_own_token`]: signature against the published keys (claims are read only
+/// after it verifies; the keys come from the isolate's cache), issuer and expiry. No D1 read on
+/// a warm isolate.
+pub async fn verify_signature<S: Store + ?Sized, C: Crypto>(
     svc: &Service<'_, S, C>,
     token: &str,
     now: i64,
     rng: &mut dyn CryptoRngCore,
-) -> Result<OwnToken, TokenRejection> {
+) -> Result<Signed, TokenRejection> {
     let parsed = mcpgate_guard::ParsedToken::parse(token).map_err(|_| TokenRejection::Malformed)?;
-    let ring = crate::keys::ensure(svc.store, &svc.kek, rng, now)
+    let key = svc
+        .key_cache
+        .published(svc.store, &svc.kek, rng, now, parsed.kid())
         .await
-        .map_err(|_| TokenRejection::KeysUnavailable)?;
-    let key = ring
-        .published(now)
-        .into_iter()
-        .find(|k| k.kid.as_deref() == Some(parsed.kid()))
+        .map_err(|_| TokenRejection::KeysUnavailable)?
         .ok_or(TokenRejection::UnknownKey)?;
     let ok = svc
         .crypto
@@ -53,30 +78,27 @@ pub async fn verify_own_token<S: Store + ?Sized, C: Crypto>(
         .map_err(|_| TokenRejection::Expired)?;
     let iat = claims.issued_at.map(|t| t.timestamp()).unwrap_or_default();
     let exp = claims.expiration.map(|t| t.timestamp()).unwrap_or_default();
-    let c = claims.custom;
-    if c.iss != svc.config.issuer {
+    let claims = claims.custom;
+    if claims.iss != svc.config.issuer {
         return Err(TokenRejection::OtherIssuer);
     }
+    Ok(Signed { claims, iat, exp })
+}
+
+/// Step two of [`verify_own_token`]: not revoked, subject and client still active (one batch).
+pub async fn check_standing<S: Store + ?Sized>(
+    db: &S,
+    signed: Signed,
+    now: i64,
+) -> Result<OwnToken, TokenRejection> {
     let [revocations, sub, client] = crate::store::Results::new(
-        svc.store
-            .batch(vec![
-                revocation::lookup_stmt(&c, now),
-                stmt!(
-                    "SELECT (SELECT count(*) FROM users WHERE id = ?1 AND status = 'active') + \
-                 (SELECT count(*) FROM clients WHERE id = ?1 AND status = 'active') AS n",
-                    &c.sub
-                ),
-                stmt!(
-                    "SELECT count(*) AS n FROM clients WHERE id = ?1 AND status = 'active'",
-                    &c.client_id
-                ),
-            ])
+        db.batch(signed.standing_stmts(now))
             .await
             .map_err(|_| TokenRejection::StoreUnavailable)?,
     )
     .take()
     .map_err(|_| TokenRejection::StoreUnavailable)?;
-    if revocation::revokes(revocations, iat).map_err(|_| TokenRejection::StoreUnavailable)? {
+    if revocation::revokes(revocations, signed.iat).map_err(|_| TokenRejection::StoreUnavailable)? {
         return Err(TokenRejection::Revoked);
     }
     #[derive(Deserialize)]
@@ -90,8 +112,21 @@ pub async fn verify_own_token<S: Store + ?Sized, C: Crypto>(
         return Err(TokenRejection::Disabled);
     }
     Ok(OwnToken {
-        claims: c,
-        iat,
-        exp,
+        claims: signed.claims,
+        iat: signed.iat,
+        exp: signed.exp,
     })
+}
+
+/// Verifies an mcpgate access token presented as a subject or actor token, for introspection
+/// or to the admin API: signature against the published keys, issuer, expiry, the revocation
+/// list, and that its subject and client are still active.
+pub async fn verify_own_token<S: Store + ?Sized, C: Crypto>(
+    svc: &Service<'_, S, C>,
+    token: &str,
+    now: i64,
+    rng: &mut dyn CryptoRngCore,
+) -> Result<OwnToken, TokenRejection> {
+    let signed = verify_signature(svc, token, now, rng).await?;
+    check_standing(svc.store, signed, now).await
 }

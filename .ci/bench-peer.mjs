@@ -1,0 +1,364 @@
+// `make bench`, last part: mcpgate side by side with the Workers peer, the Worker a Workers user
+// would write instead (@cloudflare/workers-oauth-provider in a minimal Worker that auto-approves
+// /authorize; ../shared/bench-peer, or BENCH_PEER_DIR). Both run under mcpgate's own pinned
+// wrangler (`wrangler dev`, local storage), one after the other, and the peer's load driver
+// (bench/oauth-load.mjs) measures both with the same settings. Prints figures, never asserts them;
+// prints one line and exits 0 when the peer directory is absent.
+//
+// Driver settings from the environment (defaults here): CONCURRENCY=16, DURATION_S=5, WARMUP_S=1,
+// PAUSE_S=1, and, to bound the runtime on a busy machine, QUIET_WAIT_S=4, NOISY_RETRIES=1.
+// Raw figures: target/bench-peer-results/ (the driver's JSON and output, per server).
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ROOT, TEST_ADMIN, freePort, startWorker } from '../tests/http/lib/worker.mjs';
+
+const PEER_SRC = resolve(ROOT, process.env.BENCH_PEER_DIR || '../shared/bench-peer');
+const PEER = join(ROOT, 'target/bench-peer'); // the copy that runs (target/ is git-ignored)
+const RESULTS = join(ROOT, 'target/bench-peer-results');
+const WRANGLER = join(ROOT, 'node_modules/.bin/wrangler'); // worker.mjs put its node 22 on PATH
+const DRIVER = join(PEER, 'bench/oauth-load.mjs');
+const NOT_COPIED = new Set(['node_modules', '.wrangler', 'dist', 'dist-min', 'results']);
+
+// Same driver settings for both servers.
+const LOAD = {
+  CONCURRENCY: process.env.CONCURRENCY || '16',
+  DURATION_S: process.env.DURATION_S || '5',
+  WARMUP_S: process.env.WARMUP_S || '1',
+  PAUSE_S: process.env.PAUSE_S || '1',
+  QUIET_WAIT_S: process.env.QUIET_WAIT_S || '4',
+  NOISY_RETRIES: process.env.NOISY_RETRIES || '1',
+};
+const FLOWS = ['metadata', 'register', 'authcode', 'refresh']; // what both servers serve
+// Registration limits for the bench Worker: the largest each accepts, so DCR is not rate-limited.
+const REGISTRATION_LIMITS = { MCPGATE_REGISTRATION_PER_SOURCE_PER_HOUR: '1000000', MCPGATE_REGISTRATION_GLOBAL_PER_HOUR: '100000000' };
+const RS = 'http://127.0.0.1:8788/mcp'; // mcpgate's resource server (as in .ci/bench.mjs)
+const REDIRECT = 'http://127.0.0.1/cb';
+
+// Servers and driver runs in flight, stopped on Ctrl-C / SIGTERM as well as on the way out.
+const running = new Set();
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, async () => {
+    await Promise.allSettled([...running].map((stop) => stop()));
+    process.exit(130);
+  });
+}
+
+// ---------------------------------------------------------------- the peer's copy
+
+/** Copies the peer's sources to target/bench-peer where they differ; returns the paths copied. */
+function syncPeer(rel = '.', copied = []) {
+  mkdirSync(join(PEER, rel), { recursive: true });
+  for (const e of readdirSync(join(PEER_SRC, rel), { withFileTypes: true })) {
+    const path = join(rel, e.name);
+    if (NOT_COPIED.has(e.name)) continue;
+    if (e.isDirectory()) syncPeer(path, copied);
+    if (!e.isFile()) continue;
+    const src = readFileSync(join(PEER_SRC, path));
+    const dst = join(PEER, path);
+    if (existsSync(dst) && readFileSync(dst).equals(src)) continue;
+    rmSync(dst, { force: true }); // the source files are read-only, so would be an old copy
+    writeFileSync(dst, src, { mode: 0o644 });
+    copied.push(path);
+  }
+  return copied;
+}
+
+/** `npm ci` in the copy unless node_modules was installed from this very lock file. */
+function installPeer() {
+  const lock = createHash('sha256').update(readFileSync(join(PEER, 'package-lock.json'))).digest('hex');
+  const stamp = join(PEER, 'node_modules/.bench-peer-lock');
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === lock) return;
+  console.log('  (installing the peer\'s npm packages: npm ci in target/bench-peer)');
+  const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: PEER, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`npm ci failed in ${PEER}:\n${r.stdout}${r.stderr}`);
+  writeFileSync(stamp, lock);
+}
+
+const versionOf = (dir, pkg) => JSON.parse(readFileSync(join(dir, 'node_modules', pkg, 'package.json'), 'utf8')).version;
+
+// ---------------------------------------------------------------- servers
+
+/** Polls `url` until it answers 200; throws (with `logs()`) if `alive()` turns false or on timeout. */
+async function waitReady(url, alive, logs, timeoutMs = 180_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && alive()) {
+    try {
+      const r = await fetch(url);
+      await r.arrayBuffer();
+      if (r.status === 200) return;
+    } catch {}
+    await sleep(200);
+  }
+  throw new Error(`${url} did not come up:\n${logs()}`);
+}
+
+/** Starts the peer under mcpgate's wrangler, in its own process group, with fresh local KV. */
+async function startPeer() {
+  const port = await freePort();
+  const inspector = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const persist = mkdtempSync(join(tmpdir(), 'bench-peer-state-'));
+  const child = spawn(WRANGLER, ['dev', '--ip', '127.0.0.1', '--port', String(port),
+    '--inspector-port', String(inspector), '--show-interactive-dev-session=false', '--log-level', 'warn',
+    '--var', `RESOURCE:${base}/mcp`, '--persist-to', persist], {
+    cwd: PEER,
+    detached: true,
+    env: { ...process.env, CI: '1', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  let exited = false;
+  child.on('exit', () => (exited = true));
+  const stop = async () => {
+    running.delete(stop);
+    if (!exited) {
+      try { process.kill(-child.pid, 'SIGTERM'); } catch {}
+      for (let i = 0; i < 50 && !exited; i++) await sleep(100);
+      if (!exited) try { process.kill(-child.pid, 'SIGKILL'); } catch {}
+    }
+    rmSync(persist, { recursive: true, force: true });
+  };
+  running.add(stop);
+  try {
+    await waitReady(`${base}/.well-known/oauth-authorization-server`, () => !exited, () => out);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { base, pid: child.pid, stop };
+}
+
+/**
+ * The pid of the `wrangler dev` that startWorker spawned: the process-group leader whose command
+ * line names the run's own state directory (startWorker does not return it). 0 without /proc.
+ */
+function wranglerPid(persistDir) {
+  for (const d of existsSync('/proc') ? readdirSync('/proc') : []) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (!readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').includes(persistDir)) continue;
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const pgrp = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+      if (pgrp === Number(d)) return pgrp;
+    } catch {} // the process went away
+  }
+  return 0;
+}
+
+/** Starts mcpgate (built Worker, fresh local D1) with the registration limits lifted. */
+async function startMcpgate() {
+  const w = await startWorker({ vars: REGISTRATION_LIMITS });
+  const stop = async () => {
+    running.delete(stop);
+    await w.stop();
+    rmSync(w.persistDir, { recursive: true, force: true });
+  };
+  running.add(stop);
+  return { base: w.base, pid: wranglerPid(w.persistDir), logs: w.logs, stop };
+}
+
+// ---------------------------------------------------------------- mcpgate's directory (as .ci/bench.mjs)
+
+async function req(base, path, { method = 'GET', headers = {}, body } = {}) {
+  const r = await fetch(base + path, { method, headers, body, redirect: 'manual' });
+  const text = await r.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch {}
+  return { status: r.status, headers: r.headers, json, text };
+}
+
+const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+const basic = (id, s) => 'Basic ' + Buffer.from(`${id}:${s}`).toString('base64');
+const cookiesOf = (r) => r.headers.getSetCookie().map((c) => c.split(';')[0]);
+
+/** Admin client, resource server, role, a confidential app (client_credentials), a public app
+ *  (code flow) and a user holding the role. */
+async function directory(base) {
+  const boot = await req(base, '/admin/v1/bootstrap', { method: 'POST', headers: { authorization: `Bearer ${TEST_ADMIN}` } });
+  const tok = await req(base, '/token', { method: 'POST', headers: { ...FORM, authorization: basic(boot.json.client_id, boot.json.client_secret) },
+    body: new URLSearchParams({ grant_type: 'client_credentials', resource: `${base}/admin/v1` }) });
+  const A = { authorization: `Bearer ${tok.json.access_token}`, 'content-type': 'application/json' };
+  const api = async (path, json, method = 'POST') => {
+    const r = await req(base, `/admin/v1${path}`, { method, headers: A, body: json ? JSON.stringify(json) : undefined });
+    if (r.status >= 300) throw new Error(`admin ${method} ${path}: HTTP ${r.status} ${r.text.slice(0, 200)}`);
+    return r.json;
+  };
+  await api('/resource-servers', { identifier: RS, name: 'Notes', scopes: [{ name: 'notes.read' }, { name: 'notes.write', implies: ['notes.read'] }] });
+  const role = (await api('/roles', { name: 'reader', scopes: [{ resource: RS, scope: 'notes.read' }] })).id;
+  const app = await api('/applications', { name: 'bench m2m', client_type: 'confidential', grant_types: ['client_credentials'], roles: [role] });
+  const pub = await api('/applications', { name: 'bench ui', client_type: 'public', redirect_uris: [REDIRECT], roles: [role] });
+  const user = await api('/users', { username: 'bench', password: 'bench password 123' });
+  await api(`/users/${user.id}/roles/${role}`, undefined, 'PUT');
+  return { app, pub };
+}
+
+/** Signs `bench` in and consents to notes.read for the public app; returns the session cookie,
+ *  with which /authorize redirects straight back with a code (as the peer's auto-consent does). */
+async function session(base, pub) {
+  const q = new URLSearchParams({ response_type: 'code', client_id: pub.client_id, redirect_uri: REDIRECT,
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256',
+    resource: RS, scope: 'notes.read', state: 'x' }).toString();
+  const page = await req(base, `/authorize?${q}`);
+  const csrf = /name="csrf" value="([^"]+)"/.exec(page.text)?.[1];
+  if (!csrf) throw new Error(`no login page at /authorize: HTTP ${page.status} ${page.text.slice(0, 200)}`);
+  const csrfCookie = cookiesOf(page).join('; ');
+  const login = await req(base, '/authorize/login', { method: 'POST', headers: { ...FORM, cookie: csrfCookie },
+    body: new URLSearchParams({ csrf, continue: q, username: 'bench', password: 'bench password 123' }) });
+  const cookie = [csrfCookie, ...cookiesOf(login)].join('; ');
+  const consent = await req(base, `/authorize?${q}`, { headers: { cookie } });
+  if (consent.status === 200) {
+    const request = /name="request" value="([^"]+)"/.exec(consent.text)[1].replaceAll('&amp;', '&');
+    await req(base, '/authorize/consent', { method: 'POST', headers: { ...FORM, cookie }, body: new URLSearchParams({ csrf, request, decision: 'allow' }) });
+  }
+  const again = await req(base, `/authorize?${q}`, { headers: { cookie } });
+  if (!/[?&]code=/.test(again.headers.get('location') || '')) {
+    throw new Error(`signed-in /authorize did not redirect with a code: HTTP ${again.status} ${again.text.slice(0, 200)}`);
+  }
+  return cookie;
+}
+
+// ---------------------------------------------------------------- the driver
+
+/** Runs the driver once (cwd: the peer copy, for its undici); returns its per-run results. */
+async function drive(name, server, vars) {
+  const outJson = join(RESULTS, `${name}.json`);
+  rmSync(outJson, { force: true });
+  const env = { ...process.env, ...LOAD, BASE_URL: server.base, SERVER_PID: String(server.pid || ''), OUT_JSON: outJson, LABEL: name,
+    CLIENT_ID: '', CLIENT_SECRET: '', CLIENT_AUTH: 'none', COOKIE: '', CC_SCOPE: '', ...vars };
+  const child = spawn(process.execPath, [DRIVER], { cwd: PEER, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const kill = async () => { try { child.kill('SIGTERM'); } catch {} };
+  running.add(kill);
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const code = await new Promise((res) => child.on('close', res));
+  running.delete(kill);
+  writeFileSync(join(RESULTS, `${name}.txt`), out);
+  if (code !== 0 || !existsSync(outJson)) throw new Error(`driver (${name}) exited with ${code}:\n${out}`);
+  return JSON.parse(readFileSync(outJson, 'utf8')).results;
+}
+
+async function benchPeer() {
+  const peer = await startPeer();
+  try {
+    return await drive('peer', peer, { SCENARIOS: FLOWS.join(','), SCOPE: 'mcp:read', RESOURCE: `${peer.base}/mcp`, REDIRECT_URI: '' });
+  } finally {
+    await peer.stop();
+  }
+}
+
+/** The directory and the signed-in session; a failure carries the end of wrangler's log. */
+async function prepare(gate) {
+  try {
+    const { app, pub } = await directory(gate.base);
+    return { app, pub, cookie: await session(gate.base, pub) };
+  } catch (e) {
+    e.message += `\n--- end of mcpgate's wrangler log:\n${gate.logs().slice(-3000)}`;
+    throw e;
+  }
+}
+
+async function benchMcpgate() {
+  const gate = await startMcpgate();
+  try {
+    const { app, pub, cookie } = await prepare(gate);
+    // DCR ignores CLIENT_ID; the code flow and refresh use the public app and the signed-in session.
+    const flows = await drive('mcpgate', gate, { SCENARIOS: FLOWS.join(','), CLIENT_ID: pub.client_id, CLIENT_AUTH: 'none',
+      COOKIE: cookie, SCOPE: 'notes.read', RESOURCE: RS, REDIRECT_URI: REDIRECT });
+    const cc = await drive('mcpgate-cc', gate, { SCENARIOS: 'cc', CLIENT_ID: app.client_id, CLIENT_SECRET: app.client_secret,
+      CLIENT_AUTH: 'client_secret_basic', SCOPE: '', RESOURCE: RS, REDIRECT_URI: '' });
+    return [...flows, ...cc];
+  } finally {
+    await gate.stop();
+  }
+}
+
+// ---------------------------------------------------------------- the table
+
+const measured = (r) => r && !r.setup_error;
+const fixed = (v, d) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : '-');
+const rate = (r) => (measured(r) ? `${fixed(r.per_s, 1)} ${r.unit}/s` : '-');
+const pair = (a, b, f) => `${a ? f(a) : '-'} / ${b ? f(b) : '-'}`;
+const busy = (r) => (measured(r) ? `${r.busy_pct_before ?? '?'}%` : '-');
+/** Share of all cores that other processes took during the run; * = the driver found it noisy. */
+const others = (r) => (measured(r) && typeof r.other_cpu_s === 'number'
+  ? `${Math.round((100 * r.other_cpu_s) / (cpus().length * r.seconds))}%${r.noisy ? '*' : ''}` : '-');
+
+function table(peer, gate) {
+  const key = (r) => `${r.scenario} ${r.concurrency}`;
+  const byKey = (rs) => new Map(rs.map((r) => [key(r), r]));
+  const [p, g] = [byKey(peer), byKey(gate)];
+  const keys = [...new Set([...peer, ...gate].map(key))];
+  const oneC = new Set([...peer, ...gate].map((r) => r.concurrency)).size === 1;
+  const rows = [['flow', 'peer', 'mcpgate', 'mcpgate/peer', 'server CPU/op (peer / mcpgate)', 'p50 (peer / mcpgate)',
+    'busy before', 'others during']];
+  for (const k of keys) {
+    const [a, b] = [p.get(k), g.get(k)];
+    const r = a || b;
+    const ok = (x) => measured(x) && x.per_s > 0;
+    rows.push([
+      oneC ? r.scenario : `${r.scenario} c=${r.concurrency}`,
+      rate(a),
+      rate(b),
+      ok(a) && ok(b) ? `${(b.per_s / a.per_s).toFixed(2)}x` : '-',
+      `${pair(a, b, (x) => fixed(x.server_cpu_us_per_op, 0))} us`,
+      `${pair(a, b, (x) => fixed(x.p50_ms, 1))} ms`,
+      pair(a, b, busy),
+      pair(a, b, others),
+    ]);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+  for (const row of rows) console.log('  ' + row.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('   '));
+  // Failures, if any, under the table.
+  for (const [who, rs] of [['peer', peer], ['mcpgate', gate]]) {
+    for (const r of rs) {
+      const errs = Object.entries(r.errors || {}).map(([e, n]) => `${e} x${n}`).join(', ');
+      if (r.setup_error) console.log(`  ! ${who} ${r.scenario}: setup failed: ${r.setup_error}`);
+      else if (errs) console.log(`  ! ${who} ${r.scenario}: ${errs} (${(r.sample_errors || [])[0] || ''})`);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  if (!existsSync(join(PEER_SRC, 'bench/oauth-load.mjs'))) {
+    console.log(`== side by side with the Workers peer: skipped (no peer at ${PEER_SRC}; BENCH_PEER_DIR names another)`);
+    return;
+  }
+  if (!existsSync(join(ROOT, 'build/index.js'))) throw new Error('build/index.js is missing: run `bash .ci/build` first');
+  console.log('== side by side: mcpgate and the Workers peer, one after the other, measured by the same driver');
+  syncPeer();
+  installPeer();
+  mkdirSync(RESULTS, { recursive: true });
+  console.log(`  peer: @cloudflare/workers-oauth-provider ${versionOf(PEER, '@cloudflare/workers-oauth-provider')} in a minimal Worker` +
+    ` (${PEER_SRC}, run from target/bench-peer)`);
+  console.log(`  both under wrangler ${versionOf(ROOT, 'wrangler')} dev (local D1/KV) on node ${process.version}; driver oauth-load.mjs` +
+    ` (undici ${versionOf(PEER, 'undici')}), concurrency ${LOAD.CONCURRENCY}, ${LOAD.DURATION_S} s (+${LOAD.WARMUP_S} s warmup) per flow`);
+  console.log(`  machine: ${cpus().length} cores, load average ${loadavg()[0].toFixed(1)} at start;` +
+    ` mcpgate's registration limits lifted (${Object.entries(REGISTRATION_LIMITS).map(([k, v]) => `${k}=${v}`).join(', ')})`);
+  console.log('  measuring the peer...');
+  const peer = await benchPeer();
+  console.log('  measuring mcpgate...');
+  const gate = await benchMcpgate();
+  console.log();
+  table(peer, gate);
+  console.log(`  mcpgate/peer > 1: mcpgate serves more. authcode = GET /authorize (302 with a code) + POST /token;`);
+  console.log(`    peer: a DCR client per lane and no login (auto-consent); mcpgate: one public app and a signed-in`);
+  console.log(`    session whose consent covers notes.read. refresh rotates one chain per lane. cc (client_credentials)`);
+  console.log(`    is mcpgate's only: the peer has none. server CPU/op = wrangler and all its children per request/flow.`);
+  console.log(`  busy before = whole machine before the run; others during = share of the ${cpus().length} cores other processes`);
+  console.log(`    took in the run (* = noisy even after ${LOAD.NOISY_RETRIES} retry). Raw figures: target/bench-peer-results/.`);
+}
+
+try {
+  await main();
+} finally {
+  await Promise.allSettled([...running].map((stop) => stop()));
+}
