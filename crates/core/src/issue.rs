@@ -20,6 +20,9 @@ use crate::wire::{json, no_store, Error, Response};
 /// which is safe: a retired key stays published far longer.
 pub const KEY_CACHE_SECS: i64 = 60;
 
+/// How soon an unknown kid may make the isolate re-read the key set (seconds).
+const KEY_MISS_REREAD_SECS: i64 = 5;
+
 /// The isolate's cached signing key and published key set.
 #[derive(Default)]
 pub struct KeyCache {
@@ -73,8 +76,11 @@ impl KeyCache {
             |set: &[EcPublicJwk]| set.iter().find(|k| k.kid.as_deref() == Some(kid)).cloned();
         if let Some((set, at)) = self.published.borrow().as_ref() {
             if fresh(*at, now) {
-                if let Some(k) = find(set) {
-                    return Ok(Some(k));
+                let found = find(set);
+                // An unknown kid re-reads the keys at most every few seconds, so that tokens
+                // with made-up kids cannot make every request read D1.
+                if found.is_some() || now - at < KEY_MISS_REREAD_SECS {
+                    return Ok(found);
                 }
             }
         }

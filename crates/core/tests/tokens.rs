@@ -739,6 +739,7 @@ mod authorization_code {
                 r: CB.into(),
                 s: r#"["notes.read"]"#.into(),
                 cc: CHALLENGE.into(),
+                sh: String::new(),
                 iat: h.now.get(),
                 exp: h.now.get() + 60,
             },
@@ -784,6 +785,67 @@ mod authorization_code {
             None,
         );
         assert_eq!(r.json()["error"], "invalid_grant");
+    }
+
+    #[test]
+    fn a_code_dies_with_the_browser_session_that_authorized_it() {
+        // /authorize may read a replica that has not seen the sign-out yet; the redemption
+        // checks the session at the primary.
+        let h = Harness::new();
+        let f = h.fixture();
+        let code = h.code_for(&mut Browser::default(), &f.public_app, Some("notes.read"));
+        h.ok(
+            Method::DELETE,
+            &format!("/admin/v1/users/{}/sessions", f.alice),
+            None,
+        );
+        let r = h.redeem(&f.public_app, &code);
+        assert_eq!(r.status, 400, "{:?}", r.json());
+        assert_eq!(r.json()["error"], "invalid_grant");
+    }
+
+    #[test]
+    fn a_code_for_a_redirect_uri_removed_since_is_not_redeemed() {
+        let h = Harness::new();
+        let f = h.fixture();
+        let code = h.code_for(&mut Browser::default(), &f.public_app, Some("notes.read"));
+        h.ok(
+            Method::PATCH,
+            &format!("/admin/v1/applications/{}", f.public_app),
+            Some(serde_json::json!({ "redirect_uris": ["http://127.0.0.1/elsewhere"] })),
+        );
+        let r = h.redeem(&f.public_app, &code);
+        assert_eq!(r.json()["error"], "invalid_grant", "{:?}", r.json());
+        let families = h.store.db.inspect(mcpgate_core::stmt!(
+            "SELECT count(*) AS n FROM refresh_families WHERE user_id = ?1",
+            f.alice.as_str()
+        ));
+        assert_eq!(families[0]["n"], 0, "nothing was left behind");
+    }
+
+    #[test]
+    fn a_code_replayed_after_it_expired_still_revokes_what_it_issued() {
+        let h = Harness::new();
+        let f = h.fixture();
+        let code = h.code_for(&mut Browser::default(), &f.public_app, Some("notes.read"));
+        let first = h.redeem(&f.public_app, &code);
+        let rt = first.json()["refresh_token"].as_str().unwrap().to_owned();
+        h.advance(120);
+        let replay = h.redeem(&f.public_app, &code);
+        assert_eq!(replay.json()["error"], "invalid_grant");
+        let refresh = h.token(
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", &f.public_app),
+                ("refresh_token", &rt),
+            ],
+            None,
+        );
+        assert_eq!(
+            refresh.json()["error"],
+            "invalid_grant",
+            "the family was revoked"
+        );
     }
 
     #[test]
@@ -1988,6 +2050,35 @@ mod round_trips {
         let before = h.store.db.round_trips.get();
         let r = f();
         (r, h.store.db.round_trips.get() - before)
+    }
+
+    #[test]
+    fn tokens_with_made_up_key_ids_do_not_make_each_request_read_the_keys() {
+        use base64::Engine as _;
+        let h = Harness::new();
+        let f = h.fixture();
+        let cc = h.token(
+            &[("grant_type", "client_credentials"), ("resource", NOTES)],
+            Some((&f.conf_app, &f.conf_secret)),
+        );
+        let token = access_token(&cc);
+        // A verification fills the isolate's key cache.
+        let ok = h.token_at(
+            "/introspect",
+            &[("token", &token)],
+            Some((&f.conf_app, &f.conf_secret)),
+        );
+        assert_eq!(ok.json()["active"], true);
+        let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(r#"{"alg":"ES256","typ":"at+jwt","kid":"made-up"}"#);
+        let (_, rest) = token.split_once('.').unwrap();
+        let forged = format!("{header}.{rest}");
+        let before = h.store.db.round_trips.get();
+        for _ in 0..3 {
+            let r = h.token_at("/introspect", &[("token", &forged)], None);
+            assert_eq!(r.status, 401);
+        }
+        assert_eq!(h.store.db.round_trips.get() - before, 0);
     }
 
     #[test]

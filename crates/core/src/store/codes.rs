@@ -45,6 +45,8 @@ pub struct Sealed {
     pub s: String,
     /// PKCE S256 challenge
     pub cc: String,
+    /// the handle of the browser session that authorized (the code dies with the session)
+    pub sh: String,
     /// issued at
     pub iat: i64,
     /// expires at
@@ -122,14 +124,18 @@ impl CodeKey {
 
 /// Writes the row of a sealed code being redeemed, unredeemed, unless it exists (a code is
 /// claimed once: [`claim_stmt`] then claims the row). Nothing is written for a client, user
-/// or resource server that no longer exists: the claim then finds no code.
-pub fn materialize_stmt(digest: &str, g: &Sealed) -> Stmt {
+/// or resource server that no longer exists, nor once the browser session that authorized has
+/// ended (logout, password change, sign-out everywhere: checked here, at the primary, since
+/// `/authorize` may have read a replica that had not seen the end): the claim then finds no
+/// code.
+pub fn materialize_stmt(digest: &str, g: &Sealed, now: i64) -> Stmt {
     stmt!(
         "INSERT INTO auth_codes (code_hash, client_id, user_id, resource_server_id, resource, redirect_uri, scopes, \
          code_challenge, created_at, expires_at) \
          SELECT ?1, ?2, ?3, rs.id, ?4, ?5, ?6, ?7, ?8, ?9 FROM resource_servers rs \
          WHERE rs.identifier = ?4 AND EXISTS (SELECT 1 FROM clients WHERE id = ?2) \
          AND EXISTS (SELECT 1 FROM users WHERE id = ?3) \
+         AND EXISTS (SELECT 1 FROM sessions WHERE id_hash = ?10 AND user_id = ?3 AND expires_at > ?11) \
          ON CONFLICT (code_hash) DO NOTHING",
         digest,
         &g.c,
@@ -139,7 +145,9 @@ pub fn materialize_stmt(digest: &str, g: &Sealed) -> Stmt {
         &g.s,
         &g.cc,
         g.iat,
-        g.exp
+        g.exp,
+        &g.sh,
+        now
     )
 }
 

@@ -62,13 +62,16 @@ impl<'a, S: Database + ?Sized> Prefetched<'a, S> {
         self.answer(stmt).is_some_and(|rows| rows.is_empty())
     }
 
-    fn forget(&self) {
-        self.answers.borrow_mut().clear();
-    }
-
     /// The database behind the snapshot.
     pub fn inner(&self) -> &'a S {
         self.inner
+    }
+}
+
+impl<S: ?Sized> Prefetched<'_, S> {
+    /// Stops answering from the snapshot (after anything it did not answer).
+    fn forget(&self) {
+        self.answers.borrow_mut().clear();
     }
 }
 
@@ -95,6 +98,7 @@ impl<S: crate::revocation::RevocationList + ?Sized> crate::revocation::Revocatio
     for Prefetched<'_, S>
 {
     async fn put(&self, entry: &crate::revocation::Entry, now: i64) -> Result<(), StoreError> {
+        self.forget();
         self.inner.put(entry, now).await
     }
     async fn list(&self, now: i64) -> Result<Vec<crate::revocation::Entry>, StoreError> {
@@ -124,6 +128,7 @@ impl<S: crate::outbound::Outbound + ?Sized> crate::outbound::Outbound for Prefet
         ttl_secs: i64,
         now: i64,
     ) -> Result<(), StoreError> {
+        self.forget();
         self.inner.cache_put(key, value, ttl_secs, now).await
     }
 }

@@ -123,5 +123,11 @@ pub async fn consent<S: Store + ?Sized, C: Crypto>(
         );
     }
     let requested: Scopes = p.s.iter().cloned().collect();
-    issue_code(svc, &t, &target, &user.id, &requested, &p.cc, now, rng).await
+    let session = super::session_id(&keys, req)
+        .map(crate::store::sessions::handle)
+        .unwrap_or_default();
+    issue_code(
+        svc, &t, &target, &session, &user.id, &requested, &p.cc, now, rng,
+    )
+    .await
 }

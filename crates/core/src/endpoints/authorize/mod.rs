@@ -619,10 +619,14 @@ async fn decide<S: Store + ?Sized, C: Crypto>(
     }
     let new: Scopes = consentable.difference(&consent).cloned().collect();
     if new.is_empty() && v.prompt.as_deref() != Some("consent") {
+        let session = session_id(keys, req)
+            .map(crate::store::sessions::handle)
+            .unwrap_or_default();
         return issue_code(
             svc,
             &v.t,
             &v.target,
+            &session,
             &user.id,
             &requested,
             &v.challenge,
@@ -729,6 +733,7 @@ async fn issue_code<S: Store + ?Sized, C: Crypto>(
     svc: &Service<'_, S, C>,
     t: &Trusted,
     target: &Target,
+    session: &str,
     user_id: &str,
     requested: &Scopes,
     challenge: &str,
@@ -743,6 +748,7 @@ async fn issue_code<S: Store + ?Sized, C: Crypto>(
             r: t.redirect_uri.clone(),
             s: scopes::to_json(requested),
             cc: challenge.to_owned(),
+            sh: session.to_owned(),
             iat: now,
             exp: now + CODE_TTL_SECS,
         },

@@ -24,7 +24,7 @@ use crate::directory::clients::{self, GRANT_CODE, GRANT_REFRESH};
 use crate::endpoints::client_auth::{self, Presented};
 use crate::endpoints::target;
 use crate::issue::{self, Mint};
-use crate::policy::{pkce, scopes};
+use crate::policy::{pkce, redirect, scopes};
 use crate::revocation;
 use crate::secret::{generate_secret, with_coordinates};
 use crate::service::Service;
@@ -52,7 +52,16 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
         return Err(Error::InvalidGrant(GrantError::CodeUnknown));
     };
     if sealed.exp <= now {
-        return Err(Error::InvalidGrant(GrantError::CodeExpired));
+        // An authentic code past its expiry: if it was redeemed, this is a replay and revokes
+        // what it issued (RFC 6749 §4.1.2), however late it comes.
+        return Err(
+            match refused(svc, &digest, &presented.client_id, redirect_uri, now).await? {
+                Error::InvalidGrant(GrantError::CodeUnknown) => {
+                    Error::InvalidGrant(GrantError::CodeExpired)
+                }
+                e => e,
+            },
+        );
     }
     let (user_id, resource) = (sealed.u.clone(), sealed.a.clone());
     // A malformed verifier answers no challenge: the family below is then never created.
@@ -63,7 +72,7 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
     let refresh_digest = refresh.digest();
     let secret_digest = presented.secret_digest();
     let mut stmts = vec![
-        codes::materialize_stmt(&digest, &sealed),
+        codes::materialize_stmt(&digest, &sealed, now),
         clients::get_stmt(&presented.client_id),
         codes::claim_stmt(&Claim {
             digest: &digest,
@@ -133,6 +142,11 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
     if code_row.redirect_uri != redirect_uri {
         return Err(Error::InvalidGrant(GrantError::RedirectMismatch));
     }
+    // `/authorize` may have read a replica that had not seen the client's redirect URIs change:
+    // the code's must still be registered now.
+    if !redirect::matches(&client.redirect_uris, &code_row.redirect_uri) {
+        return Err(undo(Error::InvalidGrant(GrantError::RedirectMismatch)).await);
+    }
     if !pkce::verify(verifier, &code_row.code_challenge) {
         return Err(undo(Error::InvalidGrant(GrantError::PkceMismatch)).await);
     }
@@ -148,7 +162,7 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
         Ok(t) => t,
         Err(e) => return Err(undo(e).await),
     };
-    let (held, consent) = match user_view_from_rows(&mut r) {
+    let (held, consent) = match user_view_from_rows(&mut r, client.redirect_uris_changed_at) {
         Ok(v) => v,
         Err(e) => return Err(undo(e).await),
     };

@@ -151,6 +151,7 @@ fn effective_for_user(bound: &Scopes, consent: &Scopes, held: &Scopes, t: &Targe
 #[derive(serde::Deserialize)]
 struct GrantRow {
     scopes: String,
+    updated_at: i64,
 }
 
 /// Statements for a user's view of a target: user permissions (3) and the consent grant (1).
@@ -163,14 +164,19 @@ fn user_stmts(user_id: &str, client_id: &str, identifier: &str) -> Vec<Stmt> {
 }
 
 /// Decodes the rows of [`user_stmts`]: what the user holds now (`None` if disabled or gone) and
-/// what they consented to.
-fn user_view_from_rows(r: &mut Results) -> Result<(Option<Scopes>, Scopes), Error> {
+/// what they consented to — nothing, if the consent is older than `stale_before` (the client's
+/// redirect URIs gained an entry since, which needs consent again).
+fn user_view_from_rows(
+    r: &mut Results,
+    stale_before: Option<i64>,
+) -> Result<(Option<Scopes>, Scopes), Error> {
     let held = match permissions::from_rows(r.take()?)? {
         Some((crate::directory::Status::Active, eff)) => Some(permissions::names(&eff)),
         _ => None,
     };
     let grant: Option<GrantRow> = decode_first(r.next_rows()?)?;
     let consent = grant
+        .filter(|g| stale_before.is_none_or(|changed| g.updated_at >= changed))
         .map(|g| scopes::from_json(&g.scopes))
         .unwrap_or_default();
     Ok((held, consent))
