@@ -442,8 +442,9 @@ fn decide_stmts(user_id: &str, client_id: &str, resource: &str) -> Vec<crate::st
 
 /// `GET /authorize`: its reads in one batch ([`predicted_reads`]; a read the prediction missed
 /// still goes to the database) at the nearest read replica, and no write (the code is sealed).
-/// A replica's answer may be seconds stale: a client or user disabled, or consent withdrawn,
-/// that recently may still be issued a code, which its redemption (at the primary) refuses.
+/// A replica's answer may be seconds stale: a client or user disabled, consent withdrawn, a
+/// session ended or a redirect URI removed that recently may still be issued a code, which its
+/// redemption (at the primary) refuses.
 pub async fn get<S: Store + ?Sized, C: Crypto>(
     svc: &Service<'_, S, C>,
     req: &Request,
