@@ -153,7 +153,7 @@ function wranglerPid(persistDir) {
 
 /** Starts mcpgate (built Worker, fresh local D1) with the registration limits lifted. */
 async function startMcpgate() {
-  const w = await startWorker({ vars: REGISTRATION_LIMITS });
+  const w = await startWorker({ vars: REGISTRATION_LIMITS, quiet: true });
   const stop = async () => {
     running.delete(stop);
     await w.stop();

@@ -1,6 +1,7 @@
 // `make bench`: figures from the built Worker under `wrangler dev` (local D1/KV). Prints, never
 // asserts. Each figure includes wrangler's local proxy and the loopback round trip.
 import { startWorker, TEST_ADMIN } from '../tests/http/lib/worker.mjs';
+import { CATEGORY_NAMES, connectProfiler } from './profile.mjs';
 
 const N = Number(process.env.BENCH_N || 200);
 const C = Number(process.env.BENCH_CONCURRENCY || 8);
@@ -63,7 +64,7 @@ async function setup(base) {
   const pub = (await api('/applications', { name: 'bench ui', client_type: 'public', redirect_uris: ['http://127.0.0.1/cb'], roles: [role] })).json;
   const user = (await api('/users', { username: 'bench', password: 'bench password 123' })).json;
   await api(`/users/${user.id}/roles/${role}`, undefined, 'PUT');
-  return { RS, app, pub };
+  return { RS, app, pub, adminToken: tok.json.access_token };
 }
 
 const VERIFIER = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';
@@ -98,7 +99,7 @@ async function codeFlow(base, s, sess) {
 }
 
 async function run(signer, repeat = 1) {
-  const w = await startWorker({ vars: { MCPGATE_BENCH_HEADERS: 'true', MCPGATE_SIGNER: signer, MCPGATE_BENCH_SIGN_REPEAT: String(repeat) } });
+  const w = await startWorker({ vars: { MCPGATE_BENCH_HEADERS: 'true', MCPGATE_SIGNER: signer, MCPGATE_BENCH_SIGN_REPEAT: String(repeat) }, quiet: true });
   try {
     const s = await setup(w.base);
     const cc = () => req(w.base, '/token', { method: 'POST', headers: { ...form(), authorization: basic(s.app.client_id, s.app.client_secret) },
@@ -128,26 +129,105 @@ async function run(signer, repeat = 1) {
   }
 }
 
-console.log(`== token endpoint under wrangler dev (N=${N}, concurrency ${C}; local D1, loopback)`);
-const web = await run('webcrypto');
-line('client_credentials', web.cc);
-line('client_credentials (concurrency 1)', web.cc1);
-line('refresh_token (rotating)', web.refresh);
-line('code flow (/authorize + /token)', web.code);
-console.log(`\n== password hashing (PBKDF2-HMAC-SHA256, 100,000 iterations, WebCrypto)`);
-line('failed login (one hash)', web.wrong);
-console.log(`  one hash costs about ${web.pbkdf2.toFixed(1)} ms (failed-login p50 minus JWKS p50)`);
-console.log(`\n== ES256 signing inside workerd: WebCrypto vs p256 compiled to WebAssembly (client_credentials, concurrency 1)`);
-const R = 51;
-const wasm = await run('p256');
-const webR = await run('webcrypto', R);
-const wasmR = await run('p256', R);
-line('signer = WebCrypto', web.cc1);
-line('signer = p256 in wasm', wasm.cc1);
-line(`signer = WebCrypto, ${R} signatures/token`, webR.cc1);
-line(`signer = p256 in wasm, ${R} signatures/token`, wasmR.cc1);
-// Each extra signature is pure CPU in the isolate, so the latency it adds is its CPU cost.
-const perWeb = (webR.cc1.p50 - web.cc1.p50) / (R - 1);
-const perWasm = (wasmR.cc1.p50 - wasm.cc1.p50) / (R - 1);
-console.log(`  signing CPU per token: WebCrypto ${(perWeb * 1000).toFixed(0)} us, p256 in wasm ${(perWasm * 1000).toFixed(0)} us` +
-  ` -> WebCrypto needs ${(perWasm / Math.max(perWeb, 0.001)).toFixed(1)}x less signing CPU (aim: >= 10x)`);
+// BENCH_ONLY=cpu runs only the CPU section (BENCH_ONLY=token only the token endpoint's).
+const ONLY = process.env.BENCH_ONLY;
+if (ONLY !== 'cpu') {
+  console.log(`== token endpoint under wrangler dev (N=${N}, concurrency ${C}; local D1, loopback)`);
+  const web = await run('webcrypto');
+  line('client_credentials', web.cc);
+  line('client_credentials (concurrency 1)', web.cc1);
+  line('refresh_token (rotating)', web.refresh);
+  line('code flow (/authorize + /token)', web.code);
+  console.log(`\n== password hashing (PBKDF2-HMAC-SHA256, 100,000 iterations, WebCrypto)`);
+  line('failed login (one hash)', web.wrong);
+  console.log(`  one hash costs about ${web.pbkdf2.toFixed(1)} ms (failed-login p50 minus JWKS p50)`);
+  console.log(`\n== ES256 signing inside workerd: WebCrypto vs p256 compiled to WebAssembly (client_credentials, concurrency 1)`);
+  const R = 51;
+  const wasm = await run('p256');
+  const webR = await run('webcrypto', R);
+  const wasmR = await run('p256', R);
+  line('signer = WebCrypto', web.cc1);
+  line('signer = p256 in wasm', wasm.cc1);
+  line(`signer = WebCrypto, ${R} signatures/token`, webR.cc1);
+  line(`signer = p256 in wasm, ${R} signatures/token`, wasmR.cc1);
+  // Each extra signature is pure CPU in the isolate, so the latency it adds is its CPU cost.
+  const perWeb = (webR.cc1.p50 - web.cc1.p50) / (R - 1);
+  const perWasm = (wasmR.cc1.p50 - wasm.cc1.p50) / (R - 1);
+  console.log(`  signing CPU per token: WebCrypto ${(perWeb * 1000).toFixed(0)} us, p256 in wasm ${(perWasm * 1000).toFixed(0)} us` +
+    ` -> WebCrypto needs ${(perWasm / Math.max(perWeb, 0.001)).toFixed(1)}x less signing CPU (aim: >= 10x)`);
+}
+
+// ------------------------------------------------------------------ CPU inside the Worker
+
+/** Runs `job(i)` for i in 0..n, `c` at a time. */
+async function each(n, c, job) {
+  let next = 0;
+  await Promise.all(Array.from({ length: c }, async () => {
+    while (next < n) await job(next++);
+  }));
+}
+
+/** Per endpoint: isolate CPU per request (V8 sampling profiler), by where it goes. */
+async function cpuBreakdown() {
+  const P = Number(process.env.BENCH_PROFILE_N || 300);
+  const w = await startWorker({ quiet: true, vars: {
+    MCPGATE_REGISTRATION_PER_SOURCE_PER_HOUR: '1000000', MCPGATE_REGISTRATION_GLOBAL_PER_HOUR: '100000000' } });
+  const prof = await connectProfiler(w.inspector);
+  try {
+    const s = await setup(w.base);
+    const sess = await session(w.base, s);
+    const cc = () => req(w.base, '/token', { method: 'POST', headers: { ...form(), authorization: basic(s.app.client_id, s.app.client_secret) },
+      body: new URLSearchParams({ grant_type: 'client_credentials', resource: s.RS }) });
+    const authorize = () => req(w.base, `/authorize?${sess.q}`, { headers: { cookie: sess.cookie } });
+    const redeem = (code) => req(w.base, '/token', { method: 'POST', headers: form(),
+      body: new URLSearchParams({ grant_type: 'authorization_code', client_id: s.pub.client_id, code, redirect_uri: 'http://127.0.0.1/cb', code_verifier: VERIFIER }) });
+    const refresh = (rt) => req(w.base, '/token', { method: 'POST', headers: form(),
+      body: new URLSearchParams({ grant_type: 'refresh_token', client_id: s.pub.client_id, refresh_token: rt }) });
+    const register = () => req(w.base, '/register', { method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ client_name: 'bench', redirect_uris: ['http://127.0.0.1/cb'], token_endpoint_auth_method: 'none' }) });
+    const admin = s.adminToken;
+    const tokens = [];
+    const rows = [];
+    const measure = async (name, make, job) => {
+      const inputs = [];
+      for (let i = 0; i < 20; i++) await job(await make(i)); // warm-up (isolate caches, JIT)
+      for (let i = 0; i < P; i++) inputs.push(await make(i));
+      let bad = 0;
+      const r = await prof.measure(P, () => each(P, 4, async (i) => { if ((await job(inputs[i])).status >= 400) bad++; }));
+      rows.push({ name, bad, ...r });
+    };
+    const none = async () => null;
+    await measure('metadata', none, () => req(w.base, '/.well-known/oauth-authorization-server'));
+    await measure('JWKS', none, () => req(w.base, '/.well-known/jwks.json'));
+    await measure('registration (DCR)', none, register);
+    await measure('client_credentials', none, async () => { const r = await cc(); tokens.push(r.json?.access_token); return r; });
+    await measure('/authorize (signed in, consented)', none, authorize);
+    const code = async () => new URL((await authorize()).headers.get('location')).searchParams.get('code');
+    await measure('code redemption', code, redeem);
+    await measure('refresh (rotating)', async () => (await redeem(await code())).json.refresh_token, refresh);
+    await measure('introspection', async (i) => tokens[i % tokens.length],
+      (t) => req(w.base, '/introspect', { method: 'POST', headers: { ...form(), authorization: `Bearer ${admin}` }, body: new URLSearchParams({ token: t }) }));
+    await measure('revocation (refresh token)', async () => (await redeem(await code())).json.refresh_token,
+      (rt) => req(w.base, '/revoke', { method: 'POST', headers: form(), body: new URLSearchParams({ client_id: s.pub.client_id, token: rt }) }));
+    return rows;
+  } finally {
+    prof.close();
+    await w.stop();
+  }
+}
+
+if (ONLY !== 'token') {
+console.log(`\n== CPU inside the Worker per request, and where it goes (V8 sampling profiler over the inspector;` +
+  ` excludes wrangler's local proxy; aim: < 10 ms every endpoint but password sign-in, < 2 ms client_credentials and refresh)`);
+const cpu = await cpuBreakdown();
+const cols = CATEGORY_NAMES.map((c) => c.split(/[ ,]/)[0]);
+console.log(`  ${'endpoint'.padEnd(36)} ${'CPU/req'.padStart(9)}  ${cols.map((c) => c.padStart(8)).join(' ')}   (us; samples)`);
+for (const r of cpu) {
+  console.log(`  ${r.name.padEnd(36)} ${(r.total.toFixed(0) + ' us').padStart(9)}  ${CATEGORY_NAMES.map((c) => r.byCategory[c].toFixed(0).padStart(8)).join(' ')}` +
+    `   (${r.samples} @ ${r.period} us${r.bad ? `; ${r.bad} failed` : ''})`);
+}
+console.log(`  columns: ${CATEGORY_NAMES.join(' | ')}. "HTTP glue" is the Request/Response and headers conversion and the`);
+console.log(`  wasm-bindgen boundary; "D1" the D1 binding's JavaScript and result decoding (the query runs outside the isolate);`);
+console.log(`  "crypto" WebCrypto calls and hashing/AEAD in wasm. Heaviest functions per endpoint:`);
+for (const r of cpu) console.log(`  ${r.name}: ${r.top.map(([n, us]) => `${n.replace(/::h[0-9a-f]{16}$/, '').slice(0, 90)} ${us.toFixed(0)} us`).join('; ')}`);
+}

@@ -1,15 +1,21 @@
-//! Conversion between the Workers request/response types and the `http` types the core uses.
+//! Conversion between the runtime's `Request`/`Response` and the `http` types the core uses.
 //! The body size cap is enforced here, while streaming, before anything is parsed.
+//!
+//! It works on the `web_sys` types directly rather than `worker::Request`: converting to
+//! `worker::Request` reads the request's `cf` object, which the runtime materialises on every
+//! access, and was the largest single cost of a request inside the isolate (`make bench`).
 
-use futures_util::StreamExt;
+use js_sys::{Reflect, Uint8Array};
 use mcpgate_core::wire::{Error, Request, Response, MAX_BODY_BYTES};
-use worker::{Headers, Method};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{ReadableStreamDefaultReader, ResponseInit};
 
-/// Reads a Workers request into an `http::Request`, refusing bodies over [`MAX_BODY_BYTES`]
+/// Reads a runtime request into an `http::Request`, refusing bodies over [`MAX_BODY_BYTES`]
 /// (by `Content-Length` first, then while reading).
-pub async fn to_core(mut req: worker::Request) -> Result<Request, Error> {
-    let declared = req
-        .headers()
+pub async fn to_core(req: web_sys::Request) -> Result<Request, Error> {
+    let headers = req.headers();
+    let declared = headers
         .get("content-length")
         .ok()
         .flatten()
@@ -17,39 +23,62 @@ pub async fn to_core(mut req: worker::Request) -> Result<Request, Error> {
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Err(Error::BodyTooLarge);
     }
-    let method = match req.method() {
-        Method::Get => http::Method::GET,
-        Method::Head => http::Method::HEAD,
-        Method::Post => http::Method::POST,
-        Method::Put => http::Method::PUT,
-        Method::Patch => http::Method::PATCH,
-        Method::Delete => http::Method::DELETE,
-        Method::Options => http::Method::OPTIONS,
-        other => http::Method::from_bytes(other.to_string().as_bytes())
-            .map_err(|_| Error::InvalidRequest("unsupported method".into()))?,
-    };
+    let method = http::Method::from_bytes(req.method().as_bytes())
+        .map_err(|_| Error::InvalidRequest("unsupported method".into()))?;
     // The runtime hands over an absolute, already-normalised URL; only its path and query are
     // needed. (Avoiding the `url` crate here keeps its Unicode tables out of the bundle.)
-    let path_and_query = path_and_query(&req.inner().url());
-    let mut body = Vec::new();
-    if !matches!(method, http::Method::GET | http::Method::HEAD) {
-        if let Ok(mut stream) = req.stream() {
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|e| Error::Internal(format!("request body: {e}")))?;
-                if body.len() + chunk.len() > MAX_BODY_BYTES {
-                    return Err(Error::BodyTooLarge);
-                }
-                body.extend_from_slice(&chunk);
-            }
-        }
-    }
+    let path_and_query = path_and_query(&req.url());
+    let body = if matches!(method, http::Method::GET | http::Method::HEAD) {
+        Vec::new()
+    } else {
+        read_body(&req).await?
+    };
     let mut builder = http::Request::builder().method(method).uri(path_and_query);
-    for (name, value) in req.headers().entries() {
+    for entry in headers.entries() {
+        let pair = entry.map_err(|_| Error::InvalidRequest("unreadable headers".into()))?;
+        let (Some(name), Some(value)) = (
+            Reflect::get_u32(&pair, 0).ok().and_then(|v| v.as_string()),
+            Reflect::get_u32(&pair, 1).ok().and_then(|v| v.as_string()),
+        ) else {
+            return Err(Error::InvalidRequest("unreadable headers".into()));
+        };
         builder = builder.header(name, value);
     }
     builder
         .body(body)
         .map_err(|_| Error::InvalidRequest("malformed request line or headers".into()))
+}
+
+/// Reads the body stream chunk by chunk, stopping (and cancelling the stream) past the cap.
+async fn read_body(req: &web_sys::Request) -> Result<Vec<u8>, Error> {
+    let mut body = Vec::new();
+    let Some(stream) = req.body() else {
+        return Ok(body);
+    };
+    let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+    let failed = |e: JsValue| Error::Internal(format!("request body: {e:?}"));
+    loop {
+        let chunk = JsFuture::from(reader.read()).await.map_err(failed)?;
+        if Reflect::get(&chunk, &JsValue::from_str("done"))
+            .map_err(failed)?
+            .is_truthy()
+        {
+            return Ok(body);
+        }
+        let value = Reflect::get(&chunk, &JsValue::from_str("value")).map_err(failed)?;
+        let bytes: Uint8Array = value
+            .dyn_into()
+            .map_err(|_| Error::InvalidRequest("request body is not bytes".into()))?;
+        if body.len() + bytes.length() as usize > MAX_BODY_BYTES {
+            let _ = reader.cancel();
+            return Err(Error::BodyTooLarge);
+        }
+        let start = body.len();
+        body.resize(start + bytes.length() as usize, 0);
+        if let Some(dst) = body.get_mut(start..) {
+            bytes.copy_to(dst);
+        }
+    }
 }
 
 /// The `/path?query` part of an absolute URL (fragment dropped).
@@ -72,21 +101,22 @@ fn path_and_query(url: &str) -> String {
     }
 }
 
-/// Turns a core response into a Workers response.
-pub fn from_core(resp: Response) -> worker::Result<worker::Response> {
+/// Turns a core response into a runtime response.
+pub fn from_core(resp: Response) -> Result<web_sys::Response, JsValue> {
     let (parts, body) = resp.into_parts();
-    let headers = Headers::new();
+    let headers = web_sys::Headers::new()?;
     for (name, value) in parts.headers.iter() {
         if let Ok(v) = value.to_str() {
             headers.append(name.as_str(), v)?;
         }
     }
-    let out = if body.is_empty() {
-        worker::Response::empty()?
-    } else {
-        worker::Response::from_bytes(body)?
-    };
-    Ok(out.with_status(parts.status.as_u16()).with_headers(headers))
+    let init = ResponseInit::new();
+    init.set_status(parts.status.as_u16());
+    init.set_headers(&headers);
+    // Null body statuses (204, 304) must not carry one, even an empty one. The bytes are copied
+    // out of the wasm memory here, so the response does not alias it.
+    let body = (!body.is_empty()).then(|| Uint8Array::from(body.as_slice()));
+    web_sys::Response::new_with_opt_js_u8_array_and_init(body.as_ref(), &init)
 }
 
 #[cfg(test)]

@@ -57,14 +57,50 @@ fn now_secs() -> i64 {
     (Date::now().as_millis() / 1000) as i64
 }
 
-fn config(env: &Env) -> Result<Config, Error> {
-    Config::from_vars(|name| env.var(name).ok().map(|v| v.to_string()))
-        .map_err(|e| Error::Misconfigured(e.to_string()))
+/// What the Worker reads from its vars and secrets: fixed for the life of an isolate (changing
+/// a var or a secret deploys a new version, which runs in new isolates), so read once per
+/// isolate rather than once per request.
+struct Settings {
+    config: Result<Config, String>,
+    crypto: crypto::PlatformCrypto,
+    /// `MCPGATE_BENCH_HEADERS`: `make bench` reads how many D1 round trips a request made.
+    bench_headers: bool,
 }
 
-async fn respond(req: worker::Request, env: &Env) -> mcpgate_core::wire::Response {
+thread_local! {
+    static SETTINGS: std::cell::OnceCell<&'static Settings> = const { std::cell::OnceCell::new() };
+}
+
+fn settings(env: &Env) -> &'static Settings {
+    SETTINGS.with(|cell| {
+        *cell.get_or_init(|| {
+            let var = |name: &str| env.var(name).ok().map(|v| v.to_string());
+            Box::leak(Box::new(Settings {
+                config: Config::from_vars(var).map_err(|e| e.to_string()),
+                crypto: crypto::PlatformCrypto {
+                    sign_in_wasm: var("MCPGATE_SIGNER").is_some_and(|v| v == "p256"),
+                    repeat: var("MCPGATE_BENCH_SIGN_REPEAT")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(1)
+                        .clamp(1, 1000),
+                },
+                bench_headers: var("MCPGATE_BENCH_HEADERS").is_some_and(|v| v == "true"),
+            }))
+        })
+    })
+}
+
+fn config(settings: &Settings) -> Result<&Config, Error> {
+    settings
+        .config
+        .as_ref()
+        .map_err(|e| Error::Misconfigured(e.clone()))
+}
+
+async fn respond(req: web_sys::Request, env: &Env) -> mcpgate_core::wire::Response {
     let now = now_secs();
-    let config = match config(env) {
+    let settings = settings(env);
+    let config = match config(settings) {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
@@ -76,15 +112,10 @@ async fn respond(req: worker::Request, env: &Env) -> mcpgate_core::wire::Respons
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    let crypto = platform_crypto(env);
-    let mut resp = Service::new(&config, &store, &crypto, key_cache())
+    let mut resp = Service::new(config, &store, &settings.crypto, key_cache())
         .handle(req, now, &mut OsRng)
         .await;
-    // `make bench` reads how many D1 round trips a request made.
-    if env
-        .var(BENCH_HEADERS)
-        .is_ok_and(|v| v.to_string() == "true")
-    {
+    if settings.bench_headers {
         if let Ok(v) = store.db.round_trips.get().to_string().parse() {
             resp.headers_mut().insert("x-mcpgate-d1-round-trips", v);
         }
@@ -92,35 +123,23 @@ async fn respond(req: worker::Request, env: &Env) -> mcpgate_core::wire::Respons
     resp
 }
 
-/// Var that turns on benchmark response headers (never set in production).
-const BENCH_HEADERS: &str = "MCPGATE_BENCH_HEADERS";
-
-fn platform_crypto(env: &Env) -> crypto::PlatformCrypto {
-    crypto::PlatformCrypto {
-        sign_in_wasm: env
-            .var("MCPGATE_SIGNER")
-            .is_ok_and(|v| v.to_string() == "p256"),
-        repeat: env
-            .var("MCPGATE_BENCH_SIGN_REPEAT")
-            .ok()
-            .and_then(|v| v.to_string().parse().ok())
-            .unwrap_or(1)
-            .clamp(1, 1000),
-    }
-}
-
 #[event(fetch)]
-async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<worker::Response> {
+async fn fetch(
+    req: web_sys::Request,
+    env: Env,
+    _ctx: Context,
+) -> Result<web_sys::Response, worker::Error> {
     let resp = respond(req, &env).await;
     if let Some(LogDetail(detail)) = resp.extensions().get::<LogDetail>() {
         console_error!("{} {}", resp.status().as_u16(), detail);
     }
-    http::from_core(resp)
+    http::from_core(resp).map_err(worker::Error::from)
 }
 
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    let config = match config(&env) {
+    let settings = settings(&env);
+    let config = match config(settings) {
         Ok(c) => c,
         Err(e) => {
             console_error!("scheduled: {e:?}");
@@ -134,8 +153,7 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
             return;
         }
     };
-    let crypto = platform_crypto(&env);
-    match Service::new(&config, &store, &crypto, key_cache())
+    match Service::new(config, &store, &settings.crypto, key_cache())
         .scheduled(now_secs(), &mut OsRng)
         .await
     {

@@ -3,7 +3,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { calculateJwkThumbprint, importJWK } from 'jose';
-import { BASE, call, admin } from './lib/client.mjs';
+import { BASE, call, admin, adminToken } from './lib/client.mjs';
 import { startWorker } from './lib/worker.mjs';
 
 describe('RFC 8414 discovery', () => {
@@ -99,6 +99,23 @@ describe('errors', () => {
     const r = await admin('/admin/v1/keys/rotate', { method: 'POST', json: { pad: 'x'.repeat(70 * 1024) } });
     assert.equal(r.status, 413);
     assert.equal(r.body.error, 'invalid_request');
+  });
+
+  test('a body streamed without Content-Length is read in chunks, and refused with 413 past the cap', async () => {
+    // A ReadableStream body goes out chunked: the cap is enforced while reading, not from a header.
+    const token = await adminToken();
+    const chunked = (parts) => ({
+      method: 'POST', duplex: 'half', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: new ReadableStream({ pull(c) { const p = parts.shift(); if (p === undefined) c.close(); else c.enqueue(new TextEncoder().encode(p)); } }),
+    });
+    const name = `chunked-${Date.now()}`;
+    const json = JSON.stringify({ name, description: 'sent in three chunks' });
+    const small = await fetch(new URL('/admin/v1/groups', BASE), chunked([json.slice(0, 10), json.slice(10, 30), json.slice(30)]));
+    assert.equal(small.status, 201, await small.clone().text());
+    assert.equal((await small.json()).name, name);
+    const big = await fetch(new URL('/admin/v1/groups', BASE), chunked(Array.from({ length: 70 }, () => 'x'.repeat(1024))));
+    assert.equal(big.status, 413);
+    assert.equal((await big.json()).error, 'invalid_request');
   });
 });
 
