@@ -413,6 +413,83 @@ mod dynamic_registration {
     }
 
     #[test]
+    fn registration_writes_the_same_rows_however_many_servers_are_open() {
+        let h = Harness::new();
+        h.fixture();
+        let writes = |h: &Harness| {
+            let mark = h.store.db.log.borrow().len();
+            let c = register(h, public_registration()).json();
+            (h.store.db.writes_since(mark).len(), c)
+        };
+        let (few, _) = writes(&h);
+        for i in 0..40 {
+            h.ok(
+                Method::POST,
+                "/admin/v1/resource-servers",
+                Some(json!({ "identifier": format!("https://mcp{i}.example.com/mcp"), "name": format!("S{i}"),
+                             "scopes": [{ "name": "s.read" }] })),
+            );
+        }
+        h.advance(1);
+        let (many, c) = writes(&h);
+        assert_eq!(few, many, "one row per open server would grow with them");
+        let id = c["client_id"].as_str().unwrap();
+        let listed = h
+            .store
+            .db
+            .inspect(mcpgate_core::directory::clients::restriction_stmt(id));
+        assert!(listed.is_empty(), "{listed:?}");
+        // Yet it reaches every server open when it registered, the last one created included.
+        let r = h.authorize(
+            &mut Browser::default(),
+            &authorize_query(id, Some("s.read"), "https://mcp39.example.com/mcp", "s"),
+            "alice",
+            PASSWORD,
+        );
+        assert_ne!(
+            param(&location_params(&r), "error").as_deref(),
+            Some("invalid_target")
+        );
+        let admin = h.ok(Method::GET, &format!("/admin/v1/clients/{id}"), None);
+        assert_eq!(
+            admin["resources"].as_array().map(Vec::len),
+            Some(42),
+            "{admin}"
+        );
+    }
+
+    #[test]
+    fn a_server_closed_and_reopened_does_not_take_back_clients_registered_before() {
+        let h = Harness::new();
+        let f = h.fixture();
+        let c = register(&h, public_registration()).json();
+        let id = c["client_id"].as_str().unwrap();
+        assert_eq!(flow(&h, id, None)["token_type"], "Bearer");
+        for open in [false, true] {
+            h.advance(60);
+            h.ok(
+                Method::PATCH,
+                &format!("/admin/v1/resource-servers/{}", f.notes_rs),
+                Some(json!({ "allow_self_registered": open })),
+            );
+        }
+        h.advance(60);
+        let r = h.authorize(
+            &mut Browser::default(),
+            &authorize_query(id, Some("notes.read"), NOTES, "s"),
+            "alice",
+            PASSWORD,
+        );
+        assert_refused_on_our_page(&r, "invalid_target");
+        // A client registered after the reopening gets in.
+        let later = register(&h, public_registration()).json();
+        assert_eq!(
+            flow(&h, later["client_id"].as_str().unwrap(), None)["token_type"],
+            "Bearer"
+        );
+    }
+
+    #[test]
     fn the_server_cap_bounds_what_a_self_registered_client_gets() {
         let h = Harness::new();
         let f = h.fixture();

@@ -202,9 +202,19 @@ struct Identifier {
     identifier: String,
 }
 
-/// The resource servers a client is restricted to (empty: not restricted).
-pub async fn resources<D: Database + ?Sized>(db: &D, id: &str) -> Result<Vec<String>, StoreError> {
-    identifiers(db, restriction_stmt(id)).await
+/// The resource servers a client is restricted to (empty: not restricted): those an admin
+/// named, or for a self-registered client without such a list, those it reaches.
+pub async fn resources<D: Database + ?Sized>(
+    db: &D,
+    client: &Client,
+) -> Result<Vec<String>, StoreError> {
+    let named = identifiers(db, restriction_stmt(&client.id)).await?;
+    if named.is_empty() && client.is_self_registered() {
+        let mut reach = identifiers(db, self_registered_reach_stmt(client.created_at)).await?;
+        reach.sort();
+        return Ok(reach);
+    }
+    Ok(named)
 }
 
 /// The identifiers of the resource servers a client is restricted to (none: not restricted).
@@ -213,6 +223,31 @@ pub fn restriction_stmt(client_id: &str) -> Stmt {
         "SELECT r.identifier FROM client_resources cr JOIN resource_servers r ON r.id = cr.resource_server_id \
          WHERE cr.client_id = ?1 ORDER BY r.identifier",
         client_id
+    )
+}
+
+/// Up to two resource servers the client may reach, for a request that names none (a client
+/// that reaches exactly one needs no `resource` parameter): those an admin restricted it to, or,
+/// for a self-registered client without such a list, those open to self-registered clients
+/// since before it was registered. Nothing for an unrestricted application or agent.
+pub fn sole_resource_stmt(client_id: &str) -> Stmt {
+    stmt!(
+        "SELECT identifier FROM (SELECT r.identifier FROM client_resources cr \
+         JOIN resource_servers r ON r.id = cr.resource_server_id WHERE cr.client_id = ?1 LIMIT 2) \
+         UNION ALL SELECT identifier FROM (SELECT r.identifier FROM clients c \
+         JOIN resource_servers r ON r.self_registration_opened_at <= c.created_at \
+         WHERE c.id = ?1 AND c.kind IN ('dynamic', 'metadata') \
+         AND NOT EXISTS (SELECT 1 FROM client_resources WHERE client_id = ?1) LIMIT 2)",
+        client_id
+    )
+}
+
+/// The resource servers a self-registered client registered at `registered_at` reaches when an
+/// admin has not restricted it (see `ResourceServer::reachable_by_self_registered`).
+pub fn self_registered_reach_stmt(registered_at: i64) -> Stmt {
+    stmt!(
+        "SELECT identifier FROM resource_servers WHERE self_registration_opened_at <= ?1",
+        registered_at
     )
 }
 
@@ -344,7 +379,7 @@ pub fn insert_registration_stmt(c: &NewClient<'_>, limits: [(&str, i64); 2]) -> 
          created_at, updated_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'active', ?13, ?14, ?15, ?15 \
          WHERE (SELECT count FROM rate_counters WHERE key = ?16) <= ?17 \
          AND (SELECT count FROM rate_counters WHERE key = ?18) <= ?19 \
-         AND EXISTS (SELECT 1 FROM resource_servers WHERE allow_self_registered = 1) RETURNING *",
+         AND EXISTS (SELECT 1 FROM resource_servers WHERE self_registration_opened_at IS NOT NULL) RETURNING *",
         c.id,
         c.kind.as_str(),
         c.name,
@@ -383,19 +418,6 @@ pub fn link_resource_stmt(client_id: &str, rs_id: &str) -> Stmt {
         "INSERT OR IGNORE INTO client_resources (client_id, resource_server_id) VALUES (?1, ?2)",
         client_id,
         rs_id
-    )
-}
-
-/// Restricts a client seen for the first time to the resource servers that accept
-/// self-registered clients now (nothing if it is already restricted, or does not exist: a
-/// registration refused earlier in its batch).
-pub fn link_self_registration_servers_stmt(client_id: &str) -> Stmt {
-    stmt!(
-        "INSERT OR IGNORE INTO client_resources (client_id, resource_server_id) \
-         SELECT ?1, id FROM resource_servers WHERE allow_self_registered = 1 \
-         AND NOT EXISTS (SELECT 1 FROM client_resources WHERE client_id = ?1) \
-         AND EXISTS (SELECT 1 FROM clients WHERE id = ?1)",
-        client_id
     )
 }
 

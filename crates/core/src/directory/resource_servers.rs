@@ -45,10 +45,27 @@ pub struct ResourceServer {
     /// subject may grant, bounded by the client's ceiling.
     #[serde(deserialize_with = "json_list_opt")]
     pub default_scopes: Option<Vec<String>>,
+    /// Since when it has accepted self-registered clients without a break (`None`: it does
+    /// not). A self-registered client reaches it only if registered at or after this time (see
+    /// [`ResourceServer::reachable_by_self_registered`]).
+    #[serde(default, skip_serializing)]
+    pub self_registration_opened_at: Option<i64>,
     /// Created (unix seconds).
     pub created_at: i64,
     /// Last changed.
     pub updated_at: i64,
+}
+
+impl ResourceServer {
+    /// Whether a self-registered client registered at `registered_at`, and not restricted to
+    /// named servers by an admin, may obtain tokens for this server: it must have been open to
+    /// self-registered clients then, and without a break since.
+    pub fn reachable_by_self_registered(&self, registered_at: i64) -> bool {
+        self.allow_self_registered
+            && self
+                .self_registration_opened_at
+                .is_some_and(|since| since <= registered_at)
+    }
 }
 
 /// A scope as shown.
@@ -275,8 +292,9 @@ pub struct NewResourceServer<'a> {
 pub fn insert_stmt(r: &NewResourceServer<'_>) -> Stmt {
     stmt!(
         "INSERT INTO resource_servers (id, kind, identifier, name, description, access_token_ttl, \
-         allow_self_registered, self_registered_max_scopes, default_scopes, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+         allow_self_registered, self_registered_max_scopes, default_scopes, created_at, updated_at, \
+         self_registration_opened_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, CASE WHEN ?7 THEN ?10 END)",
         r.id,
         r.kind,
         r.identifier,
@@ -290,11 +308,16 @@ pub fn insert_stmt(r: &NewResourceServer<'_>) -> Stmt {
     )
 }
 
-/// Updates a resource server's settings.
+/// Updates a resource server's settings. Opening it to self-registered clients starts a new
+/// window (clients registered while it was closed do not reach it), from the next second, so a
+/// client registered in the same second, perhaps before the change, is not let in; closing it
+/// ends the window.
 pub fn update_stmt(r: &NewResourceServer<'_>) -> Stmt {
     stmt!(
         "UPDATE resource_servers SET name = ?2, description = ?3, access_token_ttl = ?4, \
-         allow_self_registered = ?5, self_registered_max_scopes = ?6, default_scopes = ?7, updated_at = ?8 \
+         allow_self_registered = ?5, self_registered_max_scopes = ?6, default_scopes = ?7, updated_at = ?8, \
+         self_registration_opened_at = CASE WHEN NOT ?5 THEN NULL \
+         WHEN allow_self_registered = 1 THEN self_registration_opened_at ELSE ?8 + 1 END \
          WHERE id = ?1",
         r.id,
         r.name,

@@ -291,8 +291,8 @@ async fn record<S: Store + ?Sized>(
         None => None,
     };
     store
-        .batch(vec![
-            clients::upsert_metadata_client_stmt(&clients::MetadataClient {
+        .batch(vec![clients::upsert_metadata_client_stmt(
+            &clients::MetadataClient {
                 url,
                 name: &name,
                 redirect_uris: &doc.redirect_uris,
@@ -300,9 +300,8 @@ async fn record<S: Store + ?Sized>(
                 metadata,
                 redirect_uris_changed_at: changed_at,
                 now,
-            }),
-            clients::link_self_registration_servers_stmt(url),
-        ])
+            },
+        )])
         .await
         .map_err(|_| CimdError::Unavailable)?;
     clients::get_row(store, url)

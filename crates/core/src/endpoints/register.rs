@@ -370,7 +370,6 @@ pub async fn register<S: Store + ?Sized, C: Crypto>(
         },
         limits,
     ));
-    stmts.push(clients::link_self_registration_servers_stmt(&id));
     stmts.push(audit::record_if_client_exists(
         now,
         "registration",

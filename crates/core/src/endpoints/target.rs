@@ -2,7 +2,9 @@
 //! may obtain there (its ceiling).
 //!
 //! A client may reach a resource server only if (a) it is not restricted to other resource
-//! servers (`client_resources`), and (b) its ceiling there is not empty. The ceiling is the
+//! servers (`client_resources`; a self-registered client without such a list is restricted to
+//! the servers open to self-registered clients, without a break, since it was registered), and
+//! (b) its ceiling there is not empty. The ceiling is the
 //! scopes of the client's own roles on that server; a self-registered client without roles gets
 //! the server's policy for self-registered clients instead (nothing if the server refuses them,
 //! else its cap, or every scope of the server).
@@ -61,7 +63,7 @@ struct NameRow {
     name: String,
 }
 
-pub use crate::directory::clients::restriction_stmt;
+pub use crate::directory::clients::{restriction_stmt, sole_resource_stmt};
 
 /// Decodes [`restriction_stmt`] rows.
 pub fn restriction_from_rows(rows: Vec<Row>) -> Result<Vec<String>, Error> {
@@ -97,7 +99,14 @@ pub fn from_rows(client: &Client, results: &mut Results) -> Result<Target, Error
     let client_held: Scopes = permissions::from_rows(results.take()?)?
         .map(|(_, eff)| permissions::names(&eff))
         .unwrap_or_default();
-    if !restriction.is_empty() && !restriction.contains(&rs.identifier) {
+    // An admin's list decides; without one, a self-registered client reaches the servers open
+    // to self-registered clients since before it was registered.
+    let reachable = if restriction.is_empty() {
+        !client.is_self_registered() || rs.reachable_by_self_registered(client.created_at)
+    } else {
+        restriction.contains(&rs.identifier)
+    };
+    if !reachable {
         return Err(Error::InvalidTarget(
             "this client may not obtain tokens for that resource server".into(),
         ));

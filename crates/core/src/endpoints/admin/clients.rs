@@ -312,7 +312,7 @@ async fn full_view<D: Database + ?Sized>(db: &D, id: &str) -> Result<Value, Erro
     let c = store::get_row(db, id)
         .await?
         .ok_or(Error::NoSuch("client"))?;
-    let r = store::resources(db, id).await?;
+    let r = store::resources(db, &c).await?;
     let mut v = view(&c, &r);
     if c.is_confidential() {
         let x = store::exchange_rules(db, id).await?;

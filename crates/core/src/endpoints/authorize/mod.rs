@@ -311,7 +311,7 @@ async fn validate<S: Store + ?Sized>(
     let resource = match target::resource_param(p) {
         Ok(Some(r)) => r,
         Ok(None) => {
-            let rows = db.query(target::restriction_stmt(&t.client.id)).await;
+            let rows = db.query(target::sole_resource_stmt(&t.client.id)).await;
             match rows
                 .ok()
                 .and_then(|r| target::restriction_from_rows(r).ok())
@@ -422,7 +422,7 @@ fn predicted_reads(
                 stmts.extend(decide_stmts(user_id, client_id, &resource));
             }
         }
-        Ok(None) => stmts.push(target::restriction_stmt(client_id)),
+        Ok(None) => stmts.push(target::sole_resource_stmt(client_id)),
         Err(_) => {}
     }
     (stmts, new)

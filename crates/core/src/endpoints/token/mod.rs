@@ -108,7 +108,7 @@ async fn resolve_resource<S: Store + ?Sized>(
         return Ok(r);
     }
     let restriction =
-        target::restriction_from_rows(db.query(target::restriction_stmt(&client.id)).await?)?;
+        target::restriction_from_rows(db.query(target::sole_resource_stmt(&client.id)).await?)?;
     match restriction.as_slice() {
         [only] => Ok(only.clone()),
         _ => Err(Error::InvalidTarget(
