@@ -236,7 +236,7 @@ pub fn sole_resource_stmt(client_id: &str) -> Stmt {
          JOIN resource_servers r ON r.id = cr.resource_server_id WHERE cr.client_id = ?1 LIMIT 2) \
          UNION ALL SELECT identifier FROM (SELECT r.identifier FROM clients c \
          JOIN resource_servers r ON r.self_registration_opened_at <= c.created_at \
-         WHERE c.id = ?1 AND c.kind IN ('dynamic', 'metadata') \
+         AND r.allow_self_registered = 1 WHERE c.id = ?1 AND c.kind IN ('dynamic', 'metadata') \
          AND NOT EXISTS (SELECT 1 FROM client_resources WHERE client_id = ?1) LIMIT 2)",
         client_id
     )
@@ -246,7 +246,8 @@ pub fn sole_resource_stmt(client_id: &str) -> Stmt {
 /// admin has not restricted it (see `ResourceServer::reachable_by_self_registered`).
 pub fn self_registered_reach_stmt(registered_at: i64) -> Stmt {
     stmt!(
-        "SELECT identifier FROM resource_servers WHERE self_registration_opened_at <= ?1",
+        "SELECT identifier FROM resource_servers WHERE self_registration_opened_at <= ?1 \
+         AND allow_self_registered = 1",
         registered_at
     )
 }
@@ -379,7 +380,8 @@ pub fn insert_registration_stmt(c: &NewClient<'_>, limits: [(&str, i64); 2]) -> 
          created_at, updated_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'active', ?13, ?14, ?15, ?15 \
          WHERE (SELECT count FROM rate_counters WHERE key = ?16) <= ?17 \
          AND (SELECT count FROM rate_counters WHERE key = ?18) <= ?19 \
-         AND EXISTS (SELECT 1 FROM resource_servers WHERE self_registration_opened_at IS NOT NULL) RETURNING *",
+         AND EXISTS (SELECT 1 FROM resource_servers WHERE self_registration_opened_at IS NOT NULL \
+         AND allow_self_registered = 1) RETURNING *",
         c.id,
         c.kind.as_str(),
         c.name,

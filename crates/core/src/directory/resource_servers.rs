@@ -288,7 +288,12 @@ pub struct NewResourceServer<'a> {
     pub now: i64,
 }
 
-/// Inserts a resource server (`Conflict` on a duplicate identifier).
+/// Inserts a resource server (`Conflict` on a duplicate identifier). Open to self-registered
+/// clients, its window starts now: a client registered in the same second, perhaps just before,
+/// reaches it, which gives it nothing a registration a moment later would not. (Windows compare
+/// the Worker clocks of the two requests, not the order their writes committed in: a skew of a
+/// second or more can let a client registered while a server was closed reach it after it
+/// reopens, which again gives nothing a new registration would not.)
 pub fn insert_stmt(r: &NewResourceServer<'_>) -> Stmt {
     stmt!(
         "INSERT INTO resource_servers (id, kind, identifier, name, description, access_token_ttl, \
