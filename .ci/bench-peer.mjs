@@ -15,6 +15,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ROOT, TEST_ADMIN, freePort, startWorker } from '../tests/http/lib/worker.mjs';
+import { connectProfiler } from './profile.mjs';
 
 const PEER_SRC = resolve(ROOT, process.env.BENCH_PEER_DIR || '../shared/bench-peer');
 const PEER = join(ROOT, 'target/bench-peer'); // the copy that runs (target/ is git-ignored)
@@ -32,7 +33,8 @@ const LOAD = {
   QUIET_WAIT_S: process.env.QUIET_WAIT_S || '4',
   NOISY_RETRIES: process.env.NOISY_RETRIES || '1',
 };
-const FLOWS = ['metadata', 'register', 'authcode', 'refresh']; // what both servers serve
+// What both servers serve (BENCH_PEER_FLOWS=metadata,register narrows a run).
+const FLOWS = (process.env.BENCH_PEER_FLOWS || 'metadata,register,authcode,refresh').split(',');
 // Registration limits for the bench Worker: the largest each accepts, so DCR is not rate-limited.
 const REGISTRATION_LIMITS = { MCPGATE_REGISTRATION_PER_SOURCE_PER_HOUR: '1000000', MCPGATE_REGISTRATION_GLOBAL_PER_HOUR: '100000000' };
 const RS = 'http://127.0.0.1:8788/mcp'; // mcpgate's resource server (as in .ci/bench.mjs)
@@ -131,7 +133,7 @@ async function startPeer() {
     await stop();
     throw e;
   }
-  return { base, pid: child.pid, stop };
+  return { base, pid: child.pid, inspector, stop };
 }
 
 /**
@@ -160,7 +162,7 @@ async function startMcpgate() {
     rmSync(w.persistDir, { recursive: true, force: true });
   };
   running.add(stop);
-  return { base: w.base, pid: wranglerPid(w.persistDir), logs: w.logs, stop };
+  return { base: w.base, pid: wranglerPid(w.persistDir), inspector: w.inspector, logs: w.logs, stop };
 }
 
 // ---------------------------------------------------------------- mcpgate's directory (as .ci/bench.mjs)
@@ -244,10 +246,54 @@ async function drive(name, server, vars) {
   return JSON.parse(readFileSync(outJson, 'utf8')).results;
 }
 
+// ---------------------------------------------------------------- CPU inside each isolate
+
+const PROFILE_N = Number(process.env.BENCH_PROFILE_N || 300);
+// The flows both servers answer with one request, profiled inside each Worker's isolate with
+// the same requests (the driver's registration body), 4 in flight.
+const PROFILED = {
+  metadata: (base) => fetch(`${base}/.well-known/oauth-authorization-server`),
+  register: (base, i) => fetch(`${base}/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify({ client_name: `bench-client-p${i}`, redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'], token_endpoint_auth_method: 'none' }),
+  }),
+};
+
+/** Microseconds of isolate CPU per request for each PROFILED flow (V8's sampling profiler). */
+async function isolateCpu(server) {
+  if (!server.inspector) return {};
+  const prof = await connectProfiler(server.inspector);
+  const out = {};
+  try {
+    for (const [flow, send] of Object.entries(PROFILED)) {
+      if (!FLOWS.includes(flow)) continue;
+      let next = 0;
+      let failed = 0;
+      const run = () => Promise.all(Array.from({ length: 4 }, async () => {
+        while (next < PROFILE_N) {
+          const r = await send(server.base, next++);
+          await r.arrayBuffer();
+          if (r.status >= 300) failed++;
+        }
+      }));
+      await run(); // warm-up
+      next = 0;
+      const m = await prof.measure(PROFILE_N, run);
+      out[flow] = failed ? null : m.total;
+    }
+  } finally {
+    prof.close();
+  }
+  return out;
+}
+
 async function benchPeer() {
   const peer = await startPeer();
   try {
-    return await drive('peer', peer, { SCENARIOS: FLOWS.join(','), SCOPE: 'mcp:read', RESOURCE: `${peer.base}/mcp`, REDIRECT_URI: '' });
+    const results = await drive('peer', peer, { SCENARIOS: FLOWS.join(','), SCOPE: 'mcp:read', RESOURCE: `${peer.base}/mcp`, REDIRECT_URI: '' });
+    return { results, isolate: await isolateCpu(peer) };
   } finally {
     await peer.stop();
   }
@@ -273,7 +319,7 @@ async function benchMcpgate() {
       COOKIE: cookie, SCOPE: 'notes.read', RESOURCE: RS, REDIRECT_URI: REDIRECT });
     const cc = await drive('mcpgate-cc', gate, { SCENARIOS: 'cc', CLIENT_ID: app.client_id, CLIENT_SECRET: app.client_secret,
       CLIENT_AUTH: 'client_secret_basic', SCOPE: '', RESOURCE: RS, REDIRECT_URI: '' });
-    return [...flows, ...cc];
+    return { results: [...flows, ...cc], isolate: await isolateCpu(gate) };
   } finally {
     await gate.stop();
   }
@@ -290,14 +336,14 @@ const busy = (r) => (measured(r) ? `${r.busy_pct_before ?? '?'}%` : '-');
 const others = (r) => (measured(r) && typeof r.other_cpu_s === 'number'
   ? `${Math.round((100 * r.other_cpu_s) / (cpus().length * r.seconds))}%${r.noisy ? '*' : ''}` : '-');
 
-function table(peer, gate) {
+function table({ results: peer, isolate: peerCpu }, { results: gate, isolate: gateCpu }) {
   const key = (r) => `${r.scenario} ${r.concurrency}`;
   const byKey = (rs) => new Map(rs.map((r) => [key(r), r]));
   const [p, g] = [byKey(peer), byKey(gate)];
   const keys = [...new Set([...peer, ...gate].map(key))];
   const oneC = new Set([...peer, ...gate].map((r) => r.concurrency)).size === 1;
-  const rows = [['flow', 'peer', 'mcpgate', 'mcpgate/peer', 'server CPU/op (peer / mcpgate)', 'p50 (peer / mcpgate)',
-    'busy before', 'others during']];
+  const rows = [['flow', 'peer', 'mcpgate', 'mcpgate/peer', 'server CPU/op (peer / mcpgate)', 'isolate CPU/op',
+    'p50 (peer / mcpgate)', 'busy before', 'others during']];
   for (const k of keys) {
     const [a, b] = [p.get(k), g.get(k)];
     const r = a || b;
@@ -308,6 +354,7 @@ function table(peer, gate) {
       rate(b),
       ok(a) && ok(b) ? `${(b.per_s / a.per_s).toFixed(2)}x` : '-',
       `${pair(a, b, (x) => fixed(x.server_cpu_us_per_op, 0))} us`,
+      r.scenario in peerCpu || r.scenario in gateCpu ? `${fixed(peerCpu[r.scenario], 0)} / ${fixed(gateCpu[r.scenario], 0)} us` : '-',
       `${pair(a, b, (x) => fixed(x.p50_ms, 1))} ms`,
       pair(a, b, busy),
       pair(a, b, others),
@@ -352,7 +399,8 @@ async function main() {
   console.log(`  mcpgate/peer > 1: mcpgate serves more. authcode = GET /authorize (302 with a code) + POST /token;`);
   console.log(`    peer: a DCR client per lane and no login (auto-consent); mcpgate: one public app and a signed-in`);
   console.log(`    session whose consent covers notes.read. refresh rotates one chain per lane. cc (client_credentials)`);
-  console.log(`    is mcpgate's only: the peer has none. server CPU/op = wrangler and all its children per request/flow.`);
+  console.log(`    is mcpgate's only: the peer has none. server CPU/op = wrangler and all its children per request/flow;`);
+  console.log(`    isolate CPU/op = the Worker's own isolate only (V8 profiler, ${PROFILE_N} requests after the driver, 4 in flight).`);
   console.log(`  busy before = whole machine before the run; others during = share of the ${cpus().length} cores other processes`);
   console.log(`    took in the run (* = noisy even after ${LOAD.NOISY_RETRIES} retry). Raw figures: target/bench-peer-results/.`);
 }

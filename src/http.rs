@@ -5,8 +5,12 @@
 //! `worker::Request` reads the request's `cf` object, which the runtime materialises on every
 //! access, and was the largest single cost of a request inside the isolate (`make bench`).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use js_sys::{Reflect, Uint8Array};
 use mcpgate_core::wire::{Error, Request, Response, MAX_BODY_BYTES};
+use mcpgate_core::Config;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{ReadableStreamDefaultReader, ResponseInit};
@@ -31,7 +35,7 @@ pub async fn to_core(req: web_sys::Request) -> Result<Request, Error> {
     let body = if matches!(method, http::Method::GET | http::Method::HEAD) {
         Vec::new()
     } else {
-        read_body(&req).await?
+        read_body(&req, declared).await?
     };
     let mut builder = http::Request::builder().method(method).uri(path_and_query);
     for entry in headers.entries() {
@@ -50,7 +54,9 @@ pub async fn to_core(req: web_sys::Request) -> Result<Request, Error> {
 }
 
 /// Reads the body stream chunk by chunk, stopping (and cancelling the stream) past the cap.
-async fn read_body(req: &web_sys::Request) -> Result<Vec<u8>, Error> {
+/// With a declared length, it stops once that many bytes have arrived, without waiting for the
+/// stream to report its end.
+async fn read_body(req: &web_sys::Request, declared: Option<u64>) -> Result<Vec<u8>, Error> {
     let mut body = Vec::new();
     let Some(stream) = req.body() else {
         return Ok(body);
@@ -78,6 +84,9 @@ async fn read_body(req: &web_sys::Request) -> Result<Vec<u8>, Error> {
         if let Some(dst) = body.get_mut(start..) {
             bytes.copy_to(dst);
         }
+        if declared.is_some_and(|n| body.len() as u64 >= n) {
+            return Ok(body);
+        }
     }
 }
 
@@ -103,6 +112,12 @@ fn path_and_query(url: &str) -> String {
 
 /// Turns a core response into a runtime response.
 pub fn from_core(resp: Response) -> Result<web_sys::Response, JsValue> {
+    let (init, body) = runtime_parts(resp)?;
+    web_sys::Response::new_with_opt_js_u8_array_and_init(body.as_ref(), &init)
+}
+
+/// A core response as what the runtime's `Response` constructor takes.
+fn runtime_parts(resp: Response) -> Result<(ResponseInit, Option<Uint8Array>), JsValue> {
     let (parts, body) = resp.into_parts();
     let headers = web_sys::Headers::new()?;
     for (name, value) in parts.headers.iter() {
@@ -116,7 +131,60 @@ pub fn from_core(resp: Response) -> Result<web_sys::Response, JsValue> {
     // Null body statuses (204, 304) must not carry one, even an empty one. The bytes are copied
     // out of the wasm memory here, so the response does not alias it.
     let body = (!body.is_empty()).then(|| Uint8Array::from(body.as_slice()));
-    web_sys::Response::new_with_opt_js_u8_array_and_init(body.as_ref(), &init)
+    Ok((init, body))
+}
+
+/// A fixed answer, kept in the runtime's form: the `Response` constructor copies both the
+/// headers and the bytes, so one is reused for every response.
+struct Kept {
+    init: ResponseInit,
+    body: Option<Uint8Array>,
+}
+
+thread_local! {
+    /// Fixed answers by path, `[GET, HEAD]`. Only paths the core has a fixed answer for are
+    /// kept (a handful), so no request can grow it.
+    static KEPT: RefCell<HashMap<String, [Option<Kept>; 2]>> = RefCell::new(HashMap::new());
+}
+
+/// The answer to a request that depends only on its method and path (the metadata documents:
+/// `mcpgate_core::service::fixed_response`), built once per isolate and answered without
+/// converting the request. `None` for every other request.
+pub fn fixed(
+    req: &web_sys::Request,
+    config: &Config,
+) -> Option<Result<web_sys::Response, JsValue>> {
+    let (method, slot) = match req.method().as_str() {
+        "GET" => (http::Method::GET, 0),
+        "HEAD" => (http::Method::HEAD, 1),
+        _ => return None,
+    };
+    let url = req.url();
+    let path_and_query = path_and_query(&url);
+    let path = path_and_query.split('?').next().unwrap_or_default();
+    KEPT.with(|kept| {
+        let mut kept = kept.borrow_mut();
+        let known = kept
+            .get(path)
+            .and_then(|answers| answers.get(slot))
+            .is_some_and(Option::is_some);
+        if !known {
+            let resp = mcpgate_core::service::fixed_response(config, &method, path)?;
+            let (init, body) = match runtime_parts(resp) {
+                Ok(parts) => parts,
+                Err(e) => return Some(Err(e)),
+            };
+            let answers = kept.entry(path.to_owned()).or_default();
+            if let Some(answer) = answers.get_mut(slot) {
+                *answer = Some(Kept { init, body });
+            }
+        }
+        let answer = kept.get(path)?.get(slot)?.as_ref()?;
+        Some(web_sys::Response::new_with_opt_js_u8_array_and_init(
+            answer.body.as_ref(),
+            &answer.init,
+        ))
+    })
 }
 
 #[cfg(test)]

@@ -129,6 +129,11 @@ async fn fetch(
     env: Env,
     _ctx: Context,
 ) -> Result<web_sys::Response, worker::Error> {
+    if let Ok(config) = config(settings(&env)) {
+        if let Some(fixed) = http::fixed(&req, config) {
+            return fixed.map_err(worker::Error::from);
+        }
+    }
     let resp = respond(req, &env).await;
     if let Some(LogDetail(detail)) = resp.extensions().get::<LogDetail>() {
         console_error!("{} {}", resp.status().as_u16(), detail);

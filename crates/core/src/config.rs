@@ -30,6 +30,35 @@ pub struct Config {
     pub registration: Registration,
     /// Audit records older than this many seconds are pruned by the cron task (`None`: kept).
     pub audit_retention: Option<i64>,
+    /// The keys derived from `secret`, derived once with the configuration (an isolate reads
+    /// its configuration once) rather than once per request.
+    pub(crate) derived: Derived,
+}
+
+/// Keys derived from the root secret with HKDF-SHA256.
+pub(crate) struct Derived {
+    /// Seals signing keys at rest.
+    pub kek: crate::keys::KeyEncryptionKey,
+    /// Seals authorization codes.
+    pub code: crate::store::codes::CodeKey,
+    /// MACs browser state (session, authorization request and device cookies).
+    pub browser: crate::session::Keys,
+}
+
+impl Derived {
+    fn new(secret: &Secret, issuer: &str) -> Self {
+        Derived {
+            kek: crate::keys::KeyEncryptionKey::derive(secret.expose()),
+            code: crate::store::codes::CodeKey::derive(secret.expose()),
+            browser: crate::session::Keys::new(secret.expose(), issuer.starts_with("https://")),
+        }
+    }
+}
+
+impl std::fmt::Debug for Derived {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Derived(..)")
+    }
 }
 
 /// Policy for clients that register themselves.
@@ -189,6 +218,7 @@ impl Config {
                 if problems.is_empty() =>
             {
                 Ok(Config {
+                    derived: Derived::new(&secret, &issuer),
                     issuer,
                     issuer_path,
                     secret,

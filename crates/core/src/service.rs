@@ -26,7 +26,7 @@ pub struct Service<'a, S: ?Sized, C> {
     pub(crate) store: &'a S,
     pub(crate) crypto: &'a C,
     pub(crate) key_cache: &'a KeyCache,
-    pub(crate) kek: KeyEncryptionKey,
+    pub(crate) kek: &'a KeyEncryptionKey,
 }
 
 /// What a path names, before the method is considered.
@@ -86,15 +86,81 @@ impl Route<'_> {
     }
 }
 
+/// What a path names (only the configuration is consulted).
+fn route<'p>(config: &Config, path: &'p str) -> Option<Route<'p>> {
+    let ip = config.issuer_path.as_str();
+    // RFC 8414 §3.1: the well-known segment is inserted before the issuer's path; OpenID
+    // discovery appends it. MCP clients try both, so both are served.
+    let well_known_inserted =
+        |suffix: &str| path.strip_prefix(suffix).is_some_and(|rest| rest == ip);
+    if well_known_inserted("/.well-known/oauth-authorization-server")
+        || well_known_inserted("/.well-known/openid-configuration")
+    {
+        return Some(Route::Metadata);
+    }
+    if admin::bootstrap::metadata_path(&config.issuer).as_deref() == Some(path) {
+        return Some(Route::AdminMetadata);
+    }
+    let local = path.strip_prefix(ip)?;
+    match local {
+        "/.well-known/openid-configuration" => Some(Route::Metadata),
+        metadata::JWKS_PATH => Some(Route::Jwks),
+        feed::PATH => Some(Route::Feed),
+        metadata::TOKEN_PATH => Some(Route::Token),
+        authorize::PATH => Some(Route::Authorize),
+        register::PATH => Some(Route::Register),
+        metadata::INTROSPECT_PATH => Some(Route::Introspect),
+        metadata::REVOKE_PATH => Some(Route::Revoke),
+        authorize::LOGIN_PATH => Some(Route::Login),
+        authorize::CONSENT_PATH => Some(Route::Consent),
+        account::PATH => Some(Route::Account),
+        account::REVOKE_PATH => Some(Route::AccountRevoke),
+        account::LOGOUT_PATH => Some(Route::AccountLogout),
+        _ => {
+            if let Some(id) = local
+                .strip_prefix("/register/")
+                .filter(|id| !id.is_empty() && !id.contains('/'))
+            {
+                return Some(Route::Registration(id));
+            }
+            local.strip_prefix(admin::PREFIX).map(Route::Admin)
+        }
+    }
+}
+
+/// The answer to a request that depends on nothing but the configuration, its method and its
+/// path (the metadata documents), exactly as [`Service::handle`] gives it; `None` for every
+/// other request. A runtime may keep these answers for as long as it keeps the configuration,
+/// and answer such requests without reading their headers or body.
+pub fn fixed_response(config: &Config, method: &Method, path: &str) -> Option<Response> {
+    let head = method == Method::HEAD;
+    if !head && method != Method::GET {
+        return None;
+    }
+    let route = route(config, path)?;
+    let resp = match route {
+        Route::Metadata => metadata::get(config),
+        Route::AdminMetadata => metadata::admin_resource(config),
+        _ => return None,
+    };
+    let resp = if route.is_cors() { cors(resp) } else { resp };
+    Some(if head {
+        let (parts, _) = resp.into_parts();
+        Response::from_parts(parts, Vec::new())
+    } else {
+        resp
+    })
+}
+
 impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
-    /// A service for one request (cheap: derives the key-encryption key only).
+    /// A service for one request (cheap: the keys it needs were derived with `config`).
     pub fn new(config: &'a Config, store: &'a S, crypto: &'a C, key_cache: &'a KeyCache) -> Self {
         Service {
             config,
             store,
             crypto,
             key_cache,
-            kek: KeyEncryptionKey::derive(config.secret.expose()),
+            kek: &config.derived.kek,
         }
     }
 
@@ -105,13 +171,13 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
             store,
             crypto: self.crypto,
             key_cache: self.key_cache,
-            kek: self.kek.clone(),
+            kek: self.kek,
         }
     }
 
     /// Handles one request. Never panics; every failure is a response.
     pub async fn handle(&self, req: Request, now: i64, rng: &mut dyn CryptoRngCore) -> Response {
-        let cors_route = self.route(req.uri().path()).is_some_and(|r| r.is_cors());
+        let cors_route = route(self.config, req.uri().path()).is_some_and(|r| r.is_cors());
         let resp = match self.dispatch(req, now, rng).await {
             Ok(resp) => resp,
             Err(e) => e.into_response(),
@@ -120,47 +186,6 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
             cors(resp)
         } else {
             resp
-        }
-    }
-
-    fn route<'p>(&self, path: &'p str) -> Option<Route<'p>> {
-        let ip = self.config.issuer_path.as_str();
-        // RFC 8414 §3.1: the well-known segment is inserted before the issuer's path; OpenID
-        // discovery appends it. MCP clients try both, so both are served.
-        let well_known_inserted =
-            |suffix: &str| path.strip_prefix(suffix).is_some_and(|rest| rest == ip);
-        if well_known_inserted("/.well-known/oauth-authorization-server")
-            || well_known_inserted("/.well-known/openid-configuration")
-        {
-            return Some(Route::Metadata);
-        }
-        if admin::bootstrap::metadata_path(&self.config.issuer).as_deref() == Some(path) {
-            return Some(Route::AdminMetadata);
-        }
-        let local = path.strip_prefix(ip)?;
-        match local {
-            "/.well-known/openid-configuration" => Some(Route::Metadata),
-            metadata::JWKS_PATH => Some(Route::Jwks),
-            feed::PATH => Some(Route::Feed),
-            metadata::TOKEN_PATH => Some(Route::Token),
-            authorize::PATH => Some(Route::Authorize),
-            register::PATH => Some(Route::Register),
-            metadata::INTROSPECT_PATH => Some(Route::Introspect),
-            metadata::REVOKE_PATH => Some(Route::Revoke),
-            authorize::LOGIN_PATH => Some(Route::Login),
-            authorize::CONSENT_PATH => Some(Route::Consent),
-            account::PATH => Some(Route::Account),
-            account::REVOKE_PATH => Some(Route::AccountRevoke),
-            account::LOGOUT_PATH => Some(Route::AccountLogout),
-            _ => {
-                if let Some(id) = local
-                    .strip_prefix("/register/")
-                    .filter(|id| !id.is_empty() && !id.contains('/'))
-                {
-                    return Some(Route::Registration(id));
-                }
-                local.strip_prefix(admin::PREFIX).map(Route::Admin)
-            }
         }
     }
 
@@ -174,7 +199,7 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
             return Err(Error::BodyTooLarge);
         }
         let path = req.uri().path().to_owned();
-        let route = self.route(&path).ok_or(Error::NotFound)?;
+        let route = route(self.config, &path).ok_or(Error::NotFound)?;
         let method = req.method().clone();
         if let Route::Admin(rest) = route {
             return self.admin(&req, rest, now, rng).await;
@@ -187,7 +212,7 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
         let resp = match route {
             Route::Metadata if get => metadata::get(self.config),
             Route::AdminMetadata if get => metadata::admin_resource(self.config),
-            Route::Jwks if get => jwks::get(self.store, &self.kek, rng, now).await?,
+            Route::Jwks if get => jwks::get(self.store, self.kek, rng, now).await?,
             Route::Feed if get => feed::get(self, &req, now, rng).await?,
             Route::Token if post => token::handle(self, &req, now, rng).await?,
             Route::Register if post => register::register(self, &req, now, rng).await?,
@@ -253,7 +278,7 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
             now,
             rng,
             actor,
-            kek: &self.kek,
+            kek: self.kek,
         };
         let resp = admin::dispatch(&mut ctx, req, route, &params).await;
         if route.op == admin::Op::KeysRotate {
@@ -312,7 +337,7 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
     /// rotation period, and deletes retired keys past their publication window. Returns a line
     /// for the log.
     pub async fn scheduled(&self, now: i64, rng: &mut dyn CryptoRngCore) -> Result<String, Error> {
-        let ring = keys::ensure(self.store, &self.kek, rng, now).await?;
+        let ring = keys::ensure(self.store, self.kek, rng, now).await?;
         let mut report = Vec::new();
         let due = ring
             .active
@@ -320,8 +345,7 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
             .and_then(|k| k.activated_at)
             .is_some_and(|t| now - t >= self.config.key_rotation_period);
         if due {
-            let r =
-                keys::rotate(self.store, &self.kek, rng, now, self.config.max_token_ttl).await?;
+            let r = keys::rotate(self.store, self.kek, rng, now, self.config.max_token_ttl).await?;
             self.key_cache.clear();
             report.push(format!(
                 "rotated signing key: {} -> {}",

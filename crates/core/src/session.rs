@@ -53,14 +53,20 @@ fn mac(key: &[u8; 32], data: &[u8]) -> Vec<u8> {
 }
 
 impl Keys {
-    /// Derives the keys.
-    pub fn new(config: &Config) -> Self {
+    /// Derives the keys from the root secret; `secure` when the issuer is https (cookies get
+    /// the `__Host-` prefix and `Secure`). [`Config`] holds the keys of a deployment.
+    pub(crate) fn new(secret: &str, secure: bool) -> Self {
         Keys {
-            session: derive(config.secret.expose(), b"mcpgate/session/v1"),
-            request: derive(config.secret.expose(), b"mcpgate/authorization-request/v1"),
-            device: derive(config.secret.expose(), b"mcpgate/device/v1"),
-            secure: config.issuer.starts_with("https://"),
+            session: derive(secret, b"mcpgate/session/v1"),
+            request: derive(secret, b"mcpgate/authorization-request/v1"),
+            device: derive(secret, b"mcpgate/device/v1"),
+            secure,
         }
+    }
+
+    /// The keys of a deployment.
+    pub fn of(config: &Config) -> &Keys {
+        &config.derived.browser
     }
 
     /// Cookie name for the session.
@@ -213,7 +219,7 @@ mod tests {
             _ => None,
         })
         .unwrap();
-        Keys::new(&config)
+        Keys::new(config.secret.expose(), issuer.starts_with("https://"))
     }
 
     fn value(set_cookie: &str) -> &str {

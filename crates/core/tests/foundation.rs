@@ -121,6 +121,44 @@ mod rfc8414_metadata {
     }
 
     #[test]
+    fn a_fixed_answer_kept_by_the_runtime_is_exactly_what_the_service_answers() {
+        use mcpgate_core::service::fixed_response;
+        let h = Harness::with_config(config_with("https://auth.example.com/t", &[]));
+        let admin_metadata = "/.well-known/oauth-protected-resource/t/admin/v1";
+        let fixed_paths = [
+            "/.well-known/oauth-authorization-server/t",
+            "/.well-known/openid-configuration/t",
+            "/t/.well-known/openid-configuration",
+            admin_metadata,
+        ];
+        for path in fixed_paths {
+            for method in [Method::GET, Method::HEAD] {
+                let kept = fixed_response(&h.config, &method, path)
+                    .unwrap_or_else(|| panic!("{method} {path} has a fixed answer"));
+                let served = h.request(method.clone(), path, &[], b"");
+                assert_eq!(kept.status().as_u16(), served.status, "{method} {path}");
+                assert_eq!(kept.headers(), &served.headers, "{method} {path}");
+                assert_eq!(kept.body(), &served.body, "{method} {path}");
+            }
+        }
+        assert_eq!(h.get(admin_metadata).status, 200);
+        // Anything that depends on more than the path is never fixed.
+        for (method, path) in [
+            (Method::POST, "/.well-known/oauth-authorization-server/t"),
+            (Method::OPTIONS, "/.well-known/oauth-authorization-server/t"),
+            (Method::GET, "/.well-known/oauth-authorization-server"),
+            (Method::GET, "/t/.well-known/jwks.json"),
+            (Method::GET, "/t/authorize"),
+            (Method::GET, "/t/admin/v1/users"),
+        ] {
+            assert!(
+                fixed_response(&h.config, &method, path).is_none(),
+                "{method} {path}"
+            );
+        }
+    }
+
+    #[test]
     fn discovery_is_cacheable_and_cors_enabled() {
         let h = Harness::new();
         let r = h.get("/.well-known/oauth-authorization-server");

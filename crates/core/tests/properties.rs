@@ -655,7 +655,8 @@ proptest! {
     #[test]
     fn cookie_and_sealed_value_parsing_never_panic(header in "\\PC{0,80}", value in "\\PC{0,80}") {
         let _ = mcpgate_core::session::cookie(Some(&header), "mcpgate-session");
-        let keys = mcpgate_core::session::Keys::new(&config_with("https://auth.example.com", &[]));
+        let config = config_with("https://auth.example.com", &[]);
+        let keys = mcpgate_core::session::Keys::of(&config);
         prop_assert!(keys.session_id(&value).is_none(), "a random value is never a valid session cookie");
         prop_assert!(keys.device_for(&value, "alice", 0).is_none());
         prop_assert!(keys.open::<serde_json::Value>(&value, 0).is_none());

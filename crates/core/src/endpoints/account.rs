@@ -52,9 +52,9 @@ pub async fn get<S: Store + ?Sized, C: Crypto>(
     now: i64,
     rng: &mut dyn CryptoRngCore,
 ) -> Response {
-    let keys = Keys::new(svc.config);
-    let Some(user) = authorize::session_user(svc.store, &keys, req, now).await else {
-        return authorize::account_login_page(svc, &keys, req, rng);
+    let keys = Keys::of(svc.config);
+    let Some(user) = authorize::session_user(svc.store, keys, req, now).await else {
+        return authorize::account_login_page(svc, keys, req, rng);
     };
     let (Ok(list), Ok(live)) = (
         grants::list(svc.store, &user.id).await,
@@ -62,8 +62,8 @@ pub async fn get<S: Store + ?Sized, C: Crypto>(
     ) else {
         return went_wrong();
     };
-    let current = authorize::session_id(&keys, req).map(sessions::handle);
-    let (csrf, fresh) = authorize::csrf_token(&keys, req, rng);
+    let current = authorize::session_id(keys, req).map(sessions::handle);
+    let (csrf, fresh) = authorize::csrf_token(keys, req, rng);
     let issuer = &svc.config.issuer;
     let revoke_action = format!("{issuer}{REVOKE_PATH}");
     let logout_action = format!("{issuer}{LOGOUT_PATH}");
@@ -117,12 +117,12 @@ pub async fn revoke<S: Store + ?Sized, C: Crypto>(
     req: &Request,
     now: i64,
 ) -> Response {
-    let keys = Keys::new(svc.config);
-    let form = match authorize::read_form_post(&svc.config.issuer, &keys, req) {
+    let keys = Keys::of(svc.config);
+    let form = match authorize::read_form_post(&svc.config.issuer, keys, req) {
         Ok(f) => f,
         Err(page) => return page,
     };
-    let Some(user) = authorize::session_user(svc.store, &keys, req, now).await else {
+    let Some(user) = authorize::session_user(svc.store, keys, req, now).await else {
         return back_to_account(&svc.config.issuer);
     };
     let (Some(client), Some(rs)) = (form.get("client_id"), form.get("resource_server_id")) else {
@@ -156,13 +156,13 @@ pub async fn logout<S: Store + ?Sized, C: Crypto>(
     req: &Request,
     now: i64,
 ) -> Response {
-    let keys = Keys::new(svc.config);
-    let form = match authorize::read_form_post(&svc.config.issuer, &keys, req) {
+    let keys = Keys::of(svc.config);
+    let form = match authorize::read_form_post(&svc.config.issuer, keys, req) {
         Ok(f) => f,
         Err(page) => return page,
     };
-    let current = authorize::session_id(&keys, req).map(sessions::handle);
-    let user = authorize::session_user(svc.store, &keys, req, now).await;
+    let current = authorize::session_id(keys, req).map(sessions::handle);
+    let user = authorize::session_user(svc.store, keys, req, now).await;
     let stmt = match (&user, form.get("session"), form.get("everywhere")) {
         (Some(u), _, Some("1")) => Some(sessions::end_all_stmt(&u.id)),
         (Some(u), Some(other), _) => Some(sessions::end_stmt(&u.id, other)),

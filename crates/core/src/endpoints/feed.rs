@@ -89,7 +89,7 @@ pub async fn get<S: Store + ?Sized, C: Crypto>(
         *r.status_mut() = StatusCode::NOT_MODIFIED;
         r
     } else {
-        let key = svc.key_cache.get(svc.store, &svc.kek, rng, now).await?;
+        let key = svc.key_cache.get(svc.store, svc.kek, rng, now).await?;
         let feed = RevocationFeed {
             iss: svc.config.issuer.clone(),
             iat: now,

@@ -62,7 +62,7 @@ pub async fn verify_signature<S: Store + ?Sized, C: Crypto>(
     let parsed = mcpgate_guard::ParsedToken::parse(token).map_err(|_| TokenRejection::Malformed)?;
     let key = svc
         .key_cache
-        .published(svc.store, &svc.kek, rng, now, parsed.kid())
+        .published(svc.store, svc.kek, rng, now, parsed.kid())
         .await
         .map_err(|_| TokenRejection::KeysUnavailable)?
         .ok_or(TokenRejection::UnknownKey)?;

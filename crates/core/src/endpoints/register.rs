@@ -346,7 +346,7 @@ pub async fn register<S: Store + ?Sized, C: Crypto>(
     let id = crate::directory::new_id("dcr", rng);
     let secret = (!v.public).then(|| generate_secret(rng));
     let rat = generate_secret(rng);
-    let mut stmts = rate_counters::count_stmts(&limits, WINDOW_SECS, now);
+    let mut stmts = vec![rate_counters::count_stmt(&limits, WINDOW_SECS, now)];
     stmts.push(clients::insert_registration_stmt(
         &NewClient {
             id: &id,
@@ -378,7 +378,7 @@ pub async fn register<S: Store + ?Sized, C: Crypto>(
         json!({ "name": v.name }),
     ));
     let mut r = Results::new(svc.store.batch(stmts).await?);
-    let counts = r.take::<2>()?;
+    let counts = r.take::<1>()?;
     if let Some(wait) = rate_counters::over_limit(counts.to_vec(), &limits, WINDOW_SECS, now)? {
         return Err(Error::RateLimited(wait));
     }

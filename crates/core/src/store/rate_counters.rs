@@ -2,8 +2,8 @@
 //! metadata-document fetches, per source and overall. D1 counters hold across locations,
 //! unlike the per-location rate-limiting binding.
 //!
-//! Atomicity contract: [`count`] increments every key and reads the counts back in one batch,
-//! so concurrent requests each see a distinct count.
+//! Atomicity contract: [`count`] increments both keys and reads the counts back in one
+//! statement, so concurrent requests each see a distinct count.
 
 use serde::Deserialize;
 
@@ -16,43 +16,42 @@ struct Count {
     count: i64,
 }
 
+/// The keys an event counts on, each with its limit per window: the event's source and
+/// everyone together.
+pub type Limits<'a> = [(&'a str, i64); 2];
+
 /// Counts one event on each `(key, limit)` in the current window of `window_secs`. `Ok(None)`
 /// when within every limit, `Ok(Some(seconds))` to wait when over one (the event still counts).
 pub async fn count<D: Database + ?Sized>(
     db: &D,
-    keys: &[(&str, i64)],
+    keys: &Limits<'_>,
     window_secs: i64,
     now: i64,
 ) -> Result<Option<u32>, StoreError> {
-    let stmts = count_stmts(keys, window_secs, now);
-    if stmts.is_empty() {
-        return Ok(None);
-    }
-    over_limit(db.batch(stmts).await?, keys, window_secs, now)
+    let rows = db.query(count_stmt(keys, window_secs, now)).await?;
+    over_limit(vec![rows], keys, window_secs, now)
 }
 
-/// The statements of [`count`] (one per key, in order), for a batch that also does the
-/// counted work: a later statement can gate its write on `within_stmt_sql` conditions.
-pub fn count_stmts(keys: &[(&str, i64)], window_secs: i64, now: i64) -> Vec<super::Stmt> {
+/// The statement of [`count`] (one statement for both keys), for a batch that also does the
+/// counted work: a later statement can gate its write on the counts.
+pub fn count_stmt(keys: &Limits<'_>, window_secs: i64, now: i64) -> super::Stmt {
     let window = now - now.rem_euclid(window_secs);
-    keys.iter()
-        .map(|(k, _)| {
-            stmt!(
-                "INSERT INTO rate_counters (key, window_start, count) VALUES (?1, ?2, 1) \
-                 ON CONFLICT (key) DO UPDATE SET count = CASE WHEN window_start = ?2 THEN count + 1 ELSE 1 END, \
-                 window_start = ?2 RETURNING key, count",
-                *k,
-                window
-            )
-        })
-        .collect()
+    let [(k1, _), (k2, _)] = *keys;
+    stmt!(
+        "INSERT INTO rate_counters (key, window_start, count) VALUES (?1, ?3, 1), (?2, ?3, 1) \
+         ON CONFLICT (key) DO UPDATE SET count = CASE WHEN window_start = ?3 THEN count + 1 ELSE 1 END, \
+         window_start = ?3 RETURNING key, count",
+        k1,
+        k2,
+        window
+    )
 }
 
-/// The decision from the results of [`count_stmts`]: `None` within every limit, else the
+/// The decision from the results of [`count_stmt`]: `None` within every limit, else the
 /// seconds to wait.
 pub fn over_limit(
     rows: Vec<Vec<super::Row>>,
-    keys: &[(&str, i64)],
+    keys: &Limits<'_>,
     window_secs: i64,
     now: i64,
 ) -> Result<Option<u32>, StoreError> {

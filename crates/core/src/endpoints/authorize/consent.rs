@@ -26,8 +26,8 @@ pub async fn consent<S: Store + ?Sized, C: Crypto>(
     now: i64,
     rng: &mut dyn CryptoRngCore,
 ) -> Response {
-    let keys = Keys::new(svc.config);
-    let form = match read_form_post(&svc.config.issuer, &keys, req) {
+    let keys = Keys::of(svc.config);
+    let form = match read_form_post(&svc.config.issuer, keys, req) {
         Ok(f) => f,
         Err(page) => return page,
     };
@@ -44,7 +44,7 @@ pub async fn consent<S: Store + ?Sized, C: Crypto>(
     else {
         return expired();
     };
-    let Some(user) = session_user(svc.store, &keys, req, now)
+    let Some(user) = session_user(svc.store, keys, req, now)
         .await
         .filter(|u| u.id == p.u)
     else {
@@ -123,7 +123,7 @@ pub async fn consent<S: Store + ?Sized, C: Crypto>(
         );
     }
     let requested: Scopes = p.s.iter().cloned().collect();
-    let session = super::session_id(&keys, req)
+    let session = super::session_id(keys, req)
         .map(crate::store::sessions::handle)
         .unwrap_or_default();
     issue_code(

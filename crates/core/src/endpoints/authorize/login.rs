@@ -167,8 +167,8 @@ pub async fn login<S: Store + ?Sized, C: Crypto>(
     now: i64,
     rng: &mut dyn CryptoRngCore,
 ) -> Response {
-    let keys = Keys::new(svc.config);
-    let form = match read_form_post(&svc.config.issuer, &keys, req) {
+    let keys = Keys::of(svc.config);
+    let form = match read_form_post(&svc.config.issuer, keys, req) {
         Ok(f) => f,
         Err(page) => return page,
     };
@@ -209,7 +209,7 @@ pub async fn login<S: Store + ?Sized, C: Crypto>(
         redirect_uri: t.as_ref().map_or("", |t| t.redirect_uri.as_str()),
     };
     let again = |rng: &mut dyn CryptoRngCore, status, msg: &str| {
-        login_page(svc, &keys, req, rng, &about, (status, Some(msg)), &shown)
+        login_page(svc, keys, req, rng, &about, (status, Some(msg)), &shown)
     };
     let wrong = |rng: &mut dyn CryptoRngCore| {
         again(
@@ -222,7 +222,7 @@ pub async fn login<S: Store + ?Sized, C: Crypto>(
     let Ok(username) = validate::username("username", typed) else {
         return wrong(rng);
     };
-    let counters = Counters::for_attempt(&keys, req, &username, now);
+    let counters = Counters::for_attempt(keys, req, &username, now);
     let counted = match svc
         .store
         .batch(login_attempts::count_stmts(

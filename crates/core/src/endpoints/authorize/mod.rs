@@ -30,7 +30,7 @@ use crate::policy::scopes::{self, Scopes};
 use crate::policy::{pkce, redirect};
 use crate::service::Service;
 use crate::session::{self, Keys};
-use crate::store::codes::{CodeKey, Sealed};
+use crate::store::codes::Sealed;
 use crate::store::prefetch::Prefetched;
 use crate::store::{decode_first, Store};
 use crate::ui;
@@ -461,8 +461,8 @@ pub async fn get<S: Store + ?Sized, C: Crypto>(
             )
         }
     };
-    let keys = Keys::new(svc.config);
-    let (reads, new) = predicted_reads(&keys, req, &p, now);
+    let keys = Keys::of(svc.config);
+    let (reads, new) = predicted_reads(keys, req, &p, now);
     let mut snapshot = Prefetched::load(svc.store, reads.clone(), true).await;
     // A replica may not have what was just created (a client registered a moment ago, the
     // session the sign-in form just started): what it lacks, the primary is asked for.
@@ -470,7 +470,7 @@ pub async fn get<S: Store + ?Sized, C: Crypto>(
     if lacks_new {
         snapshot = Prefetched::load(svc.store, reads, false).await;
     }
-    get_with(&svc.on(&snapshot), &keys, req, p, now, rng).await
+    get_with(&svc.on(&snapshot), keys, req, p, now, rng).await
 }
 
 async fn get_with<S: Store + ?Sized, C: Crypto>(
@@ -741,7 +741,7 @@ async fn issue_code<S: Store + ?Sized, C: Crypto>(
     now: i64,
     rng: &mut dyn CryptoRngCore,
 ) -> Response {
-    let code = CodeKey::derive(svc.config.secret.expose()).seal(
+    let code = svc.config.derived.code.seal(
         &Sealed {
             c: t.client.id.clone(),
             u: user_id.to_owned(),

@@ -28,7 +28,7 @@ use crate::policy::{pkce, redirect, scopes};
 use crate::revocation;
 use crate::secret::{generate_secret, with_coordinates};
 use crate::service::Service;
-use crate::store::codes::{self, Claim, CodeKey, CodeRow};
+use crate::store::codes::{self, Claim, CodeRow};
 use crate::store::families::{self, FromCode, Rotated};
 use crate::store::{decode_first, Results, Store, StoreError};
 use crate::wire::error::GrantError;
@@ -48,7 +48,7 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
         .ok_or_else(|| Error::InvalidRequest("code_verifier is required (PKCE)".into()))?;
     let redirect_uri = params.require("redirect_uri")?;
     let resource_param = target::resource_param(params)?;
-    let Some((digest, sealed)) = CodeKey::derive(svc.config.secret.expose()).open(code) else {
+    let Some((digest, sealed)) = svc.config.derived.code.open(code) else {
         return Err(Error::InvalidGrant(GrantError::CodeUnknown));
     };
     if sealed.exp <= now {

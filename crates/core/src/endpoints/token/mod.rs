@@ -134,7 +134,7 @@ async fn sign<S: Store + ?Sized, C: Crypto>(
     now: i64,
     rng: &mut dyn CryptoRngCore,
 ) -> Result<Minted, Error> {
-    let key = svc.key_cache.get(svc.store, &svc.kek, rng, now).await?;
+    let key = svc.key_cache.get(svc.store, svc.kek, rng, now).await?;
     issue::mint(svc.crypto, &key, &svc.config.issuer, m, now, rng).await
 }
 
