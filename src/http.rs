@@ -55,7 +55,7 @@ pub async fn to_core(req: web_sys::Request) -> Result<Request, Error> {
 
 /// Reads the body stream chunk by chunk, stopping (and cancelling the stream) past the cap.
 /// With a declared length, it stops once that many bytes have arrived, without waiting for the
-/// stream to report its end.
+/// stream to report its end; more bytes than declared is a bad request.
 async fn read_body(req: &web_sys::Request, declared: Option<u64>) -> Result<Vec<u8>, Error> {
     let mut body = Vec::new();
     let Some(stream) = req.body() else {
@@ -84,7 +84,15 @@ async fn read_body(req: &web_sys::Request, declared: Option<u64>) -> Result<Vec<
         if let Some(dst) = body.get_mut(start..) {
             bytes.copy_to(dst);
         }
-        if declared.is_some_and(|n| body.len() as u64 >= n) {
+        if let Some(n) = declared.filter(|n| body.len() as u64 >= *n) {
+            // Exactly what was declared, or nothing: never a body cut where a chunk happened
+            // to end.
+            if body.len() as u64 != n {
+                let _ = reader.cancel();
+                return Err(Error::InvalidRequest(
+                    "the body is longer than its Content-Length".into(),
+                ));
+            }
             return Ok(body);
         }
     }
@@ -134,8 +142,9 @@ fn runtime_parts(resp: Response) -> Result<(ResponseInit, Option<Uint8Array>), J
     Ok((init, body))
 }
 
-/// A fixed answer, kept in the runtime's form: the `Response` constructor copies both the
-/// headers and the bytes, so one is reused for every response.
+/// A fixed answer, kept in the runtime's form and reused for every response: the `Response`
+/// constructor copies the headers, but the runtime shares the body's bytes with every response
+/// made from them, so `body` is a JS-heap copy that is never changed or handed out.
 struct Kept {
     init: ResponseInit,
     body: Option<Uint8Array>,
