@@ -372,7 +372,10 @@ pub fn insert_stmt(c: &NewClient<'_>) -> Stmt {
 /// Inserts a self-registered client only if both rate counters (`(key, limit)`, counted
 /// earlier in the same batch) are within their limits and some resource server accepts
 /// self-registered clients; returns the row when it inserted.
-pub fn insert_registration_stmt(c: &NewClient<'_>, limits: [(&str, i64); 2]) -> Stmt {
+pub fn insert_registration_stmt(
+    c: &NewClient<'_>,
+    limits: crate::store::rate_counters::Limits<'_>,
+) -> Stmt {
     let [(k1, l1), (k2, l2)] = limits;
     stmt!(
         "INSERT INTO clients (id, kind, name, description, client_type, token_endpoint_auth_method, auth_method_strict, \

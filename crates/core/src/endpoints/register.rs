@@ -378,8 +378,8 @@ pub async fn register<S: Store + ?Sized, C: Crypto>(
         json!({ "name": v.name }),
     ));
     let mut r = Results::new(svc.store.batch(stmts).await?);
-    let counts = r.take::<1>()?;
-    if let Some(wait) = rate_counters::over_limit(counts.to_vec(), &limits, WINDOW_SECS, now)? {
+    let [counts] = r.take::<1>()?;
+    if let Some(wait) = rate_counters::over_limit(counts, &limits, WINDOW_SECS, now)? {
         return Err(Error::RateLimited(wait));
     }
     let Some(c) = decode_first::<Client>(r.next_rows()?)? else {

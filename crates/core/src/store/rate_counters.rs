@@ -29,7 +29,7 @@ pub async fn count<D: Database + ?Sized>(
     now: i64,
 ) -> Result<Option<u32>, StoreError> {
     let rows = db.query(count_stmt(keys, window_secs, now)).await?;
-    over_limit(vec![rows], keys, window_secs, now)
+    over_limit(rows, keys, window_secs, now)
 }
 
 /// The statement of [`count`] (one statement for both keys), for a batch that also does the
@@ -47,23 +47,19 @@ pub fn count_stmt(keys: &Limits<'_>, window_secs: i64, now: i64) -> super::Stmt 
     )
 }
 
-/// The decision from the results of [`count_stmt`]: `None` within every limit, else the
-/// seconds to wait.
+/// The decision from the rows of [`count_stmt`]: `None` within every limit, else the seconds
+/// to wait.
 pub fn over_limit(
-    rows: Vec<Vec<super::Row>>,
+    rows: Vec<super::Row>,
     keys: &Limits<'_>,
     window_secs: i64,
     now: i64,
 ) -> Result<Option<u32>, StoreError> {
     let window = now - now.rem_euclid(window_secs);
-    let mut over = false;
-    for r in rows {
-        for c in decode::<Count>(r)? {
-            over |= keys
-                .iter()
-                .any(|(k, limit)| *k == c.key && c.count > *limit);
-        }
-    }
+    let over = decode::<Count>(rows)?.iter().any(|c| {
+        keys.iter()
+            .any(|(k, limit)| *k == c.key && c.count > *limit)
+    });
     Ok(over.then(|| u32::try_from((window + window_secs - now).max(1)).unwrap_or(u32::MAX)))
 }
 
