@@ -101,6 +101,11 @@ after(async () => {
 
 describe('revocation in one place', () => {
   test('disabling a machine client: refused at once by mcpgate, within the bound by the MCP server', async () => {
+    // The preview counts the client_credentials token it just got, on the server it reaches.
+    const radius = await ok(`/admin/v1/clients/${f.m2m[0]}/blast-radius`);
+    assert.equal(radius.live_token_grants, 1, JSON.stringify(radius));
+    assert.equal(radius.resource_servers, 1);
+    assert.deepEqual(radius.by_resource_server, [{ resource_server: notes.resource, refresh_families: 0, live_token_grants: 1 }]);
     await ok(`/admin/v1/clients/${f.m2m[0]}`, { method: 'PATCH', json: { status: 'disabled', reason: 'rotated out' } });
     assert.equal(await active(t.machine), false, 'introspection, at once');
     const cc = await form('/token', { grant_type: 'client_credentials', resource: notes.resource }, { basic: f.m2m });
@@ -112,6 +117,9 @@ describe('revocation in one place', () => {
   });
 
   test('disabling an agent revokes what it obtained by token exchange', async () => {
+    const radius = await ok(`/admin/v1/clients/${f.agent[0]}/blast-radius`);
+    assert.equal(radius.live_token_grants, 1, `the user's token through it: ${JSON.stringify(radius)}`);
+    assert.equal(radius.distinct_users, 1);
     await ok(`/admin/v1/agents/${f.agent[0]}`, { method: 'PATCH', json: { status: 'disabled' } });
     assert.equal(await active(t.delegated), false);
     await until(t.delegated, 401);

@@ -129,16 +129,39 @@ pub fn lookup_stmt(claims: &AccessClaims, now: i64) -> Stmt {
 }
 
 /// What revoking a client or user affects, reported before revoking and audited with it.
+///
+/// Counts what mcpgate records: live refresh-token families, and issuance records
+/// ([`crate::store::issuances`]) for access tokens issued without one (client_credentials,
+/// token exchange) that may still be live. An issuance record covers up to an hour past the
+/// last token it saw, so these are upper bounds, never an undercount of what is recorded.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlastRadius {
     /// Live refresh-token families (each a standing authorization).
     pub active_refresh_families: i64,
-    /// Distinct users behind them.
+    /// (client, resource server, subject) combinations with access tokens issued outside a
+    /// refresh family that may still be live.
+    pub live_token_grants: i64,
+    /// Distinct users among the subjects cut.
     pub distinct_users: i64,
+    /// Distinct subjects cut (users, and agents or clients acting for themselves).
+    pub distinct_subjects: i64,
     /// Distinct resource servers they reach.
     pub resource_servers: i64,
+    /// Per resource server (by identifier), what is cut there.
+    pub by_resource_server: Vec<ServerRadius>,
     /// When a token was last issued through it (unix seconds), as far as mcpgate records it.
     pub last_token_issued: Option<i64>,
+}
+
+/// What a revocation cuts at one resource server.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerRadius {
+    /// The resource server's identifier (the token audience).
+    pub resource_server: String,
+    /// Live refresh-token families there.
+    pub refresh_families: i64,
+    /// Issuance records there that may still have live access tokens.
+    pub live_token_grants: i64,
 }
 
 /// Who is being revoked.
@@ -153,41 +176,95 @@ pub enum Principal<'a> {
 #[derive(Deserialize)]
 struct RadiusRow {
     families: i64,
+    grants: i64,
     users: i64,
+    subjects: i64,
     rs: i64,
     last: Option<i64>,
 }
 
-/// Computes the blast radius of revoking a principal.
+#[derive(Deserialize)]
+struct ServerRow {
+    resource_server: String,
+    refresh_families: i64,
+    live_token_grants: i64,
+}
+
+/// The union every radius query reads: live families and live issuance records of a client
+/// (`?3 = 'client'`: families issued to it, records of tokens through it) or of a user (`?3 =
+/// 'user'`: their families, records of tokens whose subject they are, once per token).
+macro_rules! cut {
+    () => {
+        "WITH cut AS ( \
+         SELECT user_id AS subject, resource_server_id AS rs, last_used_at AS t, 1 AS fam FROM refresh_families \
+           WHERE ?3 = 'client' AND client_id = ?1 AND revoked_at IS NULL AND expires_at > ?2 \
+         UNION ALL SELECT user_id, resource_server_id, last_used_at, 1 FROM refresh_families \
+           WHERE ?3 = 'user' AND user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2 \
+         UNION ALL SELECT subject, resource_server_id, last_issued_at, 0 FROM issuances \
+           WHERE ?3 = 'client' AND via = ?1 AND expires_at > ?2 \
+         UNION ALL SELECT subject, resource_server_id, last_issued_at, 0 FROM issuances \
+           WHERE ?3 = 'user' AND subject = ?1 AND actor = 0 AND expires_at > ?2) "
+    };
+}
+
+/// Computes the blast radius of revoking a principal (one round trip).
 pub async fn blast_radius<D: Database + ?Sized>(
     db: &D,
     p: Principal<'_>,
     now: i64,
 ) -> Result<BlastRadius, StoreError> {
-    let stmt = match p {
-        Principal::Client(id) => stmt!(
-            "SELECT count(*) AS families, count(DISTINCT user_id) AS users, count(DISTINCT resource_server_id) AS rs, \
-             max(coalesce(max(last_used_at), 0), coalesce((SELECT last_used_at FROM clients WHERE id = ?1), 0)) AS last \
-             FROM refresh_families WHERE client_id = ?1 AND revoked_at IS NULL AND expires_at > ?2",
-            id,
-            now
-        ),
-        Principal::User(id) => stmt!(
-            "SELECT count(*) AS families, count(DISTINCT user_id) AS users, count(DISTINCT resource_server_id) AS rs, \
-             max(last_used_at) AS last FROM refresh_families WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2",
-            id,
-            now
-        ),
+    let (id, kind) = match p {
+        Principal::Client(id) => (id, "client"),
+        Principal::User(id) => (id, "user"),
     };
-    let row: Option<RadiusRow> = crate::store::decode_first(db.query(stmt).await?)?;
-    Ok(row
+    let totals = stmt!(
+        concat!(
+            cut!(),
+            "SELECT coalesce(sum(fam), 0) AS families, count(*) - coalesce(sum(fam), 0) AS grants, \
+             count(DISTINCT CASE WHEN subject IN (SELECT id FROM users) THEN subject END) AS users, \
+             count(DISTINCT subject) AS subjects, count(DISTINCT rs) AS rs, \
+             max(coalesce(max(t), 0), coalesce((SELECT last_used_at FROM clients WHERE ?3 = 'client' AND id = ?1), 0)) AS last \
+             FROM cut"
+        ),
+        id,
+        now,
+        kind
+    );
+    let per_server = stmt!(
+        concat!(
+            cut!(),
+            "SELECT r.identifier AS resource_server, sum(c.fam) AS refresh_families, \
+             count(*) - sum(c.fam) AS live_token_grants \
+             FROM cut c JOIN resource_servers r ON r.id = c.rs GROUP BY r.identifier ORDER BY r.identifier"
+        ),
+        id,
+        now,
+        kind
+    );
+    let [totals, per_server] =
+        crate::store::Results::new(db.batch(vec![totals, per_server]).await?).take()?;
+    let row: Option<RadiusRow> = crate::store::decode_first(totals)?;
+    let servers: Vec<ServerRow> = decode(per_server)?;
+    let mut radius = row
         .map(|r| BlastRadius {
             active_refresh_families: r.families,
+            live_token_grants: r.grants,
             distinct_users: r.users,
+            distinct_subjects: r.subjects,
             resource_servers: r.rs,
+            by_resource_server: Vec::new(),
             last_token_issued: r.last.filter(|t| *t > 0),
         })
-        .unwrap_or_default())
+        .unwrap_or_default();
+    radius.by_resource_server = servers
+        .into_iter()
+        .map(|s| ServerRadius {
+            resource_server: s.resource_server,
+            refresh_families: s.refresh_families,
+            live_token_grants: s.live_token_grants,
+        })
+        .collect();
+    Ok(radius)
 }
 
 /// How long an entry covering a principal or an authorization must live: past the expiry of

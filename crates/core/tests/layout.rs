@@ -13,6 +13,7 @@ const OWNERS: &[(&str, &str)] = &[
     ("auth_codes", "store/codes.rs"),
     ("refresh_families", "store/families.rs"),
     ("refresh_tokens", "store/families.rs"),
+    ("issuances", "store/issuances.rs"),
     ("sessions", "store/sessions.rs"),
     ("login_failures", "store/login_attempts.rs"),
     ("rate_counters", "store/rate_counters.rs"),

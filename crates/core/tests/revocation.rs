@@ -11,6 +11,7 @@ mod common;
 
 use common::*;
 use http::Method;
+use mcpgate_core::testing::{block_on, TestRng};
 use mcpgate_guard::validator::{Validator, ValidatorConfig};
 use mcpgate_guard::TokenError;
 use serde_json::json;
@@ -162,6 +163,137 @@ fn disabling_an_agent_revokes_its_own_and_delegated_tokens() {
         cc.json()["error"],
         "invalid_client",
         "client_credentials refuses at once"
+    );
+}
+
+/// Issues a client_credentials token to the agent for itself.
+fn agent_cc(h: &Harness, f: &Fixture) -> String {
+    h.token(
+        &[("grant_type", "client_credentials"), ("resource", NOTES)],
+        Some((&f.agent, &f.agent_secret)),
+    )
+    .json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn the_blast_radius_of_an_agent_counts_the_client_credentials_token_it_just_got() {
+    let h = Harness::new();
+    let f = h.fixture();
+    let path = format!("/admin/v1/clients/{}/blast-radius", f.agent);
+    let before = h.ok(Method::GET, &path, None);
+    assert_eq!(before["live_token_grants"], 0);
+    assert_eq!(before["resource_servers"], 0);
+    let own = agent_cc(&h, &f);
+    let radius = h.ok(Method::GET, &path, None);
+    assert_eq!(radius["active_refresh_families"], 0, "no refresh family");
+    assert_eq!(radius["live_token_grants"], 1, "{radius}");
+    assert_eq!(radius["resource_servers"], 1);
+    assert_eq!(radius["distinct_subjects"], 1, "the agent itself");
+    assert_eq!(radius["distinct_users"], 0);
+    assert_eq!(
+        radius["by_resource_server"],
+        json!([{ "resource_server": NOTES, "refresh_families": 0, "live_token_grants": 1 }])
+    );
+    assert_eq!(radius["last_token_issued"], h.now.get());
+    // What the preview promised is what the disable cuts, and the audit keeps the numbers.
+    h.advance(1);
+    h.ok(
+        Method::PATCH,
+        &format!("/admin/v1/agents/{}", f.agent),
+        Some(json!({ "status": "disabled", "reason": "key leaked" })),
+    );
+    assert!(!active(&h, &f, &own));
+    let audit = h.ok(Method::GET, "/admin/v1/audit?limit=1", None);
+    assert_eq!(
+        audit["items"][0]["detail"]["blast_radius"]["live_token_grants"],
+        1
+    );
+}
+
+#[test]
+fn the_blast_radius_counts_exchanged_tokens_for_the_exchanging_client_and_for_their_subject() {
+    let h = Harness::new();
+    let f = h.fixture();
+    let t = tokens(&h, &f);
+    let agent = h.ok(
+        Method::GET,
+        &format!("/admin/v1/clients/{}/blast-radius", f.agent),
+        None,
+    );
+    assert_eq!(
+        agent["live_token_grants"], 1,
+        "alice's token, through the agent: {agent}"
+    );
+    assert_eq!(agent["distinct_users"], 1);
+    assert_eq!(agent["by_resource_server"][0]["resource_server"], NOTES);
+    let alice = h.ok(
+        Method::GET,
+        &format!("/admin/v1/users/{}/blast-radius", f.alice),
+        None,
+    );
+    assert_eq!(alice["live_token_grants"], 1, "{alice}");
+    assert_eq!(alice["active_refresh_families"], 2);
+    assert_eq!(alice["resource_servers"], 2);
+    assert_eq!(alice["distinct_users"], 1);
+    // A client in the exchanged token's act chain is cut with it, and its preview says so.
+    let app = h.ok(
+        Method::GET,
+        &format!("/admin/v1/clients/{}/blast-radius", f.public_app),
+        None,
+    );
+    assert_eq!(app["live_token_grants"], 1, "{app}");
+    h.advance(1);
+    h.ok(
+        Method::PATCH,
+        &format!("/admin/v1/users/{}", f.alice),
+        Some(json!({ "status": "disabled" })),
+    );
+    assert!(!active(&h, &f, &t.delegated));
+}
+
+#[test]
+fn the_blast_radius_forgets_tokens_once_they_can_no_longer_be_live() {
+    let h = Harness::new();
+    let f = h.fixture();
+    agent_cc(&h, &f);
+    let path = format!("/admin/v1/clients/{}/blast-radius", f.agent);
+    // Still counted while a token issued within the record's hour could be live.
+    h.advance(600 + 3599);
+    assert_eq!(h.ok(Method::GET, &path, None)["live_token_grants"], 1);
+    h.advance(2);
+    assert_eq!(h.ok(Method::GET, &path, None)["live_token_grants"], 0);
+    // The scheduled task removes the record.
+    block_on(h.service().scheduled(h.now.get(), &mut TestRng::new(5))).unwrap();
+    let left = h.store.db.inspect(mcpgate_core::stmt!(
+        "SELECT count(*) AS n FROM issuances WHERE via = ?1",
+        &f.agent
+    ));
+    assert_eq!(left[0]["n"], 0, "{left:?}");
+}
+
+#[test]
+fn tokens_issued_within_the_hour_a_record_covers_write_nothing() {
+    let h = Harness::new();
+    let f = h.fixture();
+    agent_cc(&h, &f);
+    let mark = h.store.db.log.borrow().len();
+    h.advance(1800);
+    agent_cc(&h, &f);
+    assert_eq!(h.store.db.writes_since(mark), Vec::<&str>::new());
+    // Past the hour, the next token outlives the record: one write moves it forward.
+    h.advance(1801);
+    agent_cc(&h, &f);
+    let writes = h.store.db.writes_since(mark);
+    assert_eq!(
+        writes
+            .iter()
+            .filter(|w| w.contains("INTO issuances"))
+            .count(),
+        1,
+        "{writes:#?}"
     );
 }
 

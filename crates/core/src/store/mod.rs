@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 
 pub mod codes;
 pub mod families;
+pub mod issuances;
 pub mod keys;
 pub mod login_attempts;
 pub mod prefetch;

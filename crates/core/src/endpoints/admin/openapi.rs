@@ -281,9 +281,14 @@ fn response_schemas() -> Value {
             json!({ "id": string, "created_at": int, "expires_at": int, "address": string, "user_agent": string })),
         "SessionPage": page("Session"),
         "BlastRadius": object(
-            &["active_refresh_families", "distinct_users", "resource_servers", "last_token_issued"],
+            &["active_refresh_families", "live_token_grants", "distinct_users", "distinct_subjects",
+              "resource_servers", "by_resource_server", "last_token_issued"],
             json!({
-                "active_refresh_families": int, "distinct_users": int, "resource_servers": int,
+                "active_refresh_families": int, "live_token_grants": int, "distinct_users": int,
+                "distinct_subjects": int, "resource_servers": int,
+                "by_resource_server": { "type": "array", "items": object(
+                    &["resource_server", "refresh_families", "live_token_grants"],
+                    json!({ "resource_server": string, "refresh_families": int, "live_token_grants": int })) },
                 "last_token_issued": nullable("integer")
             }),
         ),

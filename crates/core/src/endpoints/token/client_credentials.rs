@@ -3,7 +3,7 @@
 
 use rand_core::CryptoRngCore;
 
-use super::{require_grant, sign, touch};
+use super::{after_issue, require_grant, sign, Issued};
 use crate::crypto::Crypto;
 use crate::directory::clients::{Client, GRANT_CLIENT_CREDENTIALS};
 use crate::endpoints::target::Target;
@@ -29,7 +29,7 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
     svc: &Service<'_, S, C>,
     client: &Client,
     params: &Params,
-    t: Target,
+    (t, covered): (Target, Option<i64>),
     now: i64,
     rng: &mut dyn CryptoRngCore,
 ) -> Result<Response, Error> {
@@ -58,6 +58,13 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
         rng,
     )
     .await?;
-    touch(svc.store, client, now).await;
+    let issued = Issued {
+        vias: vec![&client.id],
+        rs_id: &t.rs.id,
+        subject: &client.id,
+        exp: m.exp,
+        covered,
+    };
+    after_issue(svc.store, client, issued, now).await;
     Ok(issue::response(&m, now, None, None))
 }

@@ -14,7 +14,7 @@
 use mcpgate_guard::Actor;
 use rand_core::CryptoRngCore;
 
-use super::{load_target, require_grant, sign, touch};
+use super::{after_issue, load_target, require_grant, sign, Issued};
 use crate::crypto::Crypto;
 use crate::directory::clients::{self, Client, GRANT_TOKEN_EXCHANGE};
 use crate::directory::permissions::{self, Principal};
@@ -107,7 +107,7 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
     if chain_depth + 1 > MAX_ACTOR_DEPTH {
         return Err(Error::InvalidRequest("delegation chain too long".into()));
     }
-    let t = load_target(svc.store, client, &resource).await?;
+    let (t, covered) = load_target(svc.store, client, &resource, &subject.claims.sub).await?;
     let subject_held = held_by_subject(svc.store, &subject.claims.sub, &resource).await?;
     let mut bound = scopes::and(&subject_held, &t.client_held);
     if resource == from {
@@ -124,6 +124,8 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
         "neither the subject nor this client holds the requested scopes there",
     )?;
     let claims = subject.claims;
+    // Every client a revocation of which will cut the new token: its client_id and its actors.
+    let actors: Vec<String> = claims.actors().map(|a| a.sub.clone()).collect();
     let act = Actor {
         sub: client.id.clone(),
         act: claims.act.map(Box::new),
@@ -149,7 +151,16 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
         rng,
     )
     .await?;
-    touch(svc.store, client, now).await;
+    let mut vias = vec![client.id.as_str()];
+    vias.extend(actors.iter().map(String::as_str));
+    let issued = Issued {
+        vias,
+        rs_id: &t.rs.id,
+        subject: &claims.sub,
+        exp: m.exp,
+        covered,
+    };
+    after_issue(svc.store, client, issued, now).await;
     Ok(issue::response(&m, now, None, Some(TOKEN_TYPE_ACCESS)))
 }
 

@@ -21,7 +21,7 @@ use crate::directory::permissions::{self, Principal};
 use crate::issue::{self, Mint, Minted};
 use crate::policy::scopes::{self, Scopes};
 use crate::service::Service;
-use crate::store::{decode_first, Results, Stmt, Store};
+use crate::store::{decode_first, issuances, Results, Stmt, Store};
 use crate::wire::form::Params;
 use crate::wire::{Error, Request, Response};
 
@@ -50,13 +50,16 @@ pub async fn handle<S: Store + ?Sized, C: Crypto>(
     if grant == GRANT_CLIENT_CREDENTIALS {
         if let Some(resource) = target::resource_param(&params)? {
             // The hot path: the client and everything about the target in one D1 batch.
-            let mut stmts = vec![crate::directory::clients::get_stmt(&presented.client_id)];
-            stmts.extend(target::stmts(&presented.client_id, &resource));
+            let id = &presented.client_id;
+            let mut stmts = vec![crate::directory::clients::get_stmt(id)];
+            stmts.extend(target::stmts(id, &resource));
+            stmts.push(issuances::get_stmt(id, &resource, id));
             let mut r = Results::new(svc.store.batch(stmts).await?);
             let client = client_auth::check(&presented, decode_first(r.next_rows()?)?)?;
             client_credentials::preconditions(&client)?;
             let t = target::from_rows(&client, &mut r)?;
-            return client_credentials::grant(svc, &client, &params, t, now, rng).await;
+            let covered = issuances::covered_until(r.next_rows()?)?;
+            return client_credentials::grant(svc, &client, &params, (t, covered), now, rng).await;
         }
     }
     let client = client_auth::check(
@@ -67,7 +70,7 @@ pub async fn handle<S: Store + ?Sized, C: Crypto>(
         GRANT_CLIENT_CREDENTIALS => {
             client_credentials::preconditions(&client)?;
             let resource = resolve_resource(svc.store, &client, &params).await?;
-            let t = load_target(svc.store, &client, &resource).await?;
+            let t = load_target(svc.store, &client, &resource, &client.id).await?;
             client_credentials::grant(svc, &client, &params, t, now, rng).await
         }
         GRANT_TOKEN_EXCHANGE => exchange::grant(svc, &client, &params, now, rng).await,
@@ -85,16 +88,19 @@ fn require_grant(client: &Client, grant: &str) -> Result<(), Error> {
     }
 }
 
-/// Loads the target for a client (one round trip).
+/// Loads the target for a client, and until when the issuance record of (client, target,
+/// `subject`) covers tokens (one round trip).
 async fn load_target<S: Store + ?Sized>(
     db: &S,
     client: &Client,
     identifier: &str,
-) -> Result<Target, Error> {
-    target::from_rows(
-        client,
-        &mut Results::new(db.batch(target::stmts(&client.id, identifier)).await?),
-    )
+    subject: &str,
+) -> Result<(Target, Option<i64>), Error> {
+    let mut stmts = target::stmts(&client.id, identifier);
+    stmts.push(issuances::get_stmt(&client.id, identifier, subject));
+    let mut r = Results::new(db.batch(stmts).await?);
+    let t = target::from_rows(client, &mut r)?;
+    Ok((t, issuances::covered_until(r.next_rows()?)?))
 }
 
 /// The resource a client_credentials request targets: the parameter, or the one resource
@@ -117,15 +123,39 @@ async fn resolve_resource<S: Store + ?Sized>(
     }
 }
 
-/// Marks the client as used, at most once an hour (for unused-registration cleanup). Best
-/// effort: the token is already issued (and a refresh already rotated), so a failure here must
-/// not turn the answer into an error the client would retry with a spent refresh token.
-async fn touch<S: Store + ?Sized>(db: &S, client: &Client, now: i64) {
+/// After a token without a refresh family is issued (client_credentials, exchange): records the
+/// issuance if the token outlives what its record covers, and marks the client as used (for
+/// unused-registration cleanup), each at most about once an hour, in one batch or none. Best
+/// effort: the token is already issued, so a failure here must not turn the answer into an
+/// error.
+async fn after_issue<S: Store + ?Sized>(db: &S, client: &Client, issued: Issued<'_>, now: i64) {
+    let mut stmts = Vec::new();
     if client.last_used_at.is_none_or(|t| now - t >= 3600) {
-        let _ = db
-            .query(crate::directory::clients::touch_stmt(&client.id, now))
-            .await;
+        stmts.push(crate::directory::clients::touch_stmt(&client.id, now));
     }
+    if issuances::needs_record(issued.covered, issued.exp) {
+        stmts.push(issuances::record_stmt(
+            &issued.vias,
+            issued.rs_id,
+            issued.subject,
+            now,
+            issued.exp,
+        ));
+    }
+    if !stmts.is_empty() {
+        let _ = db.batch(stmts).await;
+    }
+}
+
+/// A token just issued, for [`after_issue`].
+struct Issued<'a> {
+    /// The clients it went through: the one it was issued to, then its actors.
+    vias: Vec<&'a str>,
+    rs_id: &'a str,
+    subject: &'a str,
+    exp: i64,
+    /// Until when the issuance record already covers tokens.
+    covered: Option<i64>,
 }
 
 async fn sign<S: Store + ?Sized, C: Crypto>(
