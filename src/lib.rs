@@ -6,6 +6,7 @@
 
 mod crypto;
 mod http;
+mod hub;
 mod store;
 
 use mcpgate_core::wire::{Error, LogDetail};
@@ -36,7 +37,7 @@ fn key_cache() -> &'static KeyCache {
     KEY_CACHE.with(|k| *k)
 }
 
-fn store(env: &Env) -> Result<WorkerStore, Error> {
+pub(crate) fn store(env: &Env) -> Result<WorkerStore, Error> {
     let db = env
         .d1(DB_BINDING)
         .map_err(|e| Error::Misconfigured(format!("D1 binding {DB_BINDING}: {e}")))?;
@@ -50,10 +51,11 @@ fn store(env: &Env) -> Result<WorkerStore, Error> {
         db: D1Db::new(db),
         kv: KvRevocations::new(kv),
         outbound: crate::store::outbound::WorkerOutbound::new(cache),
+        hub: env.durable_object(crate::hub::HUB_BINDING).ok(),
     })
 }
 
-fn now_secs() -> i64 {
+pub(crate) fn now_secs() -> i64 {
     (Date::now().as_millis() / 1000) as i64
 }
 

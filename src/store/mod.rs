@@ -4,7 +4,7 @@ pub mod d1;
 pub mod kv;
 pub mod outbound;
 
-use mcpgate_core::revocation::{Entry, RevocationList};
+use mcpgate_core::revocation::{Head, RevocationList, Segment};
 use mcpgate_core::store::{Database, Row, Stmt, StoreError};
 
 /// The core's `Store`: D1 and KV together.
@@ -15,6 +15,8 @@ pub struct WorkerStore {
     pub kv: kv::KvRevocations,
     /// Outbound fetches and their cache.
     pub outbound: outbound::WorkerOutbound,
+    /// The revocation hub's namespace (absent if the binding is).
+    pub hub: Option<worker::ObjectNamespace>,
 }
 
 impl mcpgate_core::outbound::Outbound for WorkerStore {
@@ -53,13 +55,48 @@ impl Database for WorkerStore {
 }
 
 impl RevocationList for WorkerStore {
-    async fn put(&self, entry: &Entry, now: i64) -> Result<(), StoreError> {
-        self.kv.put(entry, now).await
+    async fn head(&self) -> Result<Option<Head>, StoreError> {
+        self.kv.head().await
     }
-    async fn list(&self, now: i64) -> Result<Vec<Entry>, StoreError> {
-        self.kv.list(now).await
+    async fn segment(&self, index: u64) -> Result<Option<Segment>, StoreError> {
+        self.kv.segment(index).await
     }
-    async fn high_water(&self) -> Result<i64, StoreError> {
-        self.kv.high_water().await
+    async fn put_segment(
+        &self,
+        seg: &Segment,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.kv.put_segment(seg, expires_at, now).await
+    }
+    async fn put_head(&self, head: &Head) -> Result<(), StoreError> {
+        self.kv.put_head(head).await
+    }
+    async fn publish_committed(&self, _now: i64) -> Result<(), StoreError> {
+        let backend = |e: worker::Error| StoreError::Backend(format!("revocation hub: {e}"));
+        let ns = self.hub.as_ref().ok_or_else(|| {
+            StoreError::Backend(format!(
+                "revocation hub: binding {} missing",
+                crate::hub::HUB_BINDING
+            ))
+        })?;
+        let stub = ns
+            .id_from_name(crate::hub::HUB_NAME)
+            .and_then(|id| id.get_stub())
+            .map_err(backend)?;
+        let req = worker::Request::new_with_init(
+            &format!("https://hub{}", crate::hub::PUBLISH_PATH),
+            worker::RequestInit::new().with_method(worker::Method::Post),
+        )
+        .map_err(backend)?;
+        let resp = stub.fetch_with_request(req).await.map_err(backend)?;
+        if resp.status_code() == 200 {
+            Ok(())
+        } else {
+            Err(StoreError::Backend(format!(
+                "revocation hub: status {}",
+                resp.status_code()
+            )))
+        }
     }
 }

@@ -144,17 +144,25 @@ describe('revocation in one place', () => {
     await until(cc.body.access_token, 200);
   });
 
-  test('the KV entries expire no earlier than the last token they affect', async () => {
+  test('the KV list is a head and segments, its entries outliving the last token they affect', async () => {
     const persist = process.env.MCPGATE_PERSIST;
-    const out = execFileSync(join(ROOT, 'node_modules/.bin/wrangler'), ['kv', 'key', 'list', '--binding', 'REVOCATIONS', '--local', '--persist-to', persist], {
+    const wrangler = (...args) => execFileSync(join(ROOT, 'node_modules/.bin/wrangler'), ['kv', 'key', ...args, '--binding', 'REVOCATIONS', '--local', '--persist-to', persist], {
       cwd: ROOT, env: { ...process.env, CI: '1', WRANGLER_SEND_METRICS: 'false' }, encoding: 'utf8',
     });
-    const keys = JSON.parse(out.slice(out.indexOf('[')));
+    const listed = wrangler('list');
+    const keys = JSON.parse(listed.slice(listed.indexOf('[')));
+    assert.ok(keys.every((k) => k.name === 'head' || /^seg:\d+$/.test(k.name)), JSON.stringify(keys.map((k) => k.name)));
+    const raw = wrangler('get', 'head');
+    const head = JSON.parse(raw.slice(raw.indexOf('{')));
+    assert.ok(head.seq > 0 && Array.isArray(head.open), raw);
     const exp = (token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url')).exp;
-    const entry = keys.find((k) => k.name === `client:${f.m2m[0]}`);
-    assert.ok(entry, JSON.stringify(keys.map((k) => k.name)));
-    assert.ok(entry.expiration >= exp(t.machine), `KV expiration ${entry.expiration} < token exp ${exp(t.machine)}`);
-    const sub = keys.find((k) => k.name === `sub:${f.user}`);
-    assert.ok(sub && sub.expiration >= exp(t.user));
+    const find = (kind, id) => head.open.find((e) => e.kind === kind && e.id === id);
+    const entry = find('client', f.m2m[0]);
+    assert.ok(entry, JSON.stringify(head.open.map((e) => `${e.kind}:${e.id}`)));
+    assert.ok(entry.expires_at >= exp(t.machine), `entry expires ${entry.expires_at} < token exp ${exp(t.machine)}`);
+    const sub = find('sub', f.user);
+    assert.ok(sub && sub.expires_at >= exp(t.user));
+    const seqs = head.open.map((e) => e.seq);
+    assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y), 'in log order');
   });
 });

@@ -1,8 +1,11 @@
 //! Revocation in one place.
 //!
 //! D1's `revocations` table is the source of truth mcpgate itself checks (immediately
-//! consistent). Every entry is mirrored to the KV revocation list, from which the signed
-//! revocation feed for offline validators is served. Entry kinds:
+//! consistent). Every change to it is numbered in D1's `revocation_log` in the transaction that
+//! makes it; the revocation hub ([`publish`], run by a Durable Object: one writer) copies the
+//! log to the KV revocation list as immutable segments of [`SEGMENT`] numbers plus a small
+//! [`Head`], from which the signed feed for offline validators is served page by page, and
+//! hands each change to the validators connected to it. Entry kinds:
 //! - `client`: every token with `iat <= revoked_at` whose `client_id` is the client or whose
 //!   `act` chain names it;
 //! - `sub`: every token with `iat <= revoked_at` whose subject is the user or agent;
@@ -28,16 +31,69 @@ pub const KV_MIN_TTL_SECS: i64 = 60;
 /// validators cannot disagree about them.
 pub use mcpgate_guard::revocation::{RevocationEntry as Entry, RevocationKind as Kind};
 
-/// The KV mirror of the revocation list (eventually consistent across locations).
+/// Numbers per KV segment: segment `k` holds the log entries numbered `k*SEGMENT + 1 ..=
+/// (k+1)*SEGMENT`; a feed page is at most one segment.
+pub const SEGMENT: u64 = 500;
+
+/// One log entry: an entry and its number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Logged {
+    /// Its number in the log (the feed cursor).
+    pub seq: u64,
+    /// The entry.
+    #[serde(flatten)]
+    pub entry: Entry,
+}
+
+/// A sealed segment: immutable once written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Segment {
+    /// Its index.
+    pub index: u64,
+    /// Its live entries when sealed, in log order.
+    pub entries: Vec<Logged>,
+}
+
+/// The head of the KV revocation list, and the hub's whole state: small (the open segment and
+/// one pair per live sealed segment), rewritten on every publish.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Head {
+    /// The newest number published.
+    pub seq: u64,
+    /// Segments below this index are sealed; the open one's entries are `open`.
+    pub sealed: u64,
+    /// Sealed segments that still hold a live entry: (index, latest `expires_at`), ascending.
+    pub live: Vec<(u64, i64)>,
+    /// The open segment's live entries.
+    pub open: Vec<Logged>,
+}
+
+impl Head {
+    /// The first segment a full snapshot reads at `now`: the oldest sealed one with an entry
+    /// still live, or the open one.
+    pub fn first(&self, now: i64) -> u64 {
+        self.live
+            .iter()
+            .find(|(_, exp)| *exp > now)
+            .map_or(self.sealed, |(k, _)| *k)
+    }
+}
+
+/// The KV revocation list: segments and head, written only by the hub.
 #[allow(async_fn_in_trait)]
 pub trait RevocationList {
-    /// Stores an entry until `entry.expires_at` (at least [`KV_MIN_TTL_SECS`] from `now`).
-    async fn put(&self, entry: &Entry, now: i64) -> Result<(), StoreError>;
-    /// Every live entry.
-    async fn list(&self, now: i64) -> Result<Vec<Entry>, StoreError>;
-    /// The feed cursor: the highest `revoked_at` ever stored. Never decreases, so validators'
-    /// cursors stay valid when entries expire.
-    async fn high_water(&self) -> Result<i64, StoreError>;
+    /// The head (`None` before the first publish).
+    async fn head(&self) -> Result<Option<Head>, StoreError>;
+    /// A sealed segment (`None` if not visible here, e.g. not yet propagated).
+    async fn segment(&self, index: u64) -> Result<Option<Segment>, StoreError>;
+    /// Writes a sealed segment, kept until `expires_at` (at least [`KV_MIN_TTL_SECS`]).
+    async fn put_segment(&self, seg: &Segment, expires_at: i64, now: i64)
+        -> Result<(), StoreError>;
+    /// Writes the head.
+    async fn put_head(&self, head: &Head) -> Result<(), StoreError>;
+    /// Asks the hub to publish what D1 has committed (on Workers, the revocation hub Durable
+    /// Object; natively, [`publish`] at once). Returns when it is published.
+    async fn publish_committed(&self, now: i64) -> Result<(), StoreError>;
 }
 
 /// The upsert statement for D1: a later `revoked_at` and a later `expires_at` win.
@@ -86,7 +142,19 @@ pub fn prune_stmt(now: i64, limit: i64) -> Stmt {
     )
 }
 
-/// Records entries in D1 (in `extra`'s transaction, if given) and mirrors them to KV.
+/// Removes log entries past their expiry, at most `limit`: nothing needs publishing once no
+/// token it matches can be valid.
+pub fn prune_log_stmt(now: i64, limit: i64) -> Stmt {
+    stmt!(
+        "DELETE FROM revocation_log WHERE seq IN (SELECT seq FROM revocation_log WHERE expires_at < ?1 LIMIT ?2) RETURNING 1 AS n",
+        now,
+        limit
+    )
+}
+
+/// Records entries in D1 (in `extra`'s transaction, if given; the log numbers them there),
+/// then has the hub publish them. If publishing fails the caller gets the error and the
+/// scheduled task publishes again: the log loses nothing.
 pub async fn record<D: Database + RevocationList + ?Sized>(
     store: &D,
     entries: &[Entry],
@@ -98,10 +166,7 @@ pub async fn record<D: Database + RevocationList + ?Sized>(
     if !stmts.is_empty() {
         store.batch(stmts).await?;
     }
-    for e in entries {
-        store.put(e, now).await?;
-    }
-    Ok(())
+    store.publish_committed(now).await
 }
 
 #[derive(Deserialize)]
@@ -333,58 +398,128 @@ pub async fn revoke_family<S: Database + RevocationList + ?Sized>(
     record(store, &[e], stmts, now).await
 }
 
-/// Seconds of recent revocations the scheduled task copies from D1 to KV again: twice the
-/// hourly cron period, so every entry gets at least one more chance.
-pub const REMIRROR_WINDOW_SECS: i64 = 2 * 3600;
+/// Log entries read per round trip when publishing.
+const LOG_PAGE: i64 = 1000;
 
 #[derive(Deserialize)]
-struct EntryRow {
+struct LogRow {
+    seq: i64,
     kind: String,
     id: String,
     revoked_at: i64,
     expires_at: i64,
 }
 
-/// Copies recent D1 revocations to KV again (the scheduled task). [`record`] writes D1 first
-/// (immediately effective at mcpgate) and KV second; if the KV write fails the caller gets an
-/// error, and this repairs the mirror for offline validators within the cron period. Returns
-/// how many entries were copied.
-pub async fn remirror<S: Database + RevocationList + ?Sized>(
+fn kind_of(name: &str) -> Option<Kind> {
+    match name {
+        "client" => Some(Kind::Client),
+        "sub" => Some(Kind::Sub),
+        "jti" => Some(Kind::Jti),
+        "family" => Some(Kind::Family),
+        _ => None,
+    }
+}
+
+/// The hub's step: reads the log after `head.seq` from D1, seals every segment it completes
+/// into KV, rewrites the head (in KV and in `head`), and returns the entries it published, in
+/// order (for the validators connected to the hub). Idempotent: run twice, it writes the same
+/// segments. Must not run concurrently with itself on the same head (the hub serialises it).
+pub async fn publish<S: Database + RevocationList + ?Sized>(
     store: &S,
+    head: &mut Head,
     now: i64,
-) -> Result<usize, StoreError> {
-    let rows: Vec<EntryRow> = decode(
-        store
-            .query(stmt!(
-                "SELECT kind, id, revoked_at, expires_at FROM revocations WHERE revoked_at > ?1 AND expires_at > ?2",
-                now - REMIRROR_WINDOW_SECS,
-                now
-            ))
-            .await?,
-    )?;
-    let mut n = 0;
-    for r in rows {
-        let kind = match r.kind.as_str() {
-            "client" => Kind::Client,
-            "sub" => Kind::Sub,
-            "jti" => Kind::Jti,
-            "family" => Kind::Family,
-            _ => continue,
-        };
-        store
-            .put(
-                &Entry {
+) -> Result<Vec<Logged>, StoreError> {
+    let mut fresh = Vec::new();
+    loop {
+        let rows: Vec<LogRow> = decode(
+            store
+                .query(stmt!(
+                    "SELECT seq, kind, id, revoked_at, expires_at FROM revocation_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                    i64::try_from(head.seq).unwrap_or(i64::MAX),
+                    LOG_PAGE
+                ))
+                .await?,
+        )?;
+        let n = rows.len();
+        for r in rows {
+            let Ok(seq) = u64::try_from(r.seq) else {
+                continue;
+            };
+            let Some(kind) = kind_of(&r.kind) else {
+                continue;
+            };
+            while seq > (head.sealed + 1) * SEGMENT {
+                seal(store, head, now).await?;
+            }
+            let logged = Logged {
+                seq,
+                entry: Entry {
                     kind,
                     id: r.id,
                     revoked_at: r.revoked_at,
                     expires_at: r.expires_at,
                 },
-                now,
-            )
-            .await?;
-        n += 1;
+            };
+            head.seq = seq;
+            head.open.push(logged.clone());
+            fresh.push(logged);
+        }
+        if i64::try_from(n).unwrap_or(i64::MAX) < LOG_PAGE {
+            break;
+        }
     }
-    Ok(n)
+    if head.seq >= (head.sealed + 1) * SEGMENT {
+        seal(store, head, now).await?;
+    }
+    head.open.retain(|l| l.entry.expires_at > now);
+    head.live.retain(|(_, exp)| *exp > now);
+    store.put_head(head).await?;
+    Ok(fresh)
+}
+
+/// Seals the open segment: writes its live entries to KV (nothing if none is live) and opens
+/// the next.
+async fn seal<S: RevocationList + ?Sized>(
+    store: &S,
+    head: &mut Head,
+    now: i64,
+) -> Result<(), StoreError> {
+    let end = (head.sealed + 1) * SEGMENT;
+    let (entries, rest): (Vec<Logged>, Vec<Logged>) = std::mem::take(&mut head.open)
+        .into_iter()
+        .filter(|l| l.entry.expires_at > now)
+        .partition(|l| l.seq <= end);
+    head.open = rest;
+    if let Some(expires_at) = entries.iter().map(|l| l.entry.expires_at).max() {
+        let seg = Segment {
+            index: head.sealed,
+            entries,
+        };
+        store.put_segment(&seg, expires_at, now).await?;
+        head.live.push((head.sealed, expires_at));
+    }
+    head.sealed += 1;
+    Ok(())
+}
+
+/// Every live entry the KV list holds (the head's and the live segments'): what a validator
+/// that read the full snapshot enforces.
+pub async fn snapshot<S: RevocationList + ?Sized>(
+    store: &S,
+    now: i64,
+) -> Result<Vec<Entry>, StoreError> {
+    let Some(head) = store.head().await? else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for (k, _) in &head.live {
+        if let Some(seg) = store.segment(*k).await? {
+            out.extend(seg.entries.into_iter().map(|l| l.entry));
+        }
+    }
+    out.extend(head.open.into_iter().map(|l| l.entry));
+    out.retain(|e| e.expires_at > now);
+    Ok(out)
 }
 
 /// True if any looked-up row revokes a token issued at `iat`.
@@ -395,44 +530,55 @@ pub fn revokes(rows: Vec<crate::store::Row>, iat: i64) -> Result<bool, StoreErro
     }))
 }
 
-/// Revocations for an in-memory test store: a map with the KV TTL floor.
+/// The KV revocation list for an in-memory test store.
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory {
     use std::cell::RefCell;
+    use std::collections::HashMap;
 
-    use super::{Entry, RevocationList, KV_MIN_TTL_SECS};
+    use super::{Head, Segment, KV_MIN_TTL_SECS};
     use crate::store::StoreError;
 
-    /// KV stand-in. Like KV, entries vanish at their expiration, which is never sooner than
-    /// [`KV_MIN_TTL_SECS`] after the write.
+    /// KV stand-in. Like KV, a segment vanishes at its expiration, never sooner than
+    /// [`KV_MIN_TTL_SECS`] after the write; the head never expires.
     #[derive(Debug, Default)]
     pub struct MemoryKv {
-        entries: RefCell<Vec<(Entry, i64)>>,
-        high: std::cell::Cell<i64>,
+        /// Segments by index: (segment, expires at).
+        pub segments: RefCell<HashMap<u64, (Segment, i64)>>,
+        /// The head.
+        pub head: RefCell<Option<Head>>,
+        /// The hub's own copy of its state (the Durable Object's storage).
+        pub hub: RefCell<Head>,
+        /// Reads made (head and segments), for cost assertions.
+        pub reads: std::cell::Cell<u64>,
     }
 
-    impl RevocationList for MemoryKv {
-        async fn put(&self, entry: &Entry, now: i64) -> Result<(), StoreError> {
-            let expiry = entry.expires_at.max(now + KV_MIN_TTL_SECS);
-            let mut all = self.entries.borrow_mut();
-            all.retain(|(e, _)| !(e.kind == entry.kind && e.id == entry.id));
-            all.push((entry.clone(), expiry));
-            self.high.set(self.high.get().max(entry.revoked_at));
+    impl MemoryKv {
+        /// The head.
+        pub fn head(&self) -> Option<Head> {
+            self.reads.set(self.reads.get() + 1);
+            self.head.borrow().clone()
+        }
+        /// A segment (expired ones too: readers filter entries by expiry).
+        pub fn segment(&self, index: u64) -> Option<Segment> {
+            self.reads.set(self.reads.get() + 1);
+            self.segments.borrow().get(&index).map(|(s, _)| s.clone())
+        }
+        /// Writes a segment.
+        pub fn put_segment(&self, seg: &Segment, expires_at: i64, now: i64) {
+            let exp = expires_at.max(now + KV_MIN_TTL_SECS);
+            self.segments
+                .borrow_mut()
+                .insert(seg.index, (seg.clone(), exp));
+        }
+        /// Writes the head, unless it would move it backwards (interleaved test flows; the
+        /// Durable Object serialises its publishes).
+        pub fn put_head(&self, head: &Head) -> Result<(), StoreError> {
+            let mut cur = self.head.borrow_mut();
+            if cur.as_ref().is_none_or(|c| c.seq <= head.seq) {
+                *cur = Some(head.clone());
+            }
             Ok(())
-        }
-
-        async fn list(&self, now: i64) -> Result<Vec<Entry>, StoreError> {
-            Ok(self
-                .entries
-                .borrow()
-                .iter()
-                .filter(|(_, exp)| *exp > now)
-                .map(|(e, _)| e.clone())
-                .collect())
-        }
-
-        async fn high_water(&self) -> Result<i64, StoreError> {
-            Ok(self.high.get())
         }
     }
 }

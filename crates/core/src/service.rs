@@ -357,8 +357,9 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
         let unused =
             register::delete_unused(self.store, self.config.registration.unused_days, now).await?;
         report.push(format!("deleted {unused} never-used registrations"));
-        let mirrored = crate::revocation::remirror(self.store, now).await?;
-        report.push(format!("re-mirrored {mirrored} recent revocations to KV"));
+        // Publishes whatever a revocation committed but failed to publish (the log keeps it).
+        self.store.publish_committed(now).await?;
+        report.push("published the revocation log".to_owned());
         let pruned = self.prune(now).await?;
         report.push(format!("pruned {pruned} expired rows"));
         Ok(report.join("; "))
@@ -375,6 +376,7 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
             let mut stmts = vec![
                 crate::store::codes::prune_stmt(now - 86_400, PRUNE_BATCH),
                 crate::revocation::prune_stmt(now, PRUNE_BATCH),
+                crate::revocation::prune_log_stmt(now, PRUNE_BATCH),
                 crate::store::rate_counters::prune_stmt(now - 86_400, PRUNE_BATCH),
                 crate::store::login_attempts::prune_stmt(now - 86_400, PRUNE_BATCH),
                 crate::store::sessions::prune_stmt(now, PRUNE_BATCH),

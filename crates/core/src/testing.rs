@@ -158,6 +158,8 @@ pub struct TestStore {
     pub fetches: std::cell::Cell<u32>,
     /// The cache: key -> (value, expires at).
     pub cache: std::cell::RefCell<std::collections::HashMap<String, (String, i64)>>,
+    /// Every entry the hub published, in order (what connected validators were sent).
+    pub pushed: std::cell::RefCell<Vec<crate::revocation::Logged>>,
     /// Fault injection: calls to D1 or KV (query, batch, put) left before one fails.
     fault_in: std::cell::Cell<Option<u64>>,
     /// Number of D1 and KV writes-or-reads counted for fault injection.
@@ -277,21 +279,40 @@ impl crate::store::Database for TestStore {
 }
 
 impl crate::revocation::RevocationList for TestStore {
-    async fn put(
+    async fn head(&self) -> Result<Option<crate::revocation::Head>, crate::store::StoreError> {
+        Ok(self.kv.head())
+    }
+    async fn segment(
         &self,
-        entry: &crate::revocation::Entry,
+        index: u64,
+    ) -> Result<Option<crate::revocation::Segment>, crate::store::StoreError> {
+        Ok(self.kv.segment(index))
+    }
+    async fn put_segment(
+        &self,
+        seg: &crate::revocation::Segment,
+        expires_at: i64,
         now: i64,
     ) -> Result<(), crate::store::StoreError> {
         self.maybe_fail()?;
-        self.kv.put(entry, now).await
+        self.kv.put_segment(seg, expires_at, now);
+        Ok(())
     }
-    async fn list(
+    async fn put_head(
         &self,
-        now: i64,
-    ) -> Result<Vec<crate::revocation::Entry>, crate::store::StoreError> {
-        self.kv.list(now).await
+        head: &crate::revocation::Head,
+    ) -> Result<(), crate::store::StoreError> {
+        self.maybe_fail()?;
+        self.kv.put_head(head)
     }
-    async fn high_water(&self) -> Result<i64, crate::store::StoreError> {
-        self.kv.high_water().await
+    async fn publish_committed(&self, now: i64) -> Result<(), crate::store::StoreError> {
+        let mut head = self.kv.hub.borrow().clone();
+        let fresh = crate::revocation::publish(self, &mut head, now).await?;
+        let mut hub = self.kv.hub.borrow_mut();
+        if hub.seq <= head.seq {
+            *hub = head;
+        }
+        self.pushed.borrow_mut().extend(fresh);
+        Ok(())
     }
 }

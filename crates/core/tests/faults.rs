@@ -147,11 +147,8 @@ fn disabling_a_client_revokes_and_audits_together_or_not_at_all() {
             if disabled == 1 {
                 // Whatever happened to the KV mirror, the scheduled task repairs it.
                 block_on(h.service().scheduled(h.now.get(), &mut *h.rng.borrow_mut())).unwrap();
-                let kv = block_on(mcpgate_core::revocation::RevocationList::list(
-                    &h.store,
-                    h.now.get(),
-                ))
-                .unwrap();
+                let kv =
+                    block_on(mcpgate_core::revocation::snapshot(&h.store, h.now.get())).unwrap();
                 assert!(
                     kv.iter()
                         .any(|e| e.id == f.conf_app

@@ -18,6 +18,7 @@ const OWNERS: &[(&str, &str)] = &[
     ("login_failures", "store/login_attempts.rs"),
     ("rate_counters", "store/rate_counters.rs"),
     ("revocations", "revocation.rs"),
+    ("revocation_log", "revocation.rs"),
     ("grants", "grants.rs"),
     ("audit_log", "directory/audit.rs"),
     ("clients", "directory/clients.rs"),

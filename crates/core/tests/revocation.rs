@@ -388,10 +388,7 @@ fn the_feed_is_signed_cacheable_conditional_and_incremental() {
         first.header("content-type"),
         Some("application/revocations+jwt")
     );
-    assert!(first
-        .header("cache-control")
-        .unwrap()
-        .contains("max-age=15"));
+    assert!(first.header("cache-control").unwrap().contains("max-age=5"));
     let etag = first.header("etag").unwrap().to_owned();
     let again = h.request(
         Method::GET,
@@ -433,7 +430,11 @@ fn the_feed_is_signed_cacheable_conditional_and_incremental() {
         .unwrap()
     };
     assert_eq!(payload["full"], false);
-    assert_eq!(payload["since"], cursor);
+    let since = payload["since"].as_u64().unwrap();
+    assert!(
+        since <= cursor && since % mcpgate_core::revocation::SEGMENT == 0,
+        "snapped to the segment boundary at or before the cursor: {since} {cursor}"
+    );
     let kinds: Vec<&str> = payload["entries"]
         .as_array()
         .unwrap()
@@ -467,11 +468,8 @@ fn entries_expire_after_the_last_token_they_could_affect() {
         Some(json!({ "status": "disabled" })),
     );
     let live = |h: &Harness| {
-        mcpgate_core::testing::block_on(mcpgate_core::revocation::RevocationList::list(
-            &h.store,
-            h.now.get(),
-        ))
-        .unwrap()
+        mcpgate_core::testing::block_on(mcpgate_core::revocation::snapshot(&h.store, h.now.get()))
+            .unwrap()
     };
     let entry = live(&h).into_iter().find(|e| e.id == f.conf_app).unwrap();
     assert!(entry.expires_at >= exp, "outlives the token");
@@ -493,4 +491,137 @@ fn entries_expire_after_the_last_token_they_could_affect() {
         v.revocation_cursor().unwrap() > 0,
         "the cursor never goes back"
     );
+}
+
+/// `n` single-token revocations, committed and published one transaction at a time.
+fn revoke_jtis(h: &Harness, n: usize, ttl: i64) {
+    use mcpgate_core::revocation::{record, Entry, Kind};
+    let now = h.now.get();
+    let entries: Vec<Entry> = (0..n)
+        .map(|i| Entry {
+            kind: Kind::Jti,
+            id: format!("jti-{now}-{i}"),
+            revoked_at: now,
+            expires_at: now + ttl,
+        })
+        .collect();
+    for chunk in entries.chunks(100) {
+        block_on(record(&h.store, chunk, vec![], now)).unwrap();
+    }
+}
+
+fn feed_payload(r: &Resp) -> serde_json::Value {
+    use base64::Engine as _;
+    let p = std::str::from_utf8(&r.body)
+        .unwrap()
+        .split('.')
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(p)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_feed_request_reads_the_head_and_at_most_one_segment_however_many_revocations_live() {
+    use mcpgate_core::revocation::SEGMENT;
+    let h = Harness::new();
+    h.fixture();
+    revoke_jtis(&h, 1_200, 3_600);
+    let head = h.store.kv.head().unwrap();
+    assert_eq!(head.sealed, 2, "1,200 numbers: two sealed segments");
+    assert_eq!(head.open.len(), 200);
+    let reads = |path: &str| {
+        let before = h.store.kv.reads.get();
+        let r = h.get(path);
+        assert_eq!(r.status, 200);
+        (h.store.kv.reads.get() - before, feed_payload(&r))
+    };
+    // Up to date: the head alone, and only the open segment's entries.
+    let (n, latest) = reads(&format!("/revocations?since={}", head.seq));
+    assert_eq!(n, 1);
+    assert_eq!(latest["entries"].as_array().unwrap().len(), 200);
+    assert_eq!(latest["more"], false);
+    // Behind by a segment: the head and that segment, one page of at most SEGMENT entries.
+    let (n, page) = reads(&format!("/revocations?since={}", SEGMENT + 7));
+    assert_eq!(n, 2);
+    assert_eq!(page["since"], SEGMENT);
+    assert_eq!(page["seq"], 2 * SEGMENT);
+    assert_eq!(page["more"], true);
+    assert_eq!(page["entries"].as_array().unwrap().len() as u64, SEGMENT);
+    // Every cursor within a segment gets the same page: one cache entry, one ETag.
+    let etag = |path: &str| h.get(path).header("etag").unwrap().to_owned();
+    assert_eq!(
+        etag(&format!("/revocations?since={}", SEGMENT + 1)),
+        etag(&format!("/revocations?since={}", 2 * SEGMENT - 1))
+    );
+}
+
+#[test]
+fn a_validator_following_the_snapshot_pages_enforces_every_live_revocation() {
+    use mcpgate_core::revocation::SEGMENT;
+    let h = Harness::new();
+    h.fixture();
+    revoke_jtis(&h, 1_100, 60); // these expire before the validator reads them
+    h.advance(1);
+    revoke_jtis(&h, 1_300, 3_600);
+    h.advance(120);
+    let v = Validator::new(ValidatorConfig::new(h.config.issuer.clone(), NOTES));
+    v.apply_jwks_json(&h.get("/.well-known/jwks.json").body)
+        .unwrap();
+    let mut path = "/revocations".to_owned();
+    let mut pages = Vec::new();
+    loop {
+        let r = h.get(&path);
+        let p = feed_payload(&r);
+        let out = v
+            .apply_revocation_feed(std::str::from_utf8(&r.body).unwrap(), h.now.get())
+            .unwrap();
+        pages.push(p["entries"].as_array().unwrap().len());
+        if !out.more {
+            break;
+        }
+        path = format!("/revocations?since={}", out.seq);
+    }
+    // The expired segments are skipped: the snapshot starts at the first live one.
+    let first = 1_100 / SEGMENT;
+    assert_eq!(
+        pages.len() as u64,
+        (2_400 / SEGMENT) - first + 1,
+        "{pages:?}"
+    );
+    assert_eq!(pages.iter().sum::<usize>(), 1_300);
+    assert_eq!(v.revocation_entries(), 1_300);
+}
+
+#[test]
+fn the_hub_publishes_each_committed_revocation_once_in_log_order() {
+    let h = Harness::new();
+    let f = h.fixture();
+    let t = tokens(&h, &f);
+    h.advance(1);
+    h.ok(
+        Method::PATCH,
+        &format!("/admin/v1/agents/{}", f.agent),
+        Some(json!({ "status": "disabled" })),
+    );
+    h.ok(
+        Method::PATCH,
+        &format!("/admin/v1/users/{}", f.alice),
+        Some(json!({ "status": "disabled" })),
+    );
+    let pushed = h.store.pushed.borrow().clone();
+    let seqs: Vec<u64> = pushed.iter().map(|l| l.seq).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    assert_eq!(seqs.first(), Some(&1));
+    let ids: Vec<&str> = pushed.iter().map(|l| l.entry.id.as_str()).collect();
+    assert!(ids.contains(&f.agent.as_str()) && ids.contains(&f.alice.as_str()));
+    // Publishing again (the scheduled task) sends nothing twice.
+    block_on(h.service().scheduled(h.now.get(), &mut TestRng::new(5))).unwrap();
+    assert_eq!(h.store.pushed.borrow().len(), pushed.len());
+    drop(t);
 }

@@ -1938,7 +1938,7 @@ mod introspection_and_revocation {
         );
         assert_eq!(r.status, 200);
         assert_eq!(introspect(&h, &f, at)["active"], false);
-        let kv = mcpgate_core::testing::block_on(mcpgate_core::revocation::RevocationList::list(
+        let kv = mcpgate_core::testing::block_on(mcpgate_core::revocation::snapshot(
             &h.store,
             h.now.get(),
         ))

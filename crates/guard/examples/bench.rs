@@ -112,6 +112,7 @@ fn main() {
         seq: 1,
         full: true,
         since: 0,
+        more: false,
         entries: (0..1000)
             .map(|i| RevocationEntry {
                 kind: [

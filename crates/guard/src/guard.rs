@@ -35,8 +35,13 @@ use crate::sync::lock;
 use crate::token::{TokenError, VerifiedToken};
 use crate::validator::{Validator, ValidatorConfig};
 
-/// Default interval between revocation-feed polls, seconds.
-pub const DEFAULT_REVOCATION_POLL_SECS: i64 = 30;
+/// Default interval between revocation-feed polls, seconds: with mcpgate's feed max-age (5 s)
+/// a revocation reaches a polling validator within 15 s, plus KV's propagation in production.
+pub const DEFAULT_REVOCATION_POLL_SECS: i64 = 10;
+
+/// Feed pages followed in one poll (each at most one segment of the server's list): a snapshot
+/// or catch-up longer than this continues at the next poll.
+pub const MAX_FEED_PAGES_PER_POLL: u32 = 1000;
 
 /// Path of the JWKS under the issuer identifier, as mcpgate publishes it.
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
@@ -61,7 +66,7 @@ pub struct GuardConfig {
 
 impl GuardConfig {
     /// Defaults for `issuer` and this resource's `audience`: JWKS at
-    /// `{issuer}/.well-known/jwks.json`, feed at `{issuer}/revocations` polled every 30 s, and
+    /// `{issuer}/.well-known/jwks.json`, feed at `{issuer}/revocations` polled every 10 s, and
     /// [`ValidatorConfig::new`] / [`JwksPolicy::default`] for the rest.
     pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Self {
         let validator = ValidatorConfig::new(issuer, audience);
@@ -366,18 +371,28 @@ impl<F: Fetch> Guard<F> {
                 let flight = self.feed.take_off();
                 self.feed_next_at
                     .store(now.saturating_add(self.poll_secs), Ordering::Release);
-                let mut result = match self.validator.revocation_cursor() {
-                    Some(seq) => {
-                        let sep = if base.contains('?') { '&' } else { '?' };
-                        self.fetch_feed(&format!("{base}{sep}since={seq}"), now)
-                            .await
+                // A page that says `more` is followed at once (a snapshot or a long catch-up is
+                // paged by the server), up to a bound per poll.
+                let mut pages = 0;
+                let result = loop {
+                    let mut step = match self.validator.revocation_cursor() {
+                        Some(seq) => {
+                            let sep = if base.contains('?') { '&' } else { '?' };
+                            self.fetch_feed(&format!("{base}{sep}since={seq}"), now)
+                                .await
+                        }
+                        None => self.fetch_feed(base, now).await,
+                    };
+                    if matches!(step, Err(RefreshError::CursorMismatch { .. })) {
+                        // The server lost our cursor: start over from the full state.
+                        step = self.fetch_feed(base, now).await;
                     }
-                    None => self.fetch_feed(base, now).await,
+                    pages += 1;
+                    match step {
+                        Ok((_, true)) if pages < MAX_FEED_PAGES_PER_POLL => continue,
+                        other => break other.map(|(etag, _)| etag),
+                    }
                 };
-                if matches!(result, Err(RefreshError::CursorMismatch { .. })) {
-                    // The server lost our cursor: start over from the full state.
-                    result = self.fetch_feed(base, now).await;
-                }
                 self.feed.with(|l| match result {
                     Ok(Some(etag)) => {
                         l.state.etag = Some(etag);
@@ -391,12 +406,13 @@ impl<F: Fetch> Guard<F> {
         }
     }
 
-    /// One feed request and its application. Returns the `(url, etag)` to revalidate with.
+    /// One feed request and its application. Returns the `(url, etag)` to revalidate with, and
+    /// whether the server has the next page ready.
     async fn fetch_feed(
         &self,
         url: &str,
         now: i64,
-    ) -> Result<Option<(String, String)>, RefreshError> {
+    ) -> Result<(Option<(String, String)>, bool), RefreshError> {
         let if_none_match = self.feed.with(|l| {
             l.state
                 .etag
@@ -410,23 +426,21 @@ impl<F: Fetch> Guard<F> {
         match response.status {
             304 if if_none_match.is_some() => {
                 self.validator.mark_revocations_fresh(now);
-                Ok(keep(response.etag.or(if_none_match)))
+                Ok((keep(response.etag.or(if_none_match)), false))
             }
             200 => {
                 let body =
                     std::str::from_utf8(&response.body).map_err(|_| RefreshError::Malformed)?;
-                match self.validator.apply_revocation_feed_async(body, now).await {
+                let outcome = match self.validator.apply_revocation_feed_async(body, now).await {
                     Err(RefreshError::UnknownKeyId) => {
                         self.refresh_jwks(now, Trigger::UnknownKid).await;
                         self.validator
                             .apply_revocation_feed_async(body, now)
-                            .await?;
+                            .await?
                     }
-                    other => {
-                        other?;
-                    }
-                }
-                Ok(keep(response.etag))
+                    other => other?,
+                };
+                Ok((keep(response.etag), outcome.more))
             }
             status => Err(RefreshError::HttpStatus(status)),
         }

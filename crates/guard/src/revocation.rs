@@ -41,11 +41,15 @@
 //! | `iat` | when the feed was produced (Unix seconds) |
 //! | `seq` | cursor (u64) of the newest change included; increases with every change |
 //! | `full` | `true`: `entries` is the complete current state; `false`: only changes |
-//! | `since` | for `full: false`, the cursor the changes start after (echoes `?since=`); `0` for full |
+//! | `since` | for `full: false`, the cursor the changes start after (at or before `?since=`); `0` for full |
+//! | `more` | optional, default `false`: this is one page and the next is ready; ask `?since=<seq>` at once |
 //! | `entries` | [`RevocationEntry`] objects; `kind` is `"client"`, `"sub"`, `"jti"` or `"family"` |
 //!
 //! A server may answer `?since=` with a full feed (e.g. when the cursor is too old to serve
-//! changes from); the client then replaces its state. Unknown members are ignored; an unknown
+//! changes from); the client then replaces its state. A server may page its answer: a full
+//! feed with `more: true` is the first page of the state (the client replaces its state with
+//! it), and the following pages are incremental feeds asked for with `?since=<seq>` until one
+//! says `more: false`. Unknown members are ignored; an unknown
 //! `kind` makes the whole feed invalid (so a new kind can never be silently skipped).
 //!
 //! ## Semantics
@@ -92,7 +96,7 @@
 //! A `304` response, or a `200` that verifies, counts as a fresh state at the time it was
 //! received. The client polls at its own interval
 //! ([`GuardConfig::revocation_poll_secs`](crate::guard::GuardConfig::revocation_poll_secs),
-//! default 30 s); the response's `max-age` is for intermediaries and is not consulted.
+//! default 10 s); the response's `max-age` is for intermediaries and is not consulted.
 
 use std::collections::HashMap;
 
@@ -130,6 +134,9 @@ pub struct RevocationFeed {
     /// For an incremental feed, the cursor the changes start after; 0 for a full feed.
     #[serde(default)]
     pub since: u64,
+    /// True if this is one page and the next follows at once (ask `?since=<seq>`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub more: bool,
     /// The revocations.
     pub entries: Vec<RevocationEntry>,
 }
@@ -205,6 +212,8 @@ pub struct FeedOutcome {
     pub changed: bool,
     /// Whether the feed was a full one.
     pub full: bool,
+    /// Whether the server has the next page ready (ask again at once, from `seq`).
+    pub more: bool,
 }
 
 /// The revocations a validator currently enforces.
@@ -343,6 +352,7 @@ impl RevocationState {
                 seq: feed.seq,
                 changed,
                 full: true,
+                more: feed.more,
             });
         }
         let current = self.seq.ok_or(RefreshError::CursorMismatch {
@@ -362,6 +372,7 @@ impl RevocationState {
             seq: feed.seq,
             changed,
             full: false,
+            more: feed.more,
         })
     }
 
@@ -417,6 +428,12 @@ mod tests {
         let feed: RevocationFeed = serde_json::from_value(json.clone()).unwrap();
         assert_eq!(feed.entries[1].kind, RevocationKind::Sub);
         assert_eq!(serde_json::to_value(&feed).unwrap(), json);
+        assert!(!feed.more, "absent means the last page");
+        let mut paged = json;
+        paged["more"] = serde_json::json!(true);
+        let feed: RevocationFeed = serde_json::from_value(paged.clone()).unwrap();
+        assert!(feed.more);
+        assert_eq!(serde_json::to_value(&feed).unwrap(), paged);
     }
 
     #[test]
@@ -435,6 +452,7 @@ mod tests {
             seq: 1,
             full: true,
             since: 0,
+            more: false,
             entries: vec![
                 entry(RevocationKind::Client, "c", 10, 100),
                 entry(RevocationKind::Client, "c", 20, 90),

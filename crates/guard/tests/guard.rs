@@ -57,7 +57,7 @@ mod guard_setup {
             c.revocations_url.as_deref(),
             Some("https://auth.example.com/tenant/revocations")
         );
-        assert_eq!(c.revocation_poll_secs, 30);
+        assert_eq!(c.revocation_poll_secs, 10);
     }
 
     #[test]
@@ -308,6 +308,42 @@ mod revocation_polling {
             (format!("{FEED_URL}?since=2"), Some("\"d3\"".into()))
         );
         assert_eq!(g.status().revocations_fresh_at, Some(T0 + 15));
+    }
+
+    #[test]
+    fn a_paged_snapshot_is_followed_page_by_page_within_one_poll() {
+        let k = Key::new(1);
+        let fetch = FakeFetch::new();
+        fetch.jwks(&[&k], Some("public, max-age=600"));
+        let mut first = full_feed(500, vec![entry(Jti, "a", T0, T0 + 3600)]);
+        first.more = true;
+        fetch.feed(FEED_URL, &sign_feed(&k, &first), None);
+        let mut second = delta_feed(500, 1000, vec![entry(Jti, "b", T0, T0 + 3600)]);
+        second.more = true;
+        fetch.feed(
+            &format!("{FEED_URL}?since=500"),
+            &sign_feed(&k, &second),
+            None,
+        );
+        let last = delta_feed(1000, 1003, vec![entry(Jti, "c", T0, T0 + 3600)]);
+        fetch.feed(
+            &format!("{FEED_URL}?since=1000"),
+            &sign_feed(&k, &last),
+            None,
+        );
+        let g = Guard::new(config(), fetch);
+        block_on(g.validate(&token(&k), T0)).unwrap();
+        assert_eq!(g.fetcher().feed_calls(), 3, "every page, at once");
+        assert_eq!(g.status().revocation_cursor, Some(1003));
+        assert_eq!(g.validator().revocation_entries(), 3);
+        // The next poll asks from the last page's cursor only.
+        g.fetcher().feed(
+            &format!("{FEED_URL}?since=1003"),
+            &sign_feed(&k, &delta_feed(1000, 1003, vec![])),
+            None,
+        );
+        block_on(g.validate(&token(&k), T0 + 5)).unwrap();
+        assert_eq!(g.fetcher().feed_calls(), 4);
     }
 
     #[test]

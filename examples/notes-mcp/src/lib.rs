@@ -59,12 +59,12 @@ pub struct Config {
 }
 
 impl Config {
-    /// A configuration with the default 30 s revocation poll interval.
+    /// A configuration with the guard's default revocation poll interval (10 s).
     pub fn new(issuer: impl Into<String>, resource: impl Into<String>) -> Self {
         Config {
             issuer: issuer.into(),
             resource: resource.into(),
-            revocation_poll_secs: 30,
+            revocation_poll_secs: mcpgate_guard::guard::DEFAULT_REVOCATION_POLL_SECS.unsigned_abs(),
         }
     }
 }

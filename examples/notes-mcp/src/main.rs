@@ -23,7 +23,7 @@ struct Args {
     listen: SocketAddr,
 
     /// Seconds between polls of mcpgate's revocation feed.
-    #[arg(long, env = "NOTES_REVOCATION_POLL_SECS", default_value_t = 30,
+    #[arg(long, env = "NOTES_REVOCATION_POLL_SECS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     revocation_poll_secs: u64,
 }

@@ -1,19 +1,26 @@
 //! The revocation feed for offline validators (contract: `mcpgate_guard::revocation`).
 //!
-//! `GET /revocations` serves the KV revocation list as a JWS signed with the token-signing key
-//! (`typ: revocations+jwt`), verifiable with the JWKS. `?since=<seq>` serves only entries
-//! revoked after the cursor, minus [`KV_PROPAGATION_SECS`] of overlap: KV is eventually
-//! consistent, so an entry written elsewhere can appear here late with an older `revoked_at`;
-//! re-sending recent entries is harmless (clients merge them). `since` is rounded down to a
-//! [`SINCE_STEP_SECS`] boundary so callers cannot multiply distinct answers. Responses carry a
-//! content `ETag` (a conditional request is answered 304 without signing) and a short public
-//! max-age. The payload is the contract's own type, `mcpgate_guard::revocation::RevocationFeed`.
+//! `GET /revocations` serves the KV revocation list ([`crate::revocation`]: immutable
+//! segments of [`SEGMENT`] log numbers plus a head) as a JWS signed with the token-signing key
+//! (`typ: revocations+jwt`), verifiable with the JWKS, one page at a time:
+//! - without `since`, the full snapshot's first page (`full: true`): the oldest segment that
+//!   still holds a live entry;
+//! - `?since=<seq>`: the changes after the cursor, starting at the segment boundary at or
+//!   before it (so every cursor within a segment gets the same, cacheable page);
+//! - each page is at most one segment, and says `more: true` when the next page follows at
+//!   once (`?since=<seq>` of this page).
+//!
+//! A request reads the head and at most one segment: its cost follows what changed since the
+//! cursor, whatever the number of live revocations. Responses carry a content `ETag` (a
+//! conditional request is answered 304 without signing) and a short public max-age. The payload
+//! is the contract's own type, `mcpgate_guard::revocation::RevocationFeed`.
 
 use http::{header, HeaderValue, StatusCode};
 use mcpgate_guard::revocation::{RevocationFeed, REVOCATIONS_PATH, REVOCATIONS_TYP};
 use rand_core::CryptoRngCore;
 
 use crate::crypto::Crypto;
+use crate::revocation::{Entry, Head, SEGMENT};
 use crate::service::Service;
 use crate::store::Store;
 use crate::wire::{Error, Request, Response};
@@ -21,14 +28,7 @@ use crate::wire::{Error, Request, Response};
 /// Path of the feed below the issuer (the contract's).
 pub const PATH: &str = REVOCATIONS_PATH;
 /// Seconds validators and the edge may cache a feed response.
-pub const FEED_MAX_AGE: u32 = 15;
-/// How late a KV write may become visible at another location (seconds, Cloudflare's stated
-/// upper bound for KV propagation).
-pub const KV_PROPAGATION_SECS: i64 = 60;
-/// `since` is rounded down to a multiple of this (seconds): however a caller varies it, the
-/// answers fall on few distinct, cacheable cursors (validators accept a feed that starts at or
-/// before their cursor).
-pub const SINCE_STEP_SECS: u64 = 60;
+pub const FEED_MAX_AGE: u32 = 5;
 
 /// `GET /revocations[?since=<seq>]`. No other parameter is accepted, so a request cannot be
 /// varied to dodge caches.
@@ -51,27 +51,35 @@ pub async fn get<S: Store + ?Sized, C: Crypto>(
                 Error::InvalidRequest("since must be a non-negative integer".into())
             })?),
         };
-    let high = u64::try_from(svc.store.high_water().await?).unwrap_or(0);
-    let mut entries = svc.store.list(now).await?;
-    // A cursor ahead of ours means the client saw a different history: give it the full state.
-    let since = since
-        .filter(|s| *s <= high)
-        .map(|s| s - s % SINCE_STEP_SECS);
-    if let Some(s) = since {
-        let from = i64::try_from(s).unwrap_or(i64::MAX) - KV_PROPAGATION_SECS;
-        entries.retain(|e| e.revoked_at > from);
-    }
-    entries.sort_by(|a, b| {
-        (a.revoked_at, a.kind.as_str(), &a.id).cmp(&(b.revoked_at, b.kind.as_str(), &b.id))
-    });
-    let seq = entries
-        .iter()
-        .filter_map(|e| u64::try_from(e.revoked_at).ok())
-        .max()
-        .unwrap_or(0)
-        .max(high);
+    let head = svc.store.head().await?.unwrap_or_default();
+    let page = page_for(&head, since, now);
+    let mut entries: Vec<Entry> = if page.segment < head.sealed {
+        if head.live.iter().any(|(k, _)| *k == page.segment) {
+            svc.store
+                .segment(page.segment)
+                .await?
+                // Written before the head that names it, but KV may show them out of order at
+                // another location for a while: the validator keeps its state and retries.
+                .ok_or_else(|| {
+                    Error::Store(crate::store::StoreError::Backend(format!(
+                        "revocation segment {} not visible here yet",
+                        page.segment
+                    )))
+                })?
+                .entries
+                .into_iter()
+                .map(|l| l.entry)
+                .collect()
+        } else {
+            Vec::new()
+        }
+    } else {
+        head.open.iter().map(|l| l.entry.clone()).collect()
+    };
+    entries.retain(|e| e.expires_at > now);
+    let (full, since, seq, more) = (page.full, page.since, page.seq, page.more);
     let digest = crate::secret::sha256_b64(
-        serde_json::to_string(&(since, seq, &entries))
+        serde_json::to_string(&(full, since, seq, more, &entries))
             .unwrap_or_default()
             .as_bytes(),
     );
@@ -94,8 +102,9 @@ pub async fn get<S: Store + ?Sized, C: Crypto>(
             iss: svc.config.issuer.clone(),
             iat: now,
             seq,
-            full: since.is_none(),
-            since: since.unwrap_or(0),
+            full,
+            since,
+            more,
             entries,
         };
         let jws = crate::jwt::sign_compact(svc.crypto, &key, REVOCATIONS_TYP, &feed)
@@ -116,4 +125,49 @@ pub async fn get<S: Store + ?Sized, C: Crypto>(
         h.insert(header::CACHE_CONTROL, v);
     }
     Ok(resp)
+}
+
+/// Which page answers a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// The segment it serves (`head.sealed` or more: the open one, from the head).
+    pub segment: u64,
+    /// A full snapshot's first page.
+    pub full: bool,
+    /// The cursor the page starts after (0 for a full page).
+    pub since: u64,
+    /// The cursor after it.
+    pub seq: u64,
+    /// Whether the next page follows at once.
+    pub more: bool,
+}
+
+/// The page for a cursor. A cursor ahead of the head (another history, or a clock-based
+/// cursor of the old feed) gets the full snapshot; one in a segment with nothing live left
+/// starts at the first live one (the segments between hold nothing to send).
+pub fn page_for(head: &Head, since: Option<u64>, now: i64) -> Page {
+    let (full, from) = match since.filter(|s| *s <= head.seq) {
+        None => (true, None),
+        Some(s) => (false, Some(s / SEGMENT)),
+    };
+    let segment = from.unwrap_or(0).max(head.first(now));
+    let since = from.map_or(0, |k| k * SEGMENT);
+    if segment < head.sealed {
+        let seq = (segment + 1) * SEGMENT;
+        Page {
+            segment,
+            full,
+            since,
+            seq,
+            more: seq < head.seq,
+        }
+    } else {
+        Page {
+            segment: head.sealed,
+            full,
+            since,
+            seq: head.seq,
+            more: false,
+        }
+    }
 }

@@ -97,15 +97,26 @@ impl<S: Database + ?Sized> Database for Prefetched<'_, S> {
 impl<S: crate::revocation::RevocationList + ?Sized> crate::revocation::RevocationList
     for Prefetched<'_, S>
 {
-    async fn put(&self, entry: &crate::revocation::Entry, now: i64) -> Result<(), StoreError> {
+    async fn head(&self) -> Result<Option<crate::revocation::Head>, StoreError> {
+        self.inner.head().await
+    }
+    async fn segment(&self, index: u64) -> Result<Option<crate::revocation::Segment>, StoreError> {
+        self.inner.segment(index).await
+    }
+    async fn put_segment(
+        &self,
+        seg: &crate::revocation::Segment,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.inner.put_segment(seg, expires_at, now).await
+    }
+    async fn put_head(&self, head: &crate::revocation::Head) -> Result<(), StoreError> {
+        self.inner.put_head(head).await
+    }
+    async fn publish_committed(&self, now: i64) -> Result<(), StoreError> {
         self.forget();
-        self.inner.put(entry, now).await
-    }
-    async fn list(&self, now: i64) -> Result<Vec<crate::revocation::Entry>, StoreError> {
-        self.inner.list(now).await
-    }
-    async fn high_water(&self) -> Result<i64, StoreError> {
-        self.inner.high_water().await
+        self.inner.publish_committed(now).await
     }
 }
 

@@ -750,12 +750,20 @@ pub fn validator(h: &Harness) -> mcpgate_guard::validator::Validator {
     v
 }
 
-/// The validator applies the current revocation feed.
+/// The validator applies the current revocation feed, following its pages.
 pub fn poll(h: &Harness, v: &mcpgate_guard::validator::Validator) {
-    let feed = h.get("/revocations");
-    assert_eq!(feed.status, 200);
-    v.apply_revocation_feed(std::str::from_utf8(&feed.body).unwrap(), h.now.get())
-        .unwrap();
+    let mut path = "/revocations".to_owned();
+    loop {
+        let feed = h.get(&path);
+        assert_eq!(feed.status, 200);
+        let out = v
+            .apply_revocation_feed(std::str::from_utf8(&feed.body).unwrap(), h.now.get())
+            .unwrap();
+        if !out.more {
+            break;
+        }
+        path = format!("/revocations?since={}", out.seq);
+    }
 }
 
 /// The `access_token` of a successful token response (panics with the error otherwise).

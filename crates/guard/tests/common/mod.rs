@@ -121,6 +121,7 @@ pub fn full_feed(seq: u64, entries: Vec<RevocationEntry>) -> RevocationFeed {
         seq,
         full: true,
         since: 0,
+        more: false,
         entries,
     }
 }
@@ -132,6 +133,7 @@ pub fn delta_feed(since: u64, seq: u64, entries: Vec<RevocationEntry>) -> Revoca
         seq,
         full: false,
         since,
+        more: false,
         entries,
     }
 }

@@ -142,6 +142,7 @@ async fn revocations(State(s): State<Arc<IssuerState>>) -> Response {
         seq: entries.len() as u64,
         full: true,
         since: 0,
+        more: false,
         entries,
     };
     let header = json!({"alg": "ES256", "typ": "revocations+jwt", "kid": s.kid});
