@@ -99,6 +99,15 @@ async fn read_body(req: &web_sys::Request, declared: Option<u64>) -> Result<Vec<
 }
 
 /// The `/path?query` part of an absolute URL (fragment dropped).
+/// The path of a request URL (no query).
+pub fn path(url: &str) -> String {
+    let pq = path_and_query(url);
+    match pq.split_once('?') {
+        Some((p, _)) => p.to_owned(),
+        None => pq,
+    }
+}
+
 fn path_and_query(url: &str) -> String {
     let no_fragment = url.split('#').next().unwrap_or_default();
     let after_scheme = no_fragment
@@ -169,8 +178,8 @@ pub fn fixed(
         _ => return None,
     };
     let url = req.url();
-    let path_and_query = path_and_query(&url);
-    let path = path_and_query.split('?').next().unwrap_or_default();
+    let path = path(&url);
+    let path = path.as_str();
     KEPT.with(|kept| {
         let mut kept = kept.borrow_mut();
         let known = kept

@@ -4,10 +4,10 @@
 //! and the bindings, converts the request, calls `Service::handle`, logs internal detail the
 //! core attached, and converts the response back.
 
-mod crypto;
+pub(crate) mod crypto;
 mod http;
 mod hub;
-mod store;
+pub(crate) mod store;
 
 use mcpgate_core::wire::{Error, LogDetail};
 use mcpgate_core::{Config, Service};
@@ -33,7 +33,7 @@ thread_local! {
     static KEY_CACHE: &'static KeyCache = Box::leak(Box::new(KeyCache::new()));
 }
 
-fn key_cache() -> &'static KeyCache {
+pub(crate) fn key_cache() -> &'static KeyCache {
     KEY_CACHE.with(|k| *k)
 }
 
@@ -62,9 +62,9 @@ pub(crate) fn now_secs() -> i64 {
 /// What the Worker reads from its vars and secrets: fixed for the life of an isolate (changing
 /// a var or a secret deploys a new version, which runs in new isolates), so read once per
 /// isolate rather than once per request.
-struct Settings {
+pub(crate) struct Settings {
     config: Result<Config, String>,
-    crypto: crypto::PlatformCrypto,
+    pub(crate) crypto: crypto::PlatformCrypto,
     /// `MCPGATE_BENCH_HEADERS`: `make bench` reads how many D1 round trips a request made.
     bench_headers: bool,
 }
@@ -73,7 +73,7 @@ thread_local! {
     static SETTINGS: std::cell::OnceCell<&'static Settings> = const { std::cell::OnceCell::new() };
 }
 
-fn settings(env: &Env) -> &'static Settings {
+pub(crate) fn settings(env: &Env) -> &'static Settings {
     SETTINGS.with(|cell| {
         *cell.get_or_init(|| {
             let var = |name: &str| env.var(name).ok().map(|v| v.to_string());
@@ -92,7 +92,7 @@ fn settings(env: &Env) -> &'static Settings {
     })
 }
 
-fn config(settings: &Settings) -> Result<&Config, Error> {
+pub(crate) fn config(settings: &Settings) -> Result<&Config, Error> {
     settings
         .config
         .as_ref()
@@ -136,11 +136,67 @@ async fn fetch(
             return fixed.map_err(worker::Error::from);
         }
     }
+    if req
+        .url()
+        .ends_with(mcpgate_core::endpoints::feed::SUBSCRIBE_PATH)
+        || req.url().contains(&format!(
+            "{}?",
+            mcpgate_core::endpoints::feed::SUBSCRIBE_PATH
+        ))
+    {
+        return subscribe(req, &env).await;
+    }
     let resp = respond(req, &env).await;
     if let Some(LogDetail(detail)) = resp.extensions().get::<LogDetail>() {
         console_error!("{} {}", resp.status().as_u16(), detail);
     }
     http::from_core(resp).map_err(worker::Error::from)
+}
+
+/// `GET /revocations/subscribe`: the push channel. The Worker authenticates the subscriber
+/// ([`mcpgate_core::endpoints::feed::authorize_subscriber`]) and hands the upgrade to the
+/// revocation hub, whose socket it returns.
+async fn subscribe(req: web_sys::Request, env: &Env) -> Result<web_sys::Response, worker::Error> {
+    let answer = |e: Error| http::from_core(e.into_response()).map_err(worker::Error::from);
+    let upgrade = req
+        .headers()
+        .get("upgrade")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let settings = settings(env);
+    let config = match config(settings) {
+        Ok(c) => c,
+        Err(e) => return answer(e),
+    };
+    if req.method() != "GET" || !upgrade.eq_ignore_ascii_case("websocket") {
+        return answer(Error::InvalidRequest(
+            "the push channel is a WebSocket: GET with Upgrade: websocket".into(),
+        ));
+    }
+    let store = match store(env) {
+        Ok(s) => s,
+        Err(e) => return answer(e),
+    };
+    let core = match http::to_core(req).await {
+        Ok(r) => r,
+        Err(e) => return answer(e),
+    };
+    let svc = Service::new(config, &store, &settings.crypto, key_cache());
+    let client = match mcpgate_core::endpoints::feed::authorize_subscriber(&svc, &core).await {
+        Ok(c) => c,
+        Err(e) => return answer(e),
+    };
+    let ns = env.durable_object(hub::HUB_BINDING)?;
+    let stub = ns.id_from_name(hub::HUB_NAME)?.get_stub()?;
+    let headers = worker::Headers::new();
+    headers.set("upgrade", "websocket")?;
+    headers.set(hub::SUBSCRIBER_HEADER, &client)?;
+    let forwarded = worker::Request::new_with_init(
+        &format!("https://hub{}", hub::SUBSCRIBE_PATH),
+        worker::RequestInit::new().with_headers(headers),
+    )?;
+    Ok(stub.fetch_with_request(forwarded).await?.into())
 }
 
 #[event(scheduled)]

@@ -625,3 +625,47 @@ fn the_hub_publishes_each_committed_revocation_once_in_log_order() {
     assert_eq!(h.store.pushed.borrow().len(), pushed.len());
     drop(t);
 }
+
+#[test]
+fn pushed_events_are_signed_feed_pages_chained_by_cursor_that_a_validator_applies_in_turn() {
+    use mcpgate_core::endpoints::feed::push_events;
+    let h = Harness::new();
+    let f = h.fixture();
+    let t = tokens(&h, &f);
+    let v = validator(&h);
+    let late = validator(&h);
+    let before = v.revocation_cursor().unwrap();
+    let mark = h.store.pushed.borrow().len();
+    h.advance(1);
+    revoke_jtis(&h, 1_150, 3_600);
+    h.ok(
+        Method::PATCH,
+        &format!("/admin/v1/clients/{}", f.conf_app),
+        Some(json!({ "status": "disabled" })),
+    );
+    let fresh: Vec<_> = h.store.pushed.borrow()[mark..].to_vec();
+    let events = block_on(push_events(
+        &h.service(),
+        before,
+        &fresh,
+        h.now.get(),
+        &mut TestRng::new(9),
+    ))
+    .unwrap();
+    assert_eq!(events.len(), 3, "at most one segment's worth per event");
+    for e in &events {
+        let out = v.apply_revocation_feed(e, h.now.get()).unwrap();
+        assert!(!out.full);
+    }
+    assert_eq!(v.revocation_cursor(), fresh.last().map(|l| l.seq));
+    assert_eq!(
+        v.validate(&t.machine, h.now.get()).unwrap_err(),
+        TokenError::Revoked
+    );
+    // Out of order, an event does not fit the cursor and is refused (the subscriber then reads
+    // the feed); a forged one is refused whatever it says.
+    assert!(late.apply_revocation_feed(&events[1], h.now.get()).is_err());
+    let forged = events[0].replacen('.', ".e30", 1);
+    assert!(late.apply_revocation_feed(&forged, h.now.get()).is_err());
+    assert_eq!(late.revocation_cursor(), Some(before));
+}

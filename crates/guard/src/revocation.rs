@@ -111,6 +111,10 @@ pub const REVOCATIONS_TYP: &str = "revocations+jwt";
 /// Path of the feed under the issuer identifier.
 pub const REVOCATIONS_PATH: &str = "/revocations";
 
+/// Path of the push channel under the issuer identifier: a WebSocket whose text messages are
+/// feed documents (see the module documentation).
+pub const REVOCATIONS_SUBSCRIBE_PATH: &str = "/revocations/subscribe";
+
 /// Default for the oldest feed a validator applies: a feed produced more than this many
 /// seconds before it is applied is refused (the server signs a fresh one at least every
 /// `max-age`, 15 s; this leaves room for caches and slow polls).

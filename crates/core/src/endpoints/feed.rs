@@ -97,19 +97,14 @@ pub async fn get<S: Store + ?Sized, C: Crypto>(
         *r.status_mut() = StatusCode::NOT_MODIFIED;
         r
     } else {
-        let key = svc.key_cache.get(svc.store, svc.kek, rng, now).await?;
-        let feed = RevocationFeed {
-            iss: svc.config.issuer.clone(),
-            iat: now,
-            seq,
+        let page = Signed {
             full,
             since,
+            seq,
             more,
             entries,
         };
-        let jws = crate::jwt::sign_compact(svc.crypto, &key, REVOCATIONS_TYP, &feed)
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))?;
+        let jws = sign(svc, page, now, rng).await?;
         let mut r = Response::new(jws.into_bytes());
         r.headers_mut().insert(
             header::CONTENT_TYPE,
@@ -170,4 +165,131 @@ pub fn page_for(head: &Head, since: Option<u64>, now: i64) -> Page {
             more: false,
         }
     }
+}
+
+/// What a signed feed document says, before the issuer and time are added.
+pub struct Signed {
+    /// A full snapshot's first page.
+    pub full: bool,
+    /// The cursor the entries start after.
+    pub since: u64,
+    /// The cursor after them.
+    pub seq: u64,
+    /// Whether the next page follows at once.
+    pub more: bool,
+    /// The entries.
+    pub entries: Vec<Entry>,
+}
+
+/// Signs a feed document (a page, or a pushed event) with the token-signing key.
+pub async fn sign<S: Store + ?Sized, C: Crypto>(
+    svc: &Service<'_, S, C>,
+    doc: Signed,
+    now: i64,
+    rng: &mut dyn CryptoRngCore,
+) -> Result<String, Error> {
+    let key = svc.key_cache.get(svc.store, svc.kek, rng, now).await?;
+    let feed = RevocationFeed {
+        iss: svc.config.issuer.clone(),
+        iat: now,
+        seq: doc.seq,
+        full: doc.full,
+        since: doc.since,
+        more: doc.more,
+        entries: doc.entries,
+    };
+    crate::jwt::sign_compact(svc.crypto, &key, REVOCATIONS_TYP, &feed)
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))
+}
+
+/// The push channel's events for what one publish brought (`fresh`, in log order, after
+/// cursor `before`): signed incremental feed documents of at most [`SEGMENT`] entries each,
+/// chained (each one's `since` is the previous one's `seq`), so a subscriber applies them like
+/// feed pages and detects a gap as a `since` beyond its cursor.
+pub async fn push_events<S: Store + ?Sized, C: Crypto>(
+    svc: &Service<'_, S, C>,
+    before: u64,
+    fresh: &[crate::revocation::Logged],
+    now: i64,
+    rng: &mut dyn CryptoRngCore,
+) -> Result<Vec<String>, Error> {
+    let mut out = Vec::new();
+    let mut since = before;
+    let chunk = usize::try_from(SEGMENT).unwrap_or(usize::MAX);
+    for part in fresh.chunks(chunk) {
+        let seq = part.last().map_or(since, |l| l.seq);
+        let doc = Signed {
+            full: false,
+            since,
+            seq,
+            more: false,
+            entries: part
+                .iter()
+                .filter(|l| l.entry.expires_at > now)
+                .map(|l| l.entry.clone())
+                .collect(),
+        };
+        out.push(sign(svc, doc, now, rng).await?);
+        since = seq;
+    }
+    Ok(out)
+}
+
+/// The event a subscriber gets on connecting: the open segment's live entries, from its start
+/// (a subscriber whose cursor is older sees a gap and reads the feed's pages instead).
+pub async fn catch_up_event<S: Store + ?Sized, C: Crypto>(
+    svc: &Service<'_, S, C>,
+    head: &Head,
+    now: i64,
+    rng: &mut dyn CryptoRngCore,
+) -> Result<String, Error> {
+    let doc = Signed {
+        full: false,
+        since: head.sealed * SEGMENT,
+        seq: head.seq,
+        more: false,
+        entries: head
+            .open
+            .iter()
+            .filter(|l| l.entry.expires_at > now)
+            .map(|l| l.entry.clone())
+            .collect(),
+    };
+    sign(svc, doc, now, rng).await
+}
+
+/// Path of the push channel below the issuer (a WebSocket).
+pub const SUBSCRIBE_PATH: &str = mcpgate_guard::revocation::REVOCATIONS_SUBSCRIBE_PATH;
+
+/// Who may open the push channel: a confidential client authenticating with HTTP Basic whom an
+/// admin allowed to introspect the tokens of at least one resource server (the right a
+/// validator of that server holds). Anyone else is refused before the hub is involved, so the
+/// hub's fan-out serves only known validators. Returns the client's id.
+pub async fn authorize_subscriber<S: Store + ?Sized, C: Crypto>(
+    svc: &Service<'_, S, C>,
+    req: &Request,
+) -> Result<String, Error> {
+    let params = crate::endpoints::admin::query(req);
+    if params.iter().any(|(k, _)| k != "since") || params.len() > 1 {
+        return Err(Error::InvalidRequest(
+            "the only parameter is since, at most once".into(),
+        ));
+    }
+    let presented = crate::endpoints::client_auth::presented(req, &Default::default())?;
+    if presented.method != crate::directory::clients::AuthMethod::ClientSecretBasic {
+        return Err(Error::InvalidClient { basic: true });
+    }
+    let client = crate::endpoints::client_auth::check(
+        &presented,
+        crate::directory::clients::get_row(svc.store, &presented.client_id).await?,
+    )?;
+    let rights = crate::directory::clients::introspection_rights(svc.store, &client.id).await?;
+    if rights.is_empty() {
+        return Err(Error::UnauthorizedClient(
+            "no administrator has allowed this client to introspect tokens of any resource server"
+                .into(),
+        ));
+    }
+    Ok(client.id)
 }
