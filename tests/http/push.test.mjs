@@ -1,14 +1,16 @@
 // The revocation push channel, over HTTP against wrangler dev (the hub Durable Object runs
 // locally): only authenticated validators may subscribe; a connected subscriber gets every
 // revocation as a signed feed document chained by cursor, within the push bound; a dropped
-// subscriber catches up on reconnect without missing an entry; the per-client cap holds. The
-// subscriber is Node's own WebSocket client, the signatures are checked with jose.
+// subscriber catches up on reconnect without missing an entry; the per-client cap holds (Node's
+// own WebSocket client, signatures checked with jose). And the example MCP server, subscribed
+// through mcpgate-guard's push feature while polling only hourly, rejects a revoked client's
+// token within seconds: only the push can have told it.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import * as jose from 'jose';
 import { BASE, admin, form } from './lib/client.mjs';
-import { startNotesMcp } from './lib/mcp.mjs';
+import { startNotesMcp, mcpStatus, untilStatus } from './lib/mcp.mjs';
 
 const uniq = `${process.pid}-${Date.now()}`;
 const RS = `http://127.0.0.1:9/push-${uniq}/mcp`;
@@ -142,6 +144,25 @@ describe('the revocation push channel', () => {
     const feed = JSON.parse(new TextDecoder().decode(payload));
     assert.equal(feed.seq, catchUp.seq);
     await again.close();
+  });
+
+  test('a subscribed guard that polls hourly rejects a revoked client\'s token within seconds', async () => {
+    const validator = await ok('/admin/v1/agents', { method: 'POST', json: { name: 'Notes validator', owner: 'ops' } });
+    notes = await startNotesMcp(BASE, { pollSecs: 3600, push: [validator.client_id, validator.client_secret] });
+    const { resource } = notes;
+    await ok('/admin/v1/resource-servers', { method: 'POST', json: { identifier: resource, name: 'Notes (push)', scopes: [{ name: 'notes.read' }, { name: 'notes.write' }] } });
+    const role = (await ok('/admin/v1/roles', { method: 'POST', json: { name: `push-notes-${uniq}`, scopes: [{ resource, scope: 'notes.read' }] } })).id;
+    await ok(`/admin/v1/agents/${validator.client_id}`, { method: 'PATCH', json: { introspect: [resource] } });
+    const m = await ok('/admin/v1/applications', { method: 'POST', json: { name: 'Push victim', client_type: 'confidential', grant_types: ['client_credentials'], roles: [role] } });
+    const cc = await form('/token', { grant_type: 'client_credentials', resource }, { basic: [m.client_id, m.client_secret] });
+    assert.equal(cc.status, 200, JSON.stringify(cc.body));
+    assert.equal(await mcpStatus(resource, cc.body.access_token), 200);
+    // Let the guard's subscription open (it logs when it starts; the hub then sends its segment).
+    for (let i = 0; i < 50 && !notes.logs().includes('subscribing to revocation push'); i++) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 500));
+    await ok(`/admin/v1/clients/${m.client_id}`, { method: 'PATCH', json: { status: 'disabled' } });
+    const ms = await untilStatus(resource, cc.body.access_token, 401, 10_000);
+    console.log(`    the subscribed MCP server rejected the token ${ms} ms after the disable returned (its poll interval: 1 h)`);
   });
 
   test('one client holds at most 32 connections', async () => {

@@ -11,7 +11,7 @@ import * as oauth from 'oauth4webapi';
 import { BASE, admin, form } from './lib/client.mjs';
 import { launch } from './lib/browser.mjs';
 import { discover, browserCodeFlow } from './lib/flows.mjs';
-import { startNotesMcp } from './lib/mcp.mjs';
+import { startNotesMcp, mcpStatus as mcpStatusOf, untilStatus } from './lib/mcp.mjs';
 import { ROOT } from './lib/worker.mjs';
 
 const uniq = `${process.pid}-${Date.now()}`;
@@ -30,26 +30,8 @@ async function ok(path, opts) {
   return r.body;
 }
 
-/** The example MCP server's verdict on a token: HTTP status of an MCP initialize request. */
-async function mcpStatus(token) {
-  const r = await fetch(notes.resource, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '0' } } }),
-  });
-  await r.body?.cancel();
-  return r.status;
-}
-
-/** Waits until the MCP server answers `status` for `token`; returns the milliseconds it took. */
-async function until(token, status, limitMs = 20_000) {
-  const t0 = Date.now();
-  while (Date.now() - t0 < limitMs) {
-    if ((await mcpStatus(token)) === status) return Date.now() - t0;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`the MCP server did not answer ${status} within ${limitMs} ms`);
-}
+const mcpStatus = (token) => mcpStatusOf(notes.resource, token);
+const until = (token, status, limitMs) => untilStatus(notes.resource, token, status, limitMs);
 
 /** Introspection at mcpgate, by the agent (a confidential client). */
 async function active(token) {

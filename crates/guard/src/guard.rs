@@ -106,6 +106,8 @@ pub struct GuardStatus {
     pub revocation_error: Option<RefreshError>,
     /// Feed requests made.
     pub revocation_fetches: u64,
+    /// Pushed events applied (see [`Guard::apply_push`]).
+    pub pushed_events: u64,
 }
 
 /// Validates tokens, fetching the JWKS and revocation feed through `F` as needed.
@@ -120,6 +122,7 @@ pub struct Guard<F> {
     feed_next_at: AtomicI64,
     jwks_fetches: AtomicU64,
     feed_fetches: AtomicU64,
+    pushed: AtomicU64,
     jwks: Lane<JwksState>,
     feed: Lane<FeedState>,
 }
@@ -184,6 +187,7 @@ impl<F: Fetch> Guard<F> {
             feed_next_at: AtomicI64::new(i64::MIN),
             jwks_fetches: AtomicU64::new(0),
             feed_fetches: AtomicU64::new(0),
+            pushed: AtomicU64::new(0),
             jwks: Lane::new(JwksState::default()),
             feed: Lane::new(FeedState::default()),
         }
@@ -260,6 +264,37 @@ impl<F: Fetch> Guard<F> {
             revocations_next_poll_at: self.feed_next_at.load(Ordering::Acquire),
             revocation_error,
             revocation_fetches: self.feed_fetches.load(Ordering::Relaxed),
+            pushed_events: self.pushed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Applies one event from mcpgate's push channel (a feed document: the contract's
+    /// incremental feed, chained by cursor). An event that does not follow the state's cursor
+    /// (a gap: one was missed, or the state predates the hub's open segment) makes the guard
+    /// poll the feed at once, which pages through what is missing; an event signed by an unknown
+    /// key is tried again after a JWKS refresh; any other failure (a forged or replayed event)
+    /// changes nothing and is returned. The transport is the caller's
+    /// ([`crate::push`] natively).
+    pub async fn apply_push(&self, jws: &str, now: i64) -> Result<(), RefreshError> {
+        let mut result = self.validator.apply_revocation_feed_async(jws, now).await;
+        if matches!(result, Err(RefreshError::UnknownKeyId))
+            && self.refresh_jwks(now, Trigger::UnknownKid).await
+        {
+            result = self.validator.apply_revocation_feed_async(jws, now).await;
+        }
+        match result {
+            Ok(_) => {
+                self.pushed.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(RefreshError::CursorMismatch { .. }) => {
+                self.poll_feed(now, Trigger::Forced).await;
+                match self.feed.with(|l| l.state.last_error.clone()) {
+                    Some(e) => Err(e),
+                    None => Ok(()),
+                }
+            }
+            Err(e) => Err(e),
         }
     }
 

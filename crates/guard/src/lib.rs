@@ -42,6 +42,8 @@ pub mod jwk;
 pub mod jwks;
 mod jws;
 pub mod metadata;
+#[cfg(feature = "push")]
+pub mod push;
 pub mod revocation;
 pub mod scope;
 mod sync;

@@ -440,3 +440,86 @@ mod revocation_polling {
         assert!(block_on(g.validate(&t, T0 + 306)).is_ok());
     }
 }
+
+mod push {
+    use super::*;
+
+    #[test]
+    fn a_pushed_event_that_follows_the_cursor_applies_at_once_without_a_poll() {
+        let k = Key::new(1);
+        let g = guard(&[&k]);
+        let t = token(&k);
+        block_on(g.validate(&t, T0)).unwrap();
+        let event = sign_feed(
+            &k,
+            &delta_feed(1, 2, vec![entry(Jti, "jti-1", T0, T0 + 3600)]),
+        );
+        block_on(g.apply_push(&event, T0 + 1)).unwrap();
+        assert_eq!(block_on(g.validate(&t, T0 + 1)), Err(TokenError::Revoked));
+        assert_eq!(g.fetcher().feed_calls(), 1, "no poll was needed");
+        assert_eq!(g.status().pushed_events, 1);
+        assert_eq!(g.status().revocation_cursor, Some(2));
+    }
+
+    #[test]
+    fn a_forged_or_tampered_push_changes_nothing() {
+        let k = Key::new(1);
+        let g = guard(&[&k]);
+        let t = token(&k);
+        block_on(g.validate(&t, T0)).unwrap();
+        let revoke = delta_feed(1, 2, vec![entry(Jti, "jti-1", T0, T0 + 3600)]);
+        // Signed by a key mcpgate does not publish: refused even after refetching the JWKS.
+        let forged = sign_feed(&Key::new(9), &revoke);
+        assert!(block_on(g.apply_push(&forged, T0 + 1)).is_err());
+        // A genuine event whose payload was changed on the way: the signature fails.
+        let genuine = sign_feed(&k, &delta_feed(1, 2, vec![]));
+        let mut parts: Vec<String> = genuine.split('.').map(str::to_owned).collect();
+        parts[1] = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            serde_json::to_vec(&revoke).unwrap(),
+        );
+        assert_eq!(
+            block_on(g.apply_push(&parts.join("."), T0 + 1)),
+            Err(RefreshError::BadSignature)
+        );
+        assert!(
+            block_on(g.validate(&t, T0 + 1)).is_ok(),
+            "nothing was revoked"
+        );
+        assert_eq!(g.status().revocation_cursor, Some(1));
+        assert_eq!(g.status().pushed_events, 0);
+    }
+
+    #[test]
+    fn a_push_after_a_missed_one_makes_the_guard_read_what_it_missed_from_the_feed() {
+        let k = Key::new(1);
+        let g = guard(&[&k]);
+        let t = token(&k);
+        block_on(g.validate(&t, T0)).unwrap();
+        // The feed has both changes; the push for 2..3 arrives, the one for 1..2 was lost.
+        g.fetcher().feed(
+            &format!("{FEED_URL}?since=1"),
+            &sign_feed(
+                &k,
+                &delta_feed(
+                    1,
+                    3,
+                    vec![
+                        entry(Jti, "jti-1", T0, T0 + 3600),
+                        entry(Jti, "x", T0, T0 + 3600),
+                    ],
+                ),
+            ),
+            None,
+        );
+        let late = sign_feed(&k, &delta_feed(2, 3, vec![entry(Jti, "x", T0, T0 + 3600)]));
+        block_on(g.apply_push(&late, T0 + 1)).unwrap();
+        assert_eq!(
+            g.fetcher().feed_calls(),
+            2,
+            "the gap was read from the feed at once"
+        );
+        assert_eq!(block_on(g.validate(&t, T0 + 1)), Err(TokenError::Revoked));
+        assert_eq!(g.status().revocation_cursor, Some(3));
+    }
+}

@@ -56,6 +56,9 @@ pub struct Config {
     pub resource: String,
     /// Seconds between polls of mcpgate's revocation feed.
     pub revocation_poll_secs: u64,
+    /// Client id and secret to subscribe to mcpgate's revocation push channel with (a client
+    /// allowed to introspect this server's tokens); `None`: polling only.
+    pub push: Option<(String, String)>,
 }
 
 impl Config {
@@ -65,6 +68,7 @@ impl Config {
             issuer: issuer.into(),
             resource: resource.into(),
             revocation_poll_secs: mcpgate_guard::guard::DEFAULT_REVOCATION_POLL_SECS.unsigned_abs(),
+            push: None,
         }
     }
 }
@@ -208,6 +212,26 @@ pub async fn serve(
         })
     };
 
+    // Revocations pushed by mcpgate's hub arrive at once; polling stays on as the fallback.
+    let pusher = match &config.push {
+        None => None,
+        Some((id, secret)) => {
+            let push = mcpgate_guard::push::PushConfig::new(&config.issuer, id, secret)
+                .map_err(|_| StartError::BadIssuer(config.issuer.clone()))?;
+            let guard = guard.clone();
+            let cancel = cancel.clone();
+            tracing::info!(url = %push.url, "subscribing to revocation push");
+            Some(tokio::spawn(async move {
+                tokio::select! {
+                    _ = cancel.cancelled() => {}
+                    _ = mcpgate_guard::push::run(&guard, &push, unix_now, |e| {
+                        tracing::warn!(error = %e, "revocation push");
+                    }) => {}
+                }
+            }))
+        }
+    };
+
     let mcp_config = StreamableHttpServerConfig::default()
         .with_allowed_hosts([paths.host.clone()])
         .with_cancellation_token(cancel.child_token());
@@ -258,6 +282,9 @@ pub async fn serve(
         .await;
     cancel.cancel();
     let _ = refresher.await;
+    if let Some(p) = pusher {
+        let _ = p.await;
+    }
     result.map_err(StartError::Io)
 }
 

@@ -26,6 +26,15 @@ struct Args {
     #[arg(long, env = "NOTES_REVOCATION_POLL_SECS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     revocation_poll_secs: u64,
+
+    /// Client id to subscribe to mcpgate's revocation push channel with (a client an admin
+    /// allowed to introspect this server's tokens). Without it the server only polls.
+    #[arg(long, env = "NOTES_PUSH_CLIENT_ID", requires = "push_client_secret")]
+    push_client_id: Option<String>,
+
+    /// That client's secret.
+    #[arg(long, env = "NOTES_PUSH_CLIENT_SECRET", hide_env_values = true)]
+    push_client_secret: Option<String>,
 }
 
 #[tokio::main]
@@ -50,6 +59,7 @@ async fn main() -> ExitCode {
         issuer: args.issuer.trim_end_matches('/').to_owned(),
         resource: args.resource,
         revocation_poll_secs: args.revocation_poll_secs,
+        push: args.push_client_id.zip(args.push_client_secret),
     };
     match serve(listener, config, shutdown_signal()).await {
         Ok(()) => {

@@ -84,13 +84,16 @@ export async function callTool({ client, transport, provider, browser, username,
 }
 
 /** Starts the example MCP server (examples/notes-mcp) against an mcpgate issuer. */
-export async function startNotesMcp(issuer, { pollSecs = 1 } = {}) {
+export async function startNotesMcp(issuer, { pollSecs = 1, push } = {}) {
   const port = await freePort();
   const resource = `http://127.0.0.1:${port}/mcp`;
   const bin = join(ROOT, 'target/debug/notes-mcp');
   let out = '';
-  const child = spawn(bin, ['--issuer', issuer, '--resource', resource, '--listen', `127.0.0.1:${port}`,
-    '--revocation-poll-secs', String(pollSecs)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = ['--issuer', issuer, '--resource', resource, '--listen', `127.0.0.1:${port}`,
+    '--revocation-poll-secs', String(pollSecs)];
+  // The push credentials go through the environment, never the command line.
+  const env = push ? { ...process.env, NOTES_PUSH_CLIENT_ID: push[0], NOTES_PUSH_CLIENT_SECRET: push[1] } : process.env;
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
   for (let i = 0; i < 100; i++) {
@@ -105,4 +108,25 @@ export async function startNotesMcp(issuer, { pollSecs = 1 } = {}) {
     logs: () => out,
     stop: async () => { child.kill('SIGTERM'); await new Promise((r) => child.once('exit', r)); },
   };
+}
+
+/** An MCP server's verdict on a token: the HTTP status of an MCP initialize request. */
+export async function mcpStatus(resource, token) {
+  const r = await fetch(resource, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '0' } } }),
+  });
+  await r.body?.cancel();
+  return r.status;
+}
+
+/** Waits until the MCP server answers `status` for `token`; returns the milliseconds it took. */
+export async function untilStatus(resource, token, status, limitMs = 20_000) {
+  const t0 = Date.now();
+  while (Date.now() - t0 < limitMs) {
+    if ((await mcpStatus(resource, token)) === status) return Date.now() - t0;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`the MCP server did not answer ${status} within ${limitMs} ms`);
 }

@@ -208,6 +208,7 @@ impl Notes {
             issuer: issuer.url().to_owned(),
             resource: resource.clone(),
             revocation_poll_secs,
+            push: None,
         };
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(notes_mcp::serve(listener, config, async move {
