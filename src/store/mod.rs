@@ -72,6 +72,25 @@ impl RevocationList for WorkerStore {
     async fn put_head(&self, head: &Head) -> Result<(), StoreError> {
         self.kv.put_head(head).await
     }
+    async fn cached_page(&self, key: &str, _now: i64) -> Option<(String, String)> {
+        let cache = worker::Cache::default();
+        let mut resp = cache.get(key, false).await.ok()??;
+        let etag = resp.headers().get("etag").ok()??;
+        let body = resp.text().await.ok()?;
+        Some((body, etag))
+    }
+    async fn keep_page(&self, key: &str, body: &str, etag: &str, max_age: u32, _now: i64) {
+        let headers = worker::Headers::new();
+        let kept = headers
+            .set("cache-control", &format!("public, max-age={max_age}"))
+            .and_then(|()| headers.set("etag", etag))
+            .and_then(|()| worker::Response::ok(body))
+            .map(|r| r.with_headers(headers));
+        if let Ok(resp) = kept {
+            // Best effort: on *.workers.dev the Cache API keeps nothing.
+            let _ = worker::Cache::default().put(key, resp).await;
+        }
+    }
     async fn publish_committed(&self, _now: i64) -> Result<(), StoreError> {
         let backend = |e: worker::Error| StoreError::Backend(format!("revocation hub: {e}"));
         let ns = self.hub.as_ref().ok_or_else(|| {

@@ -94,6 +94,12 @@ pub trait RevocationList {
     /// Asks the hub to publish what D1 has committed (on Workers, the revocation hub Durable
     /// Object; natively, [`publish`] at once). Returns when it is published.
     async fn publish_committed(&self, now: i64) -> Result<(), StoreError>;
+    /// A signed feed page kept at this location under `key` (a URL below the issuer; its body
+    /// and ETag), if any. Best effort: a cache that is not there (Workers on `*.workers.dev`)
+    /// always misses.
+    async fn cached_page(&self, key: &str, now: i64) -> Option<(String, String)>;
+    /// Keeps a signed feed page under `key` for `max_age` seconds. Best effort.
+    async fn keep_page(&self, key: &str, body: &str, etag: &str, max_age: u32, now: i64);
 }
 
 /// The upsert statement for D1: a later `revoked_at` and a later `expires_at` win.
@@ -551,6 +557,8 @@ pub mod memory {
         pub hub: RefCell<Head>,
         /// Reads made (head and segments), for cost assertions.
         pub reads: std::cell::Cell<u64>,
+        /// The edge cache of signed pages: key -> (body, etag, expires at).
+        pub pages: RefCell<HashMap<String, (String, String, i64)>>,
     }
 
     impl MemoryKv {
@@ -570,6 +578,21 @@ pub mod memory {
             self.segments
                 .borrow_mut()
                 .insert(seg.index, (seg.clone(), exp));
+        }
+        /// A kept page, if not expired.
+        pub fn cached_page(&self, key: &str, now: i64) -> Option<(String, String)> {
+            self.pages
+                .borrow()
+                .get(key)
+                .filter(|(_, _, exp)| *exp > now)
+                .map(|(b, e, _)| (b.clone(), e.clone()))
+        }
+        /// Keeps a page.
+        pub fn keep_page(&self, key: &str, body: &str, etag: &str, max_age: u32, now: i64) {
+            self.pages.borrow_mut().insert(
+                key.to_owned(),
+                (body.to_owned(), etag.to_owned(), now + i64::from(max_age)),
+            );
         }
         /// Writes the head, unless it would move it backwards (interleaved test flows; the
         /// Durable Object serialises its publishes).

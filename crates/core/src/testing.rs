@@ -305,6 +305,12 @@ impl crate::revocation::RevocationList for TestStore {
         self.maybe_fail()?;
         self.kv.put_head(head)
     }
+    async fn cached_page(&self, key: &str, now: i64) -> Option<(String, String)> {
+        self.kv.cached_page(key, now)
+    }
+    async fn keep_page(&self, key: &str, body: &str, etag: &str, max_age: u32, now: i64) {
+        self.kv.keep_page(key, body, etag, max_age, now);
+    }
     async fn publish_committed(&self, now: i64) -> Result<(), crate::store::StoreError> {
         let mut head = self.kv.hub.borrow().clone();
         let fresh = crate::revocation::publish(self, &mut head, now).await?;

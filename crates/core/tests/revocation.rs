@@ -545,7 +545,7 @@ fn a_feed_request_reads_the_head_and_at_most_one_segment_however_many_revocation
     let (n, latest) = reads(&format!("/revocations?since={}", head.seq));
     assert_eq!(n, 1);
     assert_eq!(latest["entries"].as_array().unwrap().len(), 200);
-    assert_eq!(latest["more"], false);
+    assert_ne!(latest["more"], true, "the last page");
     // Behind by a segment: the head and that segment, one page of at most SEGMENT entries.
     let (n, page) = reads(&format!("/revocations?since={}", SEGMENT + 7));
     assert_eq!(n, 2);
@@ -668,4 +668,39 @@ fn pushed_events_are_signed_feed_pages_chained_by_cursor_that_a_validator_applie
     let forged = events[0].replacen('.', ".e30", 1);
     assert!(late.apply_revocation_feed(&forged, h.now.get()).is_err());
     assert_eq!(late.revocation_cursor(), Some(before));
+}
+
+#[test]
+fn feed_pages_are_kept_at_the_edge_by_page_so_no_cursor_forces_new_work_and_a_change_is_seen() {
+    use mcpgate_core::endpoints::feed::FEED_MAX_AGE;
+    use mcpgate_core::revocation::SEGMENT;
+    let h = Harness::new();
+    h.fixture();
+    revoke_jtis(&h, 700, 3_600);
+    let reads = |path: &str| {
+        let before = h.store.kv.reads.get();
+        let r = h.get(path);
+        assert_eq!(r.status, 200);
+        (h.store.kv.reads.get() - before, r)
+    };
+    let (n, first) = reads("/revocations?since=3");
+    assert_eq!(n, 2, "head and segment 0");
+    // Any cursor in the same segment: the kept page, without reading the segment or signing.
+    let (n, again) = reads(&format!("/revocations?since={}", SEGMENT - 1));
+    assert_eq!(n, 1, "the head only");
+    assert!(again.body == first.body, "the kept page");
+    // The open segment's page follows the head: a new revocation is a new page at once.
+    let head = h.store.kv.head().unwrap();
+    let (_, open) = reads(&format!("/revocations?since={}", head.seq));
+    h.advance(1);
+    revoke_jtis(&h, 1, 3_600);
+    let (_, newer) = reads(&format!("/revocations?since={}", head.seq));
+    assert!(newer.body != open.body, "not the kept page");
+    assert_eq!(feed_payload(&newer)["seq"], head.seq + 1);
+    // Past its max-age a page is built and signed again.
+    h.advance(i64::from(FEED_MAX_AGE) + 1);
+    let (n, rebuilt) = reads("/revocations?since=3");
+    assert_eq!(n, 2);
+    assert!(rebuilt.body != first.body, "a fresh iat");
+    assert_eq!(rebuilt.header("etag"), first.header("etag"), "same content");
 }

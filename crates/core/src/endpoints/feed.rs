@@ -53,6 +53,84 @@ pub async fn get<S: Store + ?Sized, C: Crypto>(
         };
     let head = svc.store.head().await?.unwrap_or_default();
     let page = page_for(&head, since, now);
+    // The page alone decides the content (a sealed segment never changes; the open one is
+    // fixed by the head's cursor), so it is the cache key: callers cannot vary it. A URL under
+    // the issuer that no request is ever answered from.
+    let key = format!(
+        "{}{PATH}/.page/{}/{}/{}/{}/{}",
+        svc.config.issuer, page.segment, page.full, page.since, page.seq, page.more
+    );
+    let (body, etag) = match svc.store.cached_page(&key, now).await {
+        Some((body, etag)) => (Some(body), etag),
+        None => {
+            let entries = page_entries(svc, &head, &page, now).await?;
+            let digest = crate::secret::sha256_b64(
+                serde_json::to_string(&(page.full, page.since, page.seq, page.more, &entries))
+                    .unwrap_or_default()
+                    .as_bytes(),
+            );
+            let etag = format!("\"{}\"", digest.get(..27).unwrap_or(&digest));
+            if if_none_match(req, &etag) {
+                (None, etag)
+            } else {
+                let doc = Signed {
+                    full: page.full,
+                    since: page.since,
+                    seq: page.seq,
+                    more: page.more,
+                    entries,
+                };
+                let jws = sign(svc, doc, now, rng).await?;
+                svc.store
+                    .keep_page(&key, &jws, &etag, FEED_MAX_AGE, now)
+                    .await;
+                (Some(jws), etag)
+            }
+        }
+    };
+    let mut resp = match body.filter(|_| !if_none_match(req, &etag)) {
+        None => {
+            let mut r = Response::new(Vec::new());
+            *r.status_mut() = StatusCode::NOT_MODIFIED;
+            r
+        }
+        Some(jws) => {
+            let mut r = Response::new(jws.into_bytes());
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/revocations+jwt"),
+            );
+            r
+        }
+    };
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={FEED_MAX_AGE}")) {
+        h.insert(header::CACHE_CONTROL, v);
+    }
+    Ok(resp)
+}
+
+/// True if the request's `If-None-Match` names `etag`.
+fn if_none_match(req: &Request, etag: &str) -> bool {
+    req.headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().trim_start_matches("W/") == etag)
+        })
+}
+
+/// The live entries of a page: the open segment's from the head, a sealed one's from KV.
+async fn page_entries<S: Store + ?Sized, C: Crypto>(
+    svc: &Service<'_, S, C>,
+    head: &Head,
+    page: &Page,
+    now: i64,
+) -> Result<Vec<Entry>, Error> {
     let mut entries: Vec<Entry> = if page.segment < head.sealed {
         if head.live.iter().any(|(k, _)| *k == page.segment) {
             svc.store
@@ -77,49 +155,7 @@ pub async fn get<S: Store + ?Sized, C: Crypto>(
         head.open.iter().map(|l| l.entry.clone()).collect()
     };
     entries.retain(|e| e.expires_at > now);
-    let (full, since, seq, more) = (page.full, page.since, page.seq, page.more);
-    let digest = crate::secret::sha256_b64(
-        serde_json::to_string(&(full, since, seq, more, &entries))
-            .unwrap_or_default()
-            .as_bytes(),
-    );
-    let etag = format!("\"{}\"", digest.get(..27).unwrap_or(&digest));
-    let matches = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|t| t.trim().trim_start_matches("W/") == etag)
-        });
-    let mut resp = if matches {
-        let mut r = Response::new(Vec::new());
-        *r.status_mut() = StatusCode::NOT_MODIFIED;
-        r
-    } else {
-        let page = Signed {
-            full,
-            since,
-            seq,
-            more,
-            entries,
-        };
-        let jws = sign(svc, page, now, rng).await?;
-        let mut r = Response::new(jws.into_bytes());
-        r.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/revocations+jwt"),
-        );
-        r
-    };
-    let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        h.insert(header::ETAG, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={FEED_MAX_AGE}")) {
-        h.insert(header::CACHE_CONTROL, v);
-    }
-    Ok(resp)
+    Ok(entries)
 }
 
 /// Which page answers a request.

@@ -118,6 +118,12 @@ impl<S: crate::revocation::RevocationList + ?Sized> crate::revocation::Revocatio
         self.forget();
         self.inner.publish_committed(now).await
     }
+    async fn cached_page(&self, key: &str, now: i64) -> Option<(String, String)> {
+        self.inner.cached_page(key, now).await
+    }
+    async fn keep_page(&self, key: &str, body: &str, etag: &str, max_age: u32, now: i64) {
+        self.inner.keep_page(key, body, etag, max_age, now).await;
+    }
 }
 
 impl<S: crate::outbound::Outbound + ?Sized> crate::outbound::Outbound for Prefetched<'_, S> {
