@@ -4,6 +4,7 @@
 //! and the bindings, converts the request, calls `Service::handle`, logs internal detail the
 //! core attached, and converts the response back.
 
+mod bench;
 pub(crate) mod crypto;
 mod http;
 mod hub;
@@ -136,15 +137,16 @@ async fn fetch(
             return fixed.map_err(worker::Error::from);
         }
     }
-    if req
-        .url()
-        .ends_with(mcpgate_core::endpoints::feed::SUBSCRIBE_PATH)
-        || req.url().contains(&format!(
-            "{}?",
-            mcpgate_core::endpoints::feed::SUBSCRIBE_PATH
-        ))
-    {
+    let path = http::path(&req.url());
+    if path == mcpgate_core::endpoints::feed::SUBSCRIBE_PATH {
         return subscribe(req, &env).await;
+    }
+    if path == bench::PATH && settings(&env).bench_headers {
+        let kv = env.kv(KV_BINDING)?;
+        let n = bench::kv_list(&kv)
+            .await
+            .map_err(|e| worker::Error::RustError(e.to_string()))?;
+        return Ok(worker::Response::ok(n.to_string())?.into());
     }
     let resp = respond(req, &env).await;
     if let Some(LogDetail(detail)) = resp.extensions().get::<LogDetail>() {

@@ -1259,16 +1259,27 @@ mod revocation_feed {
         ] {
             assert_eq!(h.get(bad).status, 400, "{bad}");
         }
-        // Every cursor within one step gets the same answer (same ETag, same `since`).
-        // The revocation happened at T0; cursors in the minute before it.
-        let step = (T0 as u64 - 60) / 60 * 60;
-        let etags: std::collections::BTreeSet<String> = (0..60)
-            .map(|i| {
-                let r = h.get(&format!("/revocations?since={}", step + i));
-                assert_eq!(r.status, 200);
-                r.header("etag").unwrap().to_owned()
-            })
-            .collect();
-        assert_eq!(etags.len(), 1, "{etags:?}");
+        // Every cursor within one segment gets the same page (same ETag, same `since`), and
+        // every cursor ahead of the log gets the same full snapshot: the answers, and the keys
+        // they are kept at the edge under, are as few as the pages.
+        let etag = |since: u64| {
+            let r = h.get(&format!("/revocations?since={since}"));
+            assert_eq!(r.status, 200);
+            r.header("etag").unwrap().to_owned()
+        };
+        let seq = h.store.kv.head().unwrap().seq;
+        assert!(seq >= 2);
+        let within: std::collections::BTreeSet<String> = (0..=seq).map(etag).collect();
+        assert_eq!(within.len(), 1, "{within:?}");
+        let full = h.get("/revocations").header("etag").unwrap().to_owned();
+        let ahead: std::collections::BTreeSet<String> =
+            [seq + 1, 77_777, u64::from(u32::MAX), T0 as u64]
+                .map(etag)
+                .into();
+        assert_eq!(
+            ahead,
+            [full].into(),
+            "one full snapshot for every unknown cursor"
+        );
     }
 }
