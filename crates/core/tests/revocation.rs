@@ -414,21 +414,7 @@ fn the_feed_is_signed_cacheable_conditional_and_incremental() {
     );
     assert_eq!(changed.status, 200, "a change invalidates the ETag");
     let inc = h.get(&format!("/revocations?since={cursor}"));
-    let payload: serde_json::Value = {
-        use base64::Engine as _;
-        let p = std::str::from_utf8(&inc.body)
-            .unwrap()
-            .split('.')
-            .nth(1)
-            .unwrap()
-            .to_owned();
-        serde_json::from_slice(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(p)
-                .unwrap(),
-        )
-        .unwrap()
-    };
+    let payload = feed_payload(&inc);
     assert_eq!(payload["full"], false);
     let since = payload["since"].as_u64().unwrap();
     assert!(

@@ -38,19 +38,7 @@ pub async fn get<S: Store + ?Sized, C: Crypto>(
     now: i64,
     rng: &mut dyn CryptoRngCore,
 ) -> Result<Response, Error> {
-    let params = crate::endpoints::admin::query(req);
-    if params.iter().any(|(k, _)| k != "since") || params.len() > 1 {
-        return Err(Error::InvalidRequest(
-            "the only parameter is since, at most once".into(),
-        ));
-    }
-    let since =
-        match params.first() {
-            None => None,
-            Some((_, s)) => Some(s.parse::<u64>().map_err(|_| {
-                Error::InvalidRequest("since must be a non-negative integer".into())
-            })?),
-        };
+    let since = since_param(req)?;
     let head = svc.store.head().await?.unwrap_or_default();
     let page = page_for(&head, since, now);
     // The page alone decides the content (a sealed segment never changes; the open one is
@@ -111,6 +99,24 @@ pub async fn get<S: Store + ?Sized, C: Crypto>(
         h.insert(header::CACHE_CONTROL, v);
     }
     Ok(resp)
+}
+
+/// The request's cursor: `since`, the only parameter, at most once (so a request cannot be
+/// varied to dodge caches).
+fn since_param(req: &Request) -> Result<Option<u64>, Error> {
+    let params = crate::endpoints::admin::query(req);
+    if params.iter().any(|(k, _)| k != "since") || params.len() > 1 {
+        return Err(Error::InvalidRequest(
+            "the only parameter is since, at most once".into(),
+        ));
+    }
+    params
+        .first()
+        .map(|(_, s)| {
+            s.parse::<u64>()
+                .map_err(|_| Error::InvalidRequest("since must be a non-negative integer".into()))
+        })
+        .transpose()
 }
 
 /// True if the request's `If-None-Match` names `etag`.
@@ -306,12 +312,7 @@ pub async fn authorize_subscriber<S: Store + ?Sized, C: Crypto>(
     svc: &Service<'_, S, C>,
     req: &Request,
 ) -> Result<String, Error> {
-    let params = crate::endpoints::admin::query(req);
-    if params.iter().any(|(k, _)| k != "since") || params.len() > 1 {
-        return Err(Error::InvalidRequest(
-            "the only parameter is since, at most once".into(),
-        ));
-    }
+    since_param(req)?;
     let presented = crate::endpoints::client_auth::presented(req, &Default::default())?;
     if presented.method != crate::directory::clients::AuthMethod::ClientSecretBasic {
         return Err(Error::InvalidClient { basic: true });
