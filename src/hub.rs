@@ -54,7 +54,9 @@ impl DurableObject for RevocationHub {
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
-        let path = req.path();
+        // The path without `worker::Request::path`, which would link a URL parser (and its
+        // Unicode tables) into the bundle for this one use.
+        let path = crate::http::path(&req.inner().url());
         if path == PUBLISH_PATH && req.method() == Method::Post {
             return self.publish().await;
         }
@@ -66,10 +68,12 @@ impl DurableObject for RevocationHub {
 
     async fn websocket_message(
         &self,
-        _ws: WebSocket,
+        ws: WebSocket,
         _message: WebSocketIncomingMessage,
     ) -> Result<()> {
-        // Subscribers only listen; "ping" is answered by the runtime without waking the hub.
+        // Subscribers only listen; "ping" is answered by the runtime without waking the hub, so
+        // anything that gets here is a subscriber waking the one hub for nothing: cut it off.
+        let _ = ws.close(Some(1008), Some("subscribers only listen"));
         Ok(())
     }
 

@@ -58,7 +58,7 @@ impl RevocationList for WorkerStore {
     async fn head(&self) -> Result<Option<Head>, StoreError> {
         self.kv.head().await
     }
-    async fn segment(&self, index: u64) -> Result<Option<Segment>, StoreError> {
+    async fn segment(&self, index: u64, _now: i64) -> Result<Option<Segment>, StoreError> {
         self.kv.segment(index).await
     }
     async fn put_segment(

@@ -68,24 +68,14 @@ pub struct Head {
     pub open: Vec<Logged>,
 }
 
-impl Head {
-    /// The first segment a full snapshot reads at `now`: the oldest sealed one with an entry
-    /// still live, or the open one.
-    pub fn first(&self, now: i64) -> u64 {
-        self.live
-            .iter()
-            .find(|(_, exp)| *exp > now)
-            .map_or(self.sealed, |(k, _)| *k)
-    }
-}
-
 /// The KV revocation list: segments and head, written only by the hub.
 #[allow(async_fn_in_trait)]
 pub trait RevocationList {
     /// The head (`None` before the first publish).
     async fn head(&self) -> Result<Option<Head>, StoreError>;
-    /// A sealed segment (`None` if not visible here, e.g. not yet propagated).
-    async fn segment(&self, index: u64) -> Result<Option<Segment>, StoreError>;
+    /// A sealed segment (`None` if not visible here, e.g. not yet propagated, or expired at
+    /// `now`).
+    async fn segment(&self, index: u64, now: i64) -> Result<Option<Segment>, StoreError>;
     /// Writes a sealed segment, kept until `expires_at` (at least [`KV_MIN_TTL_SECS`]).
     async fn put_segment(&self, seg: &Segment, expires_at: i64, now: i64)
         -> Result<(), StoreError>;
@@ -102,12 +92,15 @@ pub trait RevocationList {
     async fn keep_page(&self, key: &str, body: &str, etag: &str, max_age: u32, now: i64);
 }
 
-/// The upsert statement for D1: a later `revoked_at` and a later `expires_at` win.
+/// The upsert statement for D1: for a `client` or `sub` entry a later `revoked_at` and a later
+/// `expires_at` win; a `family` or `jti` entry, once written, never changes (its `revoked_at`
+/// is not consulted and nothing it matches is issued afterwards), so revoking it again writes
+/// nothing and adds nothing to the log.
 pub fn upsert_stmt(e: &Entry) -> Stmt {
     stmt!(
         "INSERT INTO revocations (kind, id, revoked_at, expires_at) VALUES (?1, ?2, ?3, ?4) \
          ON CONFLICT (kind, id) DO UPDATE SET revoked_at = max(revoked_at, excluded.revoked_at), \
-         expires_at = max(expires_at, excluded.expires_at)",
+         expires_at = max(expires_at, excluded.expires_at) WHERE revocations.kind IN ('client', 'sub')",
         e.kind.as_str(),
         &e.id,
         e.revoked_at,
@@ -128,8 +121,7 @@ pub fn grant_families_stmt(
         "INSERT INTO revocations (kind, id, revoked_at, expires_at) \
          SELECT 'family', id, ?4, ?5 FROM refresh_families \
          WHERE user_id = ?1 AND client_id = ?2 AND resource_server_id = ?3 AND revoked_at IS NULL \
-         ON CONFLICT (kind, id) DO UPDATE SET revoked_at = max(revoked_at, excluded.revoked_at), \
-         expires_at = max(expires_at, excluded.expires_at)",
+         ON CONFLICT (kind, id) DO NOTHING",
         user_id,
         client_id,
         rs_id,
@@ -518,8 +510,8 @@ pub async fn snapshot<S: RevocationList + ?Sized>(
         return Ok(Vec::new());
     };
     let mut out = Vec::new();
-    for (k, _) in &head.live {
-        if let Some(seg) = store.segment(*k).await? {
+    for (k, _) in head.live.iter().filter(|(_, exp)| *exp > now) {
+        if let Some(seg) = store.segment(*k, now).await? {
             out.extend(seg.entries.into_iter().map(|l| l.entry));
         }
     }
@@ -567,10 +559,14 @@ pub mod memory {
             self.reads.set(self.reads.get() + 1);
             self.head.borrow().clone()
         }
-        /// A segment (expired ones too: readers filter entries by expiry).
-        pub fn segment(&self, index: u64) -> Option<Segment> {
+        /// A segment, unless it has expired at `now` (KV drops it then).
+        pub fn segment(&self, index: u64, now: i64) -> Option<Segment> {
             self.reads.set(self.reads.get() + 1);
-            self.segments.borrow().get(&index).map(|(s, _)| s.clone())
+            self.segments
+                .borrow()
+                .get(&index)
+                .filter(|(_, exp)| *exp > now)
+                .map(|(s, _)| s.clone())
         }
         /// Writes a segment.
         pub fn put_segment(&self, seg: &Segment, expires_at: i64, now: i64) {

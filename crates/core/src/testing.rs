@@ -285,8 +285,9 @@ impl crate::revocation::RevocationList for TestStore {
     async fn segment(
         &self,
         index: u64,
+        now: i64,
     ) -> Result<Option<crate::revocation::Segment>, crate::store::StoreError> {
-        Ok(self.kv.segment(index))
+        Ok(self.kv.segment(index, now))
     }
     async fn put_segment(
         &self,

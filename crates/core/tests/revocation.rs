@@ -690,3 +690,80 @@ fn feed_pages_are_kept_at_the_edge_by_page_so_no_cursor_forces_new_work_and_a_ch
     assert!(rebuilt.body != first.body, "a fresh iat");
     assert_eq!(rebuilt.header("etag"), first.header("etag"), "same content");
 }
+
+#[test]
+fn a_segment_that_expired_between_live_ones_is_skipped_not_asked_for() {
+    use mcpgate_core::revocation::SEGMENT;
+    let h = Harness::new();
+    h.fixture();
+    // Segment 0 long-lived, segment 1 short-lived, segment 2 long-lived, then an open one.
+    let start = h.store.kv.head().map_or(0, |hd| hd.seq);
+    revoke_jtis(&h, usize::try_from(SEGMENT - start).unwrap(), 3_600);
+    h.advance(1);
+    revoke_jtis(&h, 500, 100);
+    h.advance(1);
+    revoke_jtis(&h, 600, 3_600);
+    h.advance(200);
+    // KV has dropped segment 1; the hub's head still lists it until its next publish.
+    assert!(h.store.kv.segment(1, h.now.get()).is_none());
+    let r = h.get(&format!("/revocations?since={}", SEGMENT + 3));
+    assert_eq!(r.status, 200, "not a 503 for a segment that is gone");
+    let p = feed_payload(&r);
+    assert_eq!(p["since"], SEGMENT);
+    assert_eq!(
+        p["seq"],
+        3 * SEGMENT,
+        "covers the expired segment and the next live one"
+    );
+    assert_eq!(p["entries"].as_array().unwrap().len() as u64, SEGMENT);
+    // A validator following every page holds exactly what is live.
+    let v = validator(&h);
+    assert_eq!(
+        v.revocation_entries() as u64,
+        SEGMENT + 600,
+        "segment 0's entries, segment 2's and the open one's"
+    );
+}
+
+#[test]
+fn revoking_a_revoked_authorization_again_adds_nothing_to_the_log() {
+    let h = Harness::new();
+    let f = h.fixture();
+    let code = h.code_for(&mut Browser::default(), &f.public_app, Some("notes.read"));
+    let rt = h.redeem(&f.public_app, &code).json()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let log = |h: &Harness| {
+        h.store.db.inspect(mcpgate_core::stmt!(
+            "SELECT count(*) AS n FROM revocation_log"
+        ))[0]["n"]
+            .as_i64()
+            .unwrap()
+    };
+    let revoke = |h: &Harness| {
+        let r = h.token_at(
+            "/revoke",
+            &[("token", rt.as_str()), ("client_id", f.public_app.as_str())],
+            None,
+        );
+        assert_eq!(r.status, 200);
+    };
+    revoke(&h);
+    let after_first = log(&h);
+    let pushed = h.store.pushed.borrow().len();
+    for _ in 0..20 {
+        h.advance(1);
+        revoke(&h);
+    }
+    assert_eq!(
+        log(&h),
+        after_first,
+        "anyone holding the token could grow the log"
+    );
+    assert_eq!(
+        h.store.pushed.borrow().len(),
+        pushed,
+        "and push to every subscriber"
+    );
+}

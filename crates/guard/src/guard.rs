@@ -276,11 +276,11 @@ impl<F: Fetch> Guard<F> {
     /// changes nothing and is returned. The transport is the caller's
     /// ([`crate::push`] natively).
     pub async fn apply_push(&self, jws: &str, now: i64) -> Result<(), RefreshError> {
-        let mut result = self.validator.apply_revocation_feed_async(jws, now).await;
+        let mut result = self.validator.apply_revocation_push_async(jws, now).await;
         if matches!(result, Err(RefreshError::UnknownKeyId))
             && self.refresh_jwks(now, Trigger::UnknownKid).await
         {
-            result = self.validator.apply_revocation_feed_async(jws, now).await;
+            result = self.validator.apply_revocation_push_async(jws, now).await;
         }
         match result {
             Ok(_) => {
@@ -410,7 +410,8 @@ impl<F: Fetch> Guard<F> {
                 // paged by the server), up to a bound per poll.
                 let mut pages = 0;
                 let result = loop {
-                    let mut step = match self.validator.revocation_cursor() {
+                    let before = self.validator.revocation_cursor();
+                    let mut step = match before {
                         Some(seq) => {
                             let sep = if base.contains('?') { '&' } else { '?' };
                             self.fetch_feed(&format!("{base}{sep}since={seq}"), now)
@@ -423,8 +424,10 @@ impl<F: Fetch> Guard<F> {
                         step = self.fetch_feed(base, now).await;
                     }
                     pages += 1;
+                    // A page that says `more` but did not move the cursor ends the walk.
+                    let advanced = self.validator.revocation_cursor() > before;
                     match step {
-                        Ok((_, true)) if pages < MAX_FEED_PAGES_PER_POLL => continue,
+                        Ok((_, true)) if pages < MAX_FEED_PAGES_PER_POLL && advanced => continue,
                         other => break other.map(|(etag, _)| etag),
                     }
                 };

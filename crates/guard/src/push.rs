@@ -53,7 +53,7 @@ impl std::fmt::Debug for PushConfig {
 /// Why a subscription ended or could not start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PushError {
-    /// The issuer is not an absolute http(s) URL.
+    /// The issuer is not an absolute https URL (or http on a loopback address).
     BadIssuer,
     /// The connection failed or was refused (detail for logs).
     Connect(String),
@@ -64,7 +64,9 @@ pub enum PushError {
 impl std::fmt::Display for PushError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            PushError::BadIssuer => f.write_str("the issuer is not an absolute http(s) URL"),
+            PushError::BadIssuer => f.write_str(
+                "the issuer is not an absolute https URL (or http on a loopback address)",
+            ),
             PushError::Connect(d) => write!(f, "cannot subscribe: {d}"),
             PushError::Closed(d) => write!(f, "subscription ended: {d}"),
         }
@@ -84,7 +86,8 @@ impl PushConfig {
         let base = issuer.trim_end_matches('/');
         let url = if let Some(rest) = base.strip_prefix("https://") {
             format!("wss://{rest}{REVOCATIONS_SUBSCRIBE_PATH}")
-        } else if let Some(rest) = base.strip_prefix("http://") {
+        } else if let Some(rest) = base.strip_prefix("http://").filter(|r| is_loopback(r)) {
+            // Credentials in the clear only to this machine (local development and tests).
             format!("ws://{rest}{REVOCATIONS_SUBSCRIBE_PATH}")
         } else {
             return Err(PushError::BadIssuer);
@@ -111,6 +114,20 @@ impl PushConfig {
             base64::engine::general_purpose::STANDARD.encode(creds)
         )
     }
+}
+
+/// True if an authority (`host[:port]...`) names this machine.
+fn is_loopback(rest: &str) -> bool {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default()
+    } else {
+        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn form_urlencode(s: &str) -> String {
@@ -238,6 +255,25 @@ mod tests {
             PushConfig::new("ftp://x", "id", "s").unwrap_err(),
             PushError::BadIssuer
         );
+        // Basic credentials over cleartext only to this machine.
+        for remote in [
+            "http://auth.example.com",
+            "http://127.example.com",
+            "http://10.0.0.1:80",
+        ] {
+            assert_eq!(
+                PushConfig::new(remote, "id", "s").unwrap_err(),
+                PushError::BadIssuer,
+                "{remote}"
+            );
+        }
+        for local in [
+            "http://localhost:8787",
+            "http://[::1]:8787/",
+            "http://127.0.0.1",
+        ] {
+            assert!(PushConfig::new(local, "id", "s").is_ok(), "{local}");
+        }
     }
 
     #[test]

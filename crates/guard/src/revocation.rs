@@ -320,6 +320,23 @@ impl RevocationState {
         before - self.len()
     }
 
+    /// Starts an empty state from the first page of a paged snapshot (`iss` checked); the
+    /// rollback check waits for the last page.
+    pub(crate) fn apply_unchecked_full(
+        &mut self,
+        feed: RevocationFeed,
+        issuer: &str,
+        now: i64,
+        grace: i64,
+    ) -> Result<(), RefreshError> {
+        if feed.iss != issuer {
+            return Err(RefreshError::WrongIssuer);
+        }
+        self.seq = Some(feed.seq);
+        self.merge_entries(feed.entries, now, grace);
+        Ok(())
+    }
+
     /// Applies a feed whose signature has already been verified: checks `iss` and the cursor
     /// rules, then replaces (full) or merges (incremental). On error nothing changes.
     pub fn apply(

@@ -35,7 +35,7 @@ use crate::jws::{parse_compact, typ_matches, CompactJws};
 use crate::revocation::{
     FeedOutcome, RevocationFeed, RevocationState, MAX_FEED_BYTES, REVOCATIONS_TYP,
 };
-use crate::sync::{read, write};
+use crate::sync::{lock, read, write};
 use crate::token::{
     Expectations, ParsedToken, TokenError, VerifiedToken, DEFAULT_LEEWAY_SECS, MAX_TOKEN_BYTES,
 };
@@ -118,6 +118,9 @@ pub struct Validator {
     feed_max_age: i64,
     keys: RwLock<Option<Arc<KeySet>>>,
     revocations: RwLock<RevocationState>,
+    /// A paged full snapshot being assembled: swapped in (and the state marked fresh) only
+    /// once its last page applied, so a partial snapshot never stands for the whole.
+    staged: std::sync::Mutex<Option<RevocationState>>,
     revocations_fresh_at: AtomicI64,
     /// Moves whenever the key set loses a key or the revocation state changes.
     epoch: AtomicU64,
@@ -153,6 +156,7 @@ impl Validator {
             revocations: RwLock::new(RevocationState::with_floor(
                 config.revocation_cursor_floor.unwrap_or(0),
             )),
+            staged: std::sync::Mutex::new(None),
             revocations_fresh_at: AtomicI64::new(NEVER),
             epoch: AtomicU64::new(0),
             cache: TokenCache::new(config.cache_capacity),
@@ -351,7 +355,7 @@ impl Validator {
     pub fn apply_revocation_feed(&self, jws: &str, now: i64) -> Result<FeedOutcome, RefreshError> {
         let (compact, key) = self.begin_feed(jws)?;
         let ok = key.verify(self.backend, compact.signing_input, &compact.signature);
-        self.finish_feed(&compact, Ok(ok), now)
+        self.finish_feed(&compact, Ok(ok), now, Source::Feed)
     }
 
     /// [`Validator::apply_revocation_feed`], awaiting the signature check on the configured
@@ -380,7 +384,23 @@ impl Validator {
         let ok = verifier
             .verify_es256(&key, compact.signing_input, &compact.signature)
             .await;
-        self.finish_feed(&compact, ok, now)
+        self.finish_feed(&compact, ok, now, Source::Feed)
+    }
+
+    /// Applies one event of mcpgate's push channel, verified on the configured backend: an
+    /// incremental feed document and nothing else (a full or paged document is refused, so the
+    /// channel can only ever add revocations to the state the feed built).
+    pub async fn apply_revocation_push_async(
+        &self,
+        jws: &str,
+        now: i64,
+    ) -> Result<FeedOutcome, RefreshError> {
+        let (compact, key) = self.begin_feed(jws)?;
+        let ok = self
+            .backend
+            .verify_es256(&key, compact.signing_input, &compact.signature)
+            .await;
+        self.finish_feed(&compact, ok, now, Source::Push)
     }
 
     /// Parses the feed JWS and finds its key.
@@ -408,6 +428,7 @@ impl Validator {
         compact: &CompactJws<'_>,
         signature: Result<bool, VerifierUnavailable>,
         now: i64,
+        source: Source,
     ) -> Result<FeedOutcome, RefreshError> {
         match signature {
             Ok(true) => {}
@@ -424,15 +445,87 @@ impl Validator {
                 now,
             });
         }
-        let outcome = if feed.full {
+        if source == Source::Push && (feed.full || feed.more) {
+            return Err(RefreshError::Malformed);
+        }
+        let more = feed.more;
+        let outcome = if feed.full && more {
+            // The first page of a paged snapshot: assembled aside.
+            let mut next = RevocationState::with_floor(read(&self.revocations).floor());
+            next.apply_unchecked_full(feed, &self.expect.issuer, now, grace)?;
+            let seq = next.cursor().unwrap_or(0);
+            *lock(&self.staged) = Some(next);
+            return Ok(FeedOutcome {
+                seq,
+                changed: false,
+                full: true,
+                more: true,
+            });
+        } else if feed.full {
+            *lock(&self.staged) = None;
             self.replace_revocations(feed, now)?
+        } else if let Some(outcome) = self.continue_staged(&feed, now, grace)? {
+            if more {
+                return Ok(outcome);
+            }
+            let staged = lock(&self.staged).take().unwrap_or_default();
+            self.swap_in(staged, outcome, now)?
         } else {
             write(&self.revocations).apply(feed, &self.expect.issuer, now, grace)?
         };
         if outcome.changed {
             self.bump_epoch();
         }
-        self.revocations_fresh_at.fetch_max(now, Ordering::AcqRel);
+        if !more {
+            self.revocations_fresh_at.fetch_max(now, Ordering::AcqRel);
+        }
+        Ok(outcome)
+    }
+
+    /// Applies an incremental page to the snapshot being assembled, if there is one and the
+    /// page follows it (`None` otherwise: the page is for the state in force).
+    fn continue_staged(
+        &self,
+        feed: &RevocationFeed,
+        now: i64,
+        grace: i64,
+    ) -> Result<Option<FeedOutcome>, RefreshError> {
+        let mut staged = lock(&self.staged);
+        let Some(state) = staged.as_mut() else {
+            return Ok(None);
+        };
+        let fits = state
+            .cursor()
+            .is_some_and(|c| feed.since <= c && feed.seq >= c);
+        if !fits {
+            return Ok(None);
+        }
+        state
+            .apply(feed.clone(), &self.expect.issuer, now, grace)
+            .map(Some)
+    }
+
+    /// Swaps a completed snapshot in, unless it would move the state behind its floor.
+    fn swap_in(
+        &self,
+        next: RevocationState,
+        mut outcome: FeedOutcome,
+        now: i64,
+    ) -> Result<FeedOutcome, RefreshError> {
+        let grace = self.expect.leeway_secs;
+        let same = read(&self.revocations).same_active(&next, now, grace);
+        let mut state = write(&self.revocations);
+        let current = state.floor();
+        let seq = next.cursor().unwrap_or(0);
+        if seq < current {
+            return Err(RefreshError::Rollback {
+                current,
+                received: seq,
+            });
+        }
+        outcome.full = true;
+        outcome.changed = !same;
+        *state = next;
         Ok(outcome)
     }
 
@@ -477,8 +570,15 @@ impl Validator {
         self.revocations_fresh_at.fetch_max(now, Ordering::AcqRel);
     }
 
-    /// The cursor of the last applied feed.
+    /// The cursor to ask the feed from: the snapshot being assembled's, or the last applied
+    /// feed's.
     pub fn revocation_cursor(&self) -> Option<u64> {
+        if let Some(c) = lock(&self.staged)
+            .as_ref()
+            .and_then(RevocationState::cursor)
+        {
+            return Some(c);
+        }
         read(&self.revocations).cursor()
     }
 
@@ -509,4 +609,13 @@ impl Validator {
         let epoch = self.epoch.fetch_add(1, Ordering::AcqRel).wrapping_add(1);
         self.cache.clear(epoch);
     }
+}
+
+/// Where a feed document came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// A feed response.
+    Feed,
+    /// The push channel.
+    Push,
 }

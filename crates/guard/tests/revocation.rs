@@ -416,3 +416,100 @@ mod feed_freshness {
         ));
     }
 }
+
+mod paged_snapshots {
+    use super::*;
+    use mcpgate_guard::revocation::RevocationFeed;
+
+    fn paged(first: bool, since: u64, seq: u64, more: bool, ids: &[&str]) -> RevocationFeed {
+        let entries = ids.iter().map(|id| entry(Jti, id, T0, T0 + 3600)).collect();
+        let mut f = if first {
+            full_feed(seq, entries)
+        } else {
+            delta_feed(since, seq, entries)
+        };
+        f.more = more;
+        f
+    }
+
+    #[test]
+    fn a_paged_snapshot_is_in_force_only_once_its_last_page_applied() {
+        let k = Key::new(1);
+        let v = validator(&[&k]);
+        v.apply_revocation_feed(
+            &sign_feed(&k, &full_feed(3, vec![entry(Jti, "old", T0, T0 + 3600)])),
+            T0,
+        )
+        .unwrap();
+        let fresh_before = v.revocations_fresh_at();
+        // Page 1 of a new snapshot: assembled aside; the state in force is untouched.
+        let out = v
+            .apply_revocation_feed(&sign_feed(&k, &paged(true, 0, 500, true, &["a"])), T0 + 1)
+            .unwrap();
+        assert!(out.more);
+        assert_eq!(v.revocation_entries(), 1, "still the previous state");
+        assert_eq!(
+            v.revocations_fresh_at(),
+            fresh_before,
+            "not fresh on a partial snapshot"
+        );
+        assert_eq!(
+            v.revocation_cursor(),
+            Some(500),
+            "the next page is asked from here"
+        );
+        // The last page swaps the whole snapshot in.
+        v.apply_revocation_feed(
+            &sign_feed(&k, &paged(false, 500, 1000, false, &["b"])),
+            T0 + 2,
+        )
+        .unwrap();
+        assert_eq!(v.revocation_entries(), 2, "a and b, not old");
+        assert_eq!(v.revocations_fresh_at(), Some(T0 + 2));
+    }
+
+    #[test]
+    fn a_restarted_validator_with_a_persisted_cursor_accepts_a_paged_snapshot_ending_past_it() {
+        let k = Key::new(1);
+        let v = validator_with(&[&k], |c| c.revocation_cursor_floor = Some(1200));
+        v.apply_revocation_feed(&sign_feed(&k, &paged(true, 0, 500, true, &["a"])), T0)
+            .unwrap();
+        v.apply_revocation_feed(&sign_feed(&k, &paged(false, 500, 1000, true, &["b"])), T0)
+            .unwrap();
+        v.apply_revocation_feed(&sign_feed(&k, &paged(false, 1000, 1300, false, &["c"])), T0)
+            .unwrap();
+        assert_eq!(v.revocation_cursor(), Some(1300));
+        assert_eq!(v.revocation_entries(), 3);
+        // A snapshot that ends behind the persisted cursor is still a rollback.
+        let w = validator_with(&[&k], |c| c.revocation_cursor_floor = Some(1200));
+        w.apply_revocation_feed(&sign_feed(&k, &paged(true, 0, 500, true, &["a"])), T0)
+            .unwrap();
+        assert!(matches!(
+            w.apply_revocation_feed(&sign_feed(&k, &paged(false, 500, 1000, false, &["b"])), T0),
+            Err(RefreshError::Rollback { .. })
+        ));
+        assert_eq!(w.revocation_entries(), 0);
+    }
+
+    #[test]
+    fn the_push_channel_cannot_carry_a_full_or_paged_document() {
+        let k = Key::new(1);
+        let v = validator(&[&k]);
+        v.apply_revocation_feed(&sign_feed(&k, &full_feed(3, vec![])), T0)
+            .unwrap();
+        let full = sign_feed(&k, &full_feed(9, vec![]));
+        assert_eq!(
+            block_on(v.apply_revocation_push_async(&full, T0)),
+            Err(RefreshError::Malformed),
+            "a full document pushed would replace the state"
+        );
+        let more = sign_feed(&k, &paged(false, 3, 500, true, &["x"]));
+        assert_eq!(
+            block_on(v.apply_revocation_push_async(&more, T0)),
+            Err(RefreshError::Malformed)
+        );
+        let ok = sign_feed(&k, &paged(false, 3, 4, false, &["x"]));
+        assert!(block_on(v.apply_revocation_push_async(&ok, T0)).is_ok());
+        assert_eq!(v.revocation_entries(), 1);
+    }
+}

@@ -138,9 +138,13 @@ async fn page_entries<S: Store + ?Sized, C: Crypto>(
     now: i64,
 ) -> Result<Vec<Entry>, Error> {
     let mut entries: Vec<Entry> = if page.segment < head.sealed {
-        if head.live.iter().any(|(k, _)| *k == page.segment) {
+        if head
+            .live
+            .iter()
+            .any(|(k, exp)| *k == page.segment && *exp > now)
+        {
             svc.store
-                .segment(page.segment)
+                .segment(page.segment, now)
                 .await?
                 // Written before the head that names it, but KV may show them out of order at
                 // another location for a while: the validator keeps its state and retries.
@@ -187,9 +191,17 @@ pub fn page_for(head: &Head, since: Option<u64>, now: i64) -> Page {
         None => (true, None),
         Some(s) => (false, Some(s / SEGMENT)),
     };
-    let segment = from.unwrap_or(0).max(head.first(now));
+    let start = from.unwrap_or(0);
     let since = from.map_or(0, |k| k * SEGMENT);
-    if segment < head.sealed {
+    // The first sealed segment at or after the cursor's that still holds a live entry: the
+    // ones before it hold nothing to send (nothing live was sealed in them, or all of it has
+    // expired and KV has dropped them), so the page covers them too.
+    let sealed = head
+        .live
+        .iter()
+        .find(|(k, exp)| *k >= start && *k < head.sealed && *exp > now)
+        .map(|(k, _)| *k);
+    if let Some(segment) = sealed {
         let seq = (segment + 1) * SEGMENT;
         Page {
             segment,

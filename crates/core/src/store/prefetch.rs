@@ -100,8 +100,12 @@ impl<S: crate::revocation::RevocationList + ?Sized> crate::revocation::Revocatio
     async fn head(&self) -> Result<Option<crate::revocation::Head>, StoreError> {
         self.inner.head().await
     }
-    async fn segment(&self, index: u64) -> Result<Option<crate::revocation::Segment>, StoreError> {
-        self.inner.segment(index).await
+    async fn segment(
+        &self,
+        index: u64,
+        now: i64,
+    ) -> Result<Option<crate::revocation::Segment>, StoreError> {
+        self.inner.segment(index, now).await
     }
     async fn put_segment(
         &self,
