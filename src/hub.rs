@@ -98,16 +98,24 @@ impl DurableObject for RevocationHub {
     }
 }
 
+/// The head kept in the object's storage, as the JSON string it was put as (read raw: the
+/// storage API's typed `get` would link a serde-to-JavaScript layer for this one string).
+async fn load_head(storage: &worker::Storage) -> Result<Head> {
+    let raw = worker::worker_sys::DurableObjectStorage::get(storage.as_raw(), HEAD_KEY)?;
+    let value = wasm_bindgen_futures::JsFuture::from(raw).await?;
+    Ok(match value.as_string() {
+        Some(s) => serde_json::from_str(&s)?,
+        None => Head::default(),
+    })
+}
+
 fn rust_err(e: impl std::fmt::Debug) -> worker::Error {
     worker::Error::RustError(format!("{e:?}"))
 }
 
 impl RevocationHub {
     async fn head(&self) -> Result<Head> {
-        Ok(match self.state.storage().get::<String>(HEAD_KEY).await? {
-            Some(s) => serde_json::from_str(&s)?,
-            None => Head::default(),
-        })
+        load_head(&self.state.storage()).await
     }
 
     async fn publish(&self) -> Result<Response> {
@@ -118,15 +126,14 @@ impl RevocationHub {
             .state
             .block_concurrency_while(async move {
                 let store = crate::store(&env).map_err(rust_err)?;
-                let mut head: Head = match storage.get::<String>(HEAD_KEY).await? {
-                    Some(s) => serde_json::from_str(&s)?,
-                    None => Head::default(),
-                };
+                let mut head = load_head(&storage).await?;
                 let before = head.seq;
                 let fresh = revocation::publish(&store, &mut head, now)
                     .await
                     .map_err(rust_err)?;
-                storage.put(HEAD_KEY, serde_json::to_string(&head)?).await?;
+                storage
+                    .put_raw(HEAD_KEY, serde_json::to_string(&head)?)
+                    .await?;
                 Ok((before, fresh, head.seq))
             })
             .await?;
@@ -143,9 +150,11 @@ impl RevocationHub {
                 }
             }
         }
-        Response::from_json(&serde_json::json!({
-            "seq": seq, "published": fresh.len(), "subscribers": sockets.len(), "sent": sent
-        }))
+        Response::ok(format!(
+            "{{\"seq\":{seq},\"published\":{},\"subscribers\":{},\"sent\":{sent}}}",
+            fresh.len(),
+            sockets.len()
+        ))
     }
 
     async fn subscribe(&self, req: &Request) -> Result<Response> {
