@@ -100,30 +100,44 @@ pub(crate) fn config(settings: &Settings) -> Result<&Config, Error> {
         .map_err(|e| Error::Misconfigured(e.clone()))
 }
 
-async fn respond(req: web_sys::Request, env: &Env) -> mcpgate_core::wire::Response {
+/// What the Worker answers: the core's response, or (the push channel) the hub's WebSocket
+/// upgrade, which only the runtime's own response type can carry.
+enum Answer {
+    Core(mcpgate_core::wire::Response),
+    Raw(web_sys::Response),
+}
+
+async fn respond(req: web_sys::Request, env: &Env) -> Result<Answer, worker::Error> {
     let now = now_secs();
     let settings = settings(env);
-    let config = match config(settings) {
-        Ok(c) => c,
-        Err(e) => return e.into_response(),
+    let prepared = async {
+        let config = config(settings)?;
+        let store = store(env)?;
+        let req = http::to_core(req).await?;
+        Ok::<_, Error>((config, store, req))
     };
-    let store = match store(env) {
-        Ok(s) => s,
-        Err(e) => return e.into_response(),
+    let (config, store, req) = match prepared.await {
+        Ok(p) => p,
+        Err(e) => return Ok(Answer::Core(e.into_response())),
     };
-    let req = match http::to_core(req).await {
-        Ok(r) => r,
-        Err(e) => return e.into_response(),
-    };
-    let mut resp = Service::new(config, &store, &settings.crypto, key_cache())
-        .handle(req, now, &mut OsRng)
-        .await;
+    let svc = Service::new(config, &store, &settings.crypto, key_cache());
+    let path = req.uri().path();
+    if path == mcpgate_core::endpoints::feed::SUBSCRIBE_PATH {
+        return subscribe(&svc, &req, env).await;
+    }
+    if path == bench::PATH && settings.bench_headers {
+        let n = bench::kv_list(&env.kv(KV_BINDING)?)
+            .await
+            .map_err(|e| worker::Error::RustError(e.to_string()))?;
+        return Ok(Answer::Raw(worker::Response::ok(n.to_string())?.into()));
+    }
+    let mut resp = svc.handle(req, now, &mut OsRng).await;
     if settings.bench_headers {
         if let Ok(v) = store.db.round_trips.get().to_string().parse() {
             resp.headers_mut().insert("x-mcpgate-d1-round-trips", v);
         }
     }
-    resp
+    Ok(Answer::Core(resp))
 }
 
 #[event(fetch)]
@@ -137,18 +151,10 @@ async fn fetch(
             return fixed.map_err(worker::Error::from);
         }
     }
-    let path = http::path(&req.url());
-    if path == mcpgate_core::endpoints::feed::SUBSCRIBE_PATH {
-        return subscribe(req, &env).await;
-    }
-    if path == bench::PATH && settings(&env).bench_headers {
-        let kv = env.kv(KV_BINDING)?;
-        let n = bench::kv_list(&kv)
-            .await
-            .map_err(|e| worker::Error::RustError(e.to_string()))?;
-        return Ok(worker::Response::ok(n.to_string())?.into());
-    }
-    let resp = respond(req, &env).await;
+    let resp = match respond(req, &env).await? {
+        Answer::Raw(raw) => return Ok(raw),
+        Answer::Core(resp) => resp,
+    };
     if let Some(LogDetail(detail)) = resp.extensions().get::<LogDetail>() {
         console_error!("{} {}", resp.status().as_u16(), detail);
     }
@@ -158,36 +164,27 @@ async fn fetch(
 /// `GET /revocations/subscribe`: the push channel. The Worker authenticates the subscriber
 /// ([`mcpgate_core::endpoints::feed::authorize_subscriber`]) and hands the upgrade to the
 /// revocation hub, whose socket it returns.
-async fn subscribe(req: web_sys::Request, env: &Env) -> Result<web_sys::Response, worker::Error> {
-    let answer = |e: Error| http::from_core(e.into_response()).map_err(worker::Error::from);
+async fn subscribe(
+    svc: &Service<'_, WorkerStore, crypto::PlatformCrypto>,
+    req: &mcpgate_core::wire::Request,
+    env: &Env,
+) -> Result<Answer, worker::Error> {
     let upgrade = req
         .headers()
         .get("upgrade")
-        .ok()
-        .flatten()
+        .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let settings = settings(env);
-    let config = match config(settings) {
-        Ok(c) => c,
-        Err(e) => return answer(e),
-    };
-    if req.method() != "GET" || !upgrade.eq_ignore_ascii_case("websocket") {
-        return answer(Error::InvalidRequest(
-            "the push channel is a WebSocket: GET with Upgrade: websocket".into(),
+    if req.method() != ::http::Method::GET || !upgrade.eq_ignore_ascii_case("websocket") {
+        return Ok(Answer::Core(
+            Error::InvalidRequest(
+                "the push channel is a WebSocket: GET with Upgrade: websocket".into(),
+            )
+            .into_response(),
         ));
     }
-    let store = match store(env) {
-        Ok(s) => s,
-        Err(e) => return answer(e),
-    };
-    let core = match http::to_core(req).await {
-        Ok(r) => r,
-        Err(e) => return answer(e),
-    };
-    let svc = Service::new(config, &store, &settings.crypto, key_cache());
-    let client = match mcpgate_core::endpoints::feed::authorize_subscriber(&svc, &core).await {
+    let client = match mcpgate_core::endpoints::feed::authorize_subscriber(svc, req).await {
         Ok(c) => c,
-        Err(e) => return answer(e),
+        Err(e) => return Ok(Answer::Core(e.into_response())),
     };
     let ns = env.durable_object(hub::HUB_BINDING)?;
     let stub = ns.id_from_name(hub::HUB_NAME)?.get_stub()?;
@@ -198,7 +195,9 @@ async fn subscribe(req: web_sys::Request, env: &Env) -> Result<web_sys::Response
         &format!("https://hub{}", hub::SUBSCRIBE_PATH),
         worker::RequestInit::new().with_headers(headers),
     )?;
-    Ok(stub.fetch_with_request(forwarded).await?.into())
+    Ok(Answer::Raw(
+        stub.fetch_with_request(forwarded).await?.into(),
+    ))
 }
 
 #[event(scheduled)]

@@ -399,25 +399,6 @@ pub async fn revoke_family<S: Database + RevocationList + ?Sized>(
 /// Log entries read per round trip when publishing.
 const LOG_PAGE: i64 = 1000;
 
-#[derive(Deserialize)]
-struct LogRow {
-    seq: i64,
-    kind: String,
-    id: String,
-    revoked_at: i64,
-    expires_at: i64,
-}
-
-fn kind_of(name: &str) -> Option<Kind> {
-    match name {
-        "client" => Some(Kind::Client),
-        "sub" => Some(Kind::Sub),
-        "jti" => Some(Kind::Jti),
-        "family" => Some(Kind::Family),
-        _ => None,
-    }
-}
-
 /// The hub's step: reads the log after `head.seq` from D1, seals every segment it completes
 /// into KV, rewrites the head (in KV and in `head`), and returns the entries it published, in
 /// order (for the validators connected to the hub). Idempotent: run twice, it writes the same
@@ -429,7 +410,9 @@ pub async fn publish<S: Database + RevocationList + ?Sized>(
 ) -> Result<Vec<Logged>, StoreError> {
     let mut fresh = Vec::new();
     loop {
-        let rows: Vec<LogRow> = decode(
+        // The log's kinds are the ones `revocations` allows (its CHECK), so rows decode as
+        // entries.
+        let rows: Vec<Logged> = decode(
             store
                 .query(stmt!(
                     "SELECT seq, kind, id, revoked_at, expires_at FROM revocation_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
@@ -439,26 +422,11 @@ pub async fn publish<S: Database + RevocationList + ?Sized>(
                 .await?,
         )?;
         let n = rows.len();
-        for r in rows {
-            let Ok(seq) = u64::try_from(r.seq) else {
-                continue;
-            };
-            let Some(kind) = kind_of(&r.kind) else {
-                continue;
-            };
-            while seq > (head.sealed + 1) * SEGMENT {
+        for logged in rows {
+            while logged.seq > (head.sealed + 1) * SEGMENT {
                 seal(store, head, now).await?;
             }
-            let logged = Logged {
-                seq,
-                entry: Entry {
-                    kind,
-                    id: r.id,
-                    revoked_at: r.revoked_at,
-                    expires_at: r.expires_at,
-                },
-            };
-            head.seq = seq;
+            head.seq = logged.seq;
             head.open.push(logged.clone());
             fresh.push(logged);
         }

@@ -20,7 +20,7 @@ use mcpgate_guard::revocation::{RevocationFeed, REVOCATIONS_PATH, REVOCATIONS_TY
 use rand_core::CryptoRngCore;
 
 use crate::crypto::Crypto;
-use crate::revocation::{Entry, Head, SEGMENT};
+use crate::revocation::{Entry, Head, Logged, SEGMENT};
 use crate::service::Service;
 use crate::store::Store;
 use crate::wire::{Error, Request, Response};
@@ -130,42 +130,39 @@ fn if_none_match(req: &Request, etag: &str) -> bool {
         })
 }
 
-/// The live entries of a page: the open segment's from the head, a sealed one's from KV.
+/// The live entries of a page: the open segment's from the head, a sealed one's from KV
+/// ([`page_for`] picks only sealed segments that still hold a live entry).
 async fn page_entries<S: Store + ?Sized, C: Crypto>(
     svc: &Service<'_, S, C>,
     head: &Head,
     page: &Page,
     now: i64,
 ) -> Result<Vec<Entry>, Error> {
-    let mut entries: Vec<Entry> = if page.segment < head.sealed {
-        if head
-            .live
-            .iter()
-            .any(|(k, exp)| *k == page.segment && *exp > now)
-        {
-            svc.store
-                .segment(page.segment, now)
-                .await?
-                // Written before the head that names it, but KV may show them out of order at
-                // another location for a while: the validator keeps its state and retries.
-                .ok_or_else(|| {
-                    Error::Store(crate::store::StoreError::Backend(format!(
-                        "revocation segment {} not visible here yet",
-                        page.segment
-                    )))
-                })?
-                .entries
-                .into_iter()
-                .map(|l| l.entry)
-                .collect()
-        } else {
-            Vec::new()
-        }
-    } else {
-        head.open.iter().map(|l| l.entry.clone()).collect()
-    };
-    entries.retain(|e| e.expires_at > now);
-    Ok(entries)
+    if page.segment >= head.sealed {
+        return Ok(live(&head.open, now));
+    }
+    let segment = svc
+        .store
+        .segment(page.segment, now)
+        .await?
+        // Written before the head that names it, but KV may show them out of order at another
+        // location for a while: the validator keeps its state and retries.
+        .ok_or_else(|| {
+            Error::Store(crate::store::StoreError::Backend(format!(
+                "revocation segment {} not visible here yet",
+                page.segment
+            )))
+        })?;
+    Ok(live(&segment.entries, now))
+}
+
+/// The entries of `logged` that have not expired at `now`.
+fn live(logged: &[Logged], now: i64) -> Vec<Entry> {
+    logged
+        .iter()
+        .filter(|l| l.entry.expires_at > now)
+        .map(|l| l.entry.clone())
+        .collect()
 }
 
 /// Which page answers a request.
@@ -264,7 +261,7 @@ pub async fn sign<S: Store + ?Sized, C: Crypto>(
 pub async fn push_events<S: Store + ?Sized, C: Crypto>(
     svc: &Service<'_, S, C>,
     before: u64,
-    fresh: &[crate::revocation::Logged],
+    fresh: &[Logged],
     now: i64,
     rng: &mut dyn CryptoRngCore,
 ) -> Result<Vec<String>, Error> {
@@ -278,11 +275,7 @@ pub async fn push_events<S: Store + ?Sized, C: Crypto>(
             since,
             seq,
             more: false,
-            entries: part
-                .iter()
-                .filter(|l| l.entry.expires_at > now)
-                .map(|l| l.entry.clone())
-                .collect(),
+            entries: live(part, now),
         };
         out.push(sign(svc, doc, now, rng).await?);
         since = seq;
@@ -303,12 +296,7 @@ pub async fn catch_up_event<S: Store + ?Sized, C: Crypto>(
         since: head.sealed * SEGMENT,
         seq: head.seq,
         more: false,
-        entries: head
-            .open
-            .iter()
-            .filter(|l| l.entry.expires_at > now)
-            .map(|l| l.entry.clone())
-            .collect(),
+        entries: live(&head.open, now),
     };
     sign(svc, doc, now, rng).await
 }
