@@ -7,7 +7,7 @@ use rand_core::CryptoRngCore;
 use crate::config::Config;
 use crate::crypto::Crypto;
 use crate::endpoints::{
-    account, admin, authorize, feed, introspect, jwks, metadata, register, token,
+    account, admin, authorize, feed, introspect, jwks, metadata, policy, register, token,
 };
 use crate::issue::KeyCache;
 use crate::keys::{self, KeyEncryptionKey};
@@ -37,6 +37,8 @@ enum Route<'p> {
     AdminMetadata,
     Jwks,
     Feed,
+    /// A resource server's tool map (`/resource-policy`).
+    Policy,
     Token,
     Register,
     /// `/register/{client_id}` (RFC 7592).
@@ -57,7 +59,7 @@ impl Route<'_> {
     /// Methods, for 405 and CORS preflight answers.
     fn allowed(self) -> &'static str {
         match self {
-            Route::Metadata | Route::AdminMetadata | Route::Jwks | Route::Feed => {
+            Route::Metadata | Route::AdminMetadata | Route::Jwks | Route::Feed | Route::Policy => {
                 "GET, HEAD, OPTIONS"
             }
             Route::Token | Route::Revoke | Route::Register => "POST, OPTIONS",
@@ -78,6 +80,7 @@ impl Route<'_> {
                 | Route::AdminMetadata
                 | Route::Jwks
                 | Route::Feed
+                | Route::Policy
                 | Route::Token
                 | Route::Revoke
                 | Route::Register
@@ -106,6 +109,7 @@ fn route<'p>(config: &Config, path: &'p str) -> Option<Route<'p>> {
         "/.well-known/openid-configuration" => Some(Route::Metadata),
         metadata::JWKS_PATH => Some(Route::Jwks),
         feed::PATH => Some(Route::Feed),
+        policy::PATH => Some(Route::Policy),
         metadata::TOKEN_PATH => Some(Route::Token),
         authorize::PATH => Some(Route::Authorize),
         register::PATH => Some(Route::Register),
@@ -214,6 +218,7 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
             Route::AdminMetadata if get => metadata::admin_resource(self.config),
             Route::Jwks if get => jwks::get(self.store, self.kek, rng, now).await?,
             Route::Feed if get => feed::get(self, &req, now, rng).await?,
+            Route::Policy if get => policy::get(self.store, &req).await?,
             Route::Token if post => token::handle(self, &req, now, rng).await?,
             Route::Register if post => register::register(self, &req, now, rng).await?,
             Route::Registration(id)

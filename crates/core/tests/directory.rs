@@ -1110,3 +1110,121 @@ mod openapi {
         );
     }
 }
+
+fn policy(h: &Harness, resource: &str) -> common::Resp {
+    let q: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("resource", resource)
+        .finish();
+    h.get(&format!("/resource-policy?{q}"))
+}
+
+#[test]
+fn the_tool_map_is_kept_in_the_directory_and_published_without_credentials() {
+    let h = Harness::new();
+    let rs = ok(
+        &h,
+        Method::POST,
+        "/admin/v1/resource-servers",
+        Some(json!({
+            "identifier": NOTES,
+            "name": "Notes",
+            "unmapped_tools": "allow",
+            "scopes": [
+                { "name": "notes.read", "tools": ["list_notes", "get_*"] },
+                { "name": "notes.write", "implies": ["notes.read"], "tools": ["create_note"] }
+            ]
+        })),
+    );
+    assert_eq!(rs["unmapped_tools"], "allow");
+    assert_eq!(rs["scopes"][0]["tools"], json!(["list_notes", "get_*"]));
+    let r = policy(&h, NOTES);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("cache-control"), Some("public, max-age=10"));
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    let doc: mcpgate_guard::mcp::PolicyDocument = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(doc.resource, NOTES);
+    assert_eq!(doc.scopes_supported, ["notes.read", "notes.write"]);
+    assert_eq!(doc.unmapped_tools, mcpgate_guard::mcp::Unmapped::Allow);
+    let p = mcpgate_guard::mcp::ToolPolicy::new(&doc);
+    assert_eq!(p.decide("get_note", ["notes.write"]), Ok(()));
+    assert!(p.decide("create_note", ["notes.read"]).is_err());
+
+    // A conditional request for an unchanged policy is answered 304 without a body.
+    let etag = r.header("etag").unwrap().to_owned();
+    let q = format!(
+        "/resource-policy?resource={}",
+        NOTES.replace(':', "%3A").replace('/', "%2F")
+    );
+    let same = h.request(Method::GET, &q, &[("if-none-match", &etag)], b"");
+    assert_eq!(same.status, 304);
+    assert!(same.body.is_empty());
+
+    // Changing a scope's tools changes the policy and its ETag.
+    let rs_id = rs["id"].as_str().unwrap();
+    let s = ok(
+        &h,
+        Method::PATCH,
+        &format!("/admin/v1/resource-servers/{rs_id}/scopes/notes.read"),
+        Some(json!({ "tools": ["list_notes"] })),
+    );
+    assert_eq!(s["tools"], json!(["list_notes"]));
+    let changed = h.request(Method::GET, &q, &[("if-none-match", &etag)], b"");
+    assert_eq!(changed.status, 200);
+    assert_ne!(changed.header("etag"), Some(etag.as_str()));
+    let doc: mcpgate_guard::mcp::PolicyDocument = serde_json::from_slice(&changed.body).unwrap();
+    let p = mcpgate_guard::mcp::ToolPolicy::new(&doc);
+    assert_eq!(
+        p.decide("get_note", ["notes.write"]),
+        Ok(()),
+        "unmapped now, and allowed"
+    );
+    ok(
+        &h,
+        Method::PATCH,
+        &format!("/admin/v1/resource-servers/{rs_id}"),
+        Some(json!({ "unmapped_tools": "deny" })),
+    );
+    let doc: mcpgate_guard::mcp::PolicyDocument =
+        serde_json::from_slice(&policy(&h, NOTES).body).unwrap();
+    assert_eq!(
+        mcpgate_guard::mcp::ToolPolicy::new(&doc).decide("get_note", ["notes.write"]),
+        Err(mcpgate_guard::mcp::ToolDenied::Unmapped)
+    );
+}
+
+#[test]
+fn bad_tool_patterns_and_policy_lookups_are_refused_with_the_field_named() {
+    let h = Harness::new();
+    for (tools, field) in [
+        (json!(["a b"]), "scopes[0].tools[0]"),
+        (json!(["ok", "*x*"]), "scopes[0].tools[1]"),
+        (json!([""]), "scopes[0].tools[0]"),
+    ] {
+        let r = h.admin(
+            Method::POST,
+            "/admin/v1/resource-servers",
+            Some(json!({ "identifier": NOTES, "name": "N", "scopes": [{ "name": "s", "tools": tools }] })),
+        );
+        assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+        assert!(
+            String::from_utf8_lossy(&r.body).contains(field),
+            "{field}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+    let r = h.admin(
+        Method::POST,
+        "/admin/v1/resource-servers",
+        Some(json!({ "identifier": NOTES, "name": "N", "unmapped_tools": "maybe" })),
+    );
+    assert_eq!(r.status, 400);
+    assert!(String::from_utf8_lossy(&r.body).contains("unmapped_tools"));
+    assert_eq!(policy(&h, "https://nowhere.example.com/mcp").status, 404);
+    assert_eq!(h.get("/resource-policy").status, 400);
+    assert_eq!(h.get("/resource-policy?resource=x&resource=y").status, 400);
+    assert_eq!(
+        h.get("/resource-policy?resource=javascript:alert(1)")
+            .status,
+        400
+    );
+}

@@ -15,6 +15,8 @@
 //! - [`scope`]: tool → scope requirements with scope hierarchies;
 //! - [`challenge`] and [`metadata`]: RFC 6750 / RFC 9728 challenges and protected resource
 //!   metadata;
+//! - [`mcp`]: MCP-aware decisions for a gateway: the tool map, SEP-2243 header checks,
+//!   `tools/list` filtering and the identity assertion sent upstream;
 //! - [`backend`]: ES256 backends: pure-Rust p256, (feature `ring`) ring, or (feature `workers`
 //!   on wasm32) the runtime's WebCrypto, `crypto.subtle`.
 //!
@@ -41,6 +43,7 @@ pub mod guard;
 pub mod jwk;
 pub mod jwks;
 mod jws;
+pub mod mcp;
 pub mod metadata;
 #[cfg(feature = "push")]
 pub mod push;

@@ -50,6 +50,8 @@ pub struct ResourceServer {
     /// [`ResourceServer::reachable_by_self_registered`]).
     #[serde(default, skip_serializing)]
     pub self_registration_opened_at: Option<i64>,
+    /// What a gateway does with a tool no scope covers: `deny` or `allow` (to any valid token).
+    pub unmapped_tools: String,
     /// Created (unix seconds).
     pub created_at: i64,
     /// Last changed.
@@ -77,12 +79,16 @@ pub struct ScopeView {
     pub description: String,
     /// Scopes this one implies (direct edges).
     pub implies: Vec<String>,
+    /// MCP tools it covers: exact names, or prefixes ending in `*`.
+    pub tools: Vec<String>,
 }
 
 #[derive(Deserialize)]
 struct ScopeRow {
     name: String,
     description: String,
+    #[serde(deserialize_with = "super::json_list")]
+    tools: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -132,6 +138,7 @@ pub async fn scopes<D: Database + ?Sized>(
                 .collect(),
             name: s.name,
             description: s.description,
+            tools: s.tools,
         })
         .collect())
 }
@@ -223,15 +230,32 @@ pub fn ensure_builtin_stmts(b: &Builtin<'_>) -> Vec<Stmt> {
     v
 }
 
+/// A scope as created.
+pub struct NewScope<'a> {
+    /// Id.
+    pub id: &'a str,
+    /// Its resource server's id.
+    pub rs_id: &'a str,
+    /// Scope token.
+    pub name: &'a str,
+    /// Description.
+    pub description: &'a str,
+    /// Tools it covers.
+    pub tools: &'a [String],
+    /// Now.
+    pub now: i64,
+}
+
 /// Inserts a scope.
-pub fn insert_scope_stmt(id: &str, rs_id: &str, name: &str, description: &str, now: i64) -> Stmt {
+pub fn insert_scope_stmt(s: &NewScope<'_>) -> Stmt {
     stmt!(
-        "INSERT INTO scopes (id, resource_server_id, name, description, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        id,
-        rs_id,
-        name,
-        description,
-        now
+        "INSERT INTO scopes (id, resource_server_id, name, description, tools, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        s.id,
+        s.rs_id,
+        s.name,
+        s.description,
+        to_json_list(s.tools),
+        s.now
     )
 }
 
@@ -243,10 +267,10 @@ pub fn by_identifier_stmt(identifier: &str) -> Stmt {
     )
 }
 
-/// A resource server's scopes with their descriptions (`name`, `description`), by name.
+/// A resource server's scopes (`name`, `description`, `tools`), by name.
 pub fn scope_descriptions_stmt(rs_id: &str) -> Stmt {
     stmt!(
-        "SELECT name, description FROM scopes WHERE resource_server_id = ?1 ORDER BY name",
+        "SELECT name, description, tools FROM scopes WHERE resource_server_id = ?1 ORDER BY name",
         rs_id
     )
 }
@@ -284,6 +308,8 @@ pub struct NewResourceServer<'a> {
     pub self_registered_max_scopes: Option<&'a [String]>,
     /// Scopes for requests without `scope` (`None`: all the subject may grant).
     pub default_scopes: Option<&'a [String]>,
+    /// `deny` or `allow`: tools no scope covers.
+    pub unmapped_tools: &'a str,
     /// Now.
     pub now: i64,
 }
@@ -298,8 +324,8 @@ pub fn insert_stmt(r: &NewResourceServer<'_>) -> Stmt {
     stmt!(
         "INSERT INTO resource_servers (id, kind, identifier, name, description, access_token_ttl, \
          allow_self_registered, self_registered_max_scopes, default_scopes, created_at, updated_at, \
-         self_registration_opened_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, CASE WHEN ?7 THEN ?10 END)",
+         self_registration_opened_at, unmapped_tools) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, CASE WHEN ?7 THEN ?10 END, ?11)",
         r.id,
         r.kind,
         r.identifier,
@@ -309,7 +335,8 @@ pub fn insert_stmt(r: &NewResourceServer<'_>) -> Stmt {
         r.allow_self_registered,
         r.self_registered_max_scopes.map(to_json_list),
         r.default_scopes.map(to_json_list),
-        r.now
+        r.now,
+        r.unmapped_tools
     )
 }
 
@@ -321,6 +348,7 @@ pub fn update_stmt(r: &NewResourceServer<'_>) -> Stmt {
     stmt!(
         "UPDATE resource_servers SET name = ?2, description = ?3, access_token_ttl = ?4, \
          allow_self_registered = ?5, self_registered_max_scopes = ?6, default_scopes = ?7, updated_at = ?8, \
+         unmapped_tools = ?9, \
          self_registration_opened_at = CASE WHEN NOT ?5 THEN NULL \
          WHEN allow_self_registered = 1 THEN self_registration_opened_at ELSE ?8 + 1 END \
          WHERE id = ?1",
@@ -331,7 +359,8 @@ pub fn update_stmt(r: &NewResourceServer<'_>) -> Stmt {
         r.allow_self_registered,
         r.self_registered_max_scopes.map(to_json_list),
         r.default_scopes.map(to_json_list),
-        r.now
+        r.now,
+        r.unmapped_tools
     )
 }
 
@@ -340,14 +369,32 @@ pub fn delete_stmt(id: &str) -> Stmt {
     stmt!("DELETE FROM resource_servers WHERE id = ?1", id)
 }
 
-/// Sets a scope's description.
-pub fn describe_scope_stmt(rs_id: &str, name: &str, description: &str) -> Stmt {
+/// Sets a scope's description and tools.
+pub fn update_scope_stmt(rs_id: &str, name: &str, description: &str, tools: &[String]) -> Stmt {
     stmt!(
-        "UPDATE scopes SET description = ?3 WHERE resource_server_id = ?1 AND name = ?2",
+        "UPDATE scopes SET description = ?3, tools = ?4 WHERE resource_server_id = ?1 AND name = ?2",
         rs_id,
         name,
-        description
+        description,
+        to_json_list(tools)
     )
+}
+
+/// A resource server's published policy: the server (`?1` identifier) and its scopes with
+/// their tools; [`implies_by_identifier_stmt`] gives the edges.
+pub fn policy_stmts(identifier: &str) -> [Stmt; 3] {
+    [
+        stmt!(
+            "SELECT identifier, unmapped_tools FROM resource_servers WHERE identifier = ?1",
+            identifier
+        ),
+        stmt!(
+            "SELECT s.name, s.description, s.tools FROM scopes s \
+             JOIN resource_servers r ON r.id = s.resource_server_id WHERE r.identifier = ?1 ORDER BY s.name",
+            identifier
+        ),
+        implies_by_identifier_stmt(identifier),
+    ]
 }
 
 /// Removes what a scope implies (before setting it anew).
@@ -366,4 +413,48 @@ pub fn delete_scope_stmt(rs_id: &str, name: &str) -> Stmt {
         rs_id,
         name
     )
+}
+
+#[derive(Deserialize)]
+struct PolicyRow {
+    identifier: String,
+    unmapped_tools: String,
+}
+
+/// The policy of the resource server `identifier` as gateways read it (`None`: no such
+/// server), in one round trip.
+pub async fn policy<D: Database + ?Sized>(
+    db: &D,
+    identifier: &str,
+) -> Result<Option<mcpgate_guard::mcp::PolicyDocument>, StoreError> {
+    use mcpgate_guard::mcp::{PolicyDocument, PolicyScope, Unmapped};
+    let [rs, rows, edges] =
+        crate::store::Results::new(db.batch(policy_stmts(identifier).to_vec()).await?).take()?;
+    let Some(rs) = decode_first::<PolicyRow>(rs)? else {
+        return Ok(None);
+    };
+    let rows: Vec<ScopeRow> = decode(rows)?;
+    let edges: Vec<EdgeRow> = decode(edges)?;
+    let scopes: Vec<PolicyScope> = rows
+        .into_iter()
+        .map(|s| PolicyScope {
+            implies: edges
+                .iter()
+                .filter(|e| e.scope == s.name)
+                .map(|e| e.implied.clone())
+                .collect(),
+            name: s.name,
+            tools: s.tools,
+        })
+        .collect();
+    Ok(Some(PolicyDocument {
+        resource: rs.identifier,
+        scopes_supported: scopes.iter().map(|s| s.name.clone()).collect(),
+        scopes,
+        unmapped_tools: if rs.unmapped_tools == "allow" {
+            Unmapped::Allow
+        } else {
+            Unmapped::Deny
+        },
+    }))
 }

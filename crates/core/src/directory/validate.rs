@@ -145,6 +145,20 @@ pub fn canonical_resource(v: &str) -> Result<String, &'static str> {
     Ok(format!("{}{}", u.origin(), path))
 }
 
+/// An MCP tool name or prefix pattern (see `mcpgate_guard::mcp::policy::check_tool_pattern`).
+pub fn tool_pattern(field: &str, v: &str) -> Result<String, FieldError> {
+    mcpgate_guard::mcp::policy::check_tool_pattern(v).map_err(|m| FieldError::new(field, m))?;
+    Ok(v.to_owned())
+}
+
+/// `deny` or `allow`: what a gateway does with a tool no scope covers.
+pub fn unmapped_tools(field: &str, v: &str) -> Result<String, FieldError> {
+    match v {
+        "deny" | "allow" => Ok(v.to_owned()),
+        _ => Err(FieldError::new(field, "must be \"deny\" or \"allow\"")),
+    }
+}
+
 /// A list of at most [`MAX_LIST`] items, each validated.
 pub fn list<T>(
     field: &str,

@@ -120,7 +120,7 @@ fn since_param(req: &Request) -> Result<Option<u64>, Error> {
 }
 
 /// True if the request's `If-None-Match` names `etag`.
-fn if_none_match(req: &Request, etag: &str) -> bool {
+pub(crate) fn if_none_match(req: &Request, etag: &str) -> bool {
     req.headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())

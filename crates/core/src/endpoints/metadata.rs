@@ -41,6 +41,8 @@ pub struct Metadata {
     pub token_endpoint_auth_methods_supported: Vec<&'static str>,
     /// The signed revocation feed for offline validators (mcpgate extension).
     pub revocation_feed_endpoint: String,
+    /// Resource servers' tool maps for gateways, `?resource=<identifier>` (mcpgate extension).
+    pub resource_policy_endpoint: String,
     /// RFC 7662 `introspection_endpoint`.
     pub introspection_endpoint: String,
     /// Its authentication methods.
@@ -86,6 +88,7 @@ impl Metadata {
                 "none",
             ],
             revocation_feed_endpoint: format!("{}{}", config.issuer, super::feed::PATH),
+            resource_policy_endpoint: format!("{}{}", config.issuer, super::policy::PATH),
             introspection_endpoint: format!("{}{}", config.issuer, INTROSPECT_PATH),
             introspection_endpoint_auth_methods_supported: vec![
                 "client_secret_basic",

@@ -10,6 +10,7 @@ pub mod introspect;
 pub mod jwks;
 pub mod metadata;
 pub mod own_token;
+pub mod policy;
 pub mod register;
 pub mod target;
 pub mod token;

@@ -17,6 +17,12 @@ fn string_list() -> Value {
 }
 
 #[cfg(not(target_arch = "wasm32"))]
+fn tools_list() -> Value {
+    json!({ "type": "array", "maxItems": 100, "description": "MCP tools the scope covers: exact names, or prefixes ending in *",
+        "items": { "type": "string", "pattern": "^[A-Za-z0-9_./-]*[*]?$", "minLength": 1, "maxLength": 128 } })
+}
+
+#[cfg(not(target_arch = "wasm32"))]
 /// Token-exchange delegations: subject tokens for `from` may be exchanged for tokens for `to`.
 fn exchange_rules() -> Value {
     json!({
@@ -48,9 +54,12 @@ fn request_schemas() -> Value {
         "properties": {
             "name": { "type": "string", "description": "RFC 6749 scope token" },
             "description": { "type": "string", "description": "Shown on the consent page" },
-            "implies": string_list()
+            "implies": string_list(),
+            "tools": tools_list()
         }
     });
+    let unmapped = json!({ "enum": ["deny", "allow"],
+        "description": "What a gateway does with a tool no scope covers (default deny)" });
     let scope_ref = json!({
         "type": "object", "additionalProperties": false, "required": ["resource", "scope"],
         "properties": { "resource": { "type": "string", "format": "uri" }, "scope": { "type": "string" } }
@@ -68,6 +77,7 @@ fn request_schemas() -> Value {
                 "allow_self_registered": { "type": "boolean" },
                 "self_registered_max_scopes": nullable_list,
                 "default_scopes": nullable_list,
+                "unmapped_tools": unmapped,
                 "scopes": { "type": "array", "items": scope_create, "maxItems": 100 }
             }
         },
@@ -77,13 +87,14 @@ fn request_schemas() -> Value {
                 "name": { "type": "string" }, "description": { "type": "string" },
                 "access_token_ttl": { "type": "integer", "minimum": 60 },
                 "allow_self_registered": { "type": "boolean" },
-                "self_registered_max_scopes": nullable_list, "default_scopes": nullable_list
+                "self_registered_max_scopes": nullable_list, "default_scopes": nullable_list,
+                "unmapped_tools": unmapped
             }
         },
         "ScopeCreate": scope_create,
         "ScopePatch": {
             "type": "object", "additionalProperties": false,
-            "properties": { "description": { "type": "string" }, "implies": string_list() }
+            "properties": { "description": { "type": "string" }, "implies": string_list(), "tools": tools_list() }
         },
         "RoleCreate": {
             "type": "object", "additionalProperties": false, "required": ["name"],
@@ -208,21 +219,22 @@ fn response_schemas() -> Value {
     json!({
         "ResourceServer": object(
             &with(&stamps, &["id", "identifier", "kind", "name", "description", "access_token_ttl",
-                "allow_self_registered", "default_scopes", "self_registered_max_scopes"]),
+                "allow_self_registered", "default_scopes", "self_registered_max_scopes", "unmapped_tools"]),
             json!({
                 "id": string, "identifier": { "type": "string", "format": "uri" },
                 "kind": { "enum": ["mcp", "api"] }, "name": string, "description": string,
                 "access_token_ttl": int, "allow_self_registered": { "type": "boolean" },
                 "default_scopes": { "type": ["array", "null"], "items": { "type": "string" } },
                 "self_registered_max_scopes": { "type": ["array", "null"], "items": { "type": "string" } },
+                "unmapped_tools": { "enum": ["deny", "allow"] },
                 "scopes": { "description": "Present on a single resource server", "type": "array",
                     "items": { "$ref": "#/components/schemas/Scope" } },
                 "created_at": int, "updated_at": int
             }),
         ),
         "ResourceServerPage": page("ResourceServer"),
-        "Scope": object(&["name", "description", "implies"],
-            json!({ "name": string, "description": string, "implies": strings })),
+        "Scope": object(&["name", "description", "implies", "tools"],
+            json!({ "name": string, "description": string, "implies": strings, "tools": strings })),
         "ScopePage": page("Scope"),
         "ScopeRef": object(&["resource", "scope"], json!({ "resource": string, "scope": string })),
         "Role": object(

@@ -25,6 +25,8 @@ struct CreateScope {
     description: String,
     #[serde(default)]
     implies: Vec<String>,
+    #[serde(default)]
+    tools: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -45,6 +47,8 @@ struct Create {
     #[serde(default)]
     default_scopes: Option<Vec<String>>,
     #[serde(default)]
+    unmapped_tools: Option<String>,
+    #[serde(default)]
     scopes: Vec<CreateScope>,
 }
 
@@ -63,6 +67,8 @@ struct Patch {
     self_registered_max_scopes: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "double_option")]
     default_scopes: Option<Option<Vec<String>>>,
+    #[serde(default)]
+    unmapped_tools: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -72,6 +78,8 @@ struct PatchScope {
     description: Option<String>,
     #[serde(default)]
     implies: Option<Vec<String>>,
+    #[serde(default)]
+    tools: Option<Vec<String>>,
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
@@ -189,7 +197,12 @@ pub async fn create<D: Database + ?Sized, C: Crypto>(
             );
         }
         let d = validate::description(&format!("scopes[{i}].description"), &s.description)?;
-        scope_rows.push((ctx.id("scp"), n, d));
+        let t = validate::list(
+            &format!("scopes[{i}].tools"),
+            &s.tools,
+            validate::tool_pattern,
+        )?;
+        scope_rows.push((ctx.id("scp"), n, d, t));
     }
     let mut edges = Vec::new();
     for (i, s) in input.scopes.iter().enumerate() {
@@ -215,6 +228,10 @@ pub async fn create<D: Database + ?Sized, C: Crypto>(
         .as_deref()
         .map(|l| names_known("default_scopes", l, &known))
         .transpose()?;
+    let unmapped = validate::unmapped_tools(
+        "unmapped_tools",
+        input.unmapped_tools.as_deref().unwrap_or("deny"),
+    )?;
     let id = ctx.id("rs");
     let now = ctx.now;
     let mut stmts = vec![store::insert_stmt(&store::NewResourceServer {
@@ -227,10 +244,18 @@ pub async fn create<D: Database + ?Sized, C: Crypto>(
         allow_self_registered: input.allow_self_registered.unwrap_or(true),
         self_registered_max_scopes: max.as_deref(),
         default_scopes: defaults.as_deref(),
+        unmapped_tools: &unmapped,
         now,
     })];
-    for (sid, n, d) in &scope_rows {
-        stmts.push(store::insert_scope_stmt(sid, &id, n, d, now));
+    for (sid, n, d, t) in &scope_rows {
+        stmts.push(store::insert_scope_stmt(&store::NewScope {
+            id: sid,
+            rs_id: &id,
+            name: n,
+            description: d,
+            tools: t,
+            now,
+        }));
     }
     for (from, to) in &edges {
         stmts.push(store::edge_insert(&id, from, to));
@@ -302,6 +327,12 @@ pub async fn update<D: Database + ?Sized, C: Crypto>(
     let allow = input
         .allow_self_registered
         .unwrap_or(cur.allow_self_registered);
+    let unmapped = validate::patched(
+        "unmapped_tools",
+        input.unmapped_tools.as_deref(),
+        cur.unmapped_tools,
+        validate::unmapped_tools,
+    )?;
     ctx.db
         .batch(vec![
             store::update_stmt(&store::NewResourceServer {
@@ -314,6 +345,7 @@ pub async fn update<D: Database + ?Sized, C: Crypto>(
                 allow_self_registered: allow,
                 self_registered_max_scopes: max.as_deref(),
                 default_scopes: defaults.as_deref(),
+                unmapped_tools: &unmapped,
                 now: ctx.now,
             }),
             audit::record(
@@ -397,14 +429,16 @@ pub async fn create_scope<D: Database + ?Sized, C: Crypto>(
     if implies.contains(&name) {
         return Err(FieldError::new("implies", "a scope cannot imply itself").into());
     }
+    let tools = validate::list("tools", &input.tools, validate::tool_pattern)?;
     let sid = ctx.id("scp");
-    let mut stmts = vec![store::insert_scope_stmt(
-        &sid,
-        id,
-        &name,
-        &description,
-        ctx.now,
-    )];
+    let mut stmts = vec![store::insert_scope_stmt(&store::NewScope {
+        id: &sid,
+        rs_id: id,
+        name: &name,
+        description: &description,
+        tools: &tools,
+        now: ctx.now,
+    })];
     stmts.extend(implies.iter().map(|to| store::edge_insert(id, &name, to)));
     stmts.push(audit::record(
         ctx.now,
@@ -439,7 +473,11 @@ pub async fn update_scope<D: Database + ?Sized, C: Crypto>(
         cur.description,
         validate::description,
     )?;
-    let mut stmts = vec![store::describe_scope_stmt(id, name, &description)];
+    let tools = match input.tools {
+        Some(list) => validate::list("tools", &list, validate::tool_pattern)?,
+        None => cur.tools,
+    };
+    let mut stmts = vec![store::update_scope_stmt(id, name, &description, &tools)];
     if let Some(list) = input.implies {
         let implies = names_known("implies", &list, &known)?;
         if implies.iter().any(|n| n == name) {
