@@ -388,7 +388,7 @@ async fn proxy(
     };
     let count = |outcome: &'static str| {
         if let Some(t) = tool {
-            stats::count(env, ctx, t, outcome);
+            stats::count(env, ctx, t, outcome, now);
         }
     };
     let Some(token) = header("authorization").and_then(|h| bearer_token(&h).map(str::to_owned))

@@ -1,10 +1,13 @@
-//! Per-tool counters: calls allowed, denials by reason, upstream failures. The gateway hands
-//! each count to one Durable Object after answering (`waitUntil`, off the request path); an
-//! operator reads them at [`crate::STATS_PATH`] with the `GATEWAY_STATS_TOKEN` secret.
+//! Per-tool counters: calls allowed, denials by reason, upstream failures. Each isolate adds
+//! up its counts and hands them to one Durable Object at most every [`FLUSH_SECS`] seconds,
+//! after answering (`waitUntil`, off the request path), so the object sees one write per
+//! isolate per interval rather than one per request; an isolate that ends loses at most that
+//! interval's counts. An operator reads them at [`crate::STATS_PATH`] with the
+//! `GATEWAY_STATS_TOKEN` secret (which first flushes the answering isolate's counts).
 
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
 use worker::{
     durable_object, Context, DurableObject, Env, Headers, Method, Request, RequestInit, Response,
     State,
@@ -15,37 +18,45 @@ pub const STATS_BINDING: &str = "GATEWAY_STATS";
 /// Distinct tool names kept; further names (a client inventing tool names) count as `(other)`.
 pub const MAX_TOOLS: usize = 1000;
 const KEY: &str = "counters";
-
-#[derive(Serialize, Deserialize)]
-struct Add {
-    tool: String,
-    outcome: String,
-}
+/// Seconds between an isolate's flushes.
+pub const FLUSH_SECS: i64 = 5;
 
 /// Outcome → count, per tool.
 type Counters = BTreeMap<String, BTreeMap<String, u64>>;
 
-/// Counts one outcome for `tool`, after the response (never delays or fails the request).
-pub fn count(env: &Env, ctx: &Context, tool: &str, outcome: &'static str) {
-    let Ok(ns) = env.durable_object(STATS_BINDING) else {
-        return;
-    };
-    let Ok(stub) = ns.get_by_name("stats") else {
-        return;
-    };
-    let body = serde_json::to_string(&Add {
-        tool: tool.chars().take(128).collect(),
-        outcome: outcome.to_owned(),
-    })
-    .unwrap_or_default();
-    ctx.wait_until(async move {
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post)
-            .with_body(Some(wasm_bindgen::JsValue::from_str(&body)));
-        if let Ok(req) = Request::new_with_init("https://stats/add", &init) {
-            let _ = stub.fetch_with_request(req).await;
-        }
-    });
+thread_local! {
+    static PENDING: RefCell<Counters> = const { RefCell::new(BTreeMap::new()) };
+    static LAST_FLUSH: Cell<i64> = const { Cell::new(0) };
+}
+
+/// Counts one outcome for `tool` (never delays or fails the request).
+pub fn count(env: &Env, ctx: &Context, tool: &str, outcome: &'static str, now: i64) {
+    let tool: String = tool.chars().take(128).collect();
+    PENDING.with(|p| add(&mut p.borrow_mut(), &tool, outcome, 1));
+    if now - LAST_FLUSH.with(Cell::get) >= FLUSH_SECS {
+        LAST_FLUSH.with(|l| l.set(now));
+        let env = env.clone();
+        ctx.wait_until(async move {
+            let _ = flush(&env).await;
+        });
+    }
+}
+
+/// Hands this isolate's counts to the object.
+async fn flush(env: &Env) -> worker::Result<()> {
+    let batch = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let stub = env.durable_object(STATS_BINDING)?.get_by_name("stats")?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_body(Some(wasm_bindgen::JsValue::from_str(
+            &serde_json::to_string(&batch).unwrap_or_default(),
+        )));
+    stub.fetch_with_request(Request::new_with_init("https://stats/add", &init)?)
+        .await?;
+    Ok(())
 }
 
 /// `GET /.mcpgate-gateway/stats`: the counters, for a bearer of `GATEWAY_STATS_TOKEN` (404
@@ -64,6 +75,7 @@ pub async fn read(token: &Option<String>, req: &Request, env: &Env) -> worker::R
         resp.headers().set("www-authenticate", "Bearer")?;
         return Ok(resp);
     }
+    flush(env).await?;
     let stub = env.durable_object(STATS_BINDING)?.get_by_name("stats")?;
     let mut resp = stub.fetch_with_str("https://stats/read").await?;
     let body = resp.bytes().await?;
@@ -77,8 +89,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Adds one count (pure, so it is tested natively).
-fn add(all: &mut Counters, tool: &str, outcome: &str) {
+/// Adds `n` counts (pure, so it is tested natively).
+fn add(all: &mut Counters, tool: &str, outcome: &str, n: u64) {
     let name = if all.contains_key(tool) || all.len() < MAX_TOOLS {
         tool
     } else {
@@ -87,7 +99,7 @@ fn add(all: &mut Counters, tool: &str, outcome: &str) {
     *all.entry(name.to_owned())
         .or_default()
         .entry(outcome.to_owned())
-        .or_default() += 1;
+        .or_default() += n;
 }
 
 /// The counters' one object.
@@ -105,8 +117,12 @@ impl DurableObject for GatewayStats {
         let storage = self.state.storage();
         let mut all: Counters = storage.get(KEY).await?.unwrap_or_default();
         if req.method() == Method::Post {
-            let a: Add = req.json().await?;
-            add(&mut all, &a.tool, &a.outcome);
+            let batch: Counters = req.json().await?;
+            for (tool, outcomes) in batch {
+                for (outcome, n) in outcomes {
+                    add(&mut all, &tool, &outcome, n);
+                }
+            }
             storage.put(KEY, &all).await?;
             return Response::empty();
         }
@@ -121,17 +137,17 @@ mod tests {
     #[test]
     fn counts_are_kept_per_tool_and_outcome_and_bounded_in_names() {
         let mut all = Counters::new();
-        add(&mut all, "get_note", "allowed");
-        add(&mut all, "get_note", "allowed");
-        add(&mut all, "get_note", "insufficient_scope");
+        add(&mut all, "get_note", "allowed", 1);
+        add(&mut all, "get_note", "allowed", 1);
+        add(&mut all, "get_note", "insufficient_scope", 1);
         assert_eq!(all["get_note"]["allowed"], 2);
         assert_eq!(all["get_note"]["insufficient_scope"], 1);
         for i in 0..MAX_TOOLS + 5 {
-            add(&mut all, &format!("t{i}"), "missing_token");
+            add(&mut all, &format!("t{i}"), "missing_token", 1);
         }
         assert_eq!(all.len(), MAX_TOOLS + 1);
         assert_eq!(all["(other)"]["missing_token"], 6);
-        add(&mut all, "get_note", "allowed");
+        add(&mut all, "get_note", "allowed", 1);
         assert_eq!(all["get_note"]["allowed"], 3);
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));

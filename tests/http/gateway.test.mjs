@@ -1,13 +1,18 @@
-// The gateway (gateway/, a second Worker under `wrangler dev`) in front of an unprotected MCP
-// server built with the official TypeScript SDK. The official TypeScript SDK client knows only
+// The gateway (gateway/, a second Worker under `wrangler dev`) in front of unprotected MCP servers
+// built with the official TypeScript and Python SDKs. The official TypeScript SDK client knows only
 // the gateway's URL: it discovers, registers, signs in and calls tools; the tool map comes from
 // mcpgate's directory. Then the attacks and edges: a tool outside the token's scopes, headers
 // that disagree with the body, the token never reaching the upstream, a revoked client, a
 // changed tool map, a streamed result, oversized bodies and a dead upstream.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer, request as httpRequest } from 'node:http';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { jwtVerify } from 'jose';
-import { BASE, admin } from './lib/client.mjs';
+import { BASE, admin, form } from './lib/client.mjs';
+import { ROOT, freePort } from './lib/worker.mjs';
 import { launch } from './lib/browser.mjs';
 import { TestProvider, connect, callTool } from './lib/mcp.mjs';
 import { startGateway, IDENTITY_SECRET, STATS_TOKEN } from './lib/gateway.mjs';
@@ -63,6 +68,7 @@ before(async () => {
       { name: 'notes.read', description: 'Read your notes', tools: ['get_*', 'list_*', 'whoami'] },
       { name: 'notes.write', description: 'Create notes', implies: ['notes.read'], tools: ['create_note', 'slow_count'] },
       { name: 'notes.admin', description: 'Purge notes', implies: ['notes.write'], tools: ['purge'] },
+      { name: 'conformance', description: 'The conformance tools', tools: ['test_*'] },
     ],
   } });
   f.rs = rs.id;
@@ -93,7 +99,7 @@ describe('the gateway in front of an unmodified MCP server (TypeScript SDK)', ()
     const prm = await (await fetch(`${gateway.base}/.well-known/oauth-protected-resource/mcp`)).json();
     assert.equal(prm.resource, gateway.url);
     assert.deepEqual(prm.authorization_servers, [BASE]);
-    assert.deepEqual(prm.scopes_supported, ['notes.admin', 'notes.read', 'notes.write']);
+    assert.deepEqual(prm.scopes_supported, ['conformance', 'notes.admin', 'notes.read', 'notes.write']);
     assert.equal(upstream.seen.length, 0, 'nothing reached the upstream');
   });
 
@@ -234,5 +240,99 @@ describe('the gateway in front of an unmodified MCP server (TypeScript SDK)', ()
     const ms = await until(async () => (await post(rpc('ping', {}), { token })).status === 401, 20_000, 'revoked token refused');
     console.log(`# revoked client refused by the gateway after ${ms} ms`);
     assert.ok(ms <= 15_000);
+  });
+});
+
+// The @modelcontextprotocol/conformance server scenarios through the gateway. The runner sends no
+// credentials, so a small local proxy adds an access token (client_credentials, an agent whose
+// group holds the conformance scope) to each request, as an authorized client would send it.
+describe('MCP conformance (server scenarios) through the gateway', () => {
+  const SCENARIOS = ['server-initialize', 'ping', 'tools-list', 'tools-call-simple-text', 'tools-call-error',
+    'tools-call-image', 'tools-call-audio', 'tools-call-embedded-resource', 'tools-call-mixed-content',
+    'tools-call-with-progress', 'tools-call-with-logging'];
+  let proxy, proxyUrl;
+  before(async () => {
+    const role = (await ok('/admin/v1/roles', { method: 'POST', json: { name: `gw-conf-${uniq}`, scopes: ['conformance', 'notes.read'].map((scope) => ({ resource: gateway.url, scope })) } })).id;
+    const group = (await ok('/admin/v1/groups', { method: 'POST', json: { name: `gw-conf-${uniq}` } })).id;
+    await ok(`/admin/v1/groups/${group}/roles/${role}`, { method: 'PUT' });
+    const agent = await ok('/admin/v1/agents', { method: 'POST', json: { name: 'gateway conformance runner', owner: 'ci', groups: [group] } });
+    const t = await form('/token', { grant_type: 'client_credentials', resource: gateway.url }, { basic: [agent.client_id, agent.client_secret] });
+    assert.equal(t.status, 200, JSON.stringify(t.body));
+    const target = new URL(gateway.url);
+    proxy = createServer((req, res) => {
+      const headers = { ...req.headers, authorization: `Bearer ${t.body.access_token}`, host: target.host };
+      const up = httpRequest({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers }, (r) => {
+        res.writeHead(r.statusCode, r.headers);
+        r.pipe(res);
+      });
+      up.on('error', () => { res.writeHead(502); res.end(); });
+      req.pipe(up);
+    });
+    await new Promise((r) => proxy.listen(0, '127.0.0.1', r));
+    proxyUrl = `http://127.0.0.1:${proxy.address().port}/mcp`;
+  });
+  after(() => proxy?.close());
+
+  for (const scenario of SCENARIOS) {
+    test(scenario, async () => {
+      let out;
+      try {
+        out = await promisify(execFile)(join(ROOT, 'node_modules/.bin/conformance'), ['server', '--url', proxyUrl, '--scenario', scenario], { cwd: ROOT, timeout: 120_000 });
+      } catch (e) {
+        out = e;
+      }
+      const text = `${out.stdout ?? ''}${out.stderr ?? ''}`;
+      assert.equal(out.code ?? 0, 0, text.slice(-3000));
+    });
+  }
+});
+
+// The second pair of official SDKs: the Python SDK client, knowing only a gateway's URL, in front
+// of an unprotected server built with the Python SDK.
+describe('the Python SDK client through the gateway in front of a Python SDK server', () => {
+  let py, pyGateway;
+  before(async () => {
+    const port = await freePort();
+    py = spawn(join(ROOT, '.venv/bin/python'), [join(ROOT, 'tests/http/fixtures/upstream_py.py'), String(port), IDENTITY_SECRET], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    py.stdout.on('data', (d) => (out += d));
+    py.stderr.on('data', (d) => (out += d));
+    await until(async () => out.includes('ready'), 30_000, `python upstream: ${out}`);
+    pyGateway = await startGateway({ issuer: BASE, upstream: `http://127.0.0.1:${port}/mcp` });
+    await ok('/admin/v1/resource-servers', { method: 'POST', json: {
+      identifier: pyGateway.url, name: 'Python notes behind the gateway',
+      scopes: [
+        { name: 'notes.read', tools: ['get_note', 'list_notes', 'whoami'] },
+        { name: 'notes.write', implies: ['notes.read'], tools: ['create_note'] },
+        { name: 'notes.admin', implies: ['notes.write'], tools: ['purge'] },
+      ],
+    } });
+    const role = (await ok('/admin/v1/roles', { method: 'POST', json: { name: `gw-py-${uniq}`, scopes: [{ resource: pyGateway.url, scope: 'notes.write' }] } })).id;
+    await ok(`/admin/v1/users/${f.user}/roles/${role}`, { method: 'PUT' });
+    await until(async () => (await (await fetch(`${pyGateway.base}/.well-known/oauth-protected-resource/mcp`)).json()).scopes_supported, 10_000, 'policy loaded');
+  });
+  after(async () => {
+    await pyGateway?.stop();
+    py?.kill('SIGTERM');
+  });
+
+  test('discovers, registers, signs in, sees only its tools and calls them; the upstream verifies who calls and never sees a token', async () => {
+    const { stdout } = await promisify(execFile)(join(ROOT, '.venv/bin/python'), [join(ROOT, 'tests/http/python_mcp_client.py')], {
+      env: { ...process.env, MCP_URL: pyGateway.url, MCP_USERNAME: f.username, MCP_PASSWORD: PASSWORD,
+        MCP_CALLS: JSON.stringify([['get_note', { id: '3' }], ['create_note', { title: 'py' }], ['whoami', {}]]) },
+      timeout: 120_000,
+    });
+    const lines = stdout.trim().split('\n');
+    assert.match(lines[0], /^registered dcr_/);
+    assert.equal(lines[1], 'tools create_note get_note list_notes whoami', 'purge is hidden');
+    assert.equal(lines[2], 'get_note error=False');
+    assert.equal(lines[3], 'create_note error=False');
+    assert.equal(lines[4], 'whoami error=False');
+    const seen = JSON.parse(lines[5].slice('whoami '.length));
+    assert.equal(seen.authorization_seen, 0, 'no request reached the upstream with a bearer token');
+    assert.ok(seen.requests >= 3);
+    assert.equal(seen.identity.sub, f.user, JSON.stringify(seen.identity));
+    assert.equal(seen.identity.iss, pyGateway.url);
+    assert.match(seen.identity.client_id, /^dcr_/);
   });
 });

@@ -3,11 +3,12 @@ connects to the example MCP server with its own OAuth client (discovery, dynamic
 PKCE, resource indicator, token, refresh). The "browser" is plain form posts to mcpgate's login
 and consent pages. Prints one line per step; exits non-zero on any failure.
 
-Environment: MCP_URL, MCP_USERNAME, MCP_PASSWORD.
+Environment: MCP_URL, MCP_USERNAME, MCP_PASSWORD, and optionally MCP_CALLS.
 """
 
 import asyncio
 import html
+import json
 import os
 import re
 import sys
@@ -24,6 +25,10 @@ MCP_URL = os.environ["MCP_URL"]
 USERNAME = os.environ["MCP_USERNAME"]
 PASSWORD = os.environ["MCP_PASSWORD"]
 REDIRECT = "http://127.0.0.1:8997/callback"
+# The tools to call, in order: a JSON list of [name, arguments] (MCP_CALLS).
+CALLS = json.loads(
+    os.environ.get("MCP_CALLS", '[["list_notes", {}], ["create_note", {"title": "from python", "body": "hello"}]]')
+)
 
 
 class Memory(TokenStorage):
@@ -108,10 +113,11 @@ async def main() -> None:
         print(f"registered {storage.client.client_id if storage.client else None}")
         tools = await client.list_tools()
         print("tools " + " ".join(sorted(t.name for t in tools.tools)))
-        listed = await client.call_tool("list_notes", {})
-        print(f"list_notes error={listed.is_error}")
-        created = await client.call_tool("create_note", {"title": "from python", "body": "hello"})
-        print(f"create_note error={created.is_error}")
+        for name, args in CALLS:
+            result = await client.call_tool(name, args)
+            print(f"{name} error={result.is_error}")
+            if name == "whoami":
+                print("whoami " + result.content[0].text)
     print("scope " + (storage.tokens.scope if storage.tokens and storage.tokens.scope else ""))
 
 

@@ -58,5 +58,5 @@ export async function startGateway({ issuer, upstream, vars = {}, timeoutMs = 12
     }
     await sleep(200);
   }
-  return { url: resource, base: `http://127.0.0.1:${port}`, logs: () => out, stop };
+  return { url: resource, base: `http://127.0.0.1:${port}`, inspector, logs: () => out, stop };
 }
