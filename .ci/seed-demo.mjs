@@ -2,7 +2,7 @@
 // State (admin client, demo secrets) is kept in .wrangler/demo.json next to the local D1/KV.
 import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 
-const [issuer, bootstrapToken, notesUrl] = process.argv.slice(2);
+const [issuer, bootstrapToken, notesUrl, gatewayUrl] = process.argv.slice(2);
 const STATE = '.wrangler/demo.json';
 const state = existsSync(STATE) ? JSON.parse(readFileSync(STATE, 'utf8')) : {};
 const save = () => { mkdirSync('.wrangler', { recursive: true }); writeFileSync(STATE, JSON.stringify(state, null, 2), { mode: 0o600 }); };
@@ -46,7 +46,19 @@ const rs = await ensure('/resource-servers', (r) => r.identifier === notesUrl, {
     { name: 'notes.delete', description: 'Delete notes' },
   ],
 });
-const role = (name, scopes) => ensure('/roles', (r) => r.name === name, { name, scopes: scopes.map((scope) => ({ resource: rs.identifier, scope })) });
+// The same server through the gateway (gateway/): its own resource, the same scope names, and
+// the tool map the gateway enforces.
+const gw = gatewayUrl && await ensure('/resource-servers', (r) => r.identifier === gatewayUrl, {
+  identifier: gatewayUrl, name: 'Demo notes (through the gateway)', description: 'examples/notes-mcp behind gateway/',
+  unmapped_tools: 'deny',
+  scopes: [
+    { name: 'notes.read', description: 'Read your notes', tools: ['list_notes', 'read_note'] },
+    { name: 'notes.write', description: 'Create and edit notes', implies: ['notes.read'], tools: ['create_note', 'update_note'] },
+    { name: 'notes.delete', description: 'Delete notes', tools: ['delete_note'] },
+  ],
+});
+const servers = [rs, gw].filter(Boolean);
+const role = (name, scopes) => ensure('/roles', (r) => r.name === name, { name, scopes: servers.flatMap((s) => scopes.map((scope) => ({ resource: s.identifier, scope }))) });
 const reader = await role('notes-reader', ['notes.read']);
 const editor = await role('notes-editor', ['notes.write']);
 const adminRole = await role('notes-admin', ['notes.write', 'notes.delete']);
@@ -77,7 +89,8 @@ if (!state.app) {
 console.log(`
   Demo configuration (kept in ${STATE}):
     MCP server (resource)  ${rs.identifier}   scopes notes.read < notes.write, notes.delete
-    roles                  notes-reader, notes-editor (group notes-team), notes-admin
+${gw ? `    through the gateway    ${gw.identifier}   same scopes; tool map: curl -s '${issuer}/resource-policy?resource=${encodeURIComponent(gw.identifier)}'
+` : ''}    roles                  notes-reader, notes-editor (group notes-team), notes-admin
     user                   ${state.user?.username ?? 'demo'} / ${state.user?.password ?? '(see ' + STATE + ')'}   (notes-reader, member of notes-team)
     agent                  ${state.agent.client_id} / ${state.agent.client_secret}   (notes-team)
     application (public)   ${state.app.client_id}   redirect http://127.0.0.1/callback (any port)

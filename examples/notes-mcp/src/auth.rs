@@ -33,6 +33,8 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use mcpgate_guard::fetch::native::ReqwestFetch;
+use mcpgate_guard::mcp::identity::IDENTITY_HEADER;
+use mcpgate_guard::mcp::IdentitySigner;
 use mcpgate_guard::{
     bearer_token, Challenge, Challenges, Guard, ScopeError, ScopePolicy, VerifiedToken,
 };
@@ -85,6 +87,8 @@ pub struct Auth {
     guard: Arc<Guard<ReqwestFetch>>,
     policy: Arc<ScopePolicy>,
     challenges: Challenges,
+    /// An mcpgate gateway's identity assertions are accepted too (signer, this resource).
+    gateway: Option<(IdentitySigner, String)>,
     sessions: Mutex<HashMap<String, Binding>>,
 }
 
@@ -104,8 +108,18 @@ impl Auth {
             guard,
             policy,
             challenges,
+            gateway: None,
             sessions: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Also accepts requests from an mcpgate gateway in front of this server: no bearer token,
+    /// an `Mcp-Gate-Identity` assertion signed with the shared secret for `resource` (this
+    /// server's URL, the gateway's upstream). The gateway has already validated the client's
+    /// token for its own resource and checked revocation.
+    pub fn trusting_gateway(mut self, signer: IdentitySigner, resource: String) -> Self {
+        self.gateway = Some((signer, resource));
+        self
     }
 
     fn sessions(&self) -> MutexGuard<'_, HashMap<String, Binding>> {
@@ -209,11 +223,32 @@ pub async fn authorize(State(auth): State<Arc<Auth>>, request: Request, next: Ne
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(bearer_token);
-    let Some(token) = token else {
-        let c = auth.challenges.missing_token(&BASELINE_SCOPES);
-        return refuse(challenge_response(c), None, Vec::new(), "no bearer token");
+    let assertion = request
+        .headers()
+        .get(IDENTITY_HEADER)
+        .and_then(|v| v.to_str().ok());
+    let from_gateway = match (&auth.gateway, token, assertion) {
+        (Some((signer, resource)), None, Some(jwt)) => {
+            match signer.verify(jwt, resource, unix_now()) {
+                Ok(claims) => Some(claims.into_verified_token()),
+                Err(e) => {
+                    let c = auth.challenges.missing_token(&BASELINE_SCOPES);
+                    let why = format!("gateway identity refused: {e:?}");
+                    return refuse(challenge_response(c), None, Vec::new(), &why);
+                }
+            }
+        }
+        _ => None,
     };
-    let verified = match auth.guard.validate(token, unix_now()).await {
+    let verified = match (from_gateway, token) {
+        (Some(v), _) => Ok(v),
+        (None, Some(token)) => auth.guard.validate(token, unix_now()).await,
+        (None, None) => {
+            let c = auth.challenges.missing_token(&BASELINE_SCOPES);
+            return refuse(challenge_response(c), None, Vec::new(), "no bearer token");
+        }
+    };
+    let verified = match verified {
         Ok(v) => v,
         Err(e) => {
             let response = match auth.challenges.for_token_error(&e, &BASELINE_SCOPES) {

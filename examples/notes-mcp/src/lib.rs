@@ -59,6 +59,9 @@ pub struct Config {
     /// Client id and secret to subscribe to mcpgate's revocation push channel with (a client
     /// allowed to introspect this server's tokens); `None`: polling only.
     pub push: Option<(String, String)>,
+    /// The secret an mcpgate gateway in front of this server signs its identity assertions
+    /// with (`Mcp-Gate-Identity`); `None`: only bearer tokens are accepted.
+    pub gateway_secret: Option<String>,
 }
 
 impl Config {
@@ -69,6 +72,7 @@ impl Config {
             resource: resource.into(),
             revocation_poll_secs: mcpgate_guard::guard::DEFAULT_REVOCATION_POLL_SECS.unsigned_abs(),
             push: None,
+            gateway_secret: None,
         }
     }
 }
@@ -82,6 +86,8 @@ pub enum StartError {
     BadIssuer(String),
     /// Building the HTTP client for the JWKS and the revocation feed failed.
     Fetch(String),
+    /// The gateway secret is shorter than 32 bytes.
+    WeakGatewaySecret,
     /// Serving failed.
     Io(std::io::Error),
 }
@@ -92,6 +98,9 @@ impl std::fmt::Display for StartError {
             StartError::BadResource(why) => write!(f, "invalid resource URL: {why}"),
             StartError::BadIssuer(why) => write!(f, "invalid issuer URL: {why}"),
             StartError::Fetch(why) => write!(f, "HTTP client: {why}"),
+            StartError::WeakGatewaySecret => {
+                f.write_str("the gateway secret needs at least 32 bytes")
+            }
             StartError::Io(e) => write!(f, "server: {e}"),
         }
     }
@@ -244,7 +253,13 @@ pub async fn serve(
         Arc::new(LocalSessionManager::default()),
         mcp_config,
     );
-    let auth = Arc::new(auth::Auth::new(guard, policy.clone(), challenges));
+    let mut auth = auth::Auth::new(guard, policy.clone(), challenges);
+    if let Some(secret) = &config.gateway_secret {
+        let signer = mcpgate_guard::mcp::IdentitySigner::new(secret.as_bytes())
+            .map_err(|_| StartError::WeakGatewaySecret)?;
+        auth = auth.trusting_gateway(signer, config.resource.clone());
+    }
+    let auth = Arc::new(auth);
 
     let metadata = ProtectedResourceMetadata::new(config.resource.clone(), config.issuer.clone())
         .with_scopes(policy.scopes_supported().iter().cloned())

@@ -35,6 +35,12 @@ struct Args {
     /// That client's secret.
     #[arg(long, env = "NOTES_PUSH_CLIENT_SECRET", hide_env_values = true)]
     push_client_secret: Option<String>,
+
+    /// Also accept calls through an mcpgate gateway: the secret it signs its identity
+    /// assertions with (GATEWAY_IDENTITY_SECRET on the gateway; 32 bytes or more). Environment
+    /// only, so it never appears in a process listing.
+    #[arg(skip = std::env::var("NOTES_GATEWAY_SECRET").ok())]
+    gateway_secret: Option<String>,
 }
 
 #[tokio::main]
@@ -60,6 +66,7 @@ async fn main() -> ExitCode {
         resource: args.resource,
         revocation_poll_secs: args.revocation_poll_secs,
         push: args.push_client_id.zip(args.push_client_secret),
+        gateway_secret: args.gateway_secret,
     };
     match serve(listener, config, shutdown_signal()).await {
         Ok(()) => {

@@ -193,3 +193,72 @@ async fn without_revocation_state_valid_tokens_get_503_not_401() {
     assert!(answer.www_authenticate.is_none(), "{answer:?}");
     notes.shutdown().await;
 }
+
+const GATEWAY_SECRET: &str = "a-secret-shared-with-the-gateway-0123456789";
+
+fn identity(sub: &str, scope: &str, aud: &str, iat: i64) -> mcpgate_guard::mcp::IdentityClaims {
+    mcpgate_guard::mcp::IdentityClaims {
+        iss: "https://gateway.example/mcp".into(),
+        aud: aud.into(),
+        iat,
+        exp: iat + 60,
+        sub: sub.into(),
+        client_id: "dcr_gw".into(),
+        scope: scope.into(),
+        act: None,
+        jti: "j1".into(),
+    }
+}
+
+#[tokio::test]
+async fn calls_through_a_gateway_carry_a_verified_identity_instead_of_a_token() {
+    let issuer = Issuer::start().await;
+    let notes = Notes::start_trusting_gateway(&issuer, GATEWAY_SECRET).await;
+    let signer = mcpgate_guard::mcp::IdentitySigner::new(GATEWAY_SECRET.as_bytes()).unwrap();
+    let mut via = Mcp::new(notes.resource.clone(), None);
+    via.identity = Some(signer.sign(&identity("usr_gw", "notes.write", &notes.resource, now())));
+    via.initialize().await;
+    let created = via
+        .call_ok(
+            "create_note",
+            serde_json::json!({"title": "t", "body": "b"}),
+        )
+        .await;
+    assert_eq!(created["title"], "t");
+    // The identity's scopes still bound what it may call.
+    let refused = via
+        .call("delete_note", serde_json::json!({"id": "n1"}))
+        .await;
+    assert_eq!(refused.status, 403);
+
+    // Forged, for another server, or expired: refused like a missing token.
+    let forger = mcpgate_guard::mcp::IdentitySigner::new(&[9u8; 32]).unwrap();
+    for bad in [
+        forger.sign(&identity("usr_gw", "notes.write", &notes.resource, now())),
+        signer.sign(&identity(
+            "usr_gw",
+            "notes.write",
+            "http://elsewhere/mcp",
+            now(),
+        )),
+        signer.sign(&identity(
+            "usr_gw",
+            "notes.write",
+            &notes.resource,
+            now() - 120,
+        )),
+    ] {
+        let mut m = Mcp::new(notes.resource.clone(), None);
+        m.identity = Some(bad);
+        let answer = m.rpc("ping", serde_json::json!({})).await;
+        assert_eq!(answer.status, 401);
+    }
+    notes.shutdown().await;
+
+    // A server not configured for a gateway ignores the header.
+    let plain = Notes::start(&issuer).await;
+    let mut m = Mcp::new(plain.resource.clone(), None);
+    m.identity = Some(signer.sign(&identity("usr_gw", "notes.write", &plain.resource, now())));
+    assert_eq!(m.rpc("ping", serde_json::json!({})).await.status, 401);
+    plain.shutdown().await;
+}

@@ -21,7 +21,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::claims::Actor;
+use crate::claims::{AccessClaims, Actor, Audience};
 use crate::token::VerifiedToken;
 
 /// The request header that carries the identity.
@@ -55,6 +55,28 @@ pub struct IdentityClaims {
     pub act: Option<Actor>,
     /// The access token's `jti`.
     pub jti: String,
+}
+
+impl IdentityClaims {
+    /// The identity as the [`VerifiedToken`] a bearer-token check would give (issuer: the
+    /// gateway; audience: the upstream), so an upstream that also accepts mcpgate tokens
+    /// directly handles both callers with the same code.
+    pub fn into_verified_token(self) -> VerifiedToken {
+        VerifiedToken {
+            claims: AccessClaims {
+                iss: self.iss,
+                sub: self.sub,
+                aud: Audience::One(self.aud),
+                client_id: self.client_id,
+                scope: self.scope,
+                jti: self.jti,
+                act: self.act,
+                fam: None,
+            },
+            issued_at: self.iat,
+            expires_at: self.exp,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]

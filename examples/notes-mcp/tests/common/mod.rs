@@ -201,6 +201,19 @@ impl Notes {
     }
 
     pub async fn start_with_poll(issuer: &Issuer, revocation_poll_secs: u64) -> Notes {
+        Notes::start_with(issuer, revocation_poll_secs, None).await
+    }
+
+    /// A server that also accepts an mcpgate gateway's identity assertions signed with `secret`.
+    pub async fn start_trusting_gateway(issuer: &Issuer, secret: &str) -> Notes {
+        Notes::start_with(issuer, 30, Some(secret.to_owned())).await
+    }
+
+    async fn start_with(
+        issuer: &Issuer,
+        revocation_poll_secs: u64,
+        gateway_secret: Option<String>,
+    ) -> Notes {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let resource = format!("http://{addr}/mcp");
@@ -209,6 +222,7 @@ impl Notes {
             resource: resource.clone(),
             revocation_poll_secs,
             push: None,
+            gateway_secret,
         };
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(notes_mcp::serve(listener, config, async move {
@@ -260,6 +274,8 @@ pub struct Mcp {
     pub http: reqwest::Client,
     pub url: String,
     pub token: Option<String>,
+    /// An `Mcp-Gate-Identity` assertion sent with every request (as a gateway would).
+    pub identity: Option<String>,
     pub session: Option<String>,
     pub protocol_version: Option<String>,
     next_id: u64,
@@ -283,6 +299,7 @@ impl Mcp {
             http: reqwest::Client::new(),
             url,
             token,
+            identity: None,
             session: None,
             protocol_version: None,
             next_id: 1,
@@ -299,6 +316,9 @@ impl Mcp {
         }
         if let Some(s) = &self.session {
             r = r.header("mcp-session-id", s);
+        }
+        if let Some(i) = &self.identity {
+            r = r.header("mcp-gate-identity", i);
         }
         if let Some(v) = &self.protocol_version {
             r = r.header("mcp-protocol-version", v);
