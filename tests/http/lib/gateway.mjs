@@ -10,8 +10,8 @@ import { ROOT, freePort } from './worker.mjs';
 export const IDENTITY_SECRET = 'gateway-identity-secret-0123456789abcdef';
 export const STATS_TOKEN = 'gateway-stats-token-0123456789';
 
-export async function startGateway({ issuer, upstream, vars = {}, timeoutMs = 120_000 }) {
-  const port = await freePort();
+export async function startGateway({ issuer, upstream, vars = {}, port: chosen, timeoutMs = 120_000 }) {
+  const port = chosen ?? await freePort();
   const inspector = await freePort();
   const resource = `http://127.0.0.1:${port}/mcp`;
   const all = {
