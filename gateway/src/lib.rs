@@ -42,6 +42,8 @@ pub const MAX_REQUEST_BYTES: usize = 4 << 20;
 pub const MAX_LIST_BYTES: usize = 8 << 20;
 /// Default seconds between policy refreshes (`GATEWAY_POLICY_REFRESH_SECS`).
 pub const DEFAULT_POLICY_REFRESH_SECS: i64 = 10;
+/// Seconds a policy fetch may take before it is given up.
+pub const POLICY_FETCH_TIMEOUT_SECS: i64 = 5;
 /// Default seconds to wait for the upstream's response headers (`GATEWAY_UPSTREAM_TIMEOUT_SECS`);
 /// the body then streams for as long as it takes.
 pub const DEFAULT_UPSTREAM_TIMEOUT_SECS: u64 = 30;
@@ -82,7 +84,9 @@ struct Gate {
     stats_token: Option<String>,
     policy: RefCell<Option<(Rc<ToolPolicy>, String)>>,
     policy_next_at: Cell<i64>,
-    policy_refreshing: Cell<bool>,
+    /// When the refresh in flight started (`None`: none); one older than
+    /// [`POLICY_FETCH_TIMEOUT_SECS`] is taken as abandoned (a cancelled request).
+    policy_refreshing: Cell<Option<i64>>,
     /// Revocation push through the relay (`GATEWAY_PUSH_CLIENT_ID` set).
     push: bool,
     relay_after: Cell<Option<u64>>,
@@ -182,7 +186,7 @@ fn configure(env: &Env) -> Result<Gate, String> {
         signer,
         policy: RefCell::new(None),
         policy_next_at: Cell::new(i64::MIN),
-        policy_refreshing: Cell::new(false),
+        policy_refreshing: Cell::new(None),
         push: var("GATEWAY_PUSH_CLIENT_ID").is_some(),
         relay_after: Cell::new(None),
         relay_next_at_ms: Cell::new(0.0),
@@ -247,13 +251,22 @@ impl Gate {
     async fn policy(&self, now: i64) -> Option<Rc<ToolPolicy>> {
         let current = self.policy.borrow().as_ref().map(|(p, _)| p.clone());
         let due = now >= self.policy_next_at.get();
-        if !due || (self.policy_refreshing.get() && current.is_some()) {
+        let in_flight = self
+            .policy_refreshing
+            .get()
+            .is_some_and(|started| now - started < POLICY_FETCH_TIMEOUT_SECS);
+        if !due || (in_flight && current.is_some()) {
             return current;
         }
-        self.policy_refreshing.set(true);
+        self.policy_refreshing.set(Some(now));
         let etag = self.policy.borrow().as_ref().map(|(_, e)| e.clone());
-        let fetched = self.fetch.get(&self.policy_url, etag.as_deref()).await;
-        self.policy_refreshing.set(false);
+        let get = Box::pin(self.fetch.get(&self.policy_url, etag.as_deref()));
+        let timeout = Delay::from(Duration::from_secs(POLICY_FETCH_TIMEOUT_SECS as u64));
+        let fetched = match select(get, timeout).await {
+            Either::Left((r, _)) => r,
+            Either::Right(_) => Err(mcpgate_guard::FetchError::new("policy fetch timed out")),
+        };
+        self.policy_refreshing.set(None);
         match fetched {
             Ok(r) if r.status == 304 && current.is_some() => {
                 self.policy_next_at.set(now + self.policy_refresh);
@@ -389,7 +402,10 @@ async fn read_bounded(req: &mut Request, max: usize) -> worker::Result<Option<Ve
         return Ok(None);
     }
     let mut body = Vec::new();
-    let mut stream = req.stream()?;
+    // A request without a body has no stream: an empty body (answered 400 as not JSON).
+    let Ok(mut stream) = req.stream() else {
+        return Ok(Some(body));
+    };
     while let Some(chunk) = stream.next().await {
         let chunk = chunk?;
         if body.len() + chunk.len() > max {
@@ -439,11 +455,21 @@ async fn proxy(
         Some(c) if !c.is_empty() => c.into_iter().map(str::to_owned).collect(),
         _ => policy.scopes_supported().to_vec(),
     };
-    let count = |outcome: &'static str| {
+    // Counted under its own name if the policy covers the tool or the caller holds a valid
+    // token; made-up names from callers without one share a bucket, so they cannot crowd the
+    // real tools out of the counters.
+    let known = tool.is_some_and(|t| !policy.covering(t).is_empty());
+    let count_as = |outcome: &'static str, authenticated: bool| {
         if let Some(t) = tool {
-            stats::count(env, ctx, t, outcome, now);
+            let name = if known || authenticated {
+                t
+            } else {
+                "(unknown tool)"
+            };
+            stats::count(env, ctx, name, outcome, now);
         }
     };
+    let count = |outcome: &'static str| count_as(outcome, false);
     gate.sync_push(env, now).await;
     let Some(token) = header("authorization").and_then(|h| bearer_token(&h).map(str::to_owned))
     else {
@@ -471,7 +497,7 @@ async fn proxy(
     };
     if let Some(t) = tool {
         if let Err(d) = policy.decide(t, verified.scopes()) {
-            count(d.reason());
+            count_as(d.reason(), true);
             let scopes: Vec<String> = match &d {
                 ToolDenied::Insufficient { scopes } => scopes.clone(),
                 ToolDenied::Unmapped => Vec::new(),
@@ -482,7 +508,7 @@ async fn proxy(
             };
             return challenge(gate.challenges.insufficient_scope(&scopes), id, message);
         }
-        count("allowed");
+        count_as("allowed", true);
     }
 
     // Forward, with the token replaced by the identity assertion.
@@ -543,8 +569,13 @@ async fn proxy(
         }
     }
     cors(&out)?;
+    // Every event stream is filtered, not only a tools/list answer: a GET that resumes a
+    // stream (Last-Event-ID) may replay a tools/list answer the POST filtered. A JSON answer
+    // is read only for tools/list.
     let is_list = inspected.as_ref().and_then(|i| i.method.as_deref()) == Some("tools/list");
-    if !(is_list && status == 200) {
+    let ct = upstream.headers().get("content-type")?.unwrap_or_default();
+    let sse = ct.starts_with("text/event-stream");
+    if !(200..300).contains(&status) || !(sse || is_list) {
         let builder = ResponseBuilder::new().with_status(status).with_headers(out);
         return Ok(match upstream.body() {
             ResponseBody::Stream(s) => builder.stream(s.clone()),
@@ -552,7 +583,7 @@ async fn proxy(
             ResponseBody::Empty => builder.empty(),
         });
     }
-    // tools/list: only the tools this token may call.
+    // Only the tools this token may call.
     let scopes: Vec<String> = verified.scopes().map(str::to_owned).collect();
     let allowed = move |name: &str| {
         policy
@@ -561,8 +592,7 @@ async fn proxy(
     };
     out.delete("content-length")?;
     out.delete("content-encoding")?;
-    let ct = upstream.headers().get("content-type")?.unwrap_or_default();
-    if ct.starts_with("text/event-stream") {
+    if sse {
         let source = upstream.stream()?;
         let filter = SseToolsFilter::new(allowed);
         let stream = futures_util::stream::unfold(

@@ -195,6 +195,22 @@ describe('the gateway in front of an unmodified MCP server (TypeScript SDK)', ()
     assert.ok(m.result.tools.some((t) => t.name === 'get_note'));
   });
 
+  test('a resumed stream cannot replay an unfiltered tools/list', async () => {
+    const r = await fetch(gateway.url, { headers: { authorization: `Bearer ${f.main.provider.tokens().access_token}`, accept: 'text/event-stream', 'last-event-id': '4' } });
+    assert.equal(r.status, 200);
+    const text = await r.text();
+    assert.match(text, /get_note/);
+    assert.doesNotMatch(text, /purge/);
+  });
+
+  test('an empty or non-object body is a 400 JSON-RPC error, never a 500', async () => {
+    for (const body of ['', 'null', '[]', '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":["purge"]}']) {
+      const r = await post(body);
+      assert.equal(r.status, 400, JSON.stringify(body));
+      assert.ok((await r.json()).error.code < 0);
+    }
+  });
+
   test('oversized bodies are 413; a dead or silent upstream is a clean 502 or 504 JSON-RPC error', async () => {
     const big = rpc('tools/call', { name: 'get_note', arguments: { id: 'x'.repeat(5 << 20) } });
     assert.equal((await post(big)).status, 413);

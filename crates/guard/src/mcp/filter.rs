@@ -36,9 +36,19 @@ pub fn filter_tools_list(body: &[u8], allowed: &dyn Fn(&str) -> bool) -> Option<
 
 /// An SSE stream filter: feed it chunks as they arrive ([`SseToolsFilter::push`]) and send
 /// what it returns; [`SseToolsFilter::finish`] returns what is left at the end.
+///
+/// It fails closed: an event whose data could spell a `tools` member (it contains `tools` or a
+/// `\u` escape) but is not valid JSON (or the stream is not UTF-8) is dropped, since a client's
+/// parser might still read a list the filter could not; a leading byte-order mark is removed
+/// (the client would ignore it, and it would hide the first field name from the filter).
 pub struct SseToolsFilter<'a> {
     allowed: Box<dyn Fn(&str) -> bool + 'a>,
     pending: Vec<u8>,
+    /// Bytes of `pending` already scanned without finding an event's end.
+    scan: usize,
+    /// Whether the line being scanned at `scan` is empty so far.
+    line_empty: bool,
+    bom_checked: bool,
     failed: bool,
 }
 
@@ -46,27 +56,54 @@ pub struct SseToolsFilter<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventTooLarge;
 
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
 impl<'a> SseToolsFilter<'a> {
     /// A filter keeping the tools `allowed` accepts.
     pub fn new(allowed: impl Fn(&str) -> bool + 'a) -> Self {
         SseToolsFilter {
             allowed: Box::new(allowed),
             pending: Vec::new(),
+            scan: 0,
+            line_empty: true,
+            bom_checked: false,
             failed: false,
         }
     }
 
-    /// Takes a chunk; returns the bytes of every event it completed, filtered.
+    fn strip_bom(&mut self, finishing: bool) -> bool {
+        if self.bom_checked {
+            return true;
+        }
+        if self.pending.len() < BOM.len() && !finishing && BOM.starts_with(&self.pending) {
+            return false;
+        }
+        if self.pending.starts_with(BOM) {
+            self.pending.drain(..BOM.len());
+        }
+        self.bom_checked = true;
+        true
+    }
+
+    /// Takes a chunk; returns the bytes of every event it completed, filtered. Each byte is
+    /// scanned once and the buffer shifted once per chunk.
     pub fn push(&mut self, chunk: &[u8]) -> Result<Vec<u8>, EventTooLarge> {
         if self.failed {
             return Err(EventTooLarge);
         }
         self.pending.extend_from_slice(chunk);
-        let mut out = Vec::new();
-        while let Some(end) = event_end(&self.pending) {
-            let event: Vec<u8> = self.pending.drain(..end).collect();
-            out.extend(self.filter_event(&event));
+        if !self.strip_bom(false) {
+            return Ok(Vec::new());
         }
+        let mut out = Vec::new();
+        let mut start = 0;
+        while let Some(end) = self.next_end(start) {
+            let filtered = self.filter_event(self.pending.get(start..end).unwrap_or_default());
+            out.extend(filtered);
+            start = end;
+        }
+        self.pending.drain(..start);
+        self.scan -= start;
         if self.pending.len() > MAX_EVENT_BYTES {
             self.failed = true;
             self.pending.clear();
@@ -78,23 +115,64 @@ impl<'a> SseToolsFilter<'a> {
     /// The end of the stream: an unterminated last event is dispatched as if terminated
     /// (browsers drop it; sending it filtered loses nothing the client could use).
     pub fn finish(&mut self) -> Vec<u8> {
+        self.strip_bom(true);
         if self.failed || self.pending.is_empty() {
             return Vec::new();
         }
         let event = std::mem::take(&mut self.pending);
+        self.scan = 0;
         self.filter_event(&event)
     }
 
+    /// Where the event starting at `start` ends (after its blank line), scanning on from where
+    /// the last call stopped. Lines end in CRLF, LF or CR (WHATWG SSE); a CR at the very end may
+    /// be the first half of a CRLF, so scanning stops before it.
+    fn next_end(&mut self, start: usize) -> Option<usize> {
+        let mut i = self.scan.max(start);
+        if i == start {
+            self.line_empty = true;
+        }
+        while let Some(&b) = self.pending.get(i) {
+            let eol = match b {
+                b'\n' => Some(i + 1),
+                b'\r' => match self.pending.get(i + 1) {
+                    Some(b'\n') => Some(i + 2),
+                    Some(_) => Some(i + 1),
+                    None => break,
+                },
+                _ => None,
+            };
+            match eol {
+                Some(next) => {
+                    if self.line_empty && i > start {
+                        self.scan = next;
+                        self.line_empty = true;
+                        return Some(next);
+                    }
+                    self.line_empty = true;
+                    i = next;
+                }
+                None => {
+                    self.line_empty = false;
+                    i += 1;
+                }
+            }
+        }
+        self.scan = i;
+        None
+    }
+
     /// One event including its terminating blank line. Only an event whose data is a
-    /// JSON-RPC response with `result.tools` is rewritten; any other passes byte for byte.
+    /// JSON-RPC response with `result.tools` is rewritten; one whose data could spell such a
+    /// member but does not parse is dropped; any other passes byte for byte.
     fn filter_event(&self, event: &[u8]) -> Vec<u8> {
         let Ok(text) = std::str::from_utf8(event) else {
-            return event.to_vec();
+            return Vec::new();
         };
+        let text = text.replace("\r\n", "\n").replace('\r', "\n");
         let mut data = String::new();
         let mut others = Vec::new();
         let mut has_data = false;
-        let text = text.replace("\r\n", "\n").replace('\r', "\n");
         for line in text.split('\n') {
             if line.is_empty() {
                 continue;
@@ -113,11 +191,11 @@ impl<'a> SseToolsFilter<'a> {
             }
             others.push(line);
         }
-        if !has_data {
+        if !has_data || !(data.contains("tools") || data.contains("\\u")) {
             return event.to_vec();
         }
         let Ok(mut msg) = serde_json::from_str::<Value>(&data) else {
-            return event.to_vec();
+            return Vec::new();
         };
         if !filter_message(&mut msg, &*self.allowed) {
             return event.to_vec();
@@ -132,39 +210,6 @@ impl<'a> SseToolsFilter<'a> {
         out.push_str("\n\n");
         out.into_bytes()
     }
-}
-
-/// Where the first complete event in `buf` ends (after its blank line), if any. Lines end in
-/// CRLF, LF or CR (WHATWG SSE); a CR at the very end may be the first half of a CRLF.
-fn event_end(buf: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    let mut line_empty = true;
-    while i < buf.len() {
-        let b = buf.get(i).copied().unwrap_or_default();
-        let eol = match b {
-            b'\n' => Some(i + 1),
-            b'\r' => match buf.get(i + 1) {
-                Some(b'\n') => Some(i + 2),
-                Some(_) => Some(i + 1),
-                None => return None,
-            },
-            _ => None,
-        };
-        match eol {
-            Some(next) => {
-                if line_empty && i > 0 {
-                    return Some(next);
-                }
-                line_empty = true;
-                i = next;
-            }
-            None => {
-                line_empty = false;
-                i += 1;
-            }
-        }
-    }
-    None
 }
 
 #[cfg(test)]
@@ -244,6 +289,55 @@ mod tests {
         assert_eq!(f.push(b"\n").unwrap(), b"data: {\"a\":1}\n\n");
         assert_eq!(f.push(b"data: x").unwrap(), b"");
         assert_eq!(f.finish(), b"data: x");
+    }
+
+    #[test]
+    fn events_the_filter_cannot_read_are_dropped_not_passed() {
+        // Valid JavaScript JSON that serde_json refuses: a lone surrogate, a huge number.
+        for data in [
+            r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"purge","description":"\udc00"}]}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"purge","x":1e400}]}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"t\u006fols":[{"name":"purge"}]}}x"#,
+        ] {
+            let out = run(&[format!("data: {data}\n\n").as_bytes()]);
+            assert!(!out.contains("purge"), "{out}");
+        }
+        let mut bad_utf8 = b"data: {\"result\":{\"tools\":[{\"name\":\"purge\",\"d\":\"".to_vec();
+        bad_utf8.extend([0xff, b'"', b'}', b']', b'}', b'}', b'\n', b'\n']);
+        assert!(!run(&[&bad_utf8]).contains("purge"));
+        // Data that cannot spell a tools member passes untouched, parsed or not.
+        assert_eq!(run(&[b"data: \n\n"]), "data: \n\n");
+        assert_eq!(run(&[b"data: not json\n\n"]), "data: not json\n\n");
+    }
+
+    #[test]
+    fn escaped_member_names_are_read_as_the_client_reads_them() {
+        let out = run(&[br#"data: {"jsonrpc":"2.0","id":1,"result":{"t\u006fols":[{"name":"purge"},{"name":"get_a"}]}}"#, b"\n\n"]);
+        assert!(!out.contains("purge"), "{out}");
+        assert!(out.contains("get_a"));
+    }
+
+    #[test]
+    fn a_leading_byte_order_mark_is_removed_even_split() {
+        let stream = format!("\u{feff}data: {LIST}\n\n");
+        let bytes = stream.as_bytes();
+        for split in 1..5 {
+            let (a, b) = bytes.split_at(split);
+            let out = run(&[a, b]);
+            assert!(!out.contains("purge"), "split {split}: {out}");
+            assert!(out.starts_with("data: "));
+        }
+    }
+
+    #[test]
+    fn many_small_events_in_one_chunk_cost_linear_time() {
+        let chunk = ":\n\n".repeat(200_000);
+        let t0 = std::time::Instant::now();
+        let out = run(&[chunk.as_bytes()]);
+        assert_eq!(out.len(), chunk.len());
+        // Not a timing assertion: the point is that this test finishes at all (the quadratic
+        // version took minutes); the elapsed time is printed for the curious.
+        eprintln!("200,000 events: {:?}", t0.elapsed());
     }
 
     #[test]

@@ -89,12 +89,48 @@ struct Envelope {
     params: Option<Params>,
 }
 
-#[derive(Deserialize)]
+/// `params`, read only from an object (serde's derive would also take an array) and refusing
+/// a repeated `name` or `uri`.
 struct Params {
-    #[serde(default)]
     name: Option<Value>,
-    #[serde(default)]
     uri: Option<Value>,
+}
+
+impl<'de> Deserialize<'de> for Params {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Object;
+        impl<'de> serde::de::Visitor<'de> for Object {
+            type Value = Params;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Params, A::Error> {
+                let mut p = Params {
+                    name: None,
+                    uri: None,
+                };
+                while let Some(key) = map.next_key::<String>()? {
+                    let slot = match key.as_str() {
+                        "name" => &mut p.name,
+                        "uri" => &mut p.uri,
+                        _ => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                            continue;
+                        }
+                    };
+                    if slot.is_some() {
+                        return Err(serde::de::Error::custom("duplicate member in params"));
+                    }
+                    *slot = Some(map.next_value()?);
+                }
+                Ok(p)
+            }
+        }
+        d.deserialize_map(Object)
+    }
 }
 
 /// Which `params` member names the target of `method`, if any.
@@ -275,6 +311,8 @@ mod tests {
             br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":3}}"#,
             br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}"#,
             br#"{"jsonrpc":"2.0","id":1,"method":"tools/call"}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":["get_note"]}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"n\u0061me":"a","name":"b"}}"#,
         ] {
             assert!(
                 matches!(inspect(body, None, None), Err(MessageError::Invalid(_))),
