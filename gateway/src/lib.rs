@@ -9,7 +9,6 @@
 //! by event). Every decision is `mcpgate_guard::mcp`'s; this crate only adapts it to the
 //! runtime.
 
-mod relay;
 mod stats;
 
 use std::cell::{Cell, OnceCell, RefCell};
@@ -23,6 +22,7 @@ use mcpgate_guard::mcp::identity::IDENTITY_HEADER;
 use mcpgate_guard::mcp::{
     self, IdentitySigner, Inspected, PolicyDocument, SseToolsFilter, ToolDenied, ToolPolicy,
 };
+use mcpgate_guard::relay::{RelaySync, RELAY_BINDING};
 use mcpgate_guard::{
     bearer_token, Challenge, Challenges, Fetch, Guard, GuardConfig, ProtectedResourceMetadata,
     TokenError, VerifiedToken,
@@ -33,7 +33,7 @@ use worker::{
     RequestRedirect, Response, ResponseBody, ResponseBuilder,
 };
 
-pub use relay::RevocationRelay;
+pub use mcpgate_guard::relay::RevocationRelay;
 pub use stats::GatewayStats;
 
 /// Largest request body forwarded (bytes); larger is 413.
@@ -88,14 +88,8 @@ struct Gate {
     /// [`POLICY_FETCH_TIMEOUT_SECS`] is taken as abandoned (a cancelled request).
     policy_refreshing: Cell<Option<i64>>,
     /// Revocation push through the relay (`GATEWAY_PUSH_CLIENT_ID` set).
-    push: bool,
-    relay_after: Cell<Option<u64>>,
-    relay_next_at_ms: Cell<f64>,
-    relay_busy: Cell<bool>,
+    push: Option<RelaySync>,
 }
-
-/// Milliseconds between an isolate's questions to the relay while it serves requests.
-pub const RELAY_SYNC_MS: f64 = 1000.0;
 
 thread_local! {
     static GATE: OnceCell<Result<Rc<Gate>, String>> = const { OnceCell::new() };
@@ -187,10 +181,7 @@ fn configure(env: &Env) -> Result<Gate, String> {
         policy: RefCell::new(None),
         policy_next_at: Cell::new(i64::MIN),
         policy_refreshing: Cell::new(None),
-        push: var("GATEWAY_PUSH_CLIENT_ID").is_some(),
-        relay_after: Cell::new(None),
-        relay_next_at_ms: Cell::new(0.0),
-        relay_busy: Cell::new(false),
+        push: var("GATEWAY_PUSH_CLIENT_ID").map(|_| RelaySync::new()),
     })
 }
 
@@ -207,45 +198,6 @@ fn percent_encode(s: &str) -> String {
 }
 
 impl Gate {
-    /// Applies the revocations the relay received since this isolate last asked (at most once
-    /// every [`RELAY_SYNC_MS`]; one request at a time asks, the others go on).
-    async fn sync_push(&self, env: &Env, now: i64) {
-        let now_ms = Date::now().as_millis() as f64;
-        if !self.push || self.relay_busy.get() || now_ms < self.relay_next_at_ms.get() {
-            return;
-        }
-        self.relay_busy.set(true);
-        self.relay_next_at_ms.set(now_ms + RELAY_SYNC_MS);
-        let asked = async {
-            let stub = env
-                .durable_object(relay::RELAY_BINDING)?
-                .get_by_name("relay")?;
-            let url = match self.relay_after.get() {
-                Some(n) => format!("https://relay/events?after={n}"),
-                None => "https://relay/events".to_owned(),
-            };
-            stub.fetch_with_str(&url)
-                .await?
-                .json::<relay::Batch>()
-                .await
-        }
-        .await;
-        self.relay_busy.set(false);
-        match asked {
-            Ok(batch) => {
-                for event in &batch.events {
-                    // Verified against mcpgate's keys and chain; a refused event changes nothing.
-                    let _ = self.guard.apply_push(event, now).await;
-                }
-                if batch.gap {
-                    let _ = self.guard.refresh(now).await;
-                }
-                self.relay_after.set(Some(batch.next));
-            }
-            Err(e) => worker::console_warn!("revocation relay: {e}"),
-        }
-    }
-
     /// The tool map, refreshed when due (one refresh at a time; others use the current map).
     /// A failed refresh keeps the previous map; with none yet, `None` (answer 503).
     async fn policy(&self, now: i64) -> Option<Rc<ToolPolicy>> {
@@ -470,7 +422,9 @@ async fn proxy(
         }
     };
     let count = |outcome: &'static str| count_as(outcome, false);
-    gate.sync_push(env, now).await;
+    if let Some(push) = &gate.push {
+        push.sync(&gate.guard, env, RELAY_BINDING, now).await;
+    }
     let Some(token) = header("authorization").and_then(|h| bearer_token(&h).map(str::to_owned))
     else {
         count("missing_token");

@@ -5,12 +5,11 @@
 // written to tests/artifacts/conformance.json and summarised in tests/README.md.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, request as httpRequest } from 'node:http';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BASE, admin, form } from './lib/client.mjs';
+import { BASE, admin, form, bearerProxy } from './lib/client.mjs';
 import { startNotesMcp } from './lib/mcp.mjs';
 import { ROOT } from './lib/worker.mjs';
 
@@ -37,19 +36,8 @@ before(async () => {
   const agent = await ok('/admin/v1/agents', { method: 'POST', json: { name: 'conformance runner', owner: 'ci', groups: [group] } });
   const t = await form('/token', { grant_type: 'client_credentials', resource: notes.resource }, { basic: [agent.client_id, agent.client_secret] });
   token = t.body.access_token;
-  const target = new URL(notes.resource);
-  proxy = createServer((req, res) => {
-    const headers = { ...req.headers, authorization: `Bearer ${token}` };
-    if (req.headers.host?.startsWith('127.0.0.1')) headers.host = target.host;
-    const up = httpRequest({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers }, (r) => {
-      res.writeHead(r.statusCode, r.headers);
-      r.pipe(res);
-    });
-    up.on('error', () => { res.writeHead(502); res.end(); });
-    req.pipe(up);
-  });
-  await new Promise((r) => proxy.listen(0, '127.0.0.1', r));
-  proxyUrl = `http://127.0.0.1:${proxy.address().port}/mcp`;
+  proxy = await bearerProxy(notes.resource, token);
+  proxyUrl = proxy.url;
 });
 
 after(async () => {

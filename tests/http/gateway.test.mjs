@@ -6,12 +6,11 @@
 // changed tool map, a streamed result, oversized bodies and a dead upstream.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, request as httpRequest } from 'node:http';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { jwtVerify } from 'jose';
-import { BASE, admin, form } from './lib/client.mjs';
+import { BASE, admin, form, bearerProxy } from './lib/client.mjs';
 import { ROOT, freePort } from './lib/worker.mjs';
 import { launch } from './lib/browser.mjs';
 import { TestProvider, connect, callTool } from './lib/mcp.mjs';
@@ -274,18 +273,8 @@ describe('MCP conformance (server scenarios) through the gateway', () => {
     const agent = await ok('/admin/v1/agents', { method: 'POST', json: { name: 'gateway conformance runner', owner: 'ci', groups: [group] } });
     const t = await form('/token', { grant_type: 'client_credentials', resource: gateway.url }, { basic: [agent.client_id, agent.client_secret] });
     assert.equal(t.status, 200, JSON.stringify(t.body));
-    const target = new URL(gateway.url);
-    proxy = createServer((req, res) => {
-      const headers = { ...req.headers, authorization: `Bearer ${t.body.access_token}`, host: target.host };
-      const up = httpRequest({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers }, (r) => {
-        res.writeHead(r.statusCode, r.headers);
-        r.pipe(res);
-      });
-      up.on('error', () => { res.writeHead(502); res.end(); });
-      req.pipe(up);
-    });
-    await new Promise((r) => proxy.listen(0, '127.0.0.1', r));
-    proxyUrl = `http://127.0.0.1:${proxy.address().port}/mcp`;
+    proxy = await bearerProxy(gateway.url, t.body.access_token);
+    proxyUrl = proxy.url;
   });
   after(() => proxy?.close());
 

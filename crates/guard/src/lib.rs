@@ -26,10 +26,13 @@
 //! | --- | --- |
 //! | `ring` | [`Backend::Ring`], the default backend when enabled (native targets) |
 //! | `native` | [`fetch::native::ReqwestFetch`] (reqwest + rustls, tokio) |
+//! | `push` | [`push`]: revocation push for native servers (WebSocket, tokio) |
+//! | `workers-push` | `relay`: revocation push on Workers through a relay Durable Object |
 //! | `workers` | [`fetch::workers::WorkersFetch`] and, on `wasm32` only, `Backend::WebCrypto` (`crypto.subtle`), the default backend there (Cloudflare Workers, `wasm32-unknown-unknown`) |
 //!
-//! The crate never logs, never panics, and never reads a clock (time is passed in); no token
-//! or key material appears in its errors.
+//! The crate never logs, never panics, and never reads a clock (time is passed in; the one
+//! exception is the `workers-push` relay, runtime glue that times its reconnects and its
+//! isolates' questions with the Workers clock); no token or key material appears in its errors.
 
 #![warn(missing_docs)]
 
@@ -47,6 +50,10 @@ pub mod mcp;
 pub mod metadata;
 #[cfg(feature = "push")]
 pub mod push;
+#[cfg(feature = "workers-push")]
+#[allow(missing_docs)]
+// the Durable Object macro's generated glue; the module's own items are documented
+pub mod relay;
 pub mod revocation;
 pub mod scope;
 mod sync;

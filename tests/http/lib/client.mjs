@@ -1,3 +1,4 @@
+import { createServer, request as httpRequest } from 'node:http';
 // Small helpers shared by the HTTP test files.
 export const BASE = process.env.MCPGATE_BASE;
 export const BOOTSTRAP = process.env.MCPGATE_ADMIN_TOKEN;
@@ -47,4 +48,26 @@ export async function admin(path, { method = 'GET', json, base = BASE, token } =
     body = JSON.stringify(json);
   }
   return call(path, { method, headers, body, base });
+}
+
+/**
+ * A local proxy to `targetUrl`'s origin that adds `Authorization: Bearer <token>` to every
+ * request (the MCP conformance runner sends no credentials). Returns { url, close() }, `url`
+ * being the proxy's address with the target's path.
+ */
+export async function bearerProxy(targetUrl, token) {
+  const target = new URL(targetUrl);
+  const proxy = createServer((req, res) => {
+    // The proxy's own Host becomes the target's; any other (a DNS-rebinding probe) passes as sent.
+    const headers = { ...req.headers, authorization: `Bearer ${token}` };
+    if (req.headers.host?.startsWith('127.0.0.1')) headers.host = target.host;
+    const up = httpRequest({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers }, (r) => {
+      res.writeHead(r.statusCode, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', () => { res.writeHead(502); res.end(); });
+    req.pipe(up);
+  });
+  await new Promise((r) => proxy.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${proxy.address().port}${target.pathname}`, close: () => proxy.close() };
 }

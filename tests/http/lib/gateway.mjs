@@ -1,11 +1,10 @@
 // Starts the gateway Worker (gateway/) under `wrangler dev` on free ports, in front of an
 // upstream MCP server, against the shared mcpgate Worker.
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ROOT, freePort } from './worker.mjs';
+import { ROOT, freePort, spawnWrangler } from './worker.mjs';
 
 export const IDENTITY_SECRET = 'gateway-identity-secret-0123456789abcdef';
 export const STATS_TOKEN = 'gateway-stats-token-0123456789';
@@ -28,23 +27,8 @@ export async function startGateway({ issuer, upstream, vars = {}, port: chosen, 
     '--persist-to', mkdtempSync(join(tmpdir(), 'mcpgate-gateway-')), '--show-interactive-dev-session=false',
     '--env-file', join(ROOT, 'tests/http/lib/empty.env')];
   for (const [k, v] of Object.entries(all)) args.push('--var', `${k}:${v}`);
-  let out = '';
-  const child = spawn(join(ROOT, 'node_modules/.bin/wrangler'), args, {
-    cwd: join(ROOT, 'gateway'),
-    detached: true,
-    env: { ...process.env, CI: '1', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  let exited = false;
-  child.on('exit', () => (exited = true));
-  const stop = async () => {
-    if (exited) return;
-    try { process.kill(-child.pid, 'SIGTERM'); } catch {}
-    for (let i = 0; i < 50 && !exited; i++) await sleep(100);
-    if (!exited) try { process.kill(-child.pid, 'SIGKILL'); } catch {}
-  };
+  const w = spawnWrangler(args, join(ROOT, 'gateway'));
+  const stop = w.stop;
   const deadline = Date.now() + timeoutMs;
   while (true) {
     try {
@@ -52,11 +36,11 @@ export async function startGateway({ issuer, upstream, vars = {}, port: chosen, 
       await r.arrayBuffer();
       if (r.ok) break;
     } catch {}
-    if (exited || Date.now() > deadline) {
+    if (w.exited() || Date.now() > deadline) {
       await stop();
-      throw new Error(`gateway did not start:\n${out}`);
+      throw new Error(`gateway did not start:\n${w.logs()}`);
     }
     await sleep(200);
   }
-  return { url: resource, base: `http://127.0.0.1:${port}`, inspector, logs: () => out, stop };
+  return { url: resource, base: `http://127.0.0.1:${port}`, inspector, logs: w.logs, stop };
 }

@@ -70,9 +70,47 @@ export async function startWorker({ persistDir = freshState(), vars = {}, timeou
   for (const [k, v] of Object.entries(all)) {
     if (v !== null && v !== undefined) args.push('--var', `${k}:${v}`);
   }
+  const w = spawnWrangler(args, ROOT);
+  const stop = w.stop;
+  const deadline = Date.now() + timeoutMs;
+  while (!quiet && !/Ready on/.test(w.logs())) {
+    if (w.exited() || Date.now() > deadline) {
+      await stop();
+      throw new Error(`wrangler dev did not start:\n${w.logs()}`);
+    }
+    await sleep(200);
+  }
+  // The proxy is ready; wait until the Worker itself answers.
+  while (true) {
+    try {
+      const r = await fetch(`${base}/.well-known/oauth-authorization-server`);
+      await r.arrayBuffer();
+      break;
+    } catch (e) {
+      if (w.exited() || Date.now() > deadline) {
+        await stop();
+        throw new Error(`wrangler dev did not answer: ${e.message}\n${w.logs()}`);
+      }
+      await sleep(200);
+    }
+  }
+  /** Waits until the log matches `re` (worker console output arrives asynchronously). */
+  const waitForLog = async (re, ms = 10_000) => {
+    const end = Date.now() + ms;
+    while (!re.test(w.logs()) && Date.now() < end) await sleep(100);
+    return re.test(w.logs());
+  };
+  return { base, port, inspector, persistDir, logs: w.logs, waitForLog, stop };
+}
+
+/**
+ * Runs `wrangler <args>` in `cwd` in its own process group, collecting its output. Returns
+ * { logs(), exited(), stop() }; `stop` ends the whole group (wrangler and workerd).
+ */
+export function spawnWrangler(args, cwd) {
   let out = '';
   const child = spawn(WRANGLER, args, {
-    cwd: ROOT,
+    cwd,
     detached: true,
     env: { ...process.env, CI: '1', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -87,33 +125,5 @@ export async function startWorker({ persistDir = freshState(), vars = {}, timeou
     for (let i = 0; i < 50 && !exited; i++) await sleep(100);
     if (!exited) try { process.kill(-child.pid, 'SIGKILL'); } catch {}
   };
-  const deadline = Date.now() + timeoutMs;
-  while (!quiet && !/Ready on/.test(out)) {
-    if (exited || Date.now() > deadline) {
-      await stop();
-      throw new Error(`wrangler dev did not start:\n${out}`);
-    }
-    await sleep(200);
-  }
-  // The proxy is ready; wait until the Worker itself answers.
-  while (true) {
-    try {
-      const r = await fetch(`${base}/.well-known/oauth-authorization-server`);
-      await r.arrayBuffer();
-      break;
-    } catch (e) {
-      if (exited || Date.now() > deadline) {
-        await stop();
-        throw new Error(`wrangler dev did not answer: ${e.message}\n${out}`);
-      }
-      await sleep(200);
-    }
-  }
-  /** Waits until the log matches `re` (worker console output arrives asynchronously). */
-  const waitForLog = async (re, ms = 10_000) => {
-    const end = Date.now() + ms;
-    while (!re.test(out) && Date.now() < end) await sleep(100);
-    return re.test(out);
-  };
-  return { base, port, inspector, persistDir, logs: () => out, waitForLog, stop };
+  return { logs: () => out, exited: () => exited, stop };
 }

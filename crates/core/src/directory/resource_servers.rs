@@ -126,10 +126,12 @@ pub async fn scopes<D: Database + ?Sized>(
             .await?,
     )
     .take()?;
-    let rows: Vec<ScopeRow> = decode(rows)?;
-    let edges: Vec<EdgeRow> = decode(edges)?;
-    Ok(rows
-        .into_iter()
+    Ok(with_edges(decode(rows)?, decode(edges)?))
+}
+
+/// Scope rows with their `implies` edges.
+fn with_edges(rows: Vec<ScopeRow>, edges: Vec<EdgeRow>) -> Vec<ScopeView> {
+    rows.into_iter()
         .map(|s| ScopeView {
             implies: edges
                 .iter()
@@ -140,7 +142,7 @@ pub async fn scopes<D: Database + ?Sized>(
             description: s.description,
             tools: s.tools,
         })
-        .collect())
+        .collect()
 }
 
 /// `implies` edges (scope name, implied scope name) of one resource server.
@@ -433,17 +435,11 @@ pub async fn policy<D: Database + ?Sized>(
     let Some(rs) = decode_first::<PolicyRow>(rs)? else {
         return Ok(None);
     };
-    let rows: Vec<ScopeRow> = decode(rows)?;
-    let edges: Vec<EdgeRow> = decode(edges)?;
-    let scopes: Vec<PolicyScope> = rows
+    let scopes: Vec<PolicyScope> = with_edges(decode(rows)?, decode(edges)?)
         .into_iter()
         .map(|s| PolicyScope {
-            implies: edges
-                .iter()
-                .filter(|e| e.scope == s.name)
-                .map(|e| e.implied.clone())
-                .collect(),
             name: s.name,
+            implies: s.implies,
             tools: s.tools,
         })
         .collect();

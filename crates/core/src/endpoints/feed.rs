@@ -76,29 +76,44 @@ pub async fn get<S: Store + ?Sized, C: Crypto>(
             }
         }
     };
-    let mut resp = match body.filter(|_| !if_none_match(req, &etag)) {
+    Ok(public_with_etag(
+        req,
+        &etag,
+        FEED_MAX_AGE,
+        body.map(|jws| (jws.into_bytes(), "application/revocations+jwt")),
+    ))
+}
+
+/// A public, briefly cacheable answer with a content `ETag`: 304 without a body when the
+/// request's `If-None-Match` names it (or when `body` is `None`, already known to match), else
+/// 200 with `body` and its content type. The feed's and the policy's.
+pub(crate) fn public_with_etag(
+    req: &Request,
+    etag: &str,
+    max_age: u32,
+    body: Option<(Vec<u8>, &'static str)>,
+) -> Response {
+    let mut resp = match body.filter(|_| !if_none_match(req, etag)) {
         None => {
             let mut r = Response::new(Vec::new());
             *r.status_mut() = StatusCode::NOT_MODIFIED;
             r
         }
-        Some(jws) => {
-            let mut r = Response::new(jws.into_bytes());
-            r.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/revocations+jwt"),
-            );
+        Some((bytes, content_type)) => {
+            let mut r = Response::new(bytes);
+            r.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
             r
         }
     };
     let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&etag) {
+    if let Ok(v) = HeaderValue::from_str(etag) {
         h.insert(header::ETAG, v);
     }
-    if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={FEED_MAX_AGE}")) {
+    if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
         h.insert(header::CACHE_CONTROL, v);
     }
-    Ok(resp)
+    resp
 }
 
 /// The request's cursor: `since`, the only parameter, at most once (so a request cannot be
@@ -120,7 +135,7 @@ fn since_param(req: &Request) -> Result<Option<u64>, Error> {
 }
 
 /// True if the request's `If-None-Match` names `etag`.
-pub(crate) fn if_none_match(req: &Request, etag: &str) -> bool {
+fn if_none_match(req: &Request, etag: &str) -> bool {
     req.headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())

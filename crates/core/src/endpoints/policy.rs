@@ -9,10 +9,8 @@
 //! public max-age of [`POLICY_MAX_AGE`]: a change in the directory reaches a gateway within that
 //! plus the gateway's own refresh interval.
 
-use http::{header, HeaderValue, StatusCode};
-
 use crate::directory::{resource_servers, validate};
-use crate::endpoints::feed::if_none_match;
+use crate::endpoints::feed::public_with_etag;
 use crate::store::Database;
 use crate::wire::{Error, Request, Response};
 
@@ -40,24 +38,10 @@ pub async fn get<D: Database + ?Sized>(db: &D, req: &Request) -> Result<Response
     let body = serde_json::to_vec(&doc).unwrap_or_default();
     let digest = crate::secret::sha256_b64(&body);
     let etag = format!("\"{}\"", digest.get(..27).unwrap_or(&digest));
-    let mut resp = if if_none_match(req, &etag) {
-        let mut r = Response::new(Vec::new());
-        *r.status_mut() = StatusCode::NOT_MODIFIED;
-        r
-    } else {
-        let mut r = Response::new(body);
-        r.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        r
-    };
-    let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        h.insert(header::ETAG, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={POLICY_MAX_AGE}")) {
-        h.insert(header::CACHE_CONTROL, v);
-    }
-    Ok(resp)
+    Ok(public_with_etag(
+        req,
+        &etag,
+        POLICY_MAX_AGE,
+        Some((body, "application/json")),
+    ))
 }

@@ -1,11 +1,18 @@
-//! Revocation push for the gateway. A Worker cannot keep a socket open between requests, so one
-//! Durable Object per gateway, the relay, holds the subscription to mcpgate's push channel
-//! (`/revocations/subscribe`, HTTP Basic with a client allowed to introspect the gateway's
-//! resource) and keeps the last [`RING`] events it received, as received: signed feed documents.
-//! Each isolate asks the relay for what is new at most once a second while it serves requests
-//! and applies it with `Guard::apply_push`, which verifies each event against mcpgate's keys
-//! and chain, so the relay is trusted with nothing: a forged or replayed event changes nothing,
-//! a missed one shows as a gap the guard fills from the feed.
+//! Revocation push on Cloudflare Workers (feature `workers-push`). A Worker cannot keep a
+//! socket open between requests, so one Durable Object per deployment, the relay
+//! ([`RevocationRelay`]), holds the subscription to mcpgate's push channel
+//! (`/revocations/subscribe`, HTTP Basic with a client allowed to introspect the resource) and
+//! keeps the last [`RING`] events it received, as received: signed feed documents. Each isolate
+//! asks the relay for what is new at most once a second while it serves requests
+//! ([`RelaySync::sync`]) and applies it with [`Guard::apply_push`], which verifies each event
+//! against mcpgate's keys and chain, so the relay is trusted with nothing: a forged or replayed
+//! event changes nothing, a missed one shows as a gap the guard fills from the feed.
+//!
+//! To use it: enable the feature, bind the class in `wrangler.toml`
+//! (`[[durable_objects.bindings]] name = "REVOCATION_RELAY", class_name = "RevocationRelay"`,
+//! plus a `new_sqlite_classes` migration), set the vars `MCPGATE_ISSUER` and
+//! `GATEWAY_PUSH_CLIENT_ID` and the secret `GATEWAY_PUSH_CLIENT_SECRET`, and call
+//! [`RelaySync::sync`] before validating (mcpgate's gateway does exactly this).
 //!
 //! The relay connects when first asked and again, with backoff, after the socket drops; while
 //! it is not connected, isolates keep polling the feed as before. (An outbound socket keeps the
@@ -23,6 +30,9 @@ use worker::{
     durable_object, DurableObject, Env, Headers, Request, RequestInit, Response, State,
     WebsocketEvent,
 };
+
+use crate::fetch::Fetch;
+use crate::guard::Guard;
 
 /// Binding name of the relay's namespace.
 pub const RELAY_BINDING: &str = "REVOCATION_RELAY";
@@ -143,8 +153,10 @@ impl RevocationRelay {
         );
         let auth = format!("Basic {}", STANDARD.encode(format!("{id}:{pw}")));
         let relay = self.relay.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            let result = subscribe(&relay, &url, &auth).await;
+        spawn(async move {
+            // Ended or failed alike: the next request after the backoff tries again (the crate
+            // never logs; `Batch::connected` tells the caller).
+            let _ = subscribe(&relay, &url, &auth).await;
             let now = worker::Date::now().as_millis() as f64;
             let mut r = relay.borrow_mut();
             let was_connected = r.connected;
@@ -157,11 +169,17 @@ impl RevocationRelay {
                 (r.backoff_ms * 2.0).min(MAX_BACKOFF_MS)
             };
             r.retry_at_ms = now + r.backoff_ms;
-            if let Err(e) = result {
-                worker::console_warn!("revocation push: {e}");
-            }
         });
     }
+}
+
+/// Runs the subscription loop beside the object's requests (wasm32: the runtime's event loop;
+/// natively there is no runtime to run it, and the relay stays unconnected).
+fn spawn(task: impl std::future::Future<Output = ()> + 'static) {
+    #[cfg(target_arch = "wasm32")]
+    wasm_bindgen_futures::spawn_local(task);
+    #[cfg(not(target_arch = "wasm32"))]
+    drop(task);
 }
 
 /// Opens the subscription and keeps every event until the socket closes.
@@ -201,6 +219,56 @@ async fn subscribe(relay: &Rc<RefCell<Relay>>, url: &str, auth: &str) -> worker:
         }
     }
     Ok(())
+}
+
+/// Milliseconds between an isolate's questions to the relay while it serves requests.
+pub const RELAY_SYNC_MS: f64 = 1000.0;
+
+/// An isolate's side of the relay: what it has applied, and when it asks next.
+#[derive(Debug, Default)]
+pub struct RelaySync {
+    after: std::cell::Cell<Option<u64>>,
+    next_at_ms: std::cell::Cell<f64>,
+    busy: std::cell::Cell<bool>,
+}
+
+impl RelaySync {
+    /// A client that has applied nothing yet.
+    pub fn new() -> Self {
+        RelaySync::default()
+    }
+
+    /// Applies to `guard` the revocations the relay bound as `binding` received since this
+    /// isolate last asked: at most once every [`RELAY_SYNC_MS`], one request at a time (the
+    /// others go on). Failures leave the guard to its feed polling.
+    pub async fn sync<F: Fetch>(&self, guard: &Guard<F>, env: &Env, binding: &str, now: i64) {
+        let now_ms = worker::Date::now().as_millis() as f64;
+        if self.busy.get() || now_ms < self.next_at_ms.get() {
+            return;
+        }
+        self.busy.set(true);
+        self.next_at_ms.set(now_ms + RELAY_SYNC_MS);
+        let asked = async {
+            let stub = env.durable_object(binding)?.get_by_name("relay")?;
+            let url = match self.after.get() {
+                Some(n) => format!("https://relay/events?after={n}"),
+                None => "https://relay/events".to_owned(),
+            };
+            stub.fetch_with_str(&url).await?.json::<Batch>().await
+        }
+        .await;
+        self.busy.set(false);
+        if let Ok(batch) = asked {
+            for event in &batch.events {
+                // Verified against mcpgate's keys and chain; a refused event changes nothing.
+                let _ = guard.apply_push(event, now).await;
+            }
+            if batch.gap {
+                let _ = guard.refresh(now).await;
+            }
+            self.after.set(Some(batch.next));
+        }
+    }
 }
 
 #[cfg(test)]
