@@ -70,10 +70,13 @@ try {
     ['tools/call through the gateway', await load(N, C, call(gateway.url, true, toolCall))],
     ['tools/list, upstream directly', await load(N, C, call(upstream.url, false, toolsList))],
     ['tools/list through the gateway (filtered)', await load(N, C, call(gateway.url, true, toolsList))],
+    // What the local runtime alone costs: the gateway answering from memory, no upstream.
+    ['gateway metadata (local runtime floor)', await load(N, C, () => timed(`${gateway.base}/.well-known/oauth-protected-resource/mcp`))],
   ];
   for (const [name, r] of rows) {
     console.log(`  ${name.padEnd(44)} ${r.rps.toFixed(1).padStart(7)} req/s   p50 ${r.p50.toFixed(1).padStart(6)} ms   p99 ${r.p99.toFixed(1).padStart(6)} ms${r.bad ? `  (${r.bad} not 200: ${JSON.stringify(globalThis.codes)})` : ''}`);
   }
+  console.log(`  (the local runtime floor above is wrangler's proxy and workerd on this machine; the gateway's own work is its CPU below)`);
   console.log(`  added by the gateway: tools/call p50 +${(rows[1][1].p50 - rows[0][1].p50).toFixed(1)} ms, p99 +${(rows[1][1].p99 - rows[0][1].p99).toFixed(1)} ms;` +
     ` tools/list p50 +${(rows[3][1].p50 - rows[2][1].p50).toFixed(1)} ms, p99 +${(rows[3][1].p99 - rows[2][1].p99).toFixed(1)} ms`);
   const P = Math.min(N, 200);

@@ -194,6 +194,21 @@ describe('the gateway in front of an unmodified MCP server (TypeScript SDK)', ()
     assert.ok(m.result.tools.some((t) => t.name === 'get_note'));
   });
 
+  test('DELETE passes through to the upstream, with the token replaced there too', async () => {
+    const before = upstream.seen.length;
+    const r = await fetch(gateway.url, { method: 'DELETE', headers: { authorization: `Bearer ${f.main.provider.tokens().access_token}`, 'mcp-session-id': 's1' } });
+    assert.equal(r.status, 405, 'the upstream\'s own answer (it has no sessions to end)');
+    const seen = upstream.seen.slice(before);
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0].method, 'DELETE');
+    assert.equal(seen[0].headers['mcp-session-id'], 's1');
+    assert.equal(seen[0].headers.authorization, undefined);
+    assert.ok(seen[0].headers['mcp-gate-identity']);
+    const anonymous = await fetch(gateway.url, { method: 'DELETE' });
+    assert.equal(anonymous.status, 401);
+    assert.equal(upstream.seen.length, before + 1);
+  });
+
   test('a resumed stream cannot replay an unfiltered tools/list', async () => {
     const r = await fetch(gateway.url, { headers: { authorization: `Bearer ${f.main.provider.tokens().access_token}`, accept: 'text/event-stream', 'last-event-id': '4' } });
     assert.equal(r.status, 200);
