@@ -355,6 +355,29 @@ describe('the Python SDK client through the gateway in front of a Python SDK ser
     assert.equal(seen.identity.iss, pyGateway.url);
     assert.match(seen.identity.client_id, /^dcr_/);
   });
+
+  test('the Python server\'s JSON answers: 403 with the tool\'s scope, mismatch refused, list filtered, a revoked agent cut off', async () => {
+    const group = (await ok('/admin/v1/groups', { method: 'POST', json: { name: `gw-py-agents-${uniq}` } })).id;
+    const role = (await ok('/admin/v1/roles', { method: 'POST', json: { name: `gw-py-reader-${uniq}`, scopes: [{ resource: pyGateway.url, scope: 'notes.read' }] } })).id;
+    await ok(`/admin/v1/groups/${group}/roles/${role}`, { method: 'PUT' });
+    const agent = await ok('/admin/v1/agents', { method: 'POST', json: { name: 'python gateway agent', owner: 'ci', groups: [group] } });
+    const t = await form('/token', { grant_type: 'client_credentials', resource: pyGateway.url }, { basic: [agent.client_id, agent.client_secret] });
+    assert.equal(t.status, 200, JSON.stringify(t.body));
+    const send = (body, headers = {}) => fetch(pyGateway.url, { method: 'POST', body,
+      headers: { authorization: `Bearer ${t.body.access_token}`, 'content-type': 'application/json', accept: ACCEPT, 'mcp-protocol-version': '2025-11-25', ...headers } });
+    const list = await send(rpc('tools/list', {}));
+    assert.equal(list.status, 200);
+    assert.match(list.headers.get('content-type'), /application\/json/, 'the JSON path of the filter');
+    assert.deepEqual((await list.json()).result.tools.map((x) => x.name).sort(), ['get_note', 'list_notes', 'whoami']);
+    const denied = await send(rpc('tools/call', { name: 'create_note', arguments: { title: 'x' } }));
+    assert.equal(denied.status, 403);
+    assert.match(denied.headers.get('www-authenticate'), /scope="notes\.write"/);
+    const mismatch = await send(rpc('tools/call', { name: 'create_note', arguments: { title: 'x' } }), { 'mcp-method': 'tools/call', 'mcp-name': 'get_note' });
+    assert.equal(mismatch.status, 400);
+    assert.equal((await send(rpc('tools/call', { name: 'get_note', arguments: { id: '1' } }))).status, 200);
+    await ok(`/admin/v1/clients/${agent.client_id}`, { method: 'PATCH', json: { status: 'disabled', reason: 'python gateway e2e' } });
+    await until(async () => (await send(rpc('ping', {}))).status === 401, 15_000, 'the disabled agent refused');
+  });
 });
 
 // Revocation push at the gateway: a relay Durable Object holds the subscription; the gateway
