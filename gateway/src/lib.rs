@@ -469,7 +469,7 @@ async fn proxy(
     let headers = Headers::new();
     for (k, v) in req.headers().entries() {
         if !DROPPED_REQUEST_HEADERS.contains(&k.to_ascii_lowercase().as_str()) {
-            headers.set(&k, &v)?;
+            headers.append(&k, &v)?;
         }
     }
     headers.set(
@@ -496,12 +496,12 @@ async fn proxy(
         Either::Left((Ok(r), _)) => r,
         Either::Left((Err(e), _)) => {
             worker::console_warn!("upstream unreachable: {e}");
-            count("upstream_error");
+            count_as("upstream_error", true);
             return rpc_error(502, id, INTERNAL, "upstream MCP server unreachable");
         }
         Either::Right(_) => {
             controller.abort();
-            count("upstream_timeout");
+            count_as("upstream_timeout", true);
             return rpc_error(
                 504,
                 id,
@@ -519,7 +519,8 @@ async fn proxy(
             k.as_str(),
             "connection" | "keep-alive" | "transfer-encoding"
         ) {
-            out.set(&k, &v)?;
+            // Appended, so repeated headers (Set-Cookie) all pass.
+            out.append(&k, &v)?;
         }
     }
     cors(&out)?;
