@@ -74,6 +74,8 @@ struct Gate {
     resource: String,
     upstream: String,
     mcp_path: String,
+    /// The path of this resource's RFC 9728 metadata (path-inserted), fixed by the config.
+    prm_path: Option<String>,
     policy_url: String,
     policy_refresh: i64,
     upstream_timeout: Duration,
@@ -167,6 +169,9 @@ fn configure(env: &Env) -> Result<Gate, String> {
         guard: Guard::new(config, WorkersFetch::new()),
         fetch: WorkersFetch::new(),
         stats_token: secret("GATEWAY_STATS_TOKEN"),
+        prm_path: mcpgate_guard::metadata::protected_resource_metadata_url(&resource)
+            .ok()
+            .map(|u| path_and_query(&u).0.to_owned()),
         mcp_path: if mcp_path.is_empty() {
             "/".into()
         } else {
@@ -257,10 +262,9 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     let now = now_secs();
     let url = req.inner().url();
     let (path, query) = path_and_query(&url);
-    let prm = mcpgate_guard::metadata::protected_resource_metadata_url(&gate.resource)
-        .ok()
-        .map(|u| path_and_query(&u).0.to_owned());
-    if prm.as_deref() == Some(path) || path == mcpgate_guard::metadata::PRM_WELL_KNOWN_PATH {
+    if gate.prm_path.as_deref() == Some(path)
+        || path == mcpgate_guard::metadata::PRM_WELL_KNOWN_PATH
+    {
         return metadata(&gate, &req, now).await;
     }
     if path == STATS_PATH {
@@ -403,14 +407,16 @@ async fn proxy(
     };
     let tool = inspected.as_ref().and_then(Inspected::tool);
     // The scopes a client should ask for: those covering the tool, else every scope.
-    let needed: Vec<String> = match tool.map(|t| policy.covering(t)) {
-        Some(c) if !c.is_empty() => c.into_iter().map(str::to_owned).collect(),
-        _ => policy.scopes_supported().to_vec(),
+    let covering = tool.map(|t| policy.covering(t)).unwrap_or_default();
+    let needed: Vec<String> = if covering.is_empty() {
+        policy.scopes_supported().to_vec()
+    } else {
+        covering.iter().map(|&c| c.to_owned()).collect()
     };
     // Counted under its own name if the policy covers the tool or the caller holds a valid
     // token; made-up names from callers without one share a bucket, so they cannot crowd the
     // real tools out of the counters.
-    let known = tool.is_some_and(|t| !policy.covering(t).is_empty());
+    let known = !covering.is_empty();
     let count_as = |outcome: &'static str, authenticated: bool| {
         if let Some(t) = tool {
             let name = if known || authenticated {
