@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 use js_sys::{Array, Object, Reflect, Uint8Array};
-use mcpgate_core::crypto::{Crypto, CryptoError, PrivateKey};
+use mcpgate_core::crypto::{Crypto, CryptoError, PrivateKey, RsaPublicKey, MIN_RSA_BITS};
 use mcpgate_guard::EcPublicJwk;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -68,6 +68,10 @@ impl Crypto for PlatformCrypto {
         iterations: u32,
     ) -> Result<[u8; 32], CryptoError> {
         WebCrypto.pbkdf2_sha256(password, salt, iterations).await
+    }
+
+    async fn verify_rs256(&self, key: &RsaPublicKey, message: &[u8], signature: &[u8]) -> bool {
+        WebCrypto.verify_rs256(key, message, signature).await
     }
 }
 
@@ -224,4 +228,39 @@ impl Crypto for WebCrypto {
             .try_into()
             .map_err(|_| CryptoError("deriveBits: unexpected length".into()))
     }
+
+    async fn verify_rs256(&self, key: &RsaPublicKey, message: &[u8], signature: &[u8]) -> bool {
+        if key.bits() < MIN_RSA_BITS {
+            return false;
+        }
+        rs256(key, message, signature).await.unwrap_or(false)
+    }
+}
+
+/// RSASSA-PKCS1-v1_5 / SHA-256 through WebCrypto (keys are imported per call: upstream ID
+/// tokens are verified once per sign-in, not per request).
+async fn rs256(key: &RsaPublicKey, message: &[u8], signature: &[u8]) -> Result<bool, CryptoError> {
+    let params = obj(&[("name", s("RSASSA-PKCS1-v1_5")), ("hash", s("SHA-256"))])?;
+    let jwk = obj(&[
+        ("kty", s("RSA")),
+        ("n", s(&B64.encode(&key.n))),
+        ("e", s(&B64.encode(&key.e))),
+    ])?;
+    let subtle = subtle()?;
+    let promise = subtle
+        .import_key_with_object("jwk", &jwk, &params, false, &usages("verify"))
+        .map_err(err("importKey rsa"))?;
+    let k = JsFuture::from(promise)
+        .await
+        .map_err(err("importKey rsa"))?
+        .dyn_into::<CryptoKey>()
+        .map_err(err("importKey rsa result"))?;
+    let promise = subtle
+        .verify_with_object_and_u8_array_and_u8_array(&params, &k, signature, message)
+        .map_err(err("verify rsa"))?;
+    Ok(JsFuture::from(promise)
+        .await
+        .map_err(err("verify rsa"))?
+        .as_bool()
+        .unwrap_or(false))
 }

@@ -28,6 +28,18 @@ impl mcpgate_core::outbound::Outbound for WorkerStore {
     ) -> Result<mcpgate_core::outbound::Fetched, mcpgate_core::outbound::FetchError> {
         self.outbound.fetch(url, max_bytes, timeout_ms).await
     }
+    async fn post_form(
+        &self,
+        url: &str,
+        body: &str,
+        authorization: Option<&str>,
+        max_bytes: usize,
+        timeout_ms: u32,
+    ) -> Result<mcpgate_core::outbound::Fetched, mcpgate_core::outbound::FetchError> {
+        self.outbound
+            .post_form(url, body, authorization, max_bytes, timeout_ms)
+            .await
+    }
     async fn cache_get(&self, key: &str, now: i64) -> Result<Option<String>, StoreError> {
         self.outbound.cache_get(key, now).await
     }

@@ -1,5 +1,6 @@
-//! The core's `Outbound` on Workers: `fetch()` for Client ID Metadata Documents (no redirects,
-//! size cap while streaming, timeout by abort) and the `CACHE` KV namespace.
+//! The core's `Outbound` on Workers: `fetch()` for Client ID Metadata Documents and upstream
+//! identity providers (no redirects, size cap while streaming, timeout by abort) and the `CACHE`
+//! KV namespace.
 
 use std::time::Duration;
 
@@ -30,12 +31,43 @@ fn net(e: worker::Error) -> FetchError {
     FetchError::Network(e.to_string())
 }
 
-async fn get(url: &str, max_bytes: usize, signal: AbortSignal) -> Result<Fetched, FetchError> {
+/// What to send: a GET, or a POST with a form body and maybe an `Authorization` header.
+enum Send<'a> {
+    Get,
+    PostForm {
+        body: &'a str,
+        authorization: Option<&'a str>,
+    },
+}
+
+async fn send(
+    url: &str,
+    what: Send<'_>,
+    max_bytes: usize,
+    signal: AbortSignal,
+) -> Result<Fetched, FetchError> {
     let headers = Headers::new();
     headers.set("accept", "application/json").map_err(net)?;
     let mut init = RequestInit::new();
-    init.with_method(Method::Get)
-        .with_headers(headers)
+    match what {
+        Send::Get => {
+            init.with_method(Method::Get);
+        }
+        Send::PostForm {
+            body,
+            authorization,
+        } => {
+            headers
+                .set("content-type", "application/x-www-form-urlencoded")
+                .map_err(net)?;
+            if let Some(a) = authorization {
+                headers.set("authorization", a).map_err(net)?;
+            }
+            init.with_method(Method::Post)
+                .with_body(Some(wasm_bindgen::JsValue::from_str(body)));
+        }
+    }
+    init.with_headers(headers)
         .with_redirect(RequestRedirect::Manual);
     let req = Request::new_with_init(url, &init).map_err(net)?;
     let mut resp = Fetch::Request(req)
@@ -72,6 +104,25 @@ async fn get(url: &str, max_bytes: usize, signal: AbortSignal) -> Result<Fetched
     })
 }
 
+/// Runs a request, aborting it after `timeout_ms`.
+async fn within<'a, F, Fut>(timeout_ms: u32, start: F) -> Result<Fetched, FetchError>
+where
+    F: FnOnce(AbortSignal) -> Fut,
+    Fut: std::future::Future<Output = Result<Fetched, FetchError>> + 'a,
+{
+    let controller = AbortController::default();
+    let work = Box::pin(start(controller.signal()));
+    let timer = Delay::from(Duration::from_millis(u64::from(timeout_ms)));
+    match select(work, timer).await {
+        Either::Left((result, _)) => result,
+        Either::Right((_, pending)) => {
+            drop(pending);
+            controller.abort();
+            Err(FetchError::Timeout)
+        }
+    }
+}
+
 impl Outbound for WorkerOutbound {
     async fn fetch(
         &self,
@@ -79,17 +130,22 @@ impl Outbound for WorkerOutbound {
         max_bytes: usize,
         timeout_ms: u32,
     ) -> Result<Fetched, FetchError> {
-        let controller = AbortController::default();
-        let work = Box::pin(get(url, max_bytes, controller.signal()));
-        let timer = Delay::from(Duration::from_millis(u64::from(timeout_ms)));
-        match select(work, timer).await {
-            Either::Left((result, _)) => result,
-            Either::Right((_, pending)) => {
-                drop(pending);
-                controller.abort();
-                Err(FetchError::Timeout)
-            }
-        }
+        within(timeout_ms, |signal| send(url, Send::Get, max_bytes, signal)).await
+    }
+
+    async fn post_form(
+        &self,
+        url: &str,
+        body: &str,
+        authorization: Option<&str>,
+        max_bytes: usize,
+        timeout_ms: u32,
+    ) -> Result<Fetched, FetchError> {
+        let what = Send::PostForm {
+            body,
+            authorization,
+        };
+        within(timeout_ms, |signal| send(url, what, max_bytes, signal)).await
     }
 
     async fn cache_get(&self, key: &str, _now: i64) -> Result<Option<String>, StoreError> {

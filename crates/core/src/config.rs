@@ -30,6 +30,9 @@ pub struct Config {
     pub registration: Registration,
     /// Audit records older than this many seconds are pruned by the cron task (`None`: kept).
     pub audit_retention: Option<i64>,
+    /// Whether people may sign in with a password stored here (`false`: only through upstream
+    /// identity providers).
+    pub password_signin: bool,
     /// The keys derived from `secret`, derived once with the configuration (an isolate reads
     /// its configuration once) rather than once per request.
     pub(crate) derived: Derived,
@@ -116,6 +119,8 @@ pub mod vars {
     pub const CIMD_DENY: &str = "MCPGATE_CLIENT_DOMAINS_DENY";
     /// `true`: accept http loopback metadata-document URLs, for local testing only.
     pub const CIMD_HTTP_LOOPBACK: &str = "MCPGATE_INSECURE_LOOPBACK_CLIENT_METADATA";
+    /// `false`: no password sign-in; people sign in only through upstream identity providers.
+    pub const PASSWORD_SIGNIN: &str = "MCPGATE_PASSWORD_SIGNIN";
 }
 
 /// What is wrong with the configuration: one line per problem, naming the variable.
@@ -190,6 +195,7 @@ impl Config {
         let open = bool_var(vars::REGISTRATION_OPEN, true);
         let cimd = bool_var(vars::CIMD, true);
         let http_loopback = bool_var(vars::CIMD_HTTP_LOOPBACK, false);
+        let password_signin = bool_var(vars::PASSWORD_SIGNIN, true);
         let domains = |name: &str| -> Vec<String> {
             get(name)
                 .map(|v| {
@@ -227,6 +233,7 @@ impl Config {
                     key_rotation_period: rotation_days * 86_400,
                     registration,
                     audit_retention: (audit_days > 0).then_some(audit_days * 86_400),
+                    password_signin,
                 })
             }
             _ => Err(ConfigError(problems)),

@@ -72,7 +72,35 @@ pub trait Crypto {
         salt: &[u8],
         iterations: u32,
     ) -> Result<[u8; 32], CryptoError>;
+
+    /// Verifies an RS256 signature (RSASSA-PKCS1-v1_5 with SHA-256, RFC 7518 §3.3) with the
+    /// public key `(n, e)` (big-endian, as in a JWK). Upstream identity providers sign with it;
+    /// mcpgate never does. Keys under 2048 bits, malformed keys and signatures verify as `false`.
+    async fn verify_rs256(&self, key: &RsaPublicKey, message: &[u8], signature: &[u8]) -> bool;
 }
+
+/// An RSA public key from a JWK (`n`, `e`, big-endian bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RsaPublicKey {
+    /// Modulus.
+    pub n: Vec<u8>,
+    /// Public exponent.
+    pub e: Vec<u8>,
+}
+
+impl RsaPublicKey {
+    /// The modulus length in bits, leading zero bytes ignored.
+    pub fn bits(&self) -> usize {
+        let n = match self.n.iter().position(|b| *b != 0) {
+            Some(i) => self.n.get(i..).unwrap_or_default(),
+            None => return 0,
+        };
+        n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize)
+    }
+}
+
+/// The smallest RSA modulus accepted (RFC 7518 §3.3).
+pub const MIN_RSA_BITS: usize = 2048;
 
 /// Pure-Rust ES256 with the `p256` crate.
 #[derive(Debug, Default, Clone, Copy)]
@@ -99,6 +127,31 @@ impl Crypto for SoftwareCrypto {
     ) -> Result<[u8; 32], CryptoError> {
         pbkdf2_sha256(password, salt, iterations)
     }
+
+    async fn verify_rs256(&self, key: &RsaPublicKey, message: &[u8], signature: &[u8]) -> bool {
+        verify_rs256_native(key, message, signature)
+    }
+}
+
+/// RS256 in native builds (tests, tools) with ring; WebAssembly builds use the platform's
+/// WebCrypto instead and never call this.
+#[cfg(not(target_arch = "wasm32"))]
+fn verify_rs256_native(key: &RsaPublicKey, message: &[u8], signature: &[u8]) -> bool {
+    use ring::signature::{RsaPublicKeyComponents, RSA_PKCS1_2048_8192_SHA256};
+    if key.bits() < MIN_RSA_BITS {
+        return false;
+    }
+    RsaPublicKeyComponents {
+        n: &key.n,
+        e: &key.e,
+    }
+    .verify(&RSA_PKCS1_2048_8192_SHA256, message, signature)
+    .is_ok()
+}
+
+#[cfg(target_arch = "wasm32")]
+fn verify_rs256_native(_: &RsaPublicKey, _: &[u8], _: &[u8]) -> bool {
+    false
 }
 
 /// PBKDF2-HMAC-SHA256 with one 32-byte block (RFC 8018 §5.2, dkLen = hLen).

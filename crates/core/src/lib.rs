@@ -13,6 +13,7 @@ pub mod config;
 pub mod crypto;
 pub mod directory;
 pub mod endpoints;
+pub mod federation;
 pub mod grants;
 pub mod issue;
 pub mod jwt;

@@ -1,5 +1,5 @@
 //! Outbound I/O the service needs besides its stores: fetching Client ID Metadata Documents and
-//! a small KV cache for them. Passed in like the stores, so the core never opens a socket.
+//! upstream identity providers' documents, calling their token endpoints, and a small KV cache. Passed in like the stores, so the core never opens a socket.
 
 use crate::store::StoreError;
 
@@ -46,6 +46,17 @@ pub trait Outbound {
     async fn fetch(
         &self,
         url: &str,
+        max_bytes: usize,
+        timeout_ms: u32,
+    ) -> Result<Fetched, FetchError>;
+    /// `POST url` with a form body (`application/x-www-form-urlencoded`), an optional
+    /// `Authorization` header and `Accept: application/json`, never following redirects,
+    /// reading at most `max_bytes`, giving up after `timeout_ms` (an upstream token endpoint).
+    async fn post_form(
+        &self,
+        url: &str,
+        body: &str,
+        authorization: Option<&str>,
         max_bytes: usize,
         timeout_ms: u32,
     ) -> Result<Fetched, FetchError>;

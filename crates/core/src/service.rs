@@ -51,6 +51,10 @@ enum Route<'p> {
     Account,
     AccountRevoke,
     AccountLogout,
+    /// Starts a sign-in at an upstream identity provider.
+    Federate,
+    /// `/authorize/callback/{provider}`: an upstream identity provider's answer.
+    FederateCallback(&'p str),
     /// Below `/admin/v1`.
     Admin(&'p str),
 }
@@ -67,7 +71,7 @@ impl Route<'_> {
             Route::Introspect => "POST",
             Route::Authorize => "GET",
             Route::Login | Route::Consent | Route::AccountRevoke | Route::AccountLogout => "POST",
-            Route::Account => "GET",
+            Route::Account | Route::Federate | Route::FederateCallback(_) => "GET",
             Route::Admin(_) => "GET, POST, PATCH, PUT, DELETE",
         }
     }
@@ -120,7 +124,14 @@ fn route<'p>(config: &Config, path: &'p str) -> Option<Route<'p>> {
         account::PATH => Some(Route::Account),
         account::REVOKE_PATH => Some(Route::AccountRevoke),
         account::LOGOUT_PATH => Some(Route::AccountLogout),
+        authorize::upstream::START_PATH => Some(Route::Federate),
         _ => {
+            if let Some(id) = local
+                .strip_prefix(authorize::upstream::CALLBACK_PREFIX)
+                .filter(|id| !id.is_empty() && !id.contains('/'))
+            {
+                return Some(Route::FederateCallback(id));
+            }
             if let Some(id) = local
                 .strip_prefix("/register/")
                 .filter(|id| !id.is_empty() && !id.contains('/'))
@@ -234,6 +245,10 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
             Route::Account if get => account::get(self, &req, now, rng).await,
             Route::AccountRevoke if post => account::revoke(self, &req, now).await,
             Route::AccountLogout if post => account::logout(self, &req, now).await,
+            Route::Federate if get => authorize::upstream_start(self, &req, now, rng).await,
+            Route::FederateCallback(id) if get => {
+                authorize::upstream_callback(self, &req, id, now, rng).await
+            }
             _ => return Err(Error::MethodNotAllowed(route.allowed())),
         };
         Ok(if method == Method::HEAD {

@@ -168,6 +168,26 @@ impl Keys {
         (now < exp && B64.decode(user).ok()? == username.as_bytes()).then_some(device)
     }
 
+    /// Cookie name for an upstream sign-in in progress (its state, nonce and PKCE verifier,
+    /// sealed: `endpoints/authorize/upstream.rs`).
+    pub fn upstream_cookie(&self) -> &'static str {
+        if self.secure {
+            "__Host-mcpgate-upstream"
+        } else {
+            "mcpgate-upstream"
+        }
+    }
+
+    /// `Set-Cookie` value carrying an upstream sign-in for `max_age` seconds (`SameSite=Lax`:
+    /// the provider sends the browser back with a top-level GET, which carries it).
+    pub fn upstream_set_cookie(&self, sealed: &str, max_age: i64) -> String {
+        format!(
+            "{}={sealed}; {}",
+            self.upstream_cookie(),
+            self.attrs(max_age)
+        )
+    }
+
     /// `Set-Cookie` value for a CSRF token.
     pub fn csrf_set_cookie(&self, token: &str) -> String {
         format!(

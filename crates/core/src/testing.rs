@@ -166,7 +166,13 @@ pub struct TestStore {
     pub store_calls: std::cell::Cell<u64>,
     /// A read replica that has seen nothing yet: replica reads find no rows at all.
     pub replica_behind: std::cell::Cell<bool>,
+    /// Form POST endpoints of the fake web by URL: given the body and `Authorization` header,
+    /// the status and body they answer.
+    pub posts: std::cell::RefCell<std::collections::HashMap<String, PostHandler>>,
 }
+
+/// A form POST endpoint of the fake web (see [`TestStore::posts`]).
+pub type PostHandler = Box<dyn Fn(&str, Option<&str>) -> (u16, Vec<u8>)>;
 
 impl TestStore {
     /// Makes the `n`-th D1 or KV call from now (0: the next one) fail as a backend error,
@@ -214,6 +220,30 @@ impl crate::outbound::Outbound for TestStore {
         Ok(crate::outbound::Fetched {
             status,
             cache_control: cc,
+            body,
+        })
+    }
+
+    async fn post_form(
+        &self,
+        url: &str,
+        body: &str,
+        authorization: Option<&str>,
+        max_bytes: usize,
+        _timeout_ms: u32,
+    ) -> Result<crate::outbound::Fetched, crate::outbound::FetchError> {
+        self.fetches.set(self.fetches.get() + 1);
+        let posts = self.posts.borrow();
+        let handler = posts
+            .get(url)
+            .ok_or_else(|| crate::outbound::FetchError::Network("no such host".into()))?;
+        let (status, body) = handler(body, authorization);
+        if body.len() > max_bytes {
+            return Err(crate::outbound::FetchError::TooLarge);
+        }
+        Ok(crate::outbound::Fetched {
+            status,
+            cache_control: None,
             body,
         })
     }

@@ -174,6 +174,10 @@ pub struct Login<'a> {
     pub username: &'a str,
     /// Form action URL.
     pub action: &'a str,
+    /// Whether the password form is shown (a deployment may sign in only upstream).
+    pub password: bool,
+    /// Upstream identity providers offered: display name and the URL that starts sign-in.
+    pub providers: &'a [(String, String)],
 }
 
 /// The login page.
@@ -195,21 +199,50 @@ pub fn login(status: StatusCode, l: &Login<'_>, form_targets: &[String]) -> Resp
             l.client_name
         )
     };
+    let form = if l.password {
+        html!(
+            "<form method=\"post\" action=\"{}\">\
+             <input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"continue\" value=\"{}\">\
+             <label for=\"username\">Username</label>\
+             <input type=\"text\" id=\"username\" name=\"username\" autocomplete=\"username\" required value=\"{}\">\
+             <label for=\"password\">Password</label>\
+             <input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\">\
+             <button type=\"submit\">Sign in</button></form>",
+            l.action,
+            l.csrf,
+            l.continue_query,
+            l.username,
+        )
+    } else {
+        Html::default()
+    };
+    let mut buttons = String::new();
+    for (name, href) in l.providers {
+        buttons.push_str(
+            &html!(
+                "<li><a class=\"idp\" href=\"{}\">Sign in with {}</a></li>",
+                href,
+                name
+            )
+            .0,
+        );
+    }
+    let providers = if buttons.is_empty() {
+        Html::default()
+    } else {
+        let or = if l.password {
+            html!("<p class=\"muted\">Or continue with your organisation's account:</p>")
+        } else {
+            Html::default()
+        };
+        html!("{}<ul class=\"idps\">{}</ul>", or, Html(buttons))
+    };
     let body = html!(
-        "<h1>Sign in</h1><p>{}</p>{}\
-         <form method=\"post\" action=\"{}\">\
-         <input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"continue\" value=\"{}\">\
-         <label for=\"username\">Username</label>\
-         <input type=\"text\" id=\"username\" name=\"username\" autocomplete=\"username\" required value=\"{}\">\
-         <label for=\"password\">Password</label>\
-         <input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
-         <button type=\"submit\">Sign in</button></form>",
+        "<h1>Sign in</h1><p>{}</p>{}{}{}",
         intro,
         error,
-        l.action,
-        l.csrf,
-        l.continue_query,
-        l.username,
+        form,
+        providers
     );
     page(status, "Sign in", &body, form_targets)
 }

@@ -970,6 +970,24 @@ mod openapi {
         // Give the lists something to show: a consent and a session for alice.
         let mut b = Browser::default();
         h.code_for(&mut b, &f.public_app, Some("notes.read"));
+        // An identity provider with a group mapping, and an upstream identity linked to alice.
+        let idp = h.ok(
+            Method::POST,
+            "/admin/v1/identity-providers",
+            Some(
+                json!({ "issuer": "https://idp.example", "display_name": "Example",
+                "client_id": "mcpgate", "client_secret": "s3cret",
+                "group_mappings": [{ "value": "eng", "group_id": f.bots }] }),
+            ),
+        )["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        h.ok(
+            Method::POST,
+            &format!("/admin/v1/users/{}/identities", f.alice),
+            Some(json!({ "provider_id": idp, "subject": "alice-at-idp" })),
+        );
         let doc = h.get("/admin/v1/openapi.json").json();
         let mut checked = std::collections::BTreeSet::new();
         let mut check = |method: &str, pattern: &str, r: &Resp| {
@@ -999,7 +1017,12 @@ mod openapi {
             }
             checked.insert(format!("{:?}", route.op));
         };
-        let ids = |p: &str| with_ids(p, &f, &f.conf_app);
+        let ids = |p: &str| {
+            with_ids(p, &f, &f.conf_app).replace(
+                "/identity-providers/{id}",
+                &format!("/identity-providers/{idp}"),
+            )
+        };
         for route in ROUTES.iter().filter(|r| r.method == Method::GET) {
             if response_schema(route.op).is_none() {
                 continue;
@@ -1079,6 +1102,27 @@ mod openapi {
                 json!({ "description": "Server app" }),
             ),
             ("POST", "/keys/rotate", Value::Null),
+            (
+                "POST",
+                "/identity-providers",
+                json!({ "issuer": "https://login.example", "display_name": "Login",
+                "client_id": "c", "email_domains": ["example.org"], "provisioning": "existing" }),
+            ),
+            (
+                "PATCH",
+                "/identity-providers/{id}",
+                json!({ "client_secret": null, "status": "disabled" }),
+            ),
+            (
+                "PUT",
+                "/identity-providers/{id}/group-mappings",
+                json!({ "group_mappings": [] }),
+            ),
+            (
+                "POST",
+                "/users/{id}/identities",
+                json!({ "provider_id": idp, "subject": "alice-2" }),
+            ),
         ];
         for (method, pattern, body) in writes {
             let m = Method::from_bytes(method.as_bytes()).unwrap();

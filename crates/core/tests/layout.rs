@@ -37,6 +37,10 @@ const OWNERS: &[(&str, &str)] = &[
     ("groups", "directory/groups.rs"),
     ("group_users", "directory/groups.rs"),
     ("group_agents", "directory/groups.rs"),
+    ("identity_providers", "directory/identity_providers.rs"),
+    ("federated_identities", "directory/identity_providers.rs"),
+    ("group_mappings", "directory/identity_providers.rs"),
+    ("assertion_jtis", "store/assertions.rs"),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

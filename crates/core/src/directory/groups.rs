@@ -140,3 +140,29 @@ pub fn remove_member_stmt(group_id: &str, kind: Member, member: &str) -> Stmt {
         ),
     }
 }
+
+/// Re-applies a provider's group mappings to a user at sign-in: the user joins every group a
+/// mapping gives one of `values` (the groups claim), and leaves those groups this provider's
+/// mappings put the user in before whose value is gone. Memberships an admin made are never
+/// removed by a provider.
+pub fn apply_mappings_stmts(user: &str, provider: &str, values: &[String]) -> Vec<Stmt> {
+    let json = serde_json::to_string(values).unwrap_or_else(|_| "[]".into());
+    vec![
+        stmt!(
+            "DELETE FROM group_users WHERE user_id = ?1 AND via_provider = ?2 AND group_id NOT IN \
+             (SELECT m.group_id FROM group_mappings m WHERE m.provider_id = ?2 \
+              AND m.value IN (SELECT j.value FROM json_each(?3) AS j))",
+            user,
+            provider,
+            json.clone()
+        ),
+        stmt!(
+            "INSERT OR IGNORE INTO group_users (group_id, user_id, via_provider) \
+             SELECT DISTINCT m.group_id, ?1, ?2 FROM group_mappings m \
+             WHERE m.provider_id = ?2 AND m.value IN (SELECT j.value FROM json_each(?3) AS j)",
+            user,
+            provider,
+            json
+        ),
+    ]
+}

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod clients;
 pub mod groups;
+pub mod identity_providers;
 pub mod permissions;
 pub mod resource_servers;
 pub mod roles;

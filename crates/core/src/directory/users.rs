@@ -64,8 +64,8 @@ pub struct NewUser<'a> {
     pub display_name: &'a str,
     /// Status.
     pub status: Status,
-    /// PBKDF2 hash.
-    pub password_hash: &'a str,
+    /// PBKDF2 hash (`None`: signs in only through an upstream identity provider).
+    pub password_hash: Option<&'a str>,
     /// Now.
     pub now: i64,
 }

@@ -54,7 +54,7 @@ pub async fn get<S: Store + ?Sized, C: Crypto>(
 ) -> Response {
     let keys = Keys::of(svc.config);
     let Some(user) = authorize::session_user(svc.store, keys, req, now).await else {
-        return authorize::account_login_page(svc, keys, req, rng);
+        return authorize::account_login_page(svc, keys, req, rng).await;
     };
     let (Ok(list), Ok(live)) = (
         grants::list(svc.store, &user.id).await,

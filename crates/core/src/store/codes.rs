@@ -67,32 +67,78 @@ impl CodeKey {
         CodeKey(Hkdf::<Sha256>::new(Some(b"mcpgate"), secret.as_bytes()))
     }
 
-    fn cipher(&self, salt: &[u8]) -> Aes256Gcm {
+    fn cipher(&self, purpose: &[u8], salt: &[u8]) -> Aes256Gcm {
         let mut okm = [0u8; 32];
         // 32 bytes is far below HKDF's output limit, so expand cannot fail.
-        let _ = self.0.expand_multi_info(&[SEALED_AAD, salt], &mut okm);
+        let _ = self.0.expand_multi_info(&[purpose, salt], &mut okm);
         Aes256Gcm::new(&okm.into())
     }
 
-    /// A code for `grant`, with a fresh random salt and nonce.
-    pub fn seal(&self, grant: &Sealed, rng: &mut dyn CryptoRngCore) -> Secret {
+    /// Seals `plaintext` for `purpose` (the HKDF info and the AEAD's associated data, so a
+    /// value sealed for one purpose never opens as another): `salt || nonce || ciphertext`.
+    pub fn seal_raw(
+        &self,
+        purpose: &[u8],
+        plaintext: &[u8],
+        rng: &mut dyn CryptoRngCore,
+    ) -> Vec<u8> {
         let mut head = [0u8; SALT_LEN + NONCE_LEN];
         rng.fill_bytes(&mut head);
         let (salt, nonce) = head.split_at(SALT_LEN);
         let nonce: [u8; NONCE_LEN] = nonce.try_into().unwrap_or_default();
-        let json = serde_json::to_vec(grant).unwrap_or_default();
         let ct = self
-            .cipher(salt)
+            .cipher(purpose, salt)
             .encrypt(
                 &Nonce::from(nonce),
                 Payload {
-                    msg: &json,
-                    aad: SEALED_AAD,
+                    msg: plaintext,
+                    aad: purpose,
                 },
             )
             .unwrap_or_default();
         let mut raw = head.to_vec();
         raw.extend_from_slice(&ct);
+        raw
+    }
+
+    /// Opens what [`CodeKey::seal_raw`] sealed for the same purpose.
+    pub fn open_raw(&self, purpose: &[u8], raw: &[u8]) -> Option<Vec<u8>> {
+        if raw.len() < SALT_LEN + NONCE_LEN + 16 {
+            return None;
+        }
+        let (salt, rest) = raw.split_at(SALT_LEN);
+        let (nonce, ct) = rest.split_at(NONCE_LEN);
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().ok()?;
+        self.cipher(purpose, salt)
+            .decrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: ct,
+                    aad: purpose,
+                },
+            )
+            .ok()
+    }
+
+    /// [`CodeKey::seal_raw`] as base64url text.
+    pub fn seal_text(
+        &self,
+        purpose: &[u8],
+        plaintext: &[u8],
+        rng: &mut dyn CryptoRngCore,
+    ) -> String {
+        B64.encode(self.seal_raw(purpose, plaintext, rng))
+    }
+
+    /// Opens what [`CodeKey::seal_text`] sealed for the same purpose.
+    pub fn open_text(&self, purpose: &[u8], sealed: &str) -> Option<Vec<u8>> {
+        self.open_raw(purpose, &B64.decode(sealed).ok()?)
+    }
+
+    /// A code for `grant`, with a fresh random salt and nonce.
+    pub fn seal(&self, grant: &Sealed, rng: &mut dyn CryptoRngCore) -> Secret {
+        let json = serde_json::to_vec(grant).unwrap_or_default();
+        let raw = self.seal_raw(SEALED_AAD, &json, rng);
         Secret::new(format!("{SEALED_PREFIX}{}", B64.encode(raw)))
     }
 
@@ -101,22 +147,7 @@ impl CodeKey {
     /// not a code this secret sealed, whatever its expiry.
     pub fn open(&self, code: &str) -> Option<(String, Sealed)> {
         let raw = B64.decode(code.strip_prefix(SEALED_PREFIX)?).ok()?;
-        if raw.len() < SALT_LEN + NONCE_LEN + 16 {
-            return None;
-        }
-        let (salt, rest) = raw.split_at(SALT_LEN);
-        let (nonce, ct) = rest.split_at(NONCE_LEN);
-        let nonce: [u8; NONCE_LEN] = nonce.try_into().ok()?;
-        let json = self
-            .cipher(salt)
-            .decrypt(
-                &Nonce::from(nonce),
-                Payload {
-                    msg: ct,
-                    aad: SEALED_AAD,
-                },
-            )
-            .ok()?;
+        let json = self.open_raw(SEALED_AAD, &raw)?;
         let grant = serde_json::from_slice(&json).ok()?;
         Some((sha256_b64(&raw), grant))
     }

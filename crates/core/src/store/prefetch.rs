@@ -139,6 +139,18 @@ impl<S: crate::outbound::Outbound + ?Sized> crate::outbound::Outbound for Prefet
     ) -> Result<crate::outbound::Fetched, crate::outbound::FetchError> {
         self.inner.fetch(url, max_bytes, timeout_ms).await
     }
+    async fn post_form(
+        &self,
+        url: &str,
+        body: &str,
+        authorization: Option<&str>,
+        max_bytes: usize,
+        timeout_ms: u32,
+    ) -> Result<crate::outbound::Fetched, crate::outbound::FetchError> {
+        self.inner
+            .post_form(url, body, authorization, max_bytes, timeout_ms)
+            .await
+    }
     async fn cache_get(&self, key: &str, now: i64) -> Result<Option<String>, StoreError> {
         self.inner.cache_get(key, now).await
     }
@@ -187,7 +199,7 @@ mod tests {
             username: "a",
             display_name: "A",
             status: crate::directory::Status::Active,
-            password_hash: "",
+            password_hash: Some(""),
             now: 0,
         });
         block(p.query(user)).unwrap();

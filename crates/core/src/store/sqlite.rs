@@ -120,7 +120,7 @@ impl SqliteDb {
 }
 
 /// Tables that stay small whatever the deployment's size (a full scan of one is fine).
-const SMALL_TABLES: &[&str] = &["signing_keys"];
+const SMALL_TABLES: &[&str] = &["signing_keys", "identity_providers"];
 
 std::thread_local! {
     static PLANNED: RefCell<std::collections::HashSet<&'static str>> = RefCell::default();

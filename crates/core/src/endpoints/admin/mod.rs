@@ -9,6 +9,7 @@
 pub mod bootstrap;
 pub mod clients;
 pub mod groups;
+pub mod identity_providers;
 pub mod keys;
 pub mod openapi;
 pub mod resource_servers;

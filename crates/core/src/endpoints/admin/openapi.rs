@@ -41,14 +41,37 @@ fn exchange_rules() -> Value {
 /// JSON Schemas of the request bodies (unknown fields are rejected) and of the responses.
 fn schemas() -> Value {
     let mut all = request_schemas();
-    if let (Some(a), Value::Object(b)) = (all.as_object_mut(), response_schemas()) {
-        a.extend(b);
+    for more in [response_schemas(), federation_schemas()] {
+        if let (Some(a), Value::Object(b)) = (all.as_object_mut(), more) {
+            a.extend(b);
+        }
     }
     all
 }
 
 #[cfg(not(target_arch = "wasm32"))]
 fn request_schemas() -> Value {
+    let mappings = json!({ "type": "array", "maxItems": 200, "items": {
+        "type": "object", "additionalProperties": false, "required": ["value", "group_id"],
+        "properties": {
+            "value": { "type": "string", "description": "A value of the groups claim" },
+            "group_id": { "type": "string" }
+        }
+    }});
+    let idp_input = json!({
+        "issuer": { "type": "string", "format": "uri", "description": "Exact iss of its ID tokens; discovery is read below it" },
+        "display_name": { "type": "string", "description": "Shown as 'Sign in with …'" },
+        "client_id": { "type": "string" },
+        "client_secret": { "type": ["string", "null"], "description": "Sealed at rest, never returned" },
+        "scopes": { "type": "string", "description": "Space-separated; must include openid" },
+        "email_domains": { "type": "array", "items": { "type": "string" }, "description": "Emails typed on the login form with these domains sign in here" },
+        "provisioning": { "enum": ["jit", "existing"] },
+        "link_verified_email": { "type": "boolean", "description": "A first sign-in with a verified email equal to the username of a user with no upstream identity links to that user" },
+        "groups_claim": { "type": "string" },
+        "id_jag": { "type": "boolean", "description": "Accept its identity assertions (ID-JAG) at /token" },
+        "status": { "enum": ["active", "disabled"] },
+        "group_mappings": mappings.clone()
+    });
     let scope_create = json!({
         "type": "object", "additionalProperties": false, "required": ["name"],
         "properties": {
@@ -128,6 +151,22 @@ fn request_schemas() -> Value {
                 "reason": { "type": "string", "description": "Why (audited when the user is disabled)" }
             }
         },
+        "IdentityProviderCreate": {
+            "type": "object", "additionalProperties": false,
+            "required": ["issuer", "display_name", "client_id"],
+            "properties": idp_input.clone()
+        },
+        "IdentityProviderPatch": {
+            "type": "object", "additionalProperties": false, "properties": idp_input
+        },
+        "GroupMappings": {
+            "type": "object", "additionalProperties": false, "required": ["group_mappings"],
+            "properties": { "group_mappings": mappings }
+        },
+        "IdentityLink": {
+            "type": "object", "additionalProperties": false, "required": ["provider_id", "subject"],
+            "properties": { "provider_id": { "type": "string" }, "subject": { "type": "string" } }
+        },
         "GroupCreate": {
             "type": "object", "additionalProperties": false, "required": ["name"],
             "properties": { "name": { "type": "string" }, "description": { "type": "string" } }
@@ -202,6 +241,46 @@ fn page(schema: &str) -> Value {
         &["items", "next_cursor"],
         json!({ "items": list_of(schema), "next_cursor": nullable("string") }),
     )
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+/// Response schemas of the identity-provider routes.
+fn federation_schemas() -> Value {
+    let int = json!({ "type": "integer" });
+    let string = json!({ "type": "string" });
+    let strings = json!({ "type": "array", "items": { "type": "string" } });
+    let status = json!({ "enum": ["active", "disabled"] });
+    let stamps = ["created_at", "updated_at"];
+    let with = |base: &[&'static str], more: &[&'static str]| -> Vec<&'static str> {
+        base.iter().chain(more).copied().collect()
+    };
+    json!({
+        "IdentityProvider": object(
+            &with(&stamps, &["id", "issuer", "display_name", "client_id", "has_client_secret", "scopes",
+                "email_domains", "provisioning", "link_verified_email", "groups_claim", "id_jag", "status",
+                "redirect_uri", "group_mappings"]),
+            json!({
+                "id": string, "issuer": { "type": "string", "format": "uri" }, "display_name": string,
+                "client_id": string, "has_client_secret": { "type": "boolean" }, "scopes": string,
+                "email_domains": strings, "provisioning": { "enum": ["jit", "existing"] },
+                "link_verified_email": { "type": "boolean" }, "groups_claim": string,
+                "id_jag": { "type": "boolean" }, "status": status,
+                "redirect_uri": { "type": "string", "format": "uri", "description": "Register this at the provider" },
+                "group_mappings": { "type": "array", "items": object(&["value", "group_id"],
+                    json!({ "value": string, "group_id": string })) },
+                "created_at": int, "updated_at": int
+            }),
+        ),
+        "IdentityProviderPage": page("IdentityProvider"),
+        "Identity": object(
+            &["provider_id", "subject", "user_id", "email", "created_at", "last_sign_in_at"],
+            json!({
+                "provider_id": string, "subject": string, "user_id": string,
+                "email": nullable("string"), "created_at": int, "last_sign_in_at": nullable("integer")
+            }),
+        ),
+        "IdentityPage": page("Identity"),
+    })
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -385,12 +464,15 @@ pub fn response_schema(op: Op) -> Option<&'static str> {
         Keys => "Keys",
         KeysRotate => "KeyRotation",
         Bootstrap => "Bootstrap",
+        IdpList => "IdentityProviderPage",
+        IdpCreate | IdpGet | IdpUpdate | IdpMappings => "IdentityProvider",
+        UserIdentities | UserIdentityLink => "IdentityPage",
         OpenApi => return None,
         RsDelete | ScopeDelete | RoleDelete | UserDelete | UserRoleAdd | UserRoleRemove
         | UserGrantRevoke | UserSessionsEnd | GroupDelete | GroupUserAdd | GroupUserRemove
         | GroupAgentAdd | GroupAgentRemove | GroupRoleAdd | GroupRoleRemove | AppDelete
         | AppRoleAdd | AppRoleRemove | AgentDelete | ClientDelete | ClientRoleAdd
-        | ClientRoleRemove => return None,
+        | ClientRoleRemove | IdpDelete | UserIdentityUnlink => return None,
     })
 }
 

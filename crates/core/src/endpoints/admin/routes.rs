@@ -5,6 +5,7 @@ use http::Method;
 
 use super::clients;
 use super::groups;
+use super::identity_providers as idp;
 use super::resource_servers as rs;
 use super::roles;
 use super::users;
@@ -91,6 +92,15 @@ pub enum Op {
     UserSessions,
     UserSessionsEnd,
     ClientBlastRadius,
+    IdpList,
+    IdpCreate,
+    IdpGet,
+    IdpUpdate,
+    IdpDelete,
+    IdpMappings,
+    UserIdentities,
+    UserIdentityLink,
+    UserIdentityUnlink,
 }
 
 /// One route: method, path pattern below `/admin/v1` (`{name}` segments are parameters), the
@@ -319,6 +329,78 @@ pub static ROUTES: &[Route] = &[
         "Sign the user out everywhere: every session ends at once",
         None,
         204
+    ),
+    r!(
+        GET,
+        "/users/{id}/identities",
+        UserIdentities,
+        "The upstream identities (provider, subject) linked to the user",
+        None,
+        200
+    ),
+    r!(
+        POST,
+        "/users/{id}/identities",
+        UserIdentityLink,
+        "Link an upstream identity to the user",
+        Some("IdentityLink"),
+        201
+    ),
+    r!(
+        DELETE,
+        "/users/{id}/identities",
+        UserIdentityUnlink,
+        "Unlink an upstream identity (query: provider_id, subject)",
+        None,
+        204
+    ),
+    r!(
+        GET,
+        "/identity-providers",
+        IdpList,
+        "List upstream identity providers",
+        None,
+        200
+    ),
+    r!(
+        POST,
+        "/identity-providers",
+        IdpCreate,
+        "Add an upstream OpenID Connect provider people sign in with",
+        Some("IdentityProviderCreate"),
+        201
+    ),
+    r!(
+        GET,
+        "/identity-providers/{id}",
+        IdpGet,
+        "Get an identity provider (never its client secret)",
+        None,
+        200
+    ),
+    r!(
+        PATCH,
+        "/identity-providers/{id}",
+        IdpUpdate,
+        "Change an identity provider (client_secret: null removes it)",
+        Some("IdentityProviderPatch"),
+        200
+    ),
+    r!(
+        DELETE,
+        "/identity-providers/{id}",
+        IdpDelete,
+        "Delete an identity provider, its links and the memberships its mappings made",
+        None,
+        204
+    ),
+    r!(
+        PUT,
+        "/identity-providers/{id}/group-mappings",
+        IdpMappings,
+        "Replace the provider's group mappings",
+        Some("GroupMappings"),
+        200
     ),
     r!(
         GET,
@@ -818,6 +900,15 @@ pub async fn dispatch<D: crate::store::Store + ?Sized, C: Crypto>(
         Op::UserSessions => users::sessions(db, a, ctx.now).await,
         Op::UserSessionsEnd => users::end_sessions(ctx, a).await,
         Op::ClientBlastRadius => clients::blast_radius(db, a, ctx.now).await,
+        Op::IdpList => idp::list(db, &ctx.config.issuer, req).await,
+        Op::IdpCreate => idp::create(ctx, req).await,
+        Op::IdpGet => idp::get(db, &ctx.config.issuer, a).await,
+        Op::IdpUpdate => idp::update(ctx, req, a).await,
+        Op::IdpDelete => idp::delete(ctx, a).await,
+        Op::IdpMappings => idp::put_mappings(ctx, req, a).await,
+        Op::UserIdentities => idp::identities(db, a).await,
+        Op::UserIdentityLink => idp::link(ctx, req, a).await,
+        Op::UserIdentityUnlink => idp::unlink(ctx, req, a).await,
     }
 }
 

@@ -103,7 +103,7 @@ pub async fn create<D: Database + ?Sized, C: Crypto>(
                 username: &username,
                 display_name: &display_name,
                 status,
-                password_hash: &hash,
+                password_hash: Some(&hash),
                 now: ctx.now,
             }),
             audit::record(

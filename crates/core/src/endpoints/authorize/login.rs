@@ -19,12 +19,13 @@ use rand_core::CryptoRngCore;
 
 use super::{csrf_token, origin_of, read_form_post, see_other, set_cookie, trust, PATH};
 use crate::crypto::Crypto;
+use crate::directory::identity_providers::{self, Provider};
 use crate::directory::{users, validate, Status};
 use crate::endpoints::source_address;
 use crate::password;
 use crate::service::Service;
 use crate::session::{self, Keys, SESSION_TTL_SECS};
-use crate::store::{login_attempts, sessions, Store};
+use crate::store::{decode, login_attempts, sessions, Stmt, Store, StoreError};
 use crate::ui;
 use crate::wire::form::Params;
 use crate::wire::{Request, Response};
@@ -53,6 +54,27 @@ pub(super) struct LoginFor<'a> {
     pub(super) client_name: &'a str,
     pub(super) continue_query: &'a str,
     pub(super) redirect_uri: &'a str,
+    /// The upstream identity providers offered ([`offered`]).
+    pub(super) providers: &'a [Provider],
+}
+
+/// The active upstream identity providers, in the order the login page offers them (none if
+/// they cannot be read: the password form still works).
+pub(super) async fn offered<S: Store + ?Sized>(store: &S) -> Vec<Provider> {
+    store
+        .query(identity_providers::active_stmt())
+        .await
+        .and_then(decode)
+        .unwrap_or_default()
+}
+
+/// The provider an email address's domain routes to, if any.
+fn routed<'p>(providers: &'p [Provider], typed: &str) -> Option<&'p Provider> {
+    let (_, domain) = typed.trim().rsplit_once('@')?;
+    let domain = domain.to_ascii_lowercase();
+    providers
+        .iter()
+        .find(|p| p.domains().contains(&domain))
 }
 
 pub(super) fn login_page<S: ?Sized, C>(
@@ -68,10 +90,28 @@ pub(super) fn login_page<S: ?Sized, C>(
         client_name,
         continue_query,
         redirect_uri,
+        providers,
     } = *about;
     let (csrf, fresh) = csrf_token(keys, req, rng);
     let action = format!("{}{LOGIN_PATH}", svc.config.issuer);
-    let targets: Vec<String> = origin_of(redirect_uri).into_iter().collect();
+    // The form may end at the client (signed in and consented) or, for an email whose domain
+    // routes upstream, at a provider.
+    let mut targets: Vec<String> = origin_of(redirect_uri).into_iter().collect();
+    targets.extend(
+        providers
+            .iter()
+            .filter(|p| !p.domains().is_empty())
+            .filter_map(|p| origin_of(&p.issuer)),
+    );
+    let buttons: Vec<(String, String)> = providers
+        .iter()
+        .map(|p| {
+            (
+                p.display_name.clone(),
+                super::upstream::start_url(&svc.config.issuer, &p.id, continue_query, None),
+            )
+        })
+        .collect();
     let mut resp = ui::login(
         status,
         &ui::Login {
@@ -81,6 +121,8 @@ pub(super) fn login_page<S: ?Sized, C>(
             error,
             username,
             action: &action,
+            password: svc.config.password_signin,
+            providers: &buttons,
         },
         &targets,
     );
@@ -91,16 +133,18 @@ pub(super) fn login_page<S: ?Sized, C>(
 }
 
 /// The login page for the account page.
-pub(crate) fn account_login_page<S: ?Sized, C>(
+pub(crate) async fn account_login_page<S: Store + ?Sized, C>(
     svc: &Service<'_, S, C>,
     keys: &Keys,
     req: &Request,
     rng: &mut dyn CryptoRngCore,
 ) -> Response {
+    let providers = offered(svc.store).await;
     let about = LoginFor {
         client_name: "",
         continue_query: ACCOUNT_CONTINUE,
         redirect_uri: "",
+        providers: &providers,
     };
     login_page(svc, keys, req, rng, &about, (StatusCode::OK, None), "")
 }
@@ -203,14 +247,39 @@ pub async fn login<S: Store + ?Sized, C: Crypto>(
     let typed = form.get("username").unwrap_or_default();
     let shown: String = typed.chars().take(64).collect();
     let password = form.get("password").unwrap_or_default();
+    // A name no account can have is refused before any storage access (that page offers no
+    // providers: reading them is storage access).
+    let valid = validate::username("username", typed);
+    let providers = match valid {
+        Ok(_) => offered(svc.store).await,
+        Err(_) => Vec::new(),
+    };
     let about = LoginFor {
         client_name: t.as_ref().map_or("", |t| t.client.name.as_str()),
         continue_query,
         redirect_uri: t.as_ref().map_or("", |t| t.redirect_uri.as_str()),
+        providers: &providers,
     };
     let again = |rng: &mut dyn CryptoRngCore, status, msg: &str| {
         login_page(svc, keys, req, rng, &about, (status, Some(msg)), &shown)
     };
+    // An email whose domain belongs to an organisation's provider signs in there, before any
+    // password is counted or checked.
+    if let Some(p) = routed(&providers, typed) {
+        return see_other(&super::upstream::start_url(
+            &svc.config.issuer,
+            &p.id,
+            continue_query,
+            Some(typed.trim()),
+        ));
+    }
+    if !svc.config.password_signin {
+        return again(
+            rng,
+            StatusCode::FORBIDDEN,
+            "Password sign-in is turned off here. Continue with your organisation's account.",
+        );
+    }
     let wrong = |rng: &mut dyn CryptoRngCore| {
         again(
             rng,
@@ -218,8 +287,7 @@ pub async fn login<S: Store + ?Sized, C: Crypto>(
             "Invalid username or password.",
         )
     };
-    // A name no account can have is refused before any storage access.
-    let Ok(username) = validate::username("username", typed) else {
+    let Ok(username) = valid else {
         return wrong(rng);
     };
     let counters = Counters::for_attempt(keys, req, &username, now);
@@ -272,30 +340,50 @@ pub async fn login<S: Store + ?Sized, C: Crypto>(
     // device of this user.
     let names = counters.names();
     let (forget, give_back) = names.split_at(1);
-    let (sid, session_cookie) = keys.start_session(&user.id, rng);
     let device = counters
         .device
         .clone()
         .unwrap_or_else(|| crate::secret::random_b64(rng, 16));
+    let extra = login_attempts::success_stmts(forget, give_back);
+    let Ok(mut resp) = signed_in(svc, keys, req, &user.id, continue_query, extra, now, rng).await
+    else {
+        return unavailable();
+    };
+    set_cookie(&mut resp, &keys.device_set_cookie(&username, &device, now));
+    resp
+}
+
+/// Starts a session for `user_id` (in one batch with `extra`, the sign-in's own writes) and
+/// sends the browser on to the authorization request it came from (or the account page).
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn signed_in<S: Store + ?Sized, C>(
+    svc: &Service<'_, S, C>,
+    keys: &Keys,
+    req: &Request,
+    user_id: &str,
+    continue_query: &str,
+    extra: Vec<Stmt>,
+    now: i64,
+    rng: &mut dyn CryptoRngCore,
+) -> Result<Response, StoreError> {
+    let (sid, session_cookie) = keys.start_session(user_id, rng);
     let header_str = |name: header::HeaderName| {
         req.headers()
             .get(name)
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
     };
-    let mut stmts = sessions::create_stmts(&sessions::NewSession {
+    let mut stmts = extra;
+    stmts.extend(sessions::create_stmts(&sessions::NewSession {
         sid: &sid,
-        user_id: &user.id,
+        user_id,
         now,
         expires_at: now + SESSION_TTL_SECS,
         address: header_str(header::HeaderName::from_static("cf-connecting-ip")),
         user_agent: header_str(header::USER_AGENT),
-    });
-    stmts.extend(login_attempts::success_stmts(forget, give_back));
-    if svc.store.batch(stmts).await.is_err() {
-        return unavailable();
-    }
-    let next = if t.is_none() {
+    }));
+    svc.store.batch(stmts).await?;
+    let next = if continue_query == ACCOUNT_CONTINUE {
         format!("{}{}", svc.config.issuer, crate::endpoints::account::PATH)
     } else {
         let query = form_urlencoded::Serializer::new(String::new())
@@ -305,8 +393,7 @@ pub async fn login<S: Store + ?Sized, C: Crypto>(
     };
     let mut resp = see_other(&next);
     set_cookie(&mut resp, &session_cookie);
-    set_cookie(&mut resp, &keys.device_set_cookie(&username, &device, now));
-    resp
+    Ok(resp)
 }
 
 fn unavailable() -> Response {

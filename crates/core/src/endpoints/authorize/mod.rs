@@ -12,10 +12,12 @@
 
 mod consent;
 pub mod login;
+pub mod upstream;
 
 pub use consent::consent;
 pub(crate) use login::account_login_page;
 pub use login::{login, ACCOUNT_CONTINUE, LOGIN_PATH};
+pub use upstream::{callback as upstream_callback, start as upstream_start};
 
 use http::{header, HeaderValue, StatusCode};
 use rand_core::CryptoRngCore;
@@ -415,6 +417,11 @@ fn predicted_reads(
         stmts.push(crate::store::sessions::user_stmt(sid, now));
     }
     let new = stmts.len();
+    if sid.is_none() {
+        // Signed out: the login page offers the upstream identity providers (often none, so
+        // not among the reads whose absence sends the request to the primary).
+        stmts.push(crate::directory::identity_providers::active_stmt());
+    }
     match target::resource_param(p) {
         Ok(Some(resource)) => {
             stmts.extend(target::stmts(client_id, &resource));
@@ -514,10 +521,12 @@ async fn get_with<S: Store + ?Sized, C: Crypto>(
         }
         // prompt=login is honoured once: the login form continues without it.
         let continue_query = strip_prompt_login(req.uri().query().unwrap_or_default());
+        let providers = login::offered(svc.store).await;
         let about = login::LoginFor {
             client_name: &v.t.client.name,
             continue_query: &continue_query,
             redirect_uri: &v.t.redirect_uri,
+            providers: &providers,
         };
         return login::login_page(svc, keys, req, rng, &about, (StatusCode::OK, None), "");
     };
