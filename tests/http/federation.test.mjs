@@ -258,3 +258,62 @@ describe('sign-in through an upstream OpenID Provider', () => {
     }
   });
 });
+
+describe('enterprise-managed authorization: identity assertions (ID-JAG, RFC 7523)', () => {
+  const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+  let agent, other, jagIdp;
+  const now = () => Math.floor(Date.now() / 1000);
+  const claims = (extra = {}) => ({
+    iss: jagIdp.issuer, sub: 'eve', aud: as.issuer, client_id: agent.client_id, jti: `jti-${Math.random()}`,
+    iat: now(), exp: now() + 300, resource: RS, scope: 'f.read f.write', ...extra,
+  });
+  const present = (assertion, creds = agent) => {
+    const client = { client_id: creds.client_id };
+    return oauth.genericTokenEndpointRequest(as, client, oauth.ClientSecretBasic(creds.client_secret), JWT_BEARER, new URLSearchParams({ assertion }), insecure);
+  };
+  const refusedWith = async (response, error, why) => {
+    assert.equal(response.status, 400);
+    const body = await response.json();
+    assert.equal(body.error, error, JSON.stringify(body));
+    if (why) assert.match(body.error_description, why);
+  };
+
+  before(async () => {
+    jagIdp = await provider('Corp IdP', { id_jag: true });
+    // eve is an existing user, linked to her enterprise identity by an admin, holding f.read.
+    const eve = await ok('/admin/v1/users', { method: 'POST', json: { username: `eve-${uniq}` } });
+    await ok(`/admin/v1/users/${eve.id}/roles/${f.reader}`, { method: 'PUT' });
+    await ok(`/admin/v1/users/${eve.id}/identities`, { method: 'POST', json: { provider_id: jagIdp.id, subject: 'eve' } });
+    f.eve = eve.id;
+    const app = (name) => ok('/admin/v1/applications', { method: 'POST', json: { name: `${name}-${uniq}`, client_type: 'confidential', redirect_uris: ['https://agent.example/cb'], grant_types: [JWT_BEARER], roles: [f.reader] } });
+    agent = await app('jag-agent');
+    other = await app('jag-other');
+  });
+
+  test('metadata advertises the grant, and a valid assertion gets a token for the linked user (no refresh token)', async () => {
+    assert.ok(as.grant_types_supported.includes(JWT_BEARER));
+    const response = await present(await jagIdp.signAssertion(claims()));
+    const t = await oauth.processGenericTokenEndpointResponse(as, { client_id: agent.client_id }, response);
+    assert.equal(t.refresh_token, undefined);
+    const { payload, scopes } = await scopesOf(t.access_token);
+    assert.equal(payload.sub, f.eve);
+    assert.equal(payload.client_id, agent.client_id);
+    assert.equal(payload.act.sub, agent.client_id);
+    assert.deepEqual(scopes, ['f.read'], 'requested read and write; eve holds read');
+  });
+
+  test('wrong audience, expired, replayed jti, untrusted issuer and another client are refused with invalid_grant', async () => {
+    const once = await jagIdp.signAssertion(claims());
+    assert.equal((await present(once)).status, 200);
+    await refusedWith(await present(once), 'invalid_grant', /used before/);
+    await refusedWith(await present(await jagIdp.signAssertion(claims({ aud: 'https://other-as.example' }))), 'invalid_grant', /audience/);
+    await refusedWith(await present(await jagIdp.signAssertion(claims({ iat: now() - 900, exp: now() - 600 }))), 'invalid_grant', /expired/);
+    await refusedWith(await present(await jagIdp.signAssertion(claims()), other), 'invalid_grant', /another client/);
+    // Signed by a provider mcpgate knows but does not trust for assertions (Acme: id_jag off),
+    // and by a key that is not the trusted provider's.
+    await refusedWith(await present(await f.a.signAssertion(claims({ iss: f.a.issuer }))), 'invalid_grant', /not a trusted identity provider/);
+    await refusedWith(await present(await f.a.signAssertion(claims())), 'invalid_grant', /signature|unknown key/);
+    // An ID token is not an authorization grant.
+    await refusedWith(await present(await jagIdp.signAssertion(claims(), 'JWT')), 'invalid_grant', /typ/);
+  });
+});

@@ -386,7 +386,8 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
     }
 
     /// Housekeeping: spent codes, expired revocations (KV expires its copies itself), old
-    /// counters, ended sessions, issuance records past their tokens, dead refresh families and audit records past their retention.
+    /// counters, ended sessions, issuance records past their tokens, identity assertions past
+    /// their expiry, dead refresh families and audit records past their retention.
     /// Bounded: each round deletes at most [`PRUNE_BATCH`] rows per table in one transaction,
     /// and a run stops after [`PRUNE_ROUNDS`] rounds; what is left waits for the next run.
     /// Returns the number of rows deleted.
@@ -401,6 +402,7 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
                 crate::store::login_attempts::prune_stmt(now - 86_400, PRUNE_BATCH),
                 crate::store::sessions::prune_stmt(now, PRUNE_BATCH),
                 crate::store::issuances::prune_stmt(now, PRUNE_BATCH),
+                crate::store::assertions::prune_stmt(now, PRUNE_BATCH),
             ];
             stmts.extend(crate::store::families::prune_stmts(
                 now,

@@ -800,3 +800,235 @@ fn the_providers_client_secret_is_sealed_at_rest_and_never_shown() {
     );
     assert_eq!(r.status, 409, "one provider per issuer");
 }
+
+// ------------------------------------------------------------------ identity assertions (ID-JAG)
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+struct Jag {
+    h: Harness,
+    f: Fixture,
+    idp: FakeIdp,
+    app: String,
+    secret: String,
+}
+
+/// A trusted enterprise provider (ID-JAG on), alice linked to its subject `alice-at-corp`, and
+/// a confidential application allowed the JWT bearer grant, holding the reader role.
+fn jag() -> Jag {
+    let h = Harness::new();
+    let f = h.fixture();
+    let idp = FakeIdp::install(&h, IDP, 11);
+    let provider = add_provider(&h, IDP, json!({ "id_jag": true }));
+    h.ok(
+        Method::POST,
+        &format!("/admin/v1/users/{}/identities", f.alice),
+        Some(json!({ "provider_id": provider, "subject": "alice-at-corp" })),
+    );
+    let app = h.ok(
+        Method::POST,
+        "/admin/v1/applications",
+        Some(
+            json!({ "name": "Enterprise agent", "client_type": "confidential",
+            "redirect_uris": ["https://agent.example/cb"], "grant_types": [JWT_BEARER],
+            "roles": [f.reader] }),
+        ),
+    );
+    Jag {
+        app: app["client_id"].as_str().unwrap().to_owned(),
+        secret: app["client_secret"].as_str().unwrap().to_owned(),
+        h,
+        f,
+        idp,
+    }
+}
+
+impl Jag {
+    fn claims(&self, extra: Value) -> Value {
+        let now = self.h.now.get();
+        let mut c = json!({
+            "iss": IDP, "sub": "alice-at-corp", "aud": self.h.config.issuer, "client_id": self.app,
+            "jti": format!("jti-{now}-{}", extra), "iat": now, "exp": now + 300,
+            "resource": NOTES, "scope": "notes.read notes.write",
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            if v.is_null() {
+                c.as_object_mut().unwrap().remove(k);
+            } else {
+                c[k] = v.clone();
+            }
+        }
+        c
+    }
+
+    fn assertion(&self, claims: &Value, typ: &str) -> String {
+        let header = json!({ "alg": "ES256", "kid": "k11", "typ": typ });
+        let input = format!(
+            "{}.{}",
+            B64.encode(serde_json::to_vec(&header).unwrap()),
+            B64.encode(serde_json::to_vec(claims).unwrap())
+        );
+        let sig = block_on(SoftwareCrypto.sign_es256(&self.idp.key, input.as_bytes())).unwrap();
+        format!("{input}.{}", B64.encode(sig))
+    }
+
+    fn present(&self, assertion: &str, extra: &[(&str, &str)]) -> Resp {
+        let mut form = vec![("grant_type", JWT_BEARER), ("assertion", assertion)];
+        form.extend_from_slice(extra);
+        self.h.token(&form, Some((&self.app, &self.secret)))
+    }
+}
+
+#[test]
+fn a_trusted_identity_assertion_gets_a_token_for_the_linked_user_through_the_grant_model() {
+    let j = jag();
+    let meta = j.h.get("/.well-known/oauth-authorization-server").json();
+    assert!(meta["grant_types_supported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|g| g == JWT_BEARER));
+    let r = j.present(&j.assertion(&j.claims(json!({})), "oauth-id-jag+jwt"), &[]);
+    assert_eq!(r.status, 200, "{}", body(&r));
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let t = r.json();
+    assert!(
+        t.get("refresh_token").is_none(),
+        "the client asks its provider again instead"
+    );
+    let v = verify_token(&j.h, t["access_token"].as_str().unwrap(), NOTES);
+    assert_eq!(v.subject(), j.f.alice);
+    assert_eq!(v.client_id(), j.app);
+    assert_eq!(
+        v.claims.act.as_ref().map(|a| a.sub.as_str()),
+        Some(j.app.as_str())
+    );
+    // Asked for read and write; alice holds read only, and the client's ceiling is read.
+    assert!(v.has_scope("notes.read") && !v.has_scope("notes.write"));
+    // Disabling the user stops tokens from assertions like any other.
+    j.h.ok(
+        Method::PATCH,
+        &format!("/admin/v1/users/{}", j.f.alice),
+        Some(json!({ "status": "disabled" })),
+    );
+    let r = j.present(
+        &j.assertion(
+            &j.claims(json!({ "jti": "after-disable" })),
+            "oauth-id-jag+jwt",
+        ),
+        &[],
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"], "invalid_grant");
+}
+
+#[test]
+fn identity_assertions_that_are_replayed_misaddressed_expired_untrusted_or_for_another_client_are_refused(
+) {
+    let j = jag();
+    let ok = j.assertion(&j.claims(json!({ "jti": "once" })), "oauth-id-jag+jwt");
+    assert_eq!(j.present(&ok, &[]).status, 200);
+    let refused = |r: &Resp, error: &str, why: &str| {
+        assert_eq!(r.status, 400, "{why}: {}", body(r));
+        assert_eq!(r.json()["error"], error, "{why}: {}", body(r));
+        assert!(
+            r.json()["error_description"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(why),
+            "{why}: {}",
+            body(r)
+        );
+    };
+    refused(&j.present(&ok, &[]), "invalid_grant", "used before");
+    let now = j.h.now.get();
+    for (extra, why) in [
+        (json!({ "aud": "https://other-as.example" }), "audience"),
+        (json!({ "exp": now - 120 }), "expired"),
+        (json!({ "exp": now + 7200 }), "longer than an hour"),
+        (json!({ "client_id": j.f.conf_app }), "another client"),
+        (json!({ "jti": null }), "no jti"),
+        (json!({ "sub": "stranger" }), "not linked"),
+        (
+            json!({ "iss": "https://evil.example" }),
+            "not a trusted identity provider",
+        ),
+    ] {
+        let r = j.present(
+            &j.assertion(&j.claims(extra.clone()), "oauth-id-jag+jwt"),
+            &[],
+        );
+        refused(&r, "invalid_grant", why);
+    }
+    // Not an ID-JAG (an ID token is not an authorization grant).
+    let r = j.present(&j.assertion(&j.claims(json!({ "jti": "t1" })), "JWT"), &[]);
+    refused(&r, "invalid_grant", "typ");
+    // Another key signed it.
+    let forged = {
+        let mut parts: Vec<String> = j
+            .assertion(&j.claims(json!({ "jti": "t2" })), "oauth-id-jag+jwt")
+            .split('.')
+            .map(str::to_owned)
+            .collect();
+        let c = j.claims(json!({ "jti": "t2", "sub": "alice-at-corp", "scope": "notes.admin" }));
+        parts[1] = B64.encode(serde_json::to_vec(&c).unwrap());
+        parts.join(".")
+    };
+    refused(&j.present(&forged, &[]), "invalid_grant", "signature");
+    // A resource other than the assertion's.
+    let a = j.assertion(&j.claims(json!({ "jti": "t3" })), "oauth-id-jag+jwt");
+    refused(
+        &j.present(&a, &[("resource", FILES)]),
+        "invalid_target",
+        "differs",
+    );
+    // A provider the admin did not trust for assertions.
+    let provider = j.h.ok(Method::GET, "/admin/v1/identity-providers", None)["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    j.h.ok(
+        Method::PATCH,
+        &format!("/admin/v1/identity-providers/{provider}"),
+        Some(json!({ "id_jag": false })),
+    );
+    let a = j.assertion(&j.claims(json!({ "jti": "t4" })), "oauth-id-jag+jwt");
+    refused(
+        &j.present(&a, &[]),
+        "invalid_grant",
+        "not a trusted identity provider",
+    );
+    // A client not allowed the grant.
+    let r = j.h.token(
+        &[("grant_type", JWT_BEARER), ("assertion", &a)],
+        Some((&j.f.conf_app, &j.f.conf_secret)),
+    );
+    refused(&r, "unauthorized_client", "may not use");
+}
+
+#[test]
+fn one_identity_assertion_presented_twice_at_once_gets_one_token() {
+    let j = jag();
+    // Every interleaving of the two requests' statements.
+    for delay in 0..6 {
+        let a = j.assertion(
+            &j.claims(json!({ "jti": format!("p{delay}") })),
+            "oauth-id-jag+jwt",
+        );
+        let req = || {
+            use base64::engine::general_purpose::STANDARD;
+            let basic = format!(
+                "Basic {}",
+                STANDARD.encode(format!("{}:{}", j.app, j.secret))
+            );
+            form_request(
+                "/token",
+                &[("grant_type", JWT_BEARER), ("assertion", &a)],
+                &[("authorization", &basic)],
+            )
+        };
+        let (x, y) = j.h.race(req(), req(), delay);
+        let ok = [&x, &y].iter().filter(|r| r.status == 200).count();
+        assert_eq!(ok, 1, "delay {delay}: {} / {}", body(&x), body(&y));
+    }
+}

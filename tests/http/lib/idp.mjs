@@ -6,7 +6,7 @@
 // provider that mixes up its answers): the provider itself stays unmodified.
 import http from 'node:http';
 import Provider from 'oidc-provider';
-import { generateKeyPair, exportJWK } from 'jose';
+import { generateKeyPair, exportJWK, SignJWT } from 'jose';
 
 /**
  * Starts a provider at `http://127.0.0.1:<port>` for one client (`clientId`, `clientSecret`,
@@ -80,6 +80,12 @@ export async function startIdp({ port, clientId, clientSecret, redirectUri, name
       state.replacement = replace;
     },
     lastIdToken: () => state.lastIdToken,
+    /**
+     * An identity assertion (ID-JAG) signed with this provider's key, as its token exchange
+     * would issue one for an MCP client (the provider's own signing key, published in its JWKS).
+     */
+    signAssertion: (claims, typ = 'oauth-id-jag+jwt') =>
+      new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: jwk.kid, typ }).sign(privateKey),
     /** From now on, the browser is sent back to `rewrite(url)` instead (null: untouched). */
     rewriteRedirect(rewrite) {
       state.redirect = rewrite;

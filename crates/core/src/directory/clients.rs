@@ -24,6 +24,10 @@ pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
 /// RFC 8693 token exchange.
 pub const GRANT_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 
+/// The JWT bearer grant (RFC 7523 §2.1), with identity assertions (ID-JAG) from a trusted
+/// enterprise identity provider.
+pub const GRANT_JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
 /// What kind of client a row is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -109,6 +109,7 @@ impl Metadata {
                 "refresh_token",
                 "client_credentials",
                 "urn:ietf:params:oauth:grant-type:token-exchange",
+                crate::directory::clients::GRANT_JWT_BEARER,
             ],
             id_token_signing_alg_values_supported: vec![mcpgate_guard::claims::ALG_ES256],
             subject_types_supported: vec!["public"],

@@ -14,6 +14,7 @@
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+pub mod assertions;
 pub mod codes;
 pub mod families;
 pub mod issuances;

@@ -44,6 +44,8 @@ pub enum Error {
     /// The grant (code, refresh token) is invalid, expired, revoked or was issued to someone
     /// else (RFC 6749 §5.2 `invalid_grant`).
     InvalidGrant(GrantError),
+    /// An authorization grant assertion (RFC 7523, ID-JAG) refused: `invalid_grant`, saying why.
+    InvalidAssertion(String),
     /// A subject or actor token (RFC 8693 §2.2.2: `invalid_request`) that is not a live
     /// mcpgate access token.
     BadSubjectToken(&'static str, TokenRejection),
@@ -362,6 +364,9 @@ impl Error {
             },
             Error::InvalidGrant(why) => {
                 WireError::new(S::BAD_REQUEST, "invalid_grant", Some(why.description().into()))
+            }
+            Error::InvalidAssertion(why) => {
+                WireError::new(S::BAD_REQUEST, "invalid_grant", Some(format!("assertion: {why}")))
             }
             Error::BadSubjectToken(param, why) => WireError::new(
                 S::BAD_REQUEST,

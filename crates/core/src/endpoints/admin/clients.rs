@@ -26,6 +26,7 @@ const ALL_GRANTS: &[&str] = &[
     GRANT_REFRESH,
     GRANT_CLIENT_CREDENTIALS,
     GRANT_TOKEN_EXCHANGE,
+    crate::directory::clients::GRANT_JWT_BEARER,
 ];
 
 #[derive(Serialize)]

@@ -72,9 +72,7 @@ pub(super) async fn offered<S: Store + ?Sized>(store: &S) -> Vec<Provider> {
 fn routed<'p>(providers: &'p [Provider], typed: &str) -> Option<&'p Provider> {
     let (_, domain) = typed.trim().rsplit_once('@')?;
     let domain = domain.to_ascii_lowercase();
-    providers
-        .iter()
-        .find(|p| p.domains().contains(&domain))
+    providers.iter().find(|p| p.domains().contains(&domain))
 }
 
 pub(super) fn login_page<S: ?Sized, C>(

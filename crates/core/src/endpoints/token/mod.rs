@@ -1,9 +1,11 @@
 //! The token endpoint (RFC 6749 §3.2, OAuth 2.1 §3.2): one module per grant —
 //! [`code`] (authorization_code with PKCE), [`refresh`] (rotation with reuse detection),
-//! [`client_credentials`] and [`exchange`] (RFC 8693). Every token is bound to exactly one
+//! [`client_credentials`], [`exchange`] (RFC 8693) and [`assertion`] (RFC 7523 with
+//! identity assertions, ID-JAG). Every token is bound to exactly one
 //! resource server (RFC 8707) and carries only scopes that survive every bound: requested ∩
 //! held now ∩ the client's ceiling ∩ consent.
 
+mod assertion;
 mod client_credentials;
 mod code;
 mod exchange;
@@ -25,6 +27,7 @@ use crate::store::{decode_first, issuances, Results, Stmt, Store};
 use crate::wire::form::Params;
 use crate::wire::{Error, Request, Response};
 
+pub use assertion::{ID_JAG_TYP, MAX_ASSERTION_LIFETIME_SECS};
 pub use exchange::{MAX_ACTOR_DEPTH, TOKEN_TYPE_ACCESS, TOKEN_TYPE_JWT};
 
 /// Absolute lifetime of a refresh-token family (seconds): 30 days.
@@ -74,6 +77,9 @@ pub async fn handle<S: Store + ?Sized, C: Crypto>(
             client_credentials::grant(svc, &client, &params, t, now, rng).await
         }
         GRANT_TOKEN_EXCHANGE => exchange::grant(svc, &client, &params, now, rng).await,
+        crate::directory::clients::GRANT_JWT_BEARER => {
+            assertion::grant(svc, &client, &params, now, rng).await
+        }
         _ => Err(Error::UnsupportedGrantType),
     }
 }
