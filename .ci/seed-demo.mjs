@@ -2,7 +2,7 @@
 // State (admin client, demo secrets) is kept in .wrangler/demo.json next to the local D1/KV.
 import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 
-const [issuer, bootstrapToken, notesUrl, gatewayUrl] = process.argv.slice(2);
+const [issuer, bootstrapToken, notesUrl, gatewayUrl, idpIssuer] = process.argv.slice(2);
 const STATE = '.wrangler/demo.json';
 const state = existsSync(STATE) ? JSON.parse(readFileSync(STATE, 'utf8')) : {};
 const save = () => { mkdirSync('.wrangler', { recursive: true }); writeFileSync(STATE, JSON.stringify(state, null, 2), { mode: 0o600 }); };
@@ -85,6 +85,24 @@ if (!state.app) {
   state.app = { client_id: a.client_id };
   save();
 }
+// A local OpenID provider next to the demo (.ci/dev-idp.mjs starts it): "Sign in with Demo
+// SSO" on the login page; its people are created just in time, and its group "notes" maps to
+// notes-team.
+let idp = null;
+if (idpIssuer) {
+  if (!state.idp) {
+    state.idp = { client_id: 'mcpgate-demo', client_secret: (await import('node:crypto')).randomBytes(24).toString('base64url') };
+    save();
+  }
+  idp = await ensure('/identity-providers', (p) => p.issuer === idpIssuer, {
+    issuer: idpIssuer, display_name: 'Demo SSO', client_id: state.idp.client_id, client_secret: state.idp.client_secret,
+    scopes: 'openid email profile groups', group_mappings: [{ value: 'notes', group_id: group.id }],
+  });
+  state.idp.id = idp.id;
+  state.idp.redirect_uri = idp.redirect_uri;
+  state.idp.issuer = idpIssuer;
+  save();
+}
 
 console.log(`
   Demo configuration (kept in ${STATE}):
@@ -95,7 +113,8 @@ ${gw ? `    through the gateway    ${gw.identifier}   same scopes; tool map: cur
     agent                  ${state.agent.client_id} / ${state.agent.client_secret}   (notes-team)
     application (public)   ${state.app.client_id}   redirect http://127.0.0.1/callback (any port)
     admin client           ${state.admin.client_id} / ${state.admin.client_secret}
-
+${idp ? `    identity provider      Demo SSO at ${idp.issuer} (any login and password; its people join notes-team)
+` : ''}
   Try:
     # an agent token (client_credentials), then look at it
     curl -s -u ${state.agent.client_id}:${state.agent.client_secret} -d grant_type=client_credentials \\

@@ -12,7 +12,7 @@ import { generateKeyPair, exportJWK, SignJWT } from 'jose';
  * Starts a provider at `http://127.0.0.1:<port>` for one client (`clientId`, `clientSecret`,
  * `redirectUri`). Returns { issuer, accounts, tamper, lastIdToken, close }.
  */
-export async function startIdp({ port, clientId, clientSecret, redirectUri, name = 'idp' }) {
+export async function startIdp({ port, clientId, clientSecret, redirectUri, name = 'idp', defaultGroups = [] }) {
   const issuer = `http://127.0.0.1:${port}`;
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const jwk = { ...(await exportJWK(privateKey)), kid: `${name}-rs256`, alg: 'RS256', use: 'sig' };
@@ -30,7 +30,7 @@ export async function startIdp({ port, clientId, clientSecret, redirectUri, name
     jwks: { keys: [jwk] },
     findAccount: async (_ctx, sub) => ({
       accountId: sub,
-      claims: async () => ({ sub, ...(accounts.get(sub) ?? { email: `${sub}@example.test`, email_verified: true, groups: [] }) }),
+      claims: async () => ({ sub, ...(accounts.get(sub) ?? { email: `${sub}@example.test`, email_verified: true, name: sub, groups: defaultGroups }) }),
     }),
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'], groups: ['groups'] },
     scopes: ['openid', 'email', 'profile', 'groups'],
