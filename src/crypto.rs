@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 use js_sys::{Array, Object, Reflect, Uint8Array};
-use mcpgate_core::crypto::{Crypto, CryptoError, PrivateKey, RsaPublicKey, MIN_RSA_BITS};
+use mcpgate_core::crypto::{Crypto, CryptoError, PrivateKey, RsaPublicKey};
 use mcpgate_guard::EcPublicJwk;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -230,7 +230,7 @@ impl Crypto for WebCrypto {
     }
 
     async fn verify_rs256(&self, key: &RsaPublicKey, message: &[u8], signature: &[u8]) -> bool {
-        if key.bits() < MIN_RSA_BITS {
+        if !key.acceptable() {
             return false;
         }
         rs256(key, message, signature).await.unwrap_or(false)

@@ -75,7 +75,8 @@ pub trait Crypto {
 
     /// Verifies an RS256 signature (RSASSA-PKCS1-v1_5 with SHA-256, RFC 7518 §3.3) with the
     /// public key `(n, e)` (big-endian, as in a JWK). Upstream identity providers sign with it;
-    /// mcpgate never does. Keys under 2048 bits, malformed keys and signatures verify as `false`.
+    /// mcpgate never does. Keys outside [`RsaPublicKey::acceptable`], malformed keys and
+    /// signatures verify as `false`.
     async fn verify_rs256(&self, key: &RsaPublicKey, message: &[u8], signature: &[u8]) -> bool;
 }
 
@@ -101,6 +102,23 @@ impl RsaPublicKey {
 
 /// The smallest RSA modulus accepted (RFC 7518 §3.3).
 pub const MIN_RSA_BITS: usize = 2048;
+/// The largest RSA modulus accepted (bounds the work a provider's key can cost).
+pub const MAX_RSA_BITS: usize = 8192;
+
+impl RsaPublicKey {
+    /// Whether the key is one mcpgate verifies with: 2048 to 8192 bits, an odd exponent of at
+    /// most 33 bits above 1 (the bounds ring applies natively; the Worker applies the same).
+    pub fn acceptable(&self) -> bool {
+        let e = match self.e.iter().position(|b| *b != 0) {
+            Some(i) => self.e.get(i..).unwrap_or_default(),
+            None => return false,
+        };
+        let e_bits = e.len() * 8 - e.first().map_or(8, |b| b.leading_zeros() as usize);
+        (MIN_RSA_BITS..=MAX_RSA_BITS).contains(&self.bits())
+            && (2..=33).contains(&e_bits)
+            && e.last().is_some_and(|b| b & 1 == 1)
+    }
+}
 
 /// Pure-Rust ES256 with the `p256` crate.
 #[derive(Debug, Default, Clone, Copy)]
@@ -138,7 +156,7 @@ impl Crypto for SoftwareCrypto {
 #[cfg(not(target_arch = "wasm32"))]
 fn verify_rs256_native(key: &RsaPublicKey, message: &[u8], signature: &[u8]) -> bool {
     use ring::signature::{RsaPublicKeyComponents, RSA_PKCS1_2048_8192_SHA256};
-    if key.bits() < MIN_RSA_BITS {
+    if !key.acceptable() {
         return false;
     }
     RsaPublicKeyComponents {

@@ -395,7 +395,9 @@ fn group_claims_map_to_groups_at_every_sign_in_and_a_removed_group_drops_its_sco
     // §5.2), and no token carries it.
     assert_eq!(r.status, 400, "{}", body(&r));
     assert_eq!(r.json()["error"], "invalid_scope");
-    // A membership an admin made is not the provider's to remove.
+    // A membership an admin made is not the provider's to remove, also when the provider's
+    // mapping had made it first.
+    sign_in(&mut Browser::default(), json!(["eng"]));
     h.ok(
         Method::PUT,
         &format!("/admin/v1/groups/{eng}/users/{user}"),
@@ -491,16 +493,32 @@ fn answers_that_do_not_belong_to_this_browsers_sign_in_are_refused() {
     // And an expired flow is refused.
     let mut b = Browser::default();
     let to_idp = to_provider(&h, &mut b, &query, &other);
-    let code = other_idp.approve(&h, &to_idp, json!({ "sub": "x" }));
+    // (The ID token itself would still be valid: only the flow has expired.)
+    let code = other_idp.approve(
+        &h,
+        &to_idp,
+        json!({ "sub": "x", "exp": h.now.get() + 5000 }),
+    );
     h.advance(601);
-    refused(&back(
+    let r = back(
         &h,
         &mut b,
         &other,
         &to_idp,
         &code,
         "https://other-idp.example",
-    ));
+    );
+    refused(&r);
+    assert!(body(&r).contains("expired or was started in another browser"));
+    // Started from another site: refused before anything is sealed.
+    let r = h.request(
+        Method::GET,
+        &format!("/authorize/federate?provider={provider}&continue=x"),
+        &[("sec-fetch-site", "cross-site")],
+        b"",
+    );
+    assert_eq!(r.status, 403);
+    assert!(r.header("location").is_none());
     assert!(signed_in_user(&h, &provider, "x").is_none());
     assert!(signed_in_user(&h, &other, "x").is_none());
 }
@@ -628,7 +646,8 @@ fn existing_only_providers_need_a_link_and_a_verified_email_links_only_an_unlink
     let provider = add_provider(
         &h,
         IDP,
-        json!({ "provisioning": "existing", "link_verified_email": true }),
+        json!({ "provisioning": "existing", "link_verified_email": true,
+            "email_domains": ["corp.example"] }),
     );
     let query = authorize_query(&f.public_app, Some("notes.read"), NOTES, "st");
     let attempt = |claims: Value| -> Resp {
@@ -652,6 +671,17 @@ fn existing_only_providers_need_a_link_and_a_verified_email_links_only_an_unlink
         .to_owned();
     let r = attempt(json!({ "sub": "e-1", "email": "dana@corp.example", "email_verified": false }));
     assert_eq!(r.status, 403);
+    // A verified address outside the provider's own domains links nothing either.
+    h.ok(
+        Method::POST,
+        "/admin/v1/users",
+        Some(json!({ "username": "admin@elsewhere.example" })),
+    );
+    let r = attempt(
+        json!({ "sub": "e-9", "email": "admin@elsewhere.example", "email_verified": true }),
+    );
+    assert_eq!(r.status, 403);
+    assert!(signed_in_user(&h, &provider, "e-9").is_none());
     let r = attempt(json!({ "sub": "e-1", "email": "dana@corp.example", "email_verified": true }));
     assert_eq!(r.status, 303, "{}", body(&r));
     assert_eq!(signed_in_user(&h, &provider, "e-1"), Some(dana.clone()));
@@ -724,6 +754,12 @@ fn an_email_domain_routes_to_its_provider_and_password_sign_in_can_be_turned_off
         ],
     );
     assert_eq!(r.status, 403, "{}", body(&r));
+    assert!(body(&r).contains("Password sign-in is turned off"));
+    assert!(!r
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .any(|c| c.to_str().unwrap().contains("mcpgate-session=")));
     let r = b.post(
         &h,
         "/authorize/login",
@@ -799,6 +835,22 @@ fn the_providers_client_secret_is_sealed_at_rest_and_never_shown() {
         Some(json!({ "issuer": IDP, "display_name": "Again", "client_id": "c" })),
     );
     assert_eq!(r.status, 409, "one provider per issuer");
+    // Its links and sealed secret belong to its issuer: the issuer cannot be changed.
+    let r = h.admin(
+        Method::PATCH,
+        &format!("/admin/v1/identity-providers/{provider}"),
+        Some(json!({ "issuer": "https://attacker.example" })),
+    );
+    assert_eq!(r.status, 400);
+    assert!(r.json().to_string().contains("issuer"));
+    // Identity assertions need a confidential client.
+    let r = h.admin(
+        Method::POST,
+        "/admin/v1/applications",
+        Some(json!({ "name": "p", "client_type": "public", "application_type": "native",
+            "redirect_uris": [CB], "grant_types": ["urn:ietf:params:oauth:grant-type:jwt-bearer"] })),
+    );
+    assert_eq!(r.status, 400, "{}", body(&r));
 }
 
 // ------------------------------------------------------------------ identity assertions (ID-JAG)
@@ -944,6 +996,11 @@ fn identity_assertions_that_are_replayed_misaddressed_expired_untrusted_or_for_a
     let now = j.h.now.get();
     for (extra, why) in [
         (json!({ "aud": "https://other-as.example" }), "audience"),
+        (
+            json!({ "aud": [j.h.config.issuer, "https://other-as.example"] }),
+            "audience",
+        ),
+        (json!({ "scope": ["notes.read"] }), "scope must be a string"),
         (json!({ "exp": now - 120 }), "expired"),
         (json!({ "exp": now + 7200 }), "longer than an hour"),
         (json!({ "client_id": j.f.conf_app }), "another client"),
@@ -1009,7 +1066,7 @@ fn identity_assertions_that_are_replayed_misaddressed_expired_untrusted_or_for_a
 #[test]
 fn one_identity_assertion_presented_twice_at_once_gets_one_token() {
     let j = jag();
-    // Every interleaving of the two requests' statements.
+    // The two requests interleaved at several points, the same statement first among them.
     for delay in 0..6 {
         let a = j.assertion(
             &j.claims(json!({ "jti": format!("p{delay}") })),

@@ -96,8 +96,11 @@ pub fn members_stmts(id: &str) -> [Stmt; 2] {
 /// Adds a member to a group (idempotent).
 pub fn add_member_stmt(group_id: &str, kind: Member, member: &str) -> Stmt {
     match kind {
+        // An admin's membership: if a provider's mapping made it before, it is the admin's now
+        // (a later sign-in without the claim no longer removes it).
         Member::User => stmt!(
-            "INSERT OR IGNORE INTO group_users (group_id, user_id) VALUES (?1, ?2)",
+            "INSERT INTO group_users (group_id, user_id) VALUES (?1, ?2) \
+             ON CONFLICT (group_id, user_id) DO UPDATE SET via_provider = NULL",
             group_id,
             member
         ),

@@ -581,6 +581,19 @@ mod tests {
             e: vec![1, 0, 1],
         };
         assert_eq!(short.bits(), 1024);
+        assert!(key.acceptable() && !short.acceptable());
+        for e in [vec![], vec![0], vec![1], vec![1, 0, 0], vec![3; 5]] {
+            let odd = RsaPublicKey {
+                n: key.n.clone(),
+                e,
+            };
+            assert!(!odd.acceptable(), "exponent {:?}", odd.e);
+        }
+        let huge = RsaPublicKey {
+            n: vec![0xff; 1025],
+            e: vec![1, 0, 1],
+        };
+        assert!(!huge.acceptable(), "over 8192 bits");
         assert!(!crate::testing::block_on(c.verify_rs256(
             &short,
             b"m",

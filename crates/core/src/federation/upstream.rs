@@ -61,7 +61,10 @@ pub async fn discovery<O: Outbound + ?Sized>(
     issuer: &str,
     now: i64,
 ) -> Result<Discovery, UpstreamError> {
-    let key = format!("oidc:discovery:{issuer}");
+    let key = format!(
+        "oidc:discovery:{}",
+        crate::secret::sha256_b64(issuer.as_bytes())
+    );
     if let Ok(Some(cached)) = out.cache_get(&key, now).await {
         if let Ok(d) = serde_json::from_str::<Discovery>(&cached) {
             return Ok(d);
@@ -87,7 +90,7 @@ async fn jwks<O: Outbound + ?Sized>(
     now: i64,
     refetch: bool,
 ) -> Result<Jwks, UpstreamError> {
-    let key = format!("oidc:jwks:{uri}");
+    let key = format!("oidc:jwks:{}", crate::secret::sha256_b64(uri.as_bytes()));
     let cached = match out.cache_get(&key, now).await {
         Ok(Some(c)) => serde_json::from_str::<CachedJwks>(&c).ok(),
         _ => None,
@@ -218,7 +221,11 @@ pub async fn redeem<O: Outbound + ?Sized>(
     if f.status != 200 {
         let error = serde_json::from_slice::<serde_json::Value>(&f.body)
             .ok()
-            .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+            .and_then(|v| {
+                v.get("error")
+                    .and_then(|e| e.as_str())
+                    .map(|e| e.chars().take(64).collect::<String>())
+            })
             .unwrap_or_else(|| format!("HTTP {}", f.status));
         return Err(Refused(format!("the provider refused the code ({error})")).into());
     }

@@ -267,7 +267,11 @@ fn grant_types(
         if !ALL_GRANTS.contains(&g.as_str()) {
             return Err(FieldError::new(f, format!("unsupported grant type {g}")));
         }
-        if !confidential && (g == GRANT_CLIENT_CREDENTIALS || g == GRANT_TOKEN_EXCHANGE) {
+        if !confidential
+            && (g == GRANT_CLIENT_CREDENTIALS
+                || g == GRANT_TOKEN_EXCHANGE
+                || g == crate::directory::clients::GRANT_JWT_BEARER)
+        {
             return Err(FieldError::new(
                 f,
                 format!("{g} needs a confidential client"),

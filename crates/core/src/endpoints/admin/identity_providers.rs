@@ -351,6 +351,19 @@ pub async fn update<D: Database + ?Sized, C: Crypto>(
 ) -> Result<Response, Error> {
     let input: Input = admin::body(req)?;
     let cur = require(ctx.db, id).await?;
+    // Links (provider, subject) and the sealed secret belong to this issuer: another issuer is
+    // another provider, added as one.
+    if input
+        .issuer
+        .as_deref()
+        .is_some_and(|i| i.trim() != cur.issuer)
+    {
+        return Err(FieldError::new(
+            "issuer",
+            "cannot change: add a new identity provider for another issuer",
+        )
+        .into());
+    }
     let sealed = match &input.client_secret {
         Some(Some(s)) => Some(seal(ctx, id, s)?),
         Some(None) => None,

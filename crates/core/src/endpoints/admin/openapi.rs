@@ -59,14 +59,14 @@ fn request_schemas() -> Value {
         }
     }});
     let idp_input = json!({
-        "issuer": { "type": "string", "format": "uri", "description": "Exact iss of its ID tokens; discovery is read below it" },
+        "issuer": { "type": "string", "format": "uri", "description": "Exact iss of its ID tokens; discovery is read below it; cannot be changed" },
         "display_name": { "type": "string", "description": "Shown as 'Sign in with …'" },
         "client_id": { "type": "string" },
         "client_secret": { "type": ["string", "null"], "description": "Sealed at rest, never returned" },
         "scopes": { "type": "string", "description": "Space-separated; must include openid" },
         "email_domains": { "type": "array", "items": { "type": "string" }, "description": "Emails typed on the login form with these domains sign in here" },
         "provisioning": { "enum": ["jit", "existing"] },
-        "link_verified_email": { "type": "boolean", "description": "A first sign-in with a verified email equal to the username of a user with no upstream identity links to that user" },
+        "link_verified_email": { "type": "boolean", "description": "A first sign-in with a verified email in one of email_domains, equal to the username of a user with no upstream identity, links to that user" },
         "groups_claim": { "type": "string" },
         "id_jag": { "type": "boolean", "description": "Accept its identity assertions (ID-JAG) at /token" },
         "status": { "enum": ["active", "disabled"] },

@@ -36,8 +36,9 @@ pub const CALLBACK_PREFIX: &str = "/authorize/callback/";
 pub const FLOW_TTL_SECS: i64 = 600;
 /// The sealing purpose of the flow cookie.
 const FLOW_PURPOSE: &[u8] = b"mcpgate/upstream-flow/v1";
-/// Longest `continue` carried through a sign-in.
-const MAX_CONTINUE: usize = 4096;
+/// Longest `continue` carried through a sign-in (the sealed cookie stays under browsers'
+/// 4 KB limit).
+const MAX_CONTINUE: usize = 2048;
 
 /// The purpose a provider's client secret is sealed for (bound to the provider).
 pub fn secret_purpose(provider_id: &str) -> Vec<u8> {
@@ -116,6 +117,19 @@ pub async fn start<S: Store + ?Sized, C>(
     now: i64,
     rng: &mut dyn CryptoRngCore,
 ) -> Response {
+    // Started from mcpgate's own pages only: another site cannot push a browser through a
+    // sign-in (browsers that say where a navigation came from are held to it).
+    if matches!(
+        req.headers()
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok()),
+        Some("cross-site" | "same-site")
+    ) {
+        return page(
+            StatusCode::FORBIDDEN,
+            "Sign-in can only be started from the sign-in page.",
+        );
+    }
     let Ok(q) = query_params(req) else {
         return page(StatusCode::BAD_REQUEST, "The request repeats a parameter.");
     };
@@ -366,8 +380,14 @@ async fn resolve<S: Store + ?Sized>(
         };
     }
     let verified_email = person.email.as_deref().filter(|_| person.email_verified);
+    // Linking by email: only an address in one of the provider's own email domains (a provider
+    // cannot vouch for addresses of domains it does not serve).
+    let own_domain = verified_email.and_then(|e| {
+        let (_, domain) = e.rsplit_once('@')?;
+        provider.domains().iter().any(|d| d == domain).then_some(e)
+    });
     if provider.link_verified_email == 1 {
-        if let Some(email) = verified_email {
+        if let Some(email) = own_domain {
             if let Some(u) = users::by_username(store, email)
                 .await
                 .map_err(|_| unavailable())?
@@ -402,7 +422,13 @@ async fn resolve<S: Store + ?Sized>(
             ),
         ));
     }
-    let base = [verified_email, person.preferred_username.as_deref()]
+    // A name that looks like an email is taken only from a verified email: an unverified
+    // `preferred_username` cannot claim someone's address as a username.
+    let unverified = person
+        .preferred_username
+        .as_deref()
+        .filter(|n| !n.contains('@'));
+    let base = [verified_email, unverified]
         .into_iter()
         .flatten()
         .find_map(|c| validate::username("username", c).ok())

@@ -92,8 +92,18 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
     if text("iss") != Some(provider.issuer.as_str()) {
         return Err(bad("its issuer is not a trusted identity provider"));
     }
-    if !oidc::audience_has(&c, &svc.config.issuer) {
-        return Err(bad("its audience is not this authorization server"));
+    // One audience: this authorization server (an assertion several servers accept could be
+    // spent at each, every one with its own record of used ids).
+    let single = match c.get("aud") {
+        Some(Value::String(a)) => Some(a.as_str()),
+        Some(Value::Array(a)) => match a.as_slice() {
+            [Value::String(one)] => Some(one.as_str()),
+            _ => None,
+        },
+        _ => None,
+    };
+    if single != Some(svc.config.issuer.as_str()) {
+        return Err(bad("its audience is not this authorization server alone"));
     }
     let exp = oidc::check_times(&c, now, true).map_err(|e| bad(e.0))?;
     if exp - now > MAX_ASSERTION_LIFETIME_SECS {
@@ -144,8 +154,13 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
         _ => Scopes::new(),
     };
     let mut granted = scopes::and(&held, &t.ceiling);
+    let claimed_scope = match c.get("scope") {
+        None => None,
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(_) => return Err(bad("scope must be a string")),
+    };
     for asked in [
-        scopes::parse(c.get("scope").and_then(Value::as_str))?,
+        scopes::parse(claimed_scope)?,
         scopes::parse(params.get("scope"))?,
     ]
     .into_iter()
