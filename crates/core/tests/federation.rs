@@ -235,6 +235,24 @@ fn signed_in_user(h: &Harness, provider: &str, subject: &str) -> Option<String> 
     None
 }
 
+/// A group holding `role`.
+fn group_with_role(h: &Harness, name: &str, role: &str) -> String {
+    let id = h.ok(
+        Method::POST,
+        "/admin/v1/groups",
+        Some(json!({ "name": name })),
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    h.ok(
+        Method::PUT,
+        &format!("/admin/v1/groups/{id}/roles/{role}"),
+        None,
+    );
+    id
+}
+
 fn body(r: &Resp) -> String {
     String::from_utf8_lossy(&r.body).to_string()
 }
@@ -244,19 +262,7 @@ fn a_person_signs_in_upstream_is_created_just_in_time_and_still_consents_here() 
     let h = Harness::new();
     let f = h.fixture();
     let idp = FakeIdp::install(&h, IDP, 3);
-    let staff = h.ok(
-        Method::POST,
-        "/admin/v1/groups",
-        Some(json!({ "name": "staff" })),
-    )["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    h.ok(
-        Method::PUT,
-        &format!("/admin/v1/groups/{staff}/roles/{}", f.reader),
-        None,
-    );
+    let staff = group_with_role(&h, "staff", &f.reader);
     let provider = add_provider(
         &h,
         IDP,
@@ -283,6 +289,18 @@ fn a_person_signs_in_upstream_is_created_just_in_time_and_still_consents_here() 
         .unwrap()
         .split(' ')
         .any(|s| s == "openid"));
+    assert_eq!(param(&p, "prompt"), None);
+    // A client asking for a fresh sign-in (prompt=login) gets one at the provider too.
+    let fresh = to_provider(
+        &h,
+        &mut Browser::default(),
+        &format!("{query}&prompt=login"),
+        &provider,
+    );
+    assert_eq!(
+        param(&location_params(&fresh), "prompt").as_deref(),
+        Some("login")
+    );
     let code = idp.approve(
         &h,
         &to_idp,
@@ -318,7 +336,7 @@ fn a_person_signs_in_upstream_is_created_just_in_time_and_still_consents_here() 
     let claims = verify_token(&h, &access_token(&t), NOTES);
     assert_eq!(claims.subject(), user);
     assert!(claims.has_scope("notes.read"));
-    // The provider's own tokens went nowhere: not in the answer, not stored.
+    // The provider's own tokens are not in mcpgate's answer.
     assert!(!body(&t).contains("upstream-at") && !body(&t).contains("upstream-rt"));
 }
 
@@ -327,19 +345,7 @@ fn group_claims_map_to_groups_at_every_sign_in_and_a_removed_group_drops_its_sco
     let h = Harness::new();
     let f = h.fixture();
     let idp = FakeIdp::install(&h, IDP, 4);
-    let eng = h.ok(
-        Method::POST,
-        "/admin/v1/groups",
-        Some(json!({ "name": "engineering" })),
-    )["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    h.ok(
-        Method::PUT,
-        &format!("/admin/v1/groups/{eng}/roles/{}", f.reader),
-        None,
-    );
+    let eng = group_with_role(&h, "engineering", &f.reader);
     let provider = add_provider(
         &h,
         IDP,

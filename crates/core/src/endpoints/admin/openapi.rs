@@ -41,10 +41,8 @@ fn exchange_rules() -> Value {
 /// JSON Schemas of the request bodies (unknown fields are rejected) and of the responses.
 fn schemas() -> Value {
     let mut all = request_schemas();
-    for more in [response_schemas(), federation_schemas()] {
-        if let (Some(a), Value::Object(b)) = (all.as_object_mut(), more) {
-            a.extend(b);
-        }
+    if let (Some(a), Value::Object(b)) = (all.as_object_mut(), response_schemas()) {
+        a.extend(b);
     }
     all
 }
@@ -244,46 +242,6 @@ fn page(schema: &str) -> Value {
 }
 
 #[cfg(not(target_arch = "wasm32"))]
-/// Response schemas of the identity-provider routes.
-fn federation_schemas() -> Value {
-    let int = json!({ "type": "integer" });
-    let string = json!({ "type": "string" });
-    let strings = json!({ "type": "array", "items": { "type": "string" } });
-    let status = json!({ "enum": ["active", "disabled"] });
-    let stamps = ["created_at", "updated_at"];
-    let with = |base: &[&'static str], more: &[&'static str]| -> Vec<&'static str> {
-        base.iter().chain(more).copied().collect()
-    };
-    json!({
-        "IdentityProvider": object(
-            &with(&stamps, &["id", "issuer", "display_name", "client_id", "has_client_secret", "scopes",
-                "email_domains", "provisioning", "link_verified_email", "groups_claim", "id_jag", "status",
-                "redirect_uri", "group_mappings"]),
-            json!({
-                "id": string, "issuer": { "type": "string", "format": "uri" }, "display_name": string,
-                "client_id": string, "has_client_secret": { "type": "boolean" }, "scopes": string,
-                "email_domains": strings, "provisioning": { "enum": ["jit", "existing"] },
-                "link_verified_email": { "type": "boolean" }, "groups_claim": string,
-                "id_jag": { "type": "boolean" }, "status": status,
-                "redirect_uri": { "type": "string", "format": "uri", "description": "Register this at the provider" },
-                "group_mappings": { "type": "array", "items": object(&["value", "group_id"],
-                    json!({ "value": string, "group_id": string })) },
-                "created_at": int, "updated_at": int
-            }),
-        ),
-        "IdentityProviderPage": page("IdentityProvider"),
-        "Identity": object(
-            &["provider_id", "subject", "user_id", "email", "created_at", "last_sign_in_at"],
-            json!({
-                "provider_id": string, "subject": string, "user_id": string,
-                "email": nullable("string"), "created_at": int, "last_sign_in_at": nullable("integer")
-            }),
-        ),
-        "IdentityPage": page("Identity"),
-    })
-}
-
-#[cfg(not(target_arch = "wasm32"))]
 /// JSON Schemas of the success responses. Every object is closed (`additionalProperties:
 /// false`), so a test that validates real responses catches a field the document misses.
 fn response_schemas() -> Value {
@@ -339,6 +297,31 @@ fn response_schemas() -> Value {
         "Group": object(&with(&stamps, &["id", "name", "description"]),
             json!({ "id": string, "name": string, "description": string, "created_at": int, "updated_at": int })),
         "GroupPage": page("Group"),
+        "IdentityProvider": object(
+            &with(&stamps, &["id", "issuer", "display_name", "client_id", "has_client_secret", "scopes",
+                "email_domains", "provisioning", "link_verified_email", "groups_claim", "id_jag", "status",
+                "redirect_uri", "group_mappings"]),
+            json!({
+                "id": string, "issuer": { "type": "string", "format": "uri" }, "display_name": string,
+                "client_id": string, "has_client_secret": { "type": "boolean" }, "scopes": string,
+                "email_domains": strings, "provisioning": { "enum": ["jit", "existing"] },
+                "link_verified_email": { "type": "boolean" }, "groups_claim": string,
+                "id_jag": { "type": "boolean" }, "status": status,
+                "redirect_uri": { "type": "string", "format": "uri", "description": "Register this at the provider" },
+                "group_mappings": { "type": "array", "items": object(&["value", "group_id"],
+                    json!({ "value": string, "group_id": string })) },
+                "created_at": int, "updated_at": int
+            }),
+        ),
+        "IdentityProviderPage": page("IdentityProvider"),
+        "Identity": object(
+            &["provider_id", "subject", "user_id", "email", "created_at", "last_sign_in_at"],
+            json!({
+                "provider_id": string, "subject": string, "user_id": string,
+                "email": nullable("string"), "created_at": int, "last_sign_in_at": nullable("integer")
+            }),
+        ),
+        "IdentityPage": page("Identity"),
         "Member": object(&["id", "name"], json!({ "id": string, "name": string })),
         "GroupMembers": object(&["users", "agents"],
             json!({ "users": list_of("Member"), "agents": list_of("Member") })),

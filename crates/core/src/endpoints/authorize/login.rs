@@ -56,6 +56,8 @@ pub(super) struct LoginFor<'a> {
     pub(super) redirect_uri: &'a str,
     /// The upstream identity providers offered ([`offered`]).
     pub(super) providers: &'a [Provider],
+    /// The client asked for a fresh sign-in (`prompt=login`): providers are asked the same.
+    pub(super) reauthenticate: bool,
 }
 
 /// The active upstream identity providers, in the order the login page offers them (none if
@@ -89,6 +91,7 @@ pub(super) fn login_page<S: ?Sized, C>(
         continue_query,
         redirect_uri,
         providers,
+        reauthenticate,
     } = *about;
     let (csrf, fresh) = csrf_token(keys, req, rng);
     let action = format!("{}{LOGIN_PATH}", svc.config.issuer);
@@ -106,7 +109,13 @@ pub(super) fn login_page<S: ?Sized, C>(
         .map(|p| {
             (
                 p.display_name.clone(),
-                super::upstream::start_url(&svc.config.issuer, &p.id, continue_query, None),
+                super::upstream::start_url(
+                    &svc.config.issuer,
+                    &p.id,
+                    continue_query,
+                    None,
+                    reauthenticate,
+                ),
             )
         })
         .collect();
@@ -143,6 +152,7 @@ pub(crate) async fn account_login_page<S: Store + ?Sized, C>(
         continue_query: ACCOUNT_CONTINUE,
         redirect_uri: "",
         providers: &providers,
+        reauthenticate: false,
     };
     login_page(svc, keys, req, rng, &about, (StatusCode::OK, None), "")
 }
@@ -257,6 +267,7 @@ pub async fn login<S: Store + ?Sized, C: Crypto>(
         continue_query,
         redirect_uri: t.as_ref().map_or("", |t| t.redirect_uri.as_str()),
         providers: &providers,
+        reauthenticate: false,
     };
     let again = |rng: &mut dyn CryptoRngCore, status, msg: &str| {
         login_page(svc, keys, req, rng, &about, (status, Some(msg)), &shown)
@@ -269,6 +280,7 @@ pub async fn login<S: Store + ?Sized, C: Crypto>(
             &p.id,
             continue_query,
             Some(typed.trim()),
+            false,
         ));
     }
     if !svc.config.password_signin {

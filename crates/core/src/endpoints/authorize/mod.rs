@@ -527,6 +527,7 @@ async fn get_with<S: Store + ?Sized, C: Crypto>(
             continue_query: &continue_query,
             redirect_uri: &v.t.redirect_uri,
             providers: &providers,
+            reauthenticate: v.prompt.as_deref() == Some("login"),
         };
         return login::login_page(svc, keys, req, rng, &about, (StatusCode::OK, None), "");
     };

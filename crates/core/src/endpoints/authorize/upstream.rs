@@ -45,11 +45,22 @@ pub fn secret_purpose(provider_id: &str) -> Vec<u8> {
     format!("mcpgate/upstream-client-secret/v1/{provider_id}").into_bytes()
 }
 
-/// The URL that starts sign-in with `provider`, continuing to `continue_query` afterwards.
-pub fn start_url(issuer: &str, provider: &str, continue_query: &str, hint: Option<&str>) -> String {
+/// The URL that starts sign-in with `provider`, continuing to `continue_query` afterwards;
+/// `reauthenticate` (the client sent `prompt=login`) asks the provider to authenticate again
+/// rather than rely on its own session.
+pub fn start_url(
+    issuer: &str,
+    provider: &str,
+    continue_query: &str,
+    hint: Option<&str>,
+    reauthenticate: bool,
+) -> String {
     let mut p = vec![("provider", provider), ("continue", continue_query)];
     if let Some(h) = hint {
         p.push(("login_hint", h));
+    }
+    if reauthenticate {
+        p.push(("prompt", "login"));
     }
     with_params(&format!("{issuer}{START_PATH}"), &p)
 }
@@ -169,6 +180,9 @@ pub async fn start<S: Store + ?Sized, C>(
         .filter(|h| !h.is_empty() && h.len() <= 256);
     if let Some(h) = hint {
         params.push(("login_hint", h));
+    }
+    if q.get("prompt") == Some("login") {
+        params.push(("prompt", "login"));
     }
     let location = with_params(&d.authorization_endpoint, &params);
     let json = serde_json::to_vec(&flow).unwrap_or_default();
