@@ -6,6 +6,7 @@ CREATE TABLE identity_providers (
   id                   TEXT PRIMARY KEY,                      -- idp_...
   issuer               TEXT NOT NULL UNIQUE,                  -- exact `iss` of its ID tokens
   display_name         TEXT NOT NULL,
+  button_label         TEXT,                                  -- NULL: "Sign in with <display_name>"
   client_id            TEXT NOT NULL,
   client_secret_sealed TEXT,                                  -- AES-256-GCM; NULL: public client
   scopes               TEXT NOT NULL DEFAULT 'openid email profile',

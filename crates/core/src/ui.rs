@@ -176,7 +176,7 @@ pub struct Login<'a> {
     pub action: &'a str,
     /// Whether the password form is shown (a deployment may sign in only upstream).
     pub password: bool,
-    /// Upstream identity providers offered: display name and the URL that starts sign-in.
+    /// Upstream identity providers offered: the button's text and the URL that starts sign-in.
     pub providers: &'a [(String, String)],
 }
 
@@ -217,15 +217,8 @@ pub fn login(status: StatusCode, l: &Login<'_>, form_targets: &[String]) -> Resp
         Html::default()
     };
     let mut buttons = String::new();
-    for (name, href) in l.providers {
-        buttons.push_str(
-            &html!(
-                "<li><a class=\"idp\" href=\"{}\">Sign in with {}</a></li>",
-                href,
-                name
-            )
-            .0,
-        );
+    for (label, href) in l.providers {
+        buttons.push_str(&html!("<li><a class=\"idp\" href=\"{}\">{}</a></li>", href, label).0);
     }
     let providers = if buttons.is_empty() {
         Html::default()

@@ -728,13 +728,20 @@ fn an_email_domain_routes_to_its_provider_and_password_sign_in_can_be_turned_off
     ));
     let f = h.fixture();
     FakeIdp::install(&h, IDP, 10);
-    let provider = add_provider(&h, IDP, json!({ "email_domains": ["corp.example"] }));
+    let provider = add_provider(
+        &h,
+        IDP,
+        json!({ "email_domains": ["corp.example"], "button_label": "Continue with your Corp account" }),
+    );
     let query = authorize_query(&f.public_app, Some("notes.read"), NOTES, "st");
     let mut b = Browser::default();
     let page = b.get(&h, &format!("/authorize?{query}"));
     let html = body(&page);
     assert!(!html.contains("name=\"password\""), "no password form");
-    assert!(html.contains("Sign in with Example SSO"));
+    assert!(
+        html.contains("Continue with your Corp account"),
+        "the admin's button label"
+    );
     // The form posts an email: it goes to the provider with a login hint, nothing counted.
     // Without a password form, a direct post with a password is refused.
     let mut b = Browser::default();

@@ -38,8 +38,10 @@ pub struct Provider {
     pub id: String,
     /// The issuer identifier: discovery is read from it, ID tokens must name it exactly.
     pub issuer: String,
-    /// Shown on the login page ("Sign in with …").
+    /// Shown on the login page ("Sign in with …") and in errors.
     pub display_name: String,
+    /// The login page's button text, if not "Sign in with <display name>".
+    pub button_label: Option<String>,
     /// mcpgate's client id at the provider.
     pub client_id: String,
     /// The client secret at the provider, sealed (`None`: a public client, PKCE only).
@@ -133,6 +135,8 @@ pub struct Settings<'a> {
     pub issuer: &'a str,
     /// Display name.
     pub display_name: &'a str,
+    /// Button text.
+    pub button_label: Option<&'a str>,
     /// Client id at the provider.
     pub client_id: &'a str,
     /// Sealed client secret.
@@ -159,8 +163,8 @@ pub struct Settings<'a> {
 pub fn insert_stmt(p: &Settings<'_>) -> Stmt {
     stmt!(
         "INSERT INTO identity_providers (id, issuer, display_name, client_id, client_secret_sealed, scopes, \
-         email_domains, provisioning, link_verified_email, groups_claim, id_jag, status, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
+         email_domains, provisioning, link_verified_email, groups_claim, id_jag, status, created_at, updated_at, \
+         button_label) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14)",
         p.id,
         p.issuer,
         p.display_name,
@@ -173,7 +177,8 @@ pub fn insert_stmt(p: &Settings<'_>) -> Stmt {
         p.groups_claim,
         i64::from(p.id_jag),
         p.status.as_str(),
-        p.now
+        p.now,
+        p.button_label
     )
 }
 
@@ -182,7 +187,7 @@ pub fn update_stmt(p: &Settings<'_>) -> Stmt {
     stmt!(
         "UPDATE identity_providers SET issuer = ?2, display_name = ?3, client_id = ?4, client_secret_sealed = ?5, \
          scopes = ?6, email_domains = ?7, provisioning = ?8, link_verified_email = ?9, groups_claim = ?10, \
-         id_jag = ?11, status = ?12, updated_at = ?13 WHERE id = ?1",
+         id_jag = ?11, status = ?12, updated_at = ?13, button_label = ?14 WHERE id = ?1",
         p.id,
         p.issuer,
         p.display_name,
@@ -195,7 +200,8 @@ pub fn update_stmt(p: &Settings<'_>) -> Stmt {
         p.groups_claim,
         i64::from(p.id_jag),
         p.status.as_str(),
-        p.now
+        p.now,
+        p.button_label
     )
 }
 

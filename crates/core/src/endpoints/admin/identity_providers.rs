@@ -26,6 +26,9 @@ struct Input {
     display_name: Option<String>,
     #[serde(default)]
     client_id: Option<String>,
+    /// `Some(None)` (JSON null) goes back to "Sign in with <display name>".
+    #[serde(default, deserialize_with = "some")]
+    button_label: Option<Option<String>>,
     /// `Some(None)` (JSON null) removes the secret.
     #[serde(default, deserialize_with = "some")]
     client_secret: Option<Option<String>>,
@@ -134,6 +137,7 @@ fn view(p: &Provider, issuer_url: &str, maps: &[Mapping]) -> Value {
         "id": p.id,
         "issuer": p.issuer,
         "display_name": p.display_name,
+        "button_label": p.button_label,
         "client_id": p.client_id,
         "has_client_secret": p.client_secret_sealed.is_some(),
         "scopes": p.scopes,
@@ -229,6 +233,11 @@ fn settings<'a>(
         )?,
         100,
     )?;
+    owned.button_label = match &input.button_label {
+        Some(Some(l)) => Some(text("button_label", l, 100)?),
+        Some(None) => None,
+        None => cur.and_then(|c| c.button_label.clone()),
+    };
     owned.client_id = text(
         "client_id",
         &pick(
@@ -261,6 +270,7 @@ fn settings<'a>(
         id,
         issuer: &owned.issuer,
         display_name: &owned.display_name,
+        button_label: owned.button_label.as_deref(),
         client_id: &owned.client_id,
         client_secret_sealed: sealed,
         scopes: &owned.scopes,
@@ -287,6 +297,7 @@ fn settings<'a>(
 struct Owned {
     issuer: String,
     display_name: String,
+    button_label: Option<String>,
     client_id: String,
     scopes: String,
     email_domains: String,

@@ -59,6 +59,7 @@ fn request_schemas() -> Value {
     let idp_input = json!({
         "issuer": { "type": "string", "format": "uri", "description": "Exact iss of its ID tokens; discovery is read below it; cannot be changed" },
         "display_name": { "type": "string", "description": "Shown as 'Sign in with …'" },
+        "button_label": { "type": ["string", "null"], "description": "The login page's button text instead of 'Sign in with <display_name>'" },
         "client_id": { "type": "string" },
         "client_secret": { "type": ["string", "null"], "description": "Sealed at rest, never returned" },
         "scopes": { "type": "string", "description": "Space-separated; must include openid" },
@@ -298,12 +299,13 @@ fn response_schemas() -> Value {
             json!({ "id": string, "name": string, "description": string, "created_at": int, "updated_at": int })),
         "GroupPage": page("Group"),
         "IdentityProvider": object(
-            &with(&stamps, &["id", "issuer", "display_name", "client_id", "has_client_secret", "scopes",
+            &with(&stamps, &["id", "issuer", "display_name", "button_label", "client_id", "has_client_secret", "scopes",
                 "email_domains", "provisioning", "link_verified_email", "groups_claim", "id_jag", "status",
                 "redirect_uri", "group_mappings"]),
             json!({
                 "id": string, "issuer": { "type": "string", "format": "uri" }, "display_name": string,
                 "client_id": string, "has_client_secret": { "type": "boolean" }, "scopes": string,
+                "button_label": nullable("string"),
                 "email_domains": strings, "provisioning": { "enum": ["jit", "existing"] },
                 "link_verified_email": { "type": "boolean" }, "groups_claim": string,
                 "id_jag": { "type": "boolean" }, "status": status,

@@ -108,7 +108,9 @@ pub(super) fn login_page<S: ?Sized, C>(
         .iter()
         .map(|p| {
             (
-                p.display_name.clone(),
+                p.button_label
+                    .clone()
+                    .unwrap_or_else(|| format!("Sign in with {}", p.display_name)),
                 super::upstream::start_url(
                     &svc.config.issuer,
                     &p.id,
