@@ -74,11 +74,7 @@ impl FakeIdp {
                 let form: HashMap<String, String> = form_urlencoded::parse(body.as_bytes())
                     .into_owned()
                     .collect();
-                let expected = format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD
-                        .encode(format!("{IDP_CLIENT}:{IDP_SECRET}"))
-                );
+                let expected = basic_auth(IDP_CLIENT, IDP_SECRET);
                 if auth != Some(expected.as_str()) {
                     return (401, br#"{"error":"invalid_client"}"#.to_vec());
                 }
@@ -1086,11 +1082,7 @@ fn one_identity_assertion_presented_twice_at_once_gets_one_token() {
             "oauth-id-jag+jwt",
         );
         let req = || {
-            use base64::engine::general_purpose::STANDARD;
-            let basic = format!(
-                "Basic {}",
-                STANDARD.encode(format!("{}:{}", j.app, j.secret))
-            );
+            let basic = basic_auth(&j.app, &j.secret);
             form_request(
                 "/token",
                 &[("grant_type", JWT_BEARER), ("assertion", &a)],

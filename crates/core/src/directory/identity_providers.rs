@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Status;
 use crate::stmt;
-use crate::store::{decode, decode_first, Database, Stmt, StoreError};
+use crate::store::{decode, decode_first, Database, SqlValue, Stmt, StoreError};
 
 /// Who may sign in through a provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +70,14 @@ impl Provider {
     /// The email domains that route to this provider.
     pub fn domains(&self) -> Vec<String> {
         serde_json::from_str(&self.email_domains).unwrap_or_default()
+    }
+
+    /// Whether `email`'s domain is one of this provider's (case-insensitive).
+    pub fn serves_email(&self, email: &str) -> bool {
+        email.trim().rsplit_once('@').is_some_and(|(_, domain)| {
+            let domain = domain.to_ascii_lowercase();
+            self.domains().contains(&domain)
+        })
     }
 }
 
@@ -159,49 +167,43 @@ pub struct Settings<'a> {
     pub now: i64,
 }
 
+/// The parameters [`insert_stmt`] and [`update_stmt`] both bind, in this order.
+fn settings_values(p: &Settings<'_>) -> Vec<SqlValue> {
+    vec![
+        p.id.into(),
+        p.issuer.into(),
+        p.display_name.into(),
+        p.client_id.into(),
+        p.client_secret_sealed.into(),
+        p.scopes.into(),
+        p.email_domains.into(),
+        p.provisioning.as_str().into(),
+        i64::from(p.link_verified_email).into(),
+        p.groups_claim.into(),
+        i64::from(p.id_jag).into(),
+        p.status.as_str().into(),
+        p.now.into(),
+        p.button_label.into(),
+    ]
+}
+
 /// Inserts a provider (`Conflict` on a duplicate issuer).
 pub fn insert_stmt(p: &Settings<'_>) -> Stmt {
-    stmt!(
+    Stmt::new(
         "INSERT INTO identity_providers (id, issuer, display_name, client_id, client_secret_sealed, scopes, \
          email_domains, provisioning, link_verified_email, groups_claim, id_jag, status, created_at, updated_at, \
          button_label) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14)",
-        p.id,
-        p.issuer,
-        p.display_name,
-        p.client_id,
-        p.client_secret_sealed,
-        p.scopes,
-        p.email_domains,
-        p.provisioning.as_str(),
-        i64::from(p.link_verified_email),
-        p.groups_claim,
-        i64::from(p.id_jag),
-        p.status.as_str(),
-        p.now,
-        p.button_label
+        settings_values(p),
     )
 }
 
 /// Updates a provider (`Conflict` on a duplicate issuer).
 pub fn update_stmt(p: &Settings<'_>) -> Stmt {
-    stmt!(
+    Stmt::new(
         "UPDATE identity_providers SET issuer = ?2, display_name = ?3, client_id = ?4, client_secret_sealed = ?5, \
          scopes = ?6, email_domains = ?7, provisioning = ?8, link_verified_email = ?9, groups_claim = ?10, \
          id_jag = ?11, status = ?12, updated_at = ?13, button_label = ?14 WHERE id = ?1",
-        p.id,
-        p.issuer,
-        p.display_name,
-        p.client_id,
-        p.client_secret_sealed,
-        p.scopes,
-        p.email_domains,
-        p.provisioning.as_str(),
-        i64::from(p.link_verified_email),
-        p.groups_claim,
-        i64::from(p.id_jag),
-        p.status.as_str(),
-        p.now,
-        p.button_label
+        settings_values(p),
     )
 }
 
@@ -242,14 +244,32 @@ pub fn replace_mappings_stmts(provider: &str, mappings: &[Mapping]) -> Vec<Stmt>
     ]
 }
 
-/// The user an upstream identity names, with the user's status: `user_id`, `status`.
+/// The user an upstream identity names, and whether that user may sign in.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Linked {
+    /// The user.
+    pub user_id: String,
+    /// The user's status.
+    pub status: Status,
+}
+
+/// The user an upstream identity names, with the user's status ([`Linked`]).
 pub fn identity_stmt(provider: &str, subject: &str) -> Stmt {
     stmt!(
-        "SELECT f.user_id AS user_id, u.status AS status, u.username AS username FROM federated_identities f \
+        "SELECT f.user_id AS user_id, u.status AS status FROM federated_identities f \
          JOIN users u ON u.id = f.user_id WHERE f.provider_id = ?1 AND f.subject = ?2",
         provider,
         subject
     )
+}
+
+/// Loads the user an upstream identity names, if it is linked.
+pub async fn linked<D: Database + ?Sized>(
+    db: &D,
+    provider: &str,
+    subject: &str,
+) -> Result<Option<Linked>, StoreError> {
+    decode_first(db.query(identity_stmt(provider, subject)).await?)
 }
 
 /// Links an upstream identity to a user (`Conflict` if the identity is linked already).
@@ -280,7 +300,7 @@ pub fn signed_in_stmt(provider: &str, subject: &str, email: Option<&str>, now: i
 /// Unlinks an upstream identity from a user.
 pub fn unlink_stmt(provider: &str, subject: &str, user: &str) -> Stmt {
     stmt!(
-        "DELETE FROM federated_identities WHERE provider_id = ?1 AND subject = ?2 AND user_id = ?3 RETURNING subject",
+        "DELETE FROM federated_identities WHERE provider_id = ?1 AND subject = ?2 AND user_id = ?3",
         provider,
         subject,
         user

@@ -156,10 +156,10 @@ impl<'a> ClientAuth<'a> {
             None => ClientAuth::None,
             Some(s) => {
                 let has = |m: &str| methods.iter().any(|x| x == m);
-                if methods.is_empty() || has("client_secret_basic") || !has("client_secret_post") {
-                    ClientAuth::Basic(s)
-                } else {
+                if has("client_secret_post") && !has("client_secret_basic") {
                     ClientAuth::Post(s)
+                } else {
+                    ClientAuth::Basic(s)
                 }
             }
         }

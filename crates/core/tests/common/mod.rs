@@ -627,16 +627,7 @@ impl Harness {
     }
 
     pub fn token(&self, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> Resp {
-        use base64::Engine as _;
-        let auth = basic.map(|(id, s)| {
-            format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{id}:{s}"))
-            )
-        });
-        let headers: Vec<(&str, &str)> =
-            auth.iter().map(|a| ("authorization", a.as_str())).collect();
-        self.post_form("/token", form, &headers)
+        self.token_at("/token", form, basic)
     }
 
     pub fn redeem(&self, client_id: &str, code: &str) -> Resp {
@@ -651,6 +642,15 @@ impl Harness {
             None,
         )
     }
+}
+
+/// An HTTP Basic `Authorization` value (RFC 7617) for `id` and `secret`.
+pub fn basic_auth(id: &str, secret: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+    )
 }
 
 /// Verifies an access token against the service's JWKS with the guard crate and returns its
@@ -681,13 +681,7 @@ pub fn verify_token(h: &Harness, token: &str, audience: &str) -> mcpgate_guard::
 impl Harness {
     /// A form post with optional Basic client authentication to any endpoint.
     pub fn token_at(&self, path: &str, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> Resp {
-        use base64::Engine as _;
-        let auth = basic.map(|(id, s)| {
-            format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{id}:{s}"))
-            )
-        });
+        let auth = basic.map(|(id, s)| basic_auth(id, s));
         let headers: Vec<(&str, &str)> =
             auth.iter().map(|a| ("authorization", a.as_str())).collect();
         self.post_form(path, form, &headers)

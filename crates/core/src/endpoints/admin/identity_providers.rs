@@ -173,15 +173,20 @@ async fn check_groups<D: Database + ?Sized>(db: &D, v: &[Mapping]) -> Result<(),
     Ok(())
 }
 
+/// A provider's admin view, with its mappings.
+async fn current<D: Database + ?Sized>(db: &D, issuer_url: &str, id: &str) -> Result<Value, Error> {
+    let p = require(db, id).await?;
+    let maps = store::mappings(db, id).await?;
+    Ok(view(&p, issuer_url, &maps))
+}
+
 /// `GET /identity-providers/{id}`.
 pub async fn get<D: Database + ?Sized>(
     db: &D,
     issuer_url: &str,
     id: &str,
 ) -> Result<Response, Error> {
-    let p = require(db, id).await?;
-    let maps = store::mappings(db, id).await?;
-    Ok(admin::ok(view(&p, issuer_url, &maps)))
+    Ok(admin::ok(current(db, issuer_url, id).await?))
 }
 
 /// `GET /identity-providers`.
@@ -346,12 +351,9 @@ pub async fn create<D: Database + ?Sized, C: Crypto>(
     ctx.db.batch(stmts).await.map_err(admin::conflict(
         "an identity provider with this issuer already exists",
     ))?;
-    let v = get(ctx.db, &ctx.config.issuer, &id).await?;
-    Ok(admin::created(body_of(v)))
-}
-
-fn body_of(resp: Response) -> Value {
-    serde_json::from_slice(resp.body()).unwrap_or_default()
+    Ok(admin::created(
+        current(ctx.db, &ctx.config.issuer, &id).await?,
+    ))
 }
 
 /// `PATCH /identity-providers/{id}`.

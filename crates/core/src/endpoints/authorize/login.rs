@@ -72,9 +72,7 @@ pub(super) async fn offered<S: Store + ?Sized>(store: &S) -> Vec<Provider> {
 
 /// The provider an email address's domain routes to, if any.
 fn routed<'p>(providers: &'p [Provider], typed: &str) -> Option<&'p Provider> {
-    let (_, domain) = typed.trim().rsplit_once('@')?;
-    let domain = domain.to_ascii_lowercase();
-    providers.iter().find(|p| p.domains().contains(&domain))
+    providers.iter().find(|p| p.serves_email(typed))
 }
 
 pub(super) fn login_page<S: ?Sized, C>(
@@ -214,6 +212,36 @@ impl Counters {
     }
 }
 
+/// What a failed sign-in says, whatever failed.
+const WRONG: &str = "Invalid username or password.";
+/// What a password sign-in says where passwords are turned off.
+const PASSWORDS_OFF: &str =
+    "Password sign-in is turned off here. Continue with your organisation's account.";
+
+/// The login page shown again after a refused attempt, offering the upstream providers
+/// (`known`, if this request read them already).
+#[allow(clippy::too_many_arguments)]
+async fn again<S: Store + ?Sized, C>(
+    svc: &Service<'_, S, C>,
+    keys: &Keys,
+    req: &Request,
+    rng: &mut dyn CryptoRngCore,
+    about: LoginFor<'_>,
+    known: Option<Vec<Provider>>,
+    (status, msg): (StatusCode, &str),
+    shown: &str,
+) -> Response {
+    let providers = match known {
+        Some(list) => list,
+        None => offered(svc.store).await,
+    };
+    let about = LoginFor {
+        providers: &providers,
+        ..about
+    };
+    login_page(svc, keys, req, rng, &about, (status, Some(msg)), shown)
+}
+
 /// `POST /authorize/login`.
 pub async fn login<S: Store + ?Sized, C: Crypto>(
     svc: &Service<'_, S, C>,
@@ -257,51 +285,44 @@ pub async fn login<S: Store + ?Sized, C: Crypto>(
     let typed = form.get("username").unwrap_or_default();
     let shown: String = typed.chars().take(64).collect();
     let password = form.get("password").unwrap_or_default();
-    // A name no account can have is refused before any storage access (that page offers no
-    // providers: reading them is storage access).
-    let valid = validate::username("username", typed);
-    let providers = match valid {
-        Ok(_) => offered(svc.store).await,
-        Err(_) => Vec::new(),
-    };
     let about = LoginFor {
         client_name: t.as_ref().map_or("", |t| t.client.name.as_str()),
         continue_query,
         redirect_uri: t.as_ref().map_or("", |t| t.redirect_uri.as_str()),
-        providers: &providers,
+        providers: &[],
         reauthenticate: false,
     };
-    let again = |rng: &mut dyn CryptoRngCore, status, msg: &str| {
-        login_page(svc, keys, req, rng, &about, (status, Some(msg)), &shown)
+    // A name no account can have is refused before any storage access (that page offers no
+    // providers: reading them is storage access).
+    let Ok(username) = validate::username("username", typed) else {
+        let refusal = if svc.config.password_signin {
+            (StatusCode::UNAUTHORIZED, Some(WRONG))
+        } else {
+            (StatusCode::FORBIDDEN, Some(PASSWORDS_OFF))
+        };
+        return login_page(svc, keys, req, rng, &about, refusal, &shown);
     };
     // An email whose domain belongs to an organisation's provider signs in there, before any
-    // password is counted or checked.
-    if let Some(p) = routed(&providers, typed) {
-        return see_other(&super::upstream::start_url(
-            &svc.config.issuer,
-            &p.id,
-            continue_query,
-            Some(typed.trim()),
-            false,
-        ));
+    // password is counted or checked. The providers are read only when routing is possible
+    // or the page is shown again, never on a password sign-in that succeeds.
+    let mut providers = None;
+    if typed.contains('@') {
+        let list = offered(svc.store).await;
+        if let Some(p) = routed(&list, typed) {
+            return see_other(&super::upstream::start_url(
+                &svc.config.issuer,
+                &p.id,
+                continue_query,
+                Some(typed.trim()),
+                false,
+            ));
+        }
+        providers = Some(list);
     }
     if !svc.config.password_signin {
-        return again(
-            rng,
-            StatusCode::FORBIDDEN,
-            "Password sign-in is turned off here. Continue with your organisation's account.",
-        );
+        let refused = (StatusCode::FORBIDDEN, PASSWORDS_OFF);
+        return again(svc, keys, req, rng, about, providers, refused, &shown).await;
     }
-    let wrong = |rng: &mut dyn CryptoRngCore| {
-        again(
-            rng,
-            StatusCode::UNAUTHORIZED,
-            "Invalid username or password.",
-        )
-    };
-    let Ok(username) = valid else {
-        return wrong(rng);
-    };
     let counters = Counters::for_attempt(keys, req, &username, now);
     let counted = match svc
         .store
@@ -317,14 +338,12 @@ pub async fn login<S: Store + ?Sized, C: Crypto>(
         Err(_) => return unavailable(),
     };
     if let Some(wait) = counters.exceeded(&counted, now) {
-        let mut resp = again(
-            rng,
-            StatusCode::TOO_MANY_REQUESTS,
-            &format!(
-                "Too many failed sign-ins. Try again in {} minutes.",
-                (wait + 59) / 60
-            ),
+        let msg = format!(
+            "Too many failed sign-ins. Try again in {} minutes.",
+            (wait + 59) / 60
         );
+        let limited = (StatusCode::TOO_MANY_REQUESTS, msg.as_str());
+        let mut resp = again(svc, keys, req, rng, about, providers, limited, &shown).await;
         if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
             resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
@@ -346,7 +365,8 @@ pub async fn login<S: Store + ?Sized, C: Crypto>(
         }
     };
     let Some(user) = user.filter(|_| ok) else {
-        return wrong(rng);
+        let wrong = (StatusCode::UNAUTHORIZED, WRONG);
+        return again(svc, keys, req, rng, about, providers, wrong, &shown).await;
     };
     // Signed in: this attempt is given back, a session starts, the browser becomes a known
     // device of this user.

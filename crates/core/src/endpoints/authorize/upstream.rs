@@ -24,7 +24,7 @@ use crate::policy::pkce;
 use crate::secret::{ct_eq, random_b64};
 use crate::service::Service;
 use crate::session::{self, Keys};
-use crate::store::{decode_first, Stmt, Store, StoreError};
+use crate::store::{Stmt, Store, StoreError};
 use crate::ui;
 use crate::wire::{Request, Response};
 
@@ -364,12 +364,6 @@ async fn answer<S: Store + ?Sized, C: Crypto>(
     unavailable()
 }
 
-#[derive(Deserialize)]
-struct Linked {
-    user_id: String,
-    status: Status,
-}
-
 /// The user an upstream person is, and the writes that make it so (none for a linked identity;
 /// a link to an existing user; a new user and its link).
 async fn resolve<S: Store + ?Sized>(
@@ -381,10 +375,8 @@ async fn resolve<S: Store + ?Sized>(
     rng: &mut dyn CryptoRngCore,
 ) -> Result<(String, Vec<Stmt>), Response> {
     let disabled = || page(StatusCode::FORBIDDEN, "Your account here is disabled.");
-    let linked: Option<Linked> = store
-        .query(idp::identity_stmt(&provider.id, &person.subject))
+    let linked = idp::linked(store, &provider.id, &person.subject)
         .await
-        .and_then(decode_first)
         .map_err(|_| unavailable())?;
     if let Some(l) = linked {
         return if l.status == Status::Active {
@@ -396,10 +388,7 @@ async fn resolve<S: Store + ?Sized>(
     let verified_email = person.email.as_deref().filter(|_| person.email_verified);
     // Linking by email: only an address in one of the provider's own email domains (a provider
     // cannot vouch for addresses of domains it does not serve).
-    let own_domain = verified_email.and_then(|e| {
-        let (_, domain) = e.rsplit_once('@')?;
-        provider.domains().iter().any(|d| d == domain).then_some(e)
-    });
+    let own_domain = verified_email.filter(|e| provider.serves_email(e));
     if provider.link_verified_email == 1 {
         if let Some(email) = own_domain {
             if let Some(u) = users::by_username(store, email)

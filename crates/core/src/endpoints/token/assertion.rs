@@ -12,7 +12,6 @@
 
 use mcpgate_guard::Actor;
 use rand_core::CryptoRngCore;
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::{after_issue, load_target, require_grant, sign, Issued};
@@ -39,12 +38,6 @@ pub const MAX_ASSERTION_LIFETIME_SECS: i64 = 3600;
 
 fn bad(why: impl Into<String>) -> Error {
     Error::InvalidAssertion(why.into())
-}
-
-#[derive(Deserialize)]
-struct Linked {
-    user_id: String,
-    status: Status,
 }
 
 /// `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer` with an ID-JAG `assertion`.
@@ -137,12 +130,7 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
                     .into(),
             )),
         };
-    let linked: Option<Linked> = decode_first(
-        svc.store
-            .query(idp::identity_stmt(&provider.id, subject))
-            .await?,
-    )?;
-    let user = match linked {
+    let user = match idp::linked(svc.store, &provider.id, subject).await? {
         Some(l) if l.status == Status::Active => l.user_id,
         Some(_) => return Err(bad("the user is disabled")),
         None => return Err(bad("its subject is not linked to a user here")),
