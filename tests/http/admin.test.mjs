@@ -282,6 +282,37 @@ describe('admin API', () => {
     const next = expect(await admin(`/admin/v1/audit?limit=5&cursor=${page.next_cursor}`), 200);
     assert.ok(next.items[0].id < page.items[4].id);
     expect(await admin('/admin/v1/keys'), 200);
+    // Filters: by target, by an action prefix, by time; a bad time names its field.
+    const created = expect(await admin('/admin/v1/groups', { method: 'POST', json: { name: `audited-${uniq}` } }), 201);
+    expect(await admin(`/admin/v1/groups/${created.id}`, { method: 'PATCH', json: { description: 'changed' } }), 200);
+    const mine = expect(await admin(`/admin/v1/audit?target=${created.id}`), 200).items;
+    assert.deepEqual(mine.map((e) => e.action), ['group.update', 'group.create']);
+    const creates = expect(await admin(`/admin/v1/audit?target=${created.id}&action=group.create`), 200).items;
+    assert.deepEqual(creates.map((e) => e.action), ['group.create']);
+    const byPrefix = expect(await admin(`/admin/v1/audit?actor=${process.env.MCPGATE_ADMIN_CLIENT_ID}&action=group.&limit=3`), 200).items;
+    assert.ok(byPrefix.length > 0 && byPrefix.every((e) => e.action.startsWith('group.')));
+    assert.equal(expect(await admin(`/admin/v1/audit?target=${created.id}&until=${mine[1].at}`), 200).items.length, 0);
+    assert.equal(expect(await admin('/admin/v1/audit?since=today'), 400).field, 'since');
+  });
+
+  test('who holds a scope, and the deployment settings', async () => {
+    const rs = expect(await admin('/admin/v1/resource-servers', { method: 'POST', json: {
+      identifier: `https://holders-${uniq}.example.com/mcp`, name: 'Holders',
+      scopes: [{ name: 'h.read' }, { name: 'h.write', implies: ['h.read'] }],
+    } }), 201);
+    const role = expect(await admin('/admin/v1/roles', { method: 'POST', json: { name: `holders-${uniq}`, scopes: [{ resource: rs.identifier, scope: 'h.write' }] } }), 201);
+    const user = expect(await admin('/admin/v1/users', { method: 'POST', json: { username: `holder-${uniq}` } }), 201);
+    const group = expect(await admin('/admin/v1/groups', { method: 'POST', json: { name: `holders-${uniq}` } }), 201);
+    expect(await admin(`/admin/v1/users/${user.id}/roles/${role.id}`, { method: 'PUT' }), 204);
+    expect(await admin(`/admin/v1/groups/${group.id}/roles/${role.id}`, { method: 'PUT' }), 204);
+    const h = expect(await admin(`/admin/v1/resource-servers/${rs.id}/scopes/h.read/holders`), 200);
+    assert.equal(h.truncated, false);
+    assert.deepEqual(h.items.map((x) => [x.type, x.id, x.implied_by]).sort(), [['group', group.id, 'h.write'], ['user', user.id, 'h.write']]);
+    expect(await admin(`/admin/v1/resource-servers/${rs.id}/scopes/nope/holders`), 404);
+    const s = expect(await admin('/admin/v1/settings'), 200);
+    assert.equal(typeof s.registration.open, 'boolean');
+    assert.equal(s.registration.initial_access_token_required, false);
+    assert.ok(!JSON.stringify(s).includes(process.env.MCPGATE_SECRET), 'no secret in the settings');
   });
 
   // A test, not an `after` hook: node's test runner reports a failing describe-level hook but

@@ -87,6 +87,29 @@ pub struct Registration {
     pub allow_http_loopback_documents: bool,
 }
 
+impl Config {
+    /// The settings an admin may see (never a secret: only whether one is set).
+    pub fn settings_view(&self) -> serde_json::Value {
+        let r = &self.registration;
+        serde_json::json!({
+            "registration": {
+                "open": r.open,
+                "initial_access_token_required": r.initial_access_token.is_some(),
+                "per_source_per_hour": r.per_source_per_hour,
+                "global_per_hour": r.global_per_hour,
+                "unused_days": r.unused_days,
+                "client_metadata_documents": r.metadata_documents,
+                "client_domains_allow": r.allow_domains,
+                "client_domains_deny": r.deny_domains,
+            },
+            "password_signin": self.password_signin,
+            "max_token_ttl": self.max_token_ttl,
+            "key_rotation_days": self.key_rotation_period / 86_400,
+            "audit_retention_days": self.audit_retention.map(|s| s / 86_400),
+        })
+    }
+}
+
 /// Names of the vars and secrets.
 pub mod vars {
     /// Issuer URL (var).

@@ -7,7 +7,7 @@ use rand_core::CryptoRngCore;
 use crate::config::Config;
 use crate::crypto::Crypto;
 use crate::endpoints::{
-    account, admin, authorize, feed, introspect, jwks, metadata, policy, register, token,
+    account, admin, authorize, console, feed, introspect, jwks, metadata, policy, register, token,
 };
 use crate::issue::KeyCache;
 use crate::keys::{self, KeyEncryptionKey};
@@ -57,6 +57,8 @@ enum Route<'p> {
     FederateCallback(&'p str),
     /// Below `/admin/v1`.
     Admin(&'p str),
+    /// The admin console's document.
+    Console,
 }
 
 impl Route<'_> {
@@ -71,7 +73,7 @@ impl Route<'_> {
             Route::Introspect => "POST",
             Route::Authorize => "GET",
             Route::Login | Route::Consent | Route::AccountRevoke | Route::AccountLogout => "POST",
-            Route::Account | Route::Federate | Route::FederateCallback(_) => "GET",
+            Route::Account | Route::Federate | Route::FederateCallback(_) | Route::Console => "GET",
             Route::Admin(_) => "GET, POST, PATCH, PUT, DELETE",
         }
     }
@@ -125,6 +127,7 @@ fn route<'p>(config: &Config, path: &'p str) -> Option<Route<'p>> {
         account::REVOKE_PATH => Some(Route::AccountRevoke),
         account::LOGOUT_PATH => Some(Route::AccountLogout),
         authorize::upstream::START_PATH => Some(Route::Federate),
+        console::PATH => Some(Route::Console),
         _ => {
             if let Some(id) = local
                 .strip_prefix(authorize::upstream::CALLBACK_PREFIX)
@@ -249,6 +252,7 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
             Route::FederateCallback(id) if get => {
                 authorize::upstream_callback(self, &req, id, now, rng).await
             }
+            Route::Console if get => console::get(self, now).await,
             _ => return Err(Error::MethodNotAllowed(route.allowed())),
         };
         Ok(if method == Method::HEAD {

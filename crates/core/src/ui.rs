@@ -160,6 +160,40 @@ pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
     page(status, title, &body, &[])
 }
 
+/// What the admin console's document names.
+pub struct Console<'a> {
+    /// Path of the static assets (script and stylesheet).
+    pub assets: &'a str,
+    /// The issuer (the application's authorization server).
+    pub issuer: &'a str,
+    /// The application's client id.
+    pub client_id: &'a str,
+    /// The admin API's resource identifier.
+    pub resource: &'a str,
+    /// The scopes it asks for.
+    pub scope: &'a str,
+}
+
+/// The admin console's HTML document: its configuration in data attributes, no inline script.
+pub fn console(c: &Console<'_>) -> Html {
+    html!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>mcpgate console</title><link rel=\"icon\" href=\"data:,\">\
+         <link rel=\"stylesheet\" href=\"{}/console.css\">\
+         <script type=\"module\" src=\"{}/console.js\"></script></head>\
+         <body><div id=\"app\" data-issuer=\"{}\" data-client-id=\"{}\" data-resource=\"{}\" \
+         data-scope=\"{}\"><noscript>The mcpgate console needs JavaScript.</noscript></div>\
+         </body></html>",
+        c.assets,
+        c.assets,
+        c.issuer,
+        c.client_id,
+        c.resource,
+        c.scope
+    )
+}
+
 /// What the login page shows.
 pub struct Login<'a> {
     /// The client asking.

@@ -716,6 +716,68 @@ mod admin_api {
     }
 
     #[test]
+    fn the_audit_log_filters_by_actor_target_action_prefix_and_time() {
+        let h = Harness::new();
+        notes_rs(&h);
+        let r = role(&h, "reader", &[(NOTES, "notes.read")]);
+        let u = user(&h, "hal");
+        let v = user(&h, "ivy");
+        ok(
+            &h,
+            Method::PUT,
+            &format!("/admin/v1/users/{u}/roles/{r}"),
+            None,
+        );
+        let actions = |q: &str| -> Vec<(String, String)> {
+            let page = ok(&h, Method::GET, &format!("/admin/v1/audit?{q}"), None);
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| {
+                    (
+                        e["action"].as_str().unwrap().to_owned(),
+                        e["target_id"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(
+            actions(&format!("target={u}")),
+            [
+                ("role.assign".to_owned(), u.clone()),
+                ("user.create".to_owned(), u.clone())
+            ]
+        );
+        assert_eq!(actions("action=user.create").len(), 2);
+        assert_eq!(
+            actions("action=user."),
+            [
+                ("user.create".to_owned(), v.clone()),
+                ("user.create".to_owned(), u.clone())
+            ],
+            "a prefix ending in '.' matches the actions it starts"
+        );
+        assert!(
+            actions("action=user").is_empty(),
+            "without the dot: exact match"
+        );
+        assert_eq!(actions("actor=bootstrap").len(), 1);
+        assert_eq!(actions("actor=bootstrap&action=user.").len(), 0);
+        let admin_client = h.admin_creds.borrow().clone().unwrap().0;
+        assert_eq!(
+            actions(&format!("actor={admin_client}&target={u}&action=role.")),
+            [("role.assign".to_owned(), u.clone())]
+        );
+        assert_eq!(actions(&format!("since={}", common::T0)).len(), 6);
+        assert!(actions(&format!("until={}", common::T0)).is_empty());
+        assert!(actions(&format!("since={}", common::T0 + 1)).is_empty());
+        let bad = h.admin(Method::GET, "/admin/v1/audit?since=yesterday", None);
+        assert_eq!(bad.status, 400);
+        assert_eq!(bad.json()["field"], "since");
+    }
+
+    #[test]
     fn lists_are_cursor_paginated() {
         let h = Harness::new();
         for i in 0..5 {

@@ -83,11 +83,66 @@ pub fn prune_stmt(before: i64, limit: i64) -> Stmt {
     )
 }
 
-/// Lists records, newest first.
-pub fn list_stmt(before: Option<i64>, limit: i64) -> Stmt {
-    stmt!(
-        "SELECT * FROM audit_log WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
-        before.unwrap_or(i64::MAX),
-        limit
-    )
+/// What the audit log is filtered by (every part optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Who acted (a user id, client id, `bootstrap`, `system`).
+    pub actor: Option<String>,
+    /// What was acted on (its id).
+    pub target: Option<String>,
+    /// The action; one ending in `.` matches every action it starts (`user.`).
+    pub action: Option<String>,
+    /// At or after (unix seconds).
+    pub since: Option<i64>,
+    /// Before (unix seconds).
+    pub until: Option<i64>,
+}
+
+/// Lists records, newest first, before the record `before`. An actor or target filter walks
+/// its own index (`audit_log_actor`, `audit_log_target`); the others filter the walk.
+pub fn list_stmt(before: Option<i64>, filter: &Filter, limit: i64) -> Stmt {
+    let before = before.unwrap_or(i64::MAX);
+    let (since, until) = (
+        filter.since.unwrap_or(i64::MIN),
+        filter.until.unwrap_or(i64::MAX),
+    );
+    let action = filter.action.as_deref();
+    if let Some(actor) = &filter.actor {
+        stmt!(
+            "SELECT * FROM audit_log INDEXED BY audit_log_actor WHERE actor = ?3 AND id < ?1 \
+             AND (?4 IS NULL OR target_id = ?4) AND (?5 IS NULL OR action = ?5 \
+             OR (substr(?5, -1) = '.' AND substr(action, 1, length(?5)) = ?5)) \
+             AND at >= ?6 AND at < ?7 ORDER BY id DESC LIMIT ?2",
+            before,
+            limit,
+            actor.as_str(),
+            filter.target.as_deref(),
+            action,
+            since,
+            until
+        )
+    } else if let Some(target) = &filter.target {
+        stmt!(
+            "SELECT * FROM audit_log INDEXED BY audit_log_target WHERE target_id = ?3 AND id < ?1 \
+             AND (?4 IS NULL OR action = ?4 OR (substr(?4, -1) = '.' AND substr(action, 1, length(?4)) = ?4)) \
+             AND at >= ?5 AND at < ?6 ORDER BY id DESC LIMIT ?2",
+            before,
+            limit,
+            target.as_str(),
+            action,
+            since,
+            until
+        )
+    } else {
+        stmt!(
+            "SELECT * FROM audit_log WHERE id < ?1 \
+             AND (?3 IS NULL OR action = ?3 OR (substr(?3, -1) = '.' AND substr(action, 1, length(?3)) = ?3)) \
+             AND at >= ?4 AND at < ?5 ORDER BY id DESC LIMIT ?2",
+            before,
+            limit,
+            action,
+            since,
+            until
+        )
+    }
 }

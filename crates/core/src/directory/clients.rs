@@ -642,3 +642,28 @@ pub fn set_secret_stmt(id: &str, digest: &str, now: i64) -> Stmt {
         now
     )
 }
+
+/// Creates a built-in public client, or points its redirect URIs at the current issuer (its
+/// status, roles and everything else an admin set are kept).
+pub fn ensure_builtin_public_stmt(
+    id: &str,
+    name: &str,
+    description: &str,
+    redirect_uris: &[String],
+    grant_types: &[String],
+    now: i64,
+) -> Stmt {
+    stmt!(
+        "INSERT INTO clients (id, kind, name, description, client_type, token_endpoint_auth_method, auth_method_strict, \
+         redirect_uris, grant_types, status, metadata, created_at, updated_at) \
+         VALUES (?1, 'application', ?2, ?3, 'public', 'none', 1, ?4, ?5, 'active', '{}', ?6, ?6) \
+         ON CONFLICT (id) DO UPDATE SET redirect_uris = excluded.redirect_uris, updated_at = excluded.updated_at, \
+         redirect_uris_changed_at = excluded.updated_at WHERE clients.redirect_uris != excluded.redirect_uris",
+        id,
+        name,
+        description,
+        to_json_list(redirect_uris),
+        to_json_list(grant_types),
+        now
+    )
+}

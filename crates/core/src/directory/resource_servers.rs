@@ -454,3 +454,8 @@ pub async fn policy<D: Database + ?Sized>(
         },
     }))
 }
+
+/// Whether a resource server with this id exists (one row, `id`, or none).
+pub fn exists_stmt(id: &str) -> Stmt {
+    stmt!("SELECT id FROM resource_servers WHERE id = ?1", id)
+}

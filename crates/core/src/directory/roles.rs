@@ -234,3 +234,38 @@ pub fn clients_holding_stmt(role_id: &str) -> Stmt {
         role_id
     )
 }
+
+/// Who holds a scope of a resource server (`?1`, by id; the scope `?2`), at most `?3` rows:
+/// users, groups and clients with a role granting it or a scope implying it (transitively),
+/// and the users and agents in those groups. Columns: `type`, `id`, `name`, `role_id`,
+/// `role`, `implied_by` (the role's scope that implies it, or null), `via_group`.
+pub fn scope_holders_stmt(rs_id: &str, scope: &str, limit: i64) -> Stmt {
+    stmt!(
+        "WITH RECURSIVE granting(scope_id) AS ( \
+           SELECT id FROM scopes WHERE resource_server_id = ?1 AND name = ?2 \
+           UNION SELECT si.scope_id FROM granting g CROSS JOIN scope_implies si ON si.implied_id = g.scope_id \
+         ), held(role_id, implied_by) AS ( \
+           SELECT rs.role_id, CASE WHEN SUM(s.name = ?2) > 0 THEN NULL ELSE MIN(s.name) END \
+           FROM granting g CROSS JOIN role_scopes rs ON rs.scope_id = g.scope_id \
+           CROSS JOIN scopes s ON s.id = g.scope_id GROUP BY rs.role_id \
+         ), named(role_id, role, implied_by) AS ( \
+           SELECT h.role_id, r.name, h.implied_by FROM held h CROSS JOIN roles r ON r.id = h.role_id \
+         ) \
+         SELECT 'user' AS type, u.id, u.username AS name, h.role_id, h.role, h.implied_by, NULL AS via_group \
+           FROM named h CROSS JOIN user_roles ur ON ur.role_id = h.role_id CROSS JOIN users u ON u.id = ur.user_id \
+         UNION ALL SELECT 'group', g.id, g.name, h.role_id, h.role, h.implied_by, NULL \
+           FROM named h CROSS JOIN group_roles gr ON gr.role_id = h.role_id CROSS JOIN groups g ON g.id = gr.group_id \
+         UNION ALL SELECT 'user', u.id, u.username, h.role_id, h.role, h.implied_by, g.name \
+           FROM named h CROSS JOIN group_roles gr ON gr.role_id = h.role_id CROSS JOIN groups g ON g.id = gr.group_id \
+           CROSS JOIN group_users gu ON gu.group_id = g.id CROSS JOIN users u ON u.id = gu.user_id \
+         UNION ALL SELECT 'client', c.id, c.name, h.role_id, h.role, h.implied_by, g.name \
+           FROM named h CROSS JOIN group_roles gr ON gr.role_id = h.role_id CROSS JOIN groups g ON g.id = gr.group_id \
+           CROSS JOIN group_agents ga ON ga.group_id = g.id CROSS JOIN clients c ON c.id = ga.client_id \
+         UNION ALL SELECT 'client', c.id, c.name, h.role_id, h.role, h.implied_by, NULL \
+           FROM named h CROSS JOIN client_roles cr ON cr.role_id = h.role_id CROSS JOIN clients c ON c.id = cr.client_id \
+         ORDER BY 1, 3 LIMIT ?3",
+        rs_id,
+        scope,
+        limit
+    )
+}

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod authorize;
 pub mod cimd;
 pub mod client_auth;
+pub mod console;
 pub mod feed;
 pub mod introspect;
 pub mod jwks;

@@ -120,15 +120,19 @@ pub async fn bootstrap<D: Database + ?Sized, C: Crypto>(
         }),
         roles::assign_stmt(roles::Holder::Client, &id, ADMIN_ROLE_ID),
         link_resource_stmt(&id, ADMIN_RS_ID),
-        audit::record(
-            now,
-            &ctx.actor,
-            "admin.bootstrap",
-            "client",
-            &id,
-            json!({ "resource": ident }),
-        ),
     ]);
+    stmts.extend(crate::endpoints::console::client_stmts(
+        &ctx.config.issuer,
+        now,
+    ));
+    stmts.extend([audit::record(
+        now,
+        &ctx.actor,
+        "admin.bootstrap",
+        "client",
+        &id,
+        json!({ "resource": ident }),
+    )]);
     ctx.db.batch(stmts).await?;
     Ok(super::created(json!({
         "client_id": id,

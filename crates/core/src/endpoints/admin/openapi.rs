@@ -412,6 +412,18 @@ fn response_schemas() -> Value {
                 "active": string, "next": string, "retired": nullable("string"),
                 "retired_published_until": nullable("integer")
             })),
+        "ScopeHolders": object(&["scope", "items", "truncated"], json!({
+            "scope": string,
+            "items": { "type": "array", "items": object(&["type", "id", "name", "role_id", "role"], json!({
+                "type": { "enum": ["user", "group", "client"] }, "id": string, "name": string,
+                "role_id": string, "role": string, "implied_by": nullable("string"), "via_group": nullable("string")
+            })) },
+            "truncated": { "type": "boolean" }
+        })),
+        "Settings": object(&["registration", "password_signin", "max_token_ttl", "key_rotation_days", "audit_retention_days"], json!({
+            "registration": { "type": "object" }, "password_signin": { "type": "boolean" },
+            "max_token_ttl": int, "key_rotation_days": int, "audit_retention_days": nullable("integer")
+        })),
         "Bootstrap": object(
             &["client_id", "client_secret", "client_secret_expires_at", "token_endpoint", "resource", "scope"],
             json!({
@@ -430,6 +442,8 @@ pub fn response_schema(op: Op) -> Option<&'static str> {
         RsCreate | RsGet | RsUpdate => "ResourceServer",
         ScopeList => "ScopePage",
         ScopeCreate | ScopeGet | ScopeUpdate => "Scope",
+        ScopeHolders => "ScopeHolders",
+        Settings => "Settings",
         RoleList | UserRoles | GroupRoles | AppRoles | ClientRoles => "RolePage",
         RoleCreate | RoleGet | RoleUpdate => "Role",
         UserList => "UserPage",
@@ -516,6 +530,17 @@ pub fn value(config: &Config) -> Value {
                 && r.method == http::Method::GET
         {
             if let Some(list) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+                if r.pattern == "/audit" {
+                    for (name, kind, what) in [
+                        ("actor", "string", "who acted"),
+                        ("target", "string", "the id acted on"),
+                        ("action", "string", "an action, or a prefix ending in '.'"),
+                        ("since", "integer", "at or after (unix seconds)"),
+                        ("until", "integer", "before (unix seconds)"),
+                    ] {
+                        list.push(json!({ "name": name, "in": "query", "description": what, "schema": { "type": kind } }));
+                    }
+                }
                 list.push(json!({ "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 200 } }));
                 list.push(
                     json!({ "name": "cursor", "in": "query", "schema": { "type": "string" } }),

@@ -408,6 +408,31 @@ pub async fn get_scope<D: Database + ?Sized>(
     Ok(admin::ok(serde_json::to_value(s).unwrap_or_default()))
 }
 
+/// Most holders [`scope_holders`] lists.
+const MAX_HOLDERS: i64 = 500;
+
+/// `GET /resource-servers/{id}/scopes/{name}/holders`.
+pub async fn scope_holders<D: Database + ?Sized>(
+    db: &D,
+    id: &str,
+    name: &str,
+) -> Result<Response, Error> {
+    require(db, id).await?;
+    one_scope(store::scopes(db, id).await?, name)?;
+    let mut rows = db
+        .query(crate::directory::roles::scope_holders_stmt(
+            id,
+            name,
+            MAX_HOLDERS + 1,
+        ))
+        .await?;
+    let truncated = rows.len() as i64 > MAX_HOLDERS;
+    rows.truncate(MAX_HOLDERS as usize);
+    Ok(admin::ok(
+        json!({ "scope": name, "items": rows, "truncated": truncated }),
+    ))
+}
+
 /// `POST /resource-servers/{id}/scopes`.
 pub async fn create_scope<D: Database + ?Sized, C: Crypto>(
     ctx: &mut Ctx<'_, D, C>,

@@ -32,6 +32,7 @@ pub enum Op {
     ScopeGet,
     ScopeUpdate,
     ScopeDelete,
+    ScopeHolders,
     RoleList,
     RoleCreate,
     RoleGet,
@@ -101,6 +102,7 @@ pub enum Op {
     UserIdentities,
     UserIdentityLink,
     UserIdentityUnlink,
+    Settings,
 }
 
 /// One route: method, path pattern below `/admin/v1` (`{name}` segments are parameters), the
@@ -214,6 +216,14 @@ pub static ROUTES: &[Route] = &[
         "Delete a scope (removed from every role)",
         None,
         204
+    ),
+    r!(
+        GET,
+        "/resource-servers/{id}/scopes/{name}/holders",
+        ScopeHolders,
+        "Who holds a scope: users, groups and clients through roles (directly or by implication)",
+        None,
+        200
     ),
     r!(GET, "/roles", RoleList, "List roles", None, 200),
     r!(
@@ -711,6 +721,14 @@ pub static ROUTES: &[Route] = &[
         None,
         201
     ),
+    r!(
+        GET,
+        "/settings",
+        Settings,
+        "The deployment's registration and sign-in settings (from its variables; read-only)",
+        None,
+        200
+    ),
 ];
 
 /// Matches `path` (below the prefix, already split) against a pattern; returns parameters.
@@ -806,6 +824,8 @@ pub async fn dispatch<D: crate::store::Store + ?Sized, C: Crypto>(
         Op::ScopeGet => rs::get_scope(db, a, b).await,
         Op::ScopeUpdate => rs::update_scope(ctx, req, a, b).await,
         Op::ScopeDelete => rs::delete_scope(ctx, a, b).await,
+        Op::ScopeHolders => rs::scope_holders(db, a, b).await,
+        Op::Settings => Ok(super::ok(ctx.config.settings_view())),
         Op::RoleList => roles::list(db, req).await,
         Op::RoleCreate => roles::create(ctx, req).await,
         Op::RoleGet => roles::get(db, a).await,
@@ -988,7 +1008,25 @@ async fn audit_list<D: crate::store::Store + ?Sized>(
                 crate::directory::validate::FieldError::new("cursor", "invalid cursor")
             })?)
         };
-    let rows: Vec<audit::Entry> =
-        decode(db.query(audit::list_stmt(before, page.limit + 1)).await?)?;
+    let text = |name: &str| super::query_param(req, name).filter(|v| !v.is_empty());
+    let time = |name: &'static str| {
+        text(name)
+            .map(|v| {
+                v.parse::<i64>()
+                    .map_err(|_| crate::directory::validate::FieldError::new(name, "unix seconds"))
+            })
+            .transpose()
+    };
+    let filter = audit::Filter {
+        actor: text("actor"),
+        target: text("target"),
+        action: text("action"),
+        since: time("since")?,
+        until: time("until")?,
+    };
+    let rows: Vec<audit::Entry> = decode(
+        db.query(audit::list_stmt(before, &filter, page.limit + 1))
+            .await?,
+    )?;
     Ok(super::page_response(rows, &page, |e| e.id.to_string()))
 }

@@ -1,0 +1,196 @@
+//! The admin console's document. The console is a single-page application and an OAuth client
+//! of mcpgate itself (authorization code + PKCE, a public client with the fixed id
+//! [`CLIENT_ID`]) that calls the admin API with the person's own `admin.read` / `admin.write`
+//! scopes. Its JavaScript and CSS are Workers static assets below [`ASSETS`] (served by the edge
+//! without running the Worker); this module renders the one HTML document that loads them, with
+//! the Content-Security-Policy that confines them, and keeps the console's client registered
+//! with a redirect URI at the current issuer.
+
+use http::{header, HeaderValue, StatusCode};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::admin::bootstrap::{identifier, ADMIN_ROLE_ID, ADMIN_RS_ID, SCOPE_READ, SCOPE_WRITE};
+use crate::crypto::Crypto;
+use crate::directory::clients::{self, GRANT_CODE, GRANT_REFRESH};
+use crate::directory::roles::{self, Holder};
+use crate::directory::{audit, resource_servers};
+use crate::service::Service;
+use crate::store::{decode_first, Results, Stmt, Store};
+use crate::ui;
+use crate::wire::Response;
+
+/// The console's path below the issuer (also its redirect URI's).
+pub const PATH: &str = "/console";
+/// Where the console's static assets are served (from the origin's root).
+pub const ASSETS: &str = "/console/assets";
+/// The console's client id.
+pub const CLIENT_ID: &str = "app_mcpgate_console";
+
+/// The document's policy: scripts, styles and requests to this origin only; nothing inline,
+/// no frames, no plugins, no forms posted anywhere else.
+pub const CSP: &str =
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
+     img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The console's redirect URI at an issuer.
+pub fn redirect_uri(issuer: &str) -> String {
+    format!("{issuer}{PATH}")
+}
+
+/// Registers the console's client (or points it at the current issuer), restricts it to the
+/// admin API and gives it the admin role as its ceiling. An admin who disabled it keeps it
+/// disabled.
+pub fn client_stmts(issuer: &str, now: i64) -> Vec<Stmt> {
+    vec![
+        clients::ensure_builtin_public_stmt(
+            CLIENT_ID,
+            "mcpgate console",
+            "The admin console (built in)",
+            &[redirect_uri(issuer)],
+            &[GRANT_CODE.to_owned(), GRANT_REFRESH.to_owned()],
+            now,
+        ),
+        clients::link_resource_stmt(CLIENT_ID, ADMIN_RS_ID),
+        // Its ceiling: a person's token carries what they hold of these, never more. A public
+        // client without the client_credentials grant cannot use the role for itself.
+        roles::assign_stmt(Holder::Client, CLIENT_ID, ADMIN_ROLE_ID),
+    ]
+}
+
+#[derive(Deserialize)]
+struct Registered {
+    #[serde(deserialize_with = "crate::directory::json_list")]
+    redirect_uris: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Exists {
+    #[allow(dead_code)]
+    id: String,
+}
+
+/// `GET /console`: the console's document (also its redirect URI: the application reads the
+/// code from the query). One D1 read; a write only when the client is missing or stale.
+pub async fn get<S: Store + ?Sized, C: Crypto>(svc: &Service<'_, S, C>, now: i64) -> Response {
+    let issuer = &svc.config.issuer;
+    let read = async {
+        let mut r = Results::new(
+            svc.store
+                .batch(vec![
+                    resource_servers::exists_stmt(ADMIN_RS_ID),
+                    clients::get_stmt(CLIENT_ID),
+                ])
+                .await?,
+        );
+        let [rs, client] = r.take()?;
+        Ok::<_, crate::store::StoreError>((
+            decode_first::<Exists>(rs)?.is_some(),
+            decode_first::<Registered>(client)?,
+        ))
+    };
+    let Ok((bootstrapped, client)) = read.await else {
+        return unavailable();
+    };
+    if !bootstrapped {
+        return ui::error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The console is not set up yet",
+            "Create the admin API first (POST /admin/v1/bootstrap with the bootstrap credential), \
+             then give someone the mcpgate-admin role.",
+        );
+    }
+    let current = redirect_uri(issuer);
+    if client.is_none_or(|c| c.redirect_uris != [current]) {
+        let mut stmts = client_stmts(issuer, now);
+        stmts.push(audit::record(
+            now,
+            "system",
+            "console.client.ensure",
+            "client",
+            CLIENT_ID,
+            json!({ "redirect_uri": redirect_uri(issuer) }),
+        ));
+        if svc.store.batch(stmts).await.is_err() {
+            return unavailable();
+        }
+    }
+    document(issuer)
+}
+
+fn unavailable() -> Response {
+    ui::error_page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Storage is unavailable",
+        "Try again in a moment.",
+    )
+}
+
+/// The HTML document ([`ui::console`]) with the headers that confine it.
+pub fn document(issuer: &str) -> Response {
+    let scope = format!("{SCOPE_READ} {SCOPE_WRITE}");
+    let doc = ui::console(&ui::Console {
+        assets: ASSETS,
+        issuer,
+        client_id: CLIENT_ID,
+        resource: &identifier(issuer),
+        scope: &scope,
+    });
+    let mut resp = Response::new(doc.as_str().as_bytes().to_vec());
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // The authorization code arrives in this document's URL: never sent on.
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn document_is_confined_by_a_strict_policy() {
+        let resp = document("https://auth.example.com");
+        let csp = resp.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap();
+        for d in [
+            "default-src 'none'",
+            "script-src 'self'",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+        ] {
+            assert!(csp.contains(d), "{d} missing from {csp}");
+        }
+        assert!(!csp.contains("unsafe"), "{csp}");
+        assert_eq!(resp.headers()[header::X_FRAME_OPTIONS], "DENY");
+        assert_eq!(resp.headers()[header::CACHE_CONTROL], "no-store");
+        let body = String::from_utf8(resp.body().clone()).unwrap();
+        assert!(!body.contains("<script>"), "no inline script");
+        assert!(body.contains("data-client-id=\"app_mcpgate_console\""));
+        assert!(body.contains("data-resource=\"https://auth.example.com/admin/v1\""));
+    }
+
+    #[test]
+    fn document_escapes_the_issuer() {
+        let resp = document("https://a.example/\"><script>");
+        let body = String::from_utf8(resp.body().clone()).unwrap();
+        assert!(!body.contains("\"><script>"));
+    }
+}

@@ -1,0 +1,313 @@
+// The admin console in Chromium: signed in through mcpgate itself (code + PKCE, the person's own
+// admin scopes), the journeys an admin makes (a server with scopes and a tool map, a role, a
+// user, the explain view, a client disabled after its blast radius), a read-only admin who sees
+// nothing that would fail, a session that ends, and axe-core plus a keyboard walk on every page.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { admin, call, form, BASE } from './lib/client.mjs';
+import { launch, ARTIFACTS } from './lib/browser.mjs';
+import { ROOT } from './lib/worker.mjs';
+
+const uniq = `${process.pid}-${Date.now()}`;
+const RS = `https://console-${uniq}.example.com/mcp`;
+const AXE = readFileSync(join(ROOT, 'node_modules/axe-core/axe.min.js'), 'utf8');
+let browser;
+const people = {};
+
+async function ok(path, opts) {
+  const r = await admin(path, opts);
+  assert.ok(r.status < 300, `${path}: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+/** A user with a password and the given roles. */
+async function person(name, roles) {
+  const u = await ok('/admin/v1/users', { method: 'POST', json: { username: `${name}-${uniq}` } });
+  for (const r of roles) await ok(`/admin/v1/users/${u.id}/roles/${r}`, { method: 'PUT' });
+  return { id: u.id, username: u.username, password: u.password };
+}
+
+async function shot(page, name) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, `console-${name}.png`), fullPage: true });
+}
+
+/** Opens the console in a fresh context and signs in at mcpgate (consenting the first time). */
+async function signIn(who, hash = '#/servers') {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  // API refusals the test provokes show as failed loads; anything else is a defect.
+  page.on('console', (m) => m.type() === 'error' && !/^Failed to load resource/.test(m.text()) && errors.push(m.text()));
+  await page.goto(`${BASE}/console${hash}`);
+  await page.getByLabel('Username').fill(who.username);
+  await page.getByLabel('Password').fill(who.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  const nav = page.getByRole('navigation', { name: 'Console' });
+  const allow = page.getByRole('button', { name: 'Allow' });
+  await nav.or(allow).first().waitFor();
+  if (await allow.count()) await allow.click();
+  await nav.waitFor();
+  return { context, page, errors };
+}
+
+/** Visible, enabled controls a person could operate on the page. */
+const controls = (page) =>
+  page.evaluate(() =>
+    [...document.querySelectorAll('a[href], button, input, select, textarea, summary')]
+      .filter((e) => !e.disabled && e.checkVisibility({ visibilityProperty: true, contentVisibilityAuto: true }))
+      .filter((e) => !e.classList.contains('skip'))
+      .map((e) => e.id || `${e.tagName}:${(e.textContent || e.getAttribute('aria-label') || e.name || '').trim()}`),
+  );
+
+/** Tabs through the page and returns what received focus, in order. */
+async function tabWalk(page, max = 400) {
+  const seen = [];
+  let outside = 0;
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press('Tab');
+    const at = await page.evaluate(() => {
+      const e = document.activeElement;
+      if (!e || e === document.body) return null;
+      return e.id || `${e.tagName}:${(e.textContent || e.getAttribute('aria-label') || e.name || '').trim()}`;
+    });
+    // Focus leaves the document once per round; the walk ends when it comes round again.
+    if (at === null) {
+      if (++outside > 2) break;
+      continue;
+    }
+    if (seen.includes(at) && at === seen[0]) break;
+    seen.push(at);
+  }
+  return seen;
+}
+
+async function axe(page) {
+  await page.evaluate(AXE);
+  const r = await page.evaluate(async () => {
+    const res = await window.axe.run(document, { resultTypes: ['violations'] });
+    return res.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 3) }));
+  });
+  return r.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+}
+
+describe('admin console', () => {
+  before(async () => {
+    browser = await launch();
+    const readers = await ok('/admin/v1/roles', {
+      method: 'POST',
+      json: { name: `console-readers-${uniq}`, scopes: [{ resource: `${BASE}/admin/v1`, scope: 'admin.read' }] },
+    });
+    people.admin = await person('console-admin', ['rol_mcpgate_admin']);
+    people.reader = await person('console-reader', [readers.id]);
+    people.leaver = await person('console-leaver', ['rol_mcpgate_admin']);
+  });
+  after(async () => {
+    await browser?.close();
+  });
+
+  test('the console document is confined: same-origin script only, no framing, assets from the edge', async () => {
+    const r = await call('/console');
+    assert.equal(r.status, 200);
+    const csp = r.headers.get('content-security-policy');
+    for (const d of ["default-src 'none'", "script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'", "base-uri 'none'"]) {
+      assert.ok(csp.includes(d), `${d} in ${csp}`);
+    }
+    assert.doesNotMatch(csp, /unsafe/);
+    assert.equal(r.headers.get('x-frame-options'), 'DENY');
+    assert.equal(r.headers.get('cache-control'), 'no-store');
+    assert.doesNotMatch(r.body, /<script>/, 'no inline script');
+    const js = await fetch(`${BASE}/console/assets/console.js`);
+    assert.equal(js.status, 200);
+    assert.match(js.headers.get('content-type'), /javascript/);
+    assert.equal(js.headers.get('x-content-type-options'), 'nosniff');
+    // The console's client is built in and public: it can get only admin API tokens.
+    const c = await ok('/admin/v1/clients/app_mcpgate_console');
+    assert.equal(c.client_type, 'public');
+    assert.deepEqual(c.redirect_uris, [`${BASE}/console`]);
+    assert.deepEqual(c.resources, [`${BASE}/admin/v1`]);
+  });
+
+  test('an admin creates a server with scopes and tools, a role and a user, assigns it, and the explain view shows the path', async () => {
+    const { context, page, errors } = await signIn(people.admin);
+    try {
+      // Tokens stay out of web storage.
+      const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
+      assert.doesNotMatch(stored, /eyJ/, 'no token in web storage');
+
+      await page.getByRole('button', { name: 'New server' }).click();
+      // The API's error appears next to the field it names.
+      await page.getByLabel('Identifier (canonical URL, the token audience)').fill('not a url');
+      await page.getByLabel('Name', { exact: true }).fill(`Notes ${uniq}`);
+      await page.getByRole('button', { name: 'Create server' }).click();
+      const fieldError = page.locator('#f-new-server-identifier-err');
+      await fieldError.waitFor();
+      assert.equal(await page.locator('#f-new-server-identifier').getAttribute('aria-invalid'), 'true');
+      await page.getByLabel('Identifier (canonical URL, the token audience)').fill(RS);
+      await page.getByRole('button', { name: 'Create server' }).click();
+      await page.getByRole('status').getByRole('link', { name: `Notes ${uniq}` }).click();
+      await page.getByRole('heading', { name: `Notes ${uniq}` }).waitFor();
+
+      for (const [name, implies, tools] of [
+        ['notes.read', '', 'list_notes, read_note'],
+        ['notes.write', 'notes.read', 'write_note'],
+      ]) {
+        await page.getByRole('button', { name: 'Add scope' }).click();
+        await page.getByLabel('Scope name', { exact: true }).fill(name);
+        await page.getByLabel('Implies (scope names)').fill(implies);
+        await page.getByLabel('Tools it covers').fill(tools);
+        await page.getByRole('button', { name: 'Add scope', exact: true }).last().click();
+        await page.getByRole('cell', { name: name, exact: true }).waitFor();
+      }
+      await page.getByRole('cell', { name: 'list_notes, read_note' }).waitFor();
+      await shot(page, 'server');
+
+      await page.getByRole('link', { name: 'Roles' }).click();
+      await page.getByRole('button', { name: 'New role' }).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.getByRole('group', { name: `Notes ${uniq}` }).getByLabel('notes.write').check();
+      await dialog.getByLabel('Role name').fill(`note-takers-${uniq}`);
+      await dialog.getByRole('button', { name: 'Create role' }).click();
+      await page.getByRole('cell', { name: `note-takers-${uniq}` }).waitFor();
+
+      await page.getByRole('link', { name: 'Users' }).click();
+      await page.getByRole('button', { name: 'New user' }).click();
+      await page.getByLabel('Username').fill(`ada-${uniq}`);
+      await page.getByRole('button', { name: 'Create user' }).click();
+      // The generated password is shown once.
+      await page.locator('.secret code').waitFor();
+      assert.ok((await page.locator('.secret code').innerText()).length >= 16);
+      await page.getByRole('status').getByRole('link', { name: `ada-${uniq}` }).click();
+      await page.getByRole('heading', { name: new RegExp(`ada-${uniq}`) }).waitFor();
+      await page.getByLabel('Assign a role').selectOption({ label: `note-takers-${uniq}` });
+      await page.getByRole('button', { name: 'Assign', exact: true }).click();
+      await page.getByRole('link', { name: `note-takers-${uniq}` }).waitFor();
+
+      await page.getByLabel('Server', { exact: true }).selectOption({ label: `Notes ${uniq}` });
+      const why = page.locator('table.why');
+      await why.getByRole('cell', { name: 'notes.read', exact: true }).waitFor();
+      const text = await why.innerText();
+      assert.match(text, new RegExp(`notes\\.read\\s+role note-takers-${uniq} \\(assigned directly\\), implied by notes\\.write`));
+      assert.match(text, new RegExp(`notes\\.write\\s+role note-takers-${uniq} \\(assigned directly\\)`));
+      await shot(page, 'explain');
+
+      // Who holds a scope, from the server's side.
+      await page.goto(`${BASE}/console#/servers`);
+      await page.getByRole('link', { name: `Notes ${uniq}` }).click();
+      await page.getByRole('button', { name: 'Who holds notes.read' }).click();
+      await page.getByRole('dialog').getByText(`ada-${uniq}`).waitFor();
+      assert.match(await page.getByRole('dialog').innerText(), /implied by notes\.write/);
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('disabling a client shows its blast radius first, asks for a reason, and revokes', async () => {
+    const role = await ok('/admin/v1/roles', { method: 'POST', json: { name: `radius-${uniq}`, scopes: [] } });
+    const app = await ok('/admin/v1/applications', {
+      method: 'POST',
+      json: { name: `radius-app-${uniq}`, client_type: 'confidential', grant_types: ['client_credentials'], roles: [role.id], resources: [`${BASE}/admin/v1`] },
+    });
+    await ok(`/admin/v1/roles/${role.id}`, { method: 'PATCH', json: { scopes: [{ resource: `${BASE}/admin/v1`, scope: 'admin.read' }] } });
+    const cc = () => form('/token', { grant_type: 'client_credentials', resource: `${BASE}/admin/v1` }, { basic: [app.client_id, app.client_secret] });
+    const issued = await cc();
+    assert.equal(issued.status, 200, JSON.stringify(issued.body));
+    const { context, page, errors } = await signIn(people.admin, `#/clients/${app.client_id}`);
+    try {
+      await page.getByRole('heading', { name: new RegExp(`radius-app-${uniq}`) }).waitFor();
+      await page.getByRole('button', { name: 'Disable…' }).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.getByText('Other live grants').waitFor();
+      assert.match(await dialog.innerText(), /Other live grants\s+1/);
+      const submit = dialog.getByRole('button', { name: 'Disable and revoke' });
+      assert.equal(await submit.isDisabled(), true, 'no revocation without a reason');
+      await shot(page, 'blast-radius');
+      await dialog.getByLabel('Reason (kept in the audit log)').fill('key leaked in a log');
+      await submit.click();
+      await page.getByRole('status').filter({ hasText: 'Disabled' }).waitFor();
+      assert.match(await page.getByRole('status').filter({ hasText: 'Disabled' }).innerText(), /1 live grants revoked/);
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+    assert.equal((await cc()).status, 401, 'a disabled client gets no token');
+    const r = await admin(`/admin/v1/audit?target=${app.client_id}&action=client.`);
+    assert.equal(r.status, 200);
+    const entry = r.body.items.find((e) => e.action === 'client.disable');
+    assert.equal(entry?.detail?.reason, 'key leaked in a log', JSON.stringify(r.body.items));
+    assert.ok(r.body.items.every((e) => e.target_id === app.client_id && e.action.startsWith('client.')));
+    // The access token issued before is refused by the admin API.
+    const after = await call('/admin/v1/users', { headers: { authorization: `Bearer ${issued.body.access_token}` } });
+    assert.equal(after.status, 401);
+  });
+
+  test('a read-only admin sees every page and no control that would change anything', async () => {
+    const { context, page, errors } = await signIn(people.reader);
+    try {
+      await page.getByText('read-only').waitFor();
+      const harmless = (b) => ['Sign out', 'More', 'Filter', 'Close', 'Cancel'].includes(b) || /^Who holds /.test(b);
+      for (const hash of ['#/servers', '#/roles', '#/users', '#/groups', '#/applications', '#/agents', '#/clients', '#/audit', '#/keys', '#/providers', '#/settings', `#/users/${people.admin.id}`, '#/clients/app_mcpgate_console', '#/servers/rs_mcpgate_admin']) {
+        await page.goto(`${BASE}/console${hash}`);
+        await page.locator('main h1').first().waitFor();
+        await page.waitForLoadState('networkidle');
+        const buttons = await page.locator('main button').allInnerTexts();
+        const harmful = buttons.map((b) => b.trim()).filter((b) => !harmless(b));
+        assert.deepEqual(harmful, [], `${hash} offers ${harmful}`);
+      }
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a session that ends sends the admin back to sign in', async () => {
+    const { context, page } = await signIn(people.leaver, '#/users');
+    try {
+      await page.getByRole('heading', { name: 'Users' }).waitFor();
+      // The admin signs them out everywhere and withdraws the console's consent: the refresh
+      // token dies with it, and so do the tokens it issued.
+      await ok(`/admin/v1/users/${people.leaver.id}/sessions`, { method: 'DELETE' });
+      await ok(`/admin/v1/users/${people.leaver.id}/grants?client_id=app_mcpgate_console&resource_server_id=rs_mcpgate_admin`, { method: 'DELETE' });
+      await page.getByRole('link', { name: 'Groups' }).click();
+      await page.getByLabel('Password').waitFor({ timeout: 20_000 });
+      assert.match(page.url(), /\/authorize\?/);
+      await shot(page, 'signed-out');
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('every console page passes axe-core (no serious or critical violation) and every control is reachable by keyboard', async () => {
+    const rs = (await ok('/admin/v1/resource-servers?limit=200')).items.find((x) => x.identifier === RS);
+    const { context, page } = await signIn(people.admin);
+    try {
+      const pages = ['#/servers', `#/servers/${rs?.id ?? 'rs_mcpgate_admin'}`, '#/roles', '#/users', `#/users/${people.admin.id}`, '#/groups', '#/applications', '#/agents', '#/clients', '#/clients/app_mcpgate_console', '#/audit', '#/keys', '#/providers', '#/settings'];
+      const report = [];
+      for (const hash of pages) {
+        await page.goto(`${BASE}/console${hash}`);
+        await page.locator('main h1').first().waitFor();
+        await page.waitForLoadState('networkidle');
+        const v = await axe(page);
+        if (v.length) report.push({ hash, v });
+        const all = new Set(await controls(page));
+        const reached = new Set(await tabWalk(page));
+        const missed = [...all].filter((c) => !reached.has(c));
+        assert.deepEqual(missed, [], `${hash}: not reachable by keyboard: ${missed}`);
+      }
+      assert.deepEqual(report, []);
+      // A dialog too: the blast radius.
+      await page.goto(`${BASE}/console#/users/${people.reader.id}`);
+      await page.getByRole('button', { name: 'Disable…' }).click();
+      await page.getByRole('dialog').getByText('Refresh-token families').waitFor();
+      assert.deepEqual(await axe(page), []);
+      await page.keyboard.press('Escape');
+      await page.getByRole('dialog').waitFor({ state: 'detached' });
+    } finally {
+      await context.close();
+    }
+  });
+});
