@@ -72,6 +72,14 @@ if (!user) {
 }
 await api(`/users/${user.id}/roles/${reader.id}`, { method: 'PUT' });
 await api(`/groups/${group.id}/users/${user.id}`, { method: 'PUT' });
+// An administrator for the console: a person like any other, with the built-in admin role.
+let adminUser = (await list('/users')).find((u) => u.username === 'admin');
+if (!adminUser) {
+  adminUser = (await api('/users', { method: 'POST', json: { username: 'admin', display_name: 'Demo Admin' } })).body;
+  state.adminUser = { username: 'admin', password: adminUser.password };
+  save();
+}
+await api(`/users/${adminUser.id}/roles/rol_mcpgate_admin`, { method: 'PUT' });
 if (!state.agent) {
   const a = (await api('/agents', { method: 'POST', json: { name: 'Demo summariser', owner: 'demo@example.com', groups: [group.id] } })).body;
   state.agent = { client_id: a.client_id, client_secret: a.client_secret };
@@ -113,6 +121,7 @@ ${gw ? `    through the gateway    ${gw.identifier}   same scopes; tool map: cur
     agent                  ${state.agent.client_id} / ${state.agent.client_secret}   (notes-team)
     application (public)   ${state.app.client_id}   redirect http://127.0.0.1/callback (any port)
     admin client           ${state.admin.client_id} / ${state.admin.client_secret}
+    admin console          ${issuer}/console   sign in as ${state.adminUser?.username ?? 'admin'} / ${state.adminUser?.password ?? '(see ' + STATE + ')'}
 ${idp ? `    identity provider      Demo SSO at ${idp.issuer} (any login and password; its people join notes-team)
 ` : ''}
   Try:

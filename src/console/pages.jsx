@@ -1,7 +1,7 @@
 // The console's pages, one per part of the directory.
 import { useState } from 'preact/hooks';
 import { api, canWrite } from './auth.js';
-import { Action, Dialog, Form, List, Loading, Problem, SecretOnce, enc, link, useApi, when } from './ui.jsx';
+import { Action, Dialog, Form, List, Loading, Problem, SecretOnce, enc, flash, link, useApi, when } from './ui.jsx';
 import { Revoke } from './revoke.jsx';
 
 const status = (it) => <span class={`badge ${it.status}`}>{it.status}</span>;
@@ -366,6 +366,46 @@ export function Explain({ principal }) {
   );
 }
 
+/** What stands issued through a user or client now: its refresh-token families and live
+    grants, per server (the blast radius, read without revoking anything). */
+function Standing({ kind, id }) {
+  const r = useApi(`/${kind}/${enc(id)}/blast-radius`);
+  return (
+    <div>
+      <h2>Active tokens</h2>
+      <Loading state={r}>
+        {(d) => (
+          <>
+            <p>
+              {d.active_refresh_families} refresh-token families and {d.live_token_grants} other live grants, last token issued {when(d.last_token_issued)}.
+            </p>
+            {d.by_resource_server.length > 0 && (
+              <table>
+                <thead>
+                  <tr>
+                    <th scope="col">Server</th>
+                    <th scope="col">Refresh-token families</th>
+                    <th scope="col">Other live grants</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {d.by_resource_server.map((x) => (
+                    <tr>
+                      <td>{x.resource_server}</td>
+                      <td>{x.refresh_families}</td>
+                      <td>{x.live_token_grants}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+          </>
+        )}
+      </Loading>
+    </div>
+  );
+}
+
 /* ---------- Users ---------- */
 
 export function Users() {
@@ -423,7 +463,23 @@ export function User({ id }) {
           <p class="muted">
             {user.display_name} · id {user.id} · created {when(user.created_at)}
           </p>
+          {canWrite() && (
+            <details>
+              <summary>Edit user</summary>
+              <Form
+                id="user"
+                label="Save user"
+                fields={[
+                  { name: 'display_name', label: 'Display name', value: user.display_name },
+                  { name: 'password', label: 'New password (empty keeps it)', type: 'password', optional: true },
+                ]}
+                submit={(v) => api('PATCH', base, v)}
+                onDone={() => (flash(`Saved ${user.username}.`), u.reload())}
+              />
+            </details>
+          )}
           <HolderRoles base={base} />
+          <Standing kind="users" id={id} />
           <Explain principal={id} />
           <Grants base={base} />
           <Sessions base={base} />
@@ -543,6 +599,21 @@ export function Group({ id }) {
             <h1>Group {grp.name}</h1>
             <Action label="Delete group" danger confirm={`Delete group ${grp.name}?`} run={() => api('DELETE', base)} onDone={() => (location.hash = '#/groups')} />
           </header>
+          {canWrite() && (
+            <details>
+              <summary>Edit group</summary>
+              <Form
+                id="group"
+                label="Save group"
+                fields={[
+                  { name: 'name', label: 'Group name', required: true, value: grp.name },
+                  { name: 'description', label: 'Description', value: grp.description },
+                ]}
+                submit={(v) => api('PATCH', base, v)}
+                onDone={() => (flash(`Saved ${grp.name}.`), g.reload())}
+              />
+            </details>
+          )}
           <HolderRoles base={base} />
           <h2>Members</h2>
           <Loading state={m}>
@@ -703,7 +774,27 @@ export function Client({ id }) {
             <Action label="Rotate secret" confirm="Rotate the secret? The old one stops working." run={() => api('POST', `/${cl.kind === 'agent' ? 'agents' : 'applications'}/${enc(id)}/secret`)} onDone={setSecret} />
           )}
           {secret && <SecretOnce label={`New secret for ${cl.name}`} value={secret.client_secret} />}
+          {canWrite() && (cl.kind === 'application' || cl.kind === 'agent') && (
+            <details>
+              <summary>Edit {cl.kind}</summary>
+              <Form
+                id="client"
+                label={`Save ${cl.kind}`}
+                fields={[
+                  { name: 'name', label: 'Name', required: true, value: cl.name },
+                  { name: 'description', label: 'Description', value: cl.description },
+                  ...(cl.kind === 'agent'
+                    ? [{ name: 'owner', label: 'Owner (who answers for it)', required: true, value: cl.owner }]
+                    : [{ name: 'redirect_uris', label: 'Redirect URIs', type: 'list', value: cl.redirect_uris }]),
+                  { name: 'resources', label: 'MCP servers it may get tokens for (identifiers; empty: any it holds scopes on)', type: 'list', value: cl.resources || [] },
+                ]}
+                submit={(v) => api('PATCH', base, v)}
+                onDone={() => (flash(`Saved ${cl.name}.`), c.reload())}
+              />
+            </details>
+          )}
           <HolderRoles base={base} />
+          <Standing kind="clients" id={id} />
           <Explain principal={id} />
         </section>
       )}
@@ -868,14 +959,32 @@ export function Provider({ id }) {
             />
           )}
           <h2>Group mappings</h2>
-          <ul>
-            {x.group_mappings.map((g) => (
-              <li>
-                {g.claim_value ?? g.value} → {g.group_id ?? g.group}
-              </li>
-            ))}
-            {x.group_mappings.length === 0 && <li class="muted">None.</li>}
-          </ul>
+          <p class="muted">People whose groups claim ({x.groups_claim || 'not set'}) carries a value join the group it maps to, at every sign-in.</p>
+          {canWrite() ? (
+            <Form
+              id="mappings"
+              label="Save mappings"
+              fields={[{ name: 'lines', label: 'Mappings: claim value = group id, one per line', type: 'list', value: x.group_mappings.map((g) => `${g.value} = ${g.group_id}`) }]}
+              submit={(v) =>
+                api('PUT', `${base}/group-mappings`, {
+                  group_mappings: v.lines.map((l) => {
+                    const [value, group_id] = l.split('=').map((p) => p.trim());
+                    return { value, group_id };
+                  }),
+                })
+              }
+              onDone={() => (flash('Saved the group mappings.'), p.reload())}
+            />
+          ) : (
+            <ul>
+              {x.group_mappings.map((g) => (
+                <li>
+                  {g.value} → <a href={link('groups', g.group_id)}>{g.group_id}</a>
+                </li>
+              ))}
+              {x.group_mappings.length === 0 && <li class="muted">None.</li>}
+            </ul>
+          )}
         </section>
       )}
     </Loading>

@@ -81,6 +81,7 @@ function RevokeDialog({ kind, id, name, verb, onClose, onDone }) {
                   <tr>
                     <th scope="col">Server</th>
                     <th scope="col">Families</th>
+                    <th scope="col">Live grants</th>
                   </tr>
                 </thead>
                 <tbody>
@@ -88,6 +89,7 @@ function RevokeDialog({ kind, id, name, verb, onClose, onDone }) {
                     <tr>
                       <td>{s.resource_server}</td>
                       <td>{s.refresh_families}</td>
+                      <td>{s.live_token_grants}</td>
                     </tr>
                   ))}
                 </tbody>

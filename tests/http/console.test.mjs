@@ -264,6 +264,20 @@ describe('admin console', () => {
     }
   });
 
+  test('hostile names in the directory are shown as text, never run', async () => {
+    const hostile = `<img src=x onerror="window.__pwned=1">${uniq}`;
+    await ok('/admin/v1/groups', { method: 'POST', json: { name: hostile.slice(0, 60), description: '<script>window.__pwned=2</script>' } });
+    const { context, page, errors } = await signIn(people.reader, '#/groups');
+    try {
+      await page.getByRole('cell', { name: hostile.slice(0, 60) }).waitFor();
+      assert.equal(await page.evaluate(() => window.__pwned), undefined);
+      assert.equal(await page.locator('main img').count(), 0);
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
   test('a session that ends sends the admin back to sign in', async () => {
     const { context, page } = await signIn(people.leaver, '#/users');
     try {
