@@ -225,6 +225,7 @@ export function Roles() {
         key={n}
         title="Roles"
         path="/roles"
+        search="name"
         rowLink={(it) => link('roles', it.id)}
         columns={[
           { label: 'Name', value: (it) => it.name },
@@ -413,6 +414,7 @@ export function Users() {
     <List
       title="Users"
       path="/users"
+      search="username"
       rowLink={(it) => link('users', it.id)}
       columns={[
         { label: 'Username', value: (it) => it.username },
@@ -568,6 +570,7 @@ export function Groups() {
     <List
       title="Groups"
       path="/groups"
+      search="name"
       rowLink={(it) => link('groups', it.id)}
       columns={[
         { label: 'Name', value: (it) => it.name },
@@ -682,6 +685,7 @@ export function Applications() {
     <List
       title="Applications"
       path="/applications"
+      search="name"
       rowLink={(it) => link('clients', it.client_id)}
       columns={clientColumns}
       create={{ noun: 'application', fields: appFields, submit: (v) => api('POST', '/applications', v), done: secretDone('application') }}
@@ -694,6 +698,7 @@ export function Agents() {
     <List
       title="Agents"
       path="/agents"
+      search="name"
       rowLink={(it) => link('clients', it.client_id)}
       columns={clientColumns}
       create={{ noun: 'agent', fields: agentFields, submit: (v) => api('POST', '/agents', v), done: secretDone('agent') }}
@@ -707,6 +712,7 @@ export function Clients() {
     <List
       title="Clients"
       path={kind ? `/clients?kind=${kind}` : '/clients'}
+      search="name"
       rowLink={(it) => link('clients', it.client_id)}
       columns={clientColumns}
       filter={

@@ -197,18 +197,29 @@ export function SecretOnce({ label, value }) {
   );
 }
 
-/** A list page: search within the loaded pages, "More" for the next page, a create form. */
-export function List({ title, path, columns, rowLink, create, filter }) {
+/**
+ * A list page: "More" for the next page, a create form, and a search box — by name prefix at
+ * the server when the API offers it (`search`: 'name', or 'username' which is lower-case),
+ * otherwise within the loaded rows.
+ */
+export function List({ title, path, columns, rowLink, create, filter, search }) {
   const [items, setItems] = useState(null);
   const [cursor, setCursor] = useState(null);
   const [error, setError] = useState(null);
   const [q, setQ] = useState('');
+  const [sent, setSent] = useState('');
   const [creating, setCreating] = useState(false);
   const [created, setCreated] = useState(null);
+  useEffect(() => {
+    if (!search) return;
+    const t = setTimeout(() => setSent(search === 'username' ? q.trim().toLowerCase() : q.trim()), 250);
+    return () => clearTimeout(t);
+  }, [q]);
+  const full = search && sent ? `${path}${path.includes('?') ? '&' : '?'}q=${enc(sent)}` : path;
   const load = async (after, reset) => {
     try {
-      const sep = path.includes('?') ? '&' : '?';
-      const page = await api('GET', `${path}${sep}limit=50${after ? `&cursor=${enc(after)}` : ''}`);
+      const sep = full.includes('?') ? '&' : '?';
+      const page = await api('GET', `${full}${sep}limit=50${after ? `&cursor=${enc(after)}` : ''}`);
       setItems((cur) => (reset ? page.items : [...(cur || []), ...page.items]));
       setCursor(page.next_cursor);
       setError(null);
@@ -219,8 +230,8 @@ export function List({ title, path, columns, rowLink, create, filter }) {
   useEffect(() => {
     setItems(null);
     load(null, true);
-  }, [path]);
-  const shown = (items || []).filter((it) => !q || JSON.stringify(columns.map((c) => c.value(it))).toLowerCase().includes(q.toLowerCase()));
+  }, [full]);
+  const shown = search ? items || [] : (items || []).filter((it) => !q || JSON.stringify(columns.map((c) => c.value(it))).toLowerCase().includes(q.toLowerCase()));
   return (
     <section>
       <header class="page-head">
@@ -246,7 +257,7 @@ export function List({ title, path, columns, rowLink, create, filter }) {
       )}
       <Problem error={error} />
       <div class="search">
-        <label for={`q-${title}`}>Search {title.toLowerCase()}</label>
+        <label for={`q-${title}`}>{search ? `Search ${title.toLowerCase()} by ${search === 'username' ? 'username' : 'name'} (starts with)` : `Search ${title.toLowerCase()}`}</label>
         <input id={`q-${title}`} type="search" value={q} onInput={(e) => setQ(e.currentTarget.value)} />
       </div>
       {filter}

@@ -175,11 +175,16 @@ describe('admin console', () => {
 
       await page.getByRole('link', { name: 'Users' }).click();
       await page.getByRole('button', { name: 'New user' }).click();
-      await page.getByLabel('Username').fill(`ada-${uniq}`);
+      await page.getByLabel('Username', { exact: true }).fill(`ada-${uniq}`);
       await page.getByRole('button', { name: 'Create user' }).click();
       // The generated password is shown once.
       await page.locator('.secret code').waitFor();
       assert.ok((await page.locator('.secret code').innerText()).length >= 16);
+      // Search by username prefix, at the server (case-insensitively typed).
+      await page.getByLabel('Search users by username (starts with)').fill(`ADA-${uniq}`);
+      await page.locator('tbody').getByRole('link', { name: `ada-${uniq}` }).waitFor();
+      await page.waitForLoadState('networkidle');
+      assert.deepEqual(await page.locator('tbody tr td:first-child').allInnerTexts(), [`ada-${uniq}`]);
       await page.getByRole('status').getByRole('link', { name: `ada-${uniq}` }).click();
       await page.getByRole('heading', { name: new RegExp(`ada-${uniq}`) }).waitFor();
       await page.getByLabel('Assign a role').selectOption({ label: `note-takers-${uniq}` });

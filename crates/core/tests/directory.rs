@@ -778,6 +778,75 @@ mod admin_api {
     }
 
     #[test]
+    fn lists_search_by_name_prefix_and_page_through_the_matches() {
+        let h = Harness::new();
+        for name in ["ann", "anna", "annabel", "anne", "bob"] {
+            user(&h, name);
+        }
+        let names = |path: &str| -> (Vec<String>, Option<String>) {
+            let page = ok(&h, Method::GET, path, None);
+            (
+                page["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|u| u["username"].as_str().unwrap().to_owned())
+                    .collect(),
+                page["next_cursor"].as_str().map(str::to_owned),
+            )
+        };
+        let (first, cursor) = names("/admin/v1/users?q=ann&limit=2");
+        assert_eq!(first, ["ann", "anna"]);
+        let (second, cursor) = names(&format!(
+            "/admin/v1/users?q=ann&limit=2&cursor={}",
+            cursor.unwrap()
+        ));
+        assert_eq!(second, ["annabel", "anne"]);
+        assert!(cursor.is_none());
+        assert_eq!(names("/admin/v1/users?q=b").0, ["bob"]);
+        assert!(names("/admin/v1/users?q=z").0.is_empty());
+        // Names that are not unique (clients) page by name and id.
+        for _ in 0..3 {
+            ok(
+                &h,
+                Method::POST,
+                "/admin/v1/agents",
+                Some(json!({ "name": "twin", "owner": "ops@example.com" })),
+            );
+        }
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/admin/v1/clients?q=tw&limit=2&cursor={c}"),
+                None => "/admin/v1/clients?q=tw&limit=2".into(),
+            };
+            let page = ok(&h, Method::GET, &path, None);
+            for c in page["items"].as_array().unwrap() {
+                seen.push(c["client_id"].as_str().unwrap().to_owned());
+            }
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 3, "every twin once: {seen:?}");
+        seen.dedup();
+        assert_eq!(seen.len(), 3);
+        let groups = ok(&h, Method::GET, "/admin/v1/groups?q=x", None);
+        assert!(groups["items"].as_array().unwrap().is_empty());
+        let roles = ok(&h, Method::GET, "/admin/v1/roles?q=x", None);
+        assert!(roles["items"].as_array().unwrap().is_empty());
+        let long = h.admin(
+            Method::GET,
+            &format!("/admin/v1/users?q={}", "a".repeat(201)),
+            None,
+        );
+        assert_eq!(long.status, 400);
+        assert_eq!(long.json()["field"], "q");
+    }
+
+    #[test]
     fn lists_are_cursor_paginated() {
         let h = Harness::new();
         for i in 0..5 {

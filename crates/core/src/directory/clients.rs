@@ -562,6 +562,26 @@ pub fn list_page_stmt(after: &str, kind: Option<ClientKind>, limit: i64) -> Stmt
     )
 }
 
+/// A page of the clients (of one kind or all) whose name starts with a prefix, by (name, id):
+/// `from`, `to`, `after` as `admin::search_bounds` makes them.
+pub fn search_page_stmt(
+    bounds: (String, String, String, String),
+    kind: Option<ClientKind>,
+    limit: i64,
+) -> Stmt {
+    let (from, to, name, id) = bounds;
+    stmt!(
+        "SELECT * FROM clients INDEXED BY clients_name WHERE name >= ?1 AND name < ?2 AND (name, id) > (?3, ?4) \
+         AND (?5 IS NULL OR kind = ?5) ORDER BY name, id LIMIT ?6",
+        from,
+        to,
+        name,
+        id,
+        kind.map(ClientKind::as_str),
+        limit
+    )
+}
+
 /// Lets a client exchange subject tokens of resource server `from_rs` for tokens of `to_rs`.
 pub fn exchange_rule_stmt(client_id: &str, from_rs: &str, to_rs: &str) -> Stmt {
     stmt!(

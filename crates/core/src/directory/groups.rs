@@ -52,6 +52,11 @@ pub async fn get_row<D: Database + ?Sized>(db: &D, id: &str) -> Result<Option<Gr
 /// One page of groups after `after` (keyset by id): `?1` after, `?2` limit.
 pub const LIST_PAGE: &str = "SELECT * FROM groups WHERE id > ?1 ORDER BY id LIMIT ?2";
 
+/// A page of the groups whose name starts with a prefix (see `admin::page_searched`).
+pub const SEARCH_PAGE: &str =
+    "SELECT * FROM groups WHERE name >= ?1 AND name < ?2 AND (name, id) > (?3, ?4) \
+     ORDER BY name, id LIMIT ?5";
+
 /// Inserts a group (`Conflict` on a duplicate name).
 pub fn insert_stmt(id: &str, name: &str, description: &str, now: i64) -> Stmt {
     stmt!(

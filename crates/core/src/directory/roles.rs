@@ -69,6 +69,11 @@ pub async fn get_row<D: Database + ?Sized>(db: &D, id: &str) -> Result<Option<Ro
 /// One page of roles after `after` (keyset by id): `?1` after, `?2` limit.
 pub const LIST_PAGE: &str = "SELECT * FROM roles WHERE id > ?1 ORDER BY id LIMIT ?2";
 
+/// A page of the roles whose name starts with a prefix (see `admin::page_searched`).
+pub const SEARCH_PAGE: &str =
+    "SELECT * FROM roles WHERE name >= ?1 AND name < ?2 AND (name, id) > (?3, ?4) \
+     ORDER BY name, id LIMIT ?5";
+
 /// A role's scopes as [`ScopeRef`]s.
 pub fn scopes_stmt(id: &str) -> Stmt {
     stmt!(

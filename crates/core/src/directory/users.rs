@@ -54,6 +54,11 @@ pub async fn by_username<D: Database + ?Sized>(
 /// One page of users after `after` (keyset by id): `?1` after, `?2` limit.
 pub const LIST_PAGE: &str = "SELECT * FROM users WHERE id > ?1 ORDER BY id LIMIT ?2";
 
+/// A page of the users whose username starts with a prefix (see `admin::page_searched`).
+pub const SEARCH_PAGE: &str =
+    "SELECT * FROM users WHERE username >= ?1 AND username < ?2 AND (username, id) > (?3, ?4) \
+     ORDER BY username, id LIMIT ?5";
+
 /// What a new user records.
 pub struct NewUser<'a> {
     /// Id.

@@ -523,13 +523,21 @@ pub async fn list<D: Database + ?Sized>(
             }
         },
     };
-    let rows: Vec<Client> = decode(
-        db.query(store::list_page_stmt(&page.after, filter, page.limit + 1))
-            .await?,
-    )?;
+    let prefix = admin::search_prefix(req)?;
+    let stmt = match &prefix {
+        Some(p) => {
+            store::search_page_stmt(admin::search_bounds(p, &page.after), filter, page.limit + 1)
+        }
+        None => store::list_page_stmt(&page.after, filter, page.limit + 1),
+    };
+    let rows: Vec<Client> = decode(db.query(stmt).await?)?;
     let views: Vec<Value> = rows.iter().map(|c| view(c, &[])).collect();
     Ok(admin::page_response(views, &page, |v| {
-        v["client_id"].as_str().unwrap_or_default().to_owned()
+        admin::list_key(
+            prefix.is_some(),
+            v["name"].as_str().unwrap_or_default(),
+            v["client_id"].as_str().unwrap_or_default(),
+        )
     }))
 }
 

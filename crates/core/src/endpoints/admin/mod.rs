@@ -181,6 +181,60 @@ pub async fn page_by_id<D: Database + ?Sized, T: DeserializeOwned>(
     Ok((rows, page))
 }
 
+/// One page of a list that can also be searched: without `q`, by `id` ([`page_by_id`]'s
+/// `by_id`); with `q`, the rows whose name starts with it, by (name, id): `by_name` selects with
+/// `name >= ?1 AND name < ?2 AND (name, id) > (?3, ?4)`, ordered by name and id, `LIMIT ?5`.
+/// Returns whether it searched (then [`list_key`] makes the cursor from name and id).
+pub async fn page_searched<D: Database + ?Sized, T: DeserializeOwned>(
+    db: &D,
+    req: &Request,
+    by_id: &'static str,
+    by_name: &'static str,
+) -> Result<(Vec<T>, Page, bool), Error> {
+    let Some(prefix) = search_prefix(req)? else {
+        let (rows, page) = page_by_id(db, req, by_id).await?;
+        return Ok((rows, page, false));
+    };
+    let page = page(req)?;
+    let (from, to, name, id) = search_bounds(&prefix, &page.after);
+    let rows = decode(
+        db.query(stmt!(by_name, from, to, name, id, page.limit + 1))
+            .await?,
+    )?;
+    Ok((rows, page, true))
+}
+
+/// `q`, if given: a name prefix of at most 200 characters.
+pub fn search_prefix(req: &Request) -> Result<Option<String>, Error> {
+    match query_param(req, "q").filter(|q| !q.is_empty()) {
+        Some(q) if q.chars().count() > 200 => {
+            Err(FieldError::new("q", "at most 200 characters").into())
+        }
+        q => Ok(q),
+    }
+}
+
+/// A prefix search's statement arguments: the range of names starting with `prefix`, and the
+/// (name, id) to continue after (from the cursor).
+pub fn search_bounds(prefix: &str, after: &str) -> (String, String, String, String) {
+    let (name, id) = after.split_once('\u{1f}').unwrap_or(("", ""));
+    (
+        prefix.to_owned(),
+        format!("{prefix}\u{10FFFF}"),
+        name.to_owned(),
+        id.to_owned(),
+    )
+}
+
+/// The cursor key of a listed row: its id, or (searching) its name and id.
+pub fn list_key(searching: bool, name: &str, id: &str) -> String {
+    if searching {
+        format!("{name}\u{1f}{id}")
+    } else {
+        id.to_owned()
+    }
+}
+
 /// A page response: `items` and, when the page is full, the cursor of the next one. `rows`
 /// were fetched with `limit + 1` to know whether more exist; `key` extracts the sort key.
 pub fn page_response<T: serde::Serialize>(

@@ -530,6 +530,20 @@ pub fn value(config: &Config) -> Value {
                 && r.method == http::Method::GET
         {
             if let Some(list) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+                if [
+                    "/users",
+                    "/groups",
+                    "/roles",
+                    "/clients",
+                    "/applications",
+                    "/agents",
+                ]
+                .contains(&r.pattern)
+                {
+                    list.push(json!({ "name": "q", "in": "query",
+                        "description": "a name prefix (usernames for users): the matches, by name",
+                        "schema": { "type": "string", "maxLength": 200 } }));
+                }
                 if r.pattern == "/audit" {
                     for (name, kind, what) in [
                         ("actor", "string", "who acted"),

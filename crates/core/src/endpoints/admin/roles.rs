@@ -126,8 +126,11 @@ pub async fn get<D: Database + ?Sized>(db: &D, id: &str) -> Result<Response, Err
 
 /// `GET /roles`.
 pub async fn list<D: Database + ?Sized>(db: &D, req: &Request) -> Result<Response, Error> {
-    let (rows, page) = admin::page_by_id::<_, Role>(db, req, store::LIST_PAGE).await?;
-    Ok(admin::page_response(rows, &page, |r| r.id.clone()))
+    let (rows, page, searching) =
+        admin::page_searched::<_, Role>(db, req, store::LIST_PAGE, store::SEARCH_PAGE).await?;
+    Ok(admin::page_response(rows, &page, |r| {
+        admin::list_key(searching, &r.name, &r.id)
+    }))
 }
 
 /// `PATCH /roles/{id}`; `scopes`, when given, replaces the role's scopes.

@@ -138,10 +138,15 @@ pub async fn get<D: Database + ?Sized>(db: &D, id: &str) -> Result<Response, Err
 
 /// `GET /users`.
 pub async fn list<D: Database + ?Sized>(db: &D, req: &Request) -> Result<Response, Error> {
-    let (rows, page) = admin::page_by_id::<_, User>(db, req, store::LIST_PAGE).await?;
+    let (rows, page, searching) =
+        admin::page_searched::<_, User>(db, req, store::LIST_PAGE, store::SEARCH_PAGE).await?;
     let views: Vec<Value> = rows.iter().map(view).collect();
     Ok(admin::page_response(views, &page, |v| {
-        v["id"].as_str().unwrap_or_default().to_owned()
+        admin::list_key(
+            searching,
+            v["username"].as_str().unwrap_or_default(),
+            v["id"].as_str().unwrap_or_default(),
+        )
     }))
 }
 
