@@ -89,8 +89,8 @@ export async function completeSignIn() {
   // The code must not stay in the address bar or the history.
   history.replaceState(null, '', `${location.pathname}${pending?.route || ''}`);
   if (!pending || q.get('state') !== pending.state) return { error: 'The sign-in answer did not match a sign-in started here.' };
-  // RFC 9207: the answer must come from this issuer.
-  if (q.has('iss') && q.get('iss') !== issuer) return { error: 'The sign-in answer came from another issuer.' };
+  // RFC 9207: the answer must come from this issuer (mcpgate always names itself).
+  if (q.get('iss') !== issuer) return { error: 'The sign-in answer did not come from this issuer.' };
   if (q.has('error')) return { error: q.get('error_description') || q.get('error') };
   try {
     await tokenRequest({
