@@ -269,6 +269,28 @@ describe('admin console', () => {
     }
   });
 
+  test('an answer the console did not ask for is refused: forged state, another issuer, no sign-in started', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const tokenRequests = [];
+    page.on('request', (r) => r.url().endsWith('/token') && tokenRequests.push(r.url()));
+    try {
+      // Login CSRF: an attacker's code delivered to the console with no sign-in started here.
+      await page.goto(`${BASE}/console?code=attacker-code&state=attacker-state&iss=${encodeURIComponent(BASE)}`);
+      await page.getByRole('alert').filter({ hasText: 'did not match a sign-in started here' }).waitFor();
+      assert.doesNotMatch(page.url(), /code=/, 'the code is cleared from the address bar');
+      // A sign-in started here, answered with its state but by another issuer (mix-up).
+      await page.goto(`${BASE}/console`);
+      await page.waitForURL(/\/authorize\?/);
+      const state = new URL(page.url()).searchParams.get('state');
+      await page.goto(`${BASE}/console?code=c&state=${state}&iss=${encodeURIComponent('https://evil.example')}`);
+      await page.getByRole('alert').filter({ hasText: 'did not come from this issuer' }).waitFor();
+      assert.deepEqual(tokenRequests, [], 'no code was sent to the token endpoint');
+    } finally {
+      await context.close();
+    }
+  });
+
   test('hostile names in the directory are shown as text, never run', async () => {
     const hostile = `<img src=x onerror="window.__pwned=1">${uniq}`;
     await ok('/admin/v1/groups', { method: 'POST', json: { name: hostile.slice(0, 60), description: '<script>window.__pwned=2</script>' } });
