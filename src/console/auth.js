@@ -9,6 +9,7 @@ export const resource = cfg.resource;
 const clientId = cfg.clientId;
 const redirectUri = `${issuer}/console`;
 const PENDING = 'mcpgate.console.signin';
+const ATTEMPTS = 'mcpgate.console.attempts';
 
 let tokens = null; // { access, refresh, scopes: Set, sub }
 let refreshing = null;
@@ -32,8 +33,16 @@ function b64url(bytes) {
 }
 const random = (n) => b64url(crypto.getRandomValues(new Uint8Array(n)));
 
-/** Leaves for mcpgate's /authorize; comes back to `route` (a hash) once signed in. */
-export async function signIn(route = location.hash) {
+/**
+ * Leaves for mcpgate's /authorize; comes back to `route` (a hash) once signed in. `prompt`
+ * `login` asks mcpgate to ask for the password again (after a sign-out). Refuses (returns
+ * false) after three sign-ins in two minutes that did not complete: no redirect loop.
+ */
+export async function signIn(route = location.hash, prompt) {
+  const now = Date.now();
+  const tries = JSON.parse(sessionStorage.getItem(ATTEMPTS) || '[]').filter((t) => now - t < 120_000);
+  if (tries.length >= 3) return false;
+  sessionStorage.setItem(ATTEMPTS, JSON.stringify([...tries, now]));
   const verifier = random(32);
   const state = random(16);
   const challenge = b64url(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)));
@@ -48,7 +57,9 @@ export async function signIn(route = location.hash) {
     resource,
     scope: cfg.scope,
   });
+  if (prompt) q.set('prompt', prompt);
   location.assign(`${issuer}/authorize?${q}`);
+  return true;
 }
 
 function claims(jwt) {
@@ -103,6 +114,7 @@ export async function completeSignIn() {
   } catch (e) {
     return { error: e.message };
   }
+  sessionStorage.removeItem(ATTEMPTS);
   return { route: pending.route };
 }
 
@@ -116,10 +128,16 @@ function refresh() {
 }
 
 /** The session ended (refresh refused): back to sign in, to the same page. */
-function expired() {
+async function expired() {
   tokens = null;
   changed();
-  signIn();
+  if (!(await signIn())) onStuck?.();
+}
+
+let onStuck = null;
+/** What to do when signing in keeps failing (shown instead of redirecting again). */
+export function whenStuck(fn) {
+  onStuck = fn;
 }
 
 export class ApiError extends Error {

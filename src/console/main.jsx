@@ -1,7 +1,7 @@
 // The mcpgate admin console: signs in through mcpgate, then routes by the URL's hash.
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { canWrite, completeSignIn, onAuthChange, session, signIn, signOut } from './auth.js';
+import { canWrite, completeSignIn, issuer, onAuthChange, session, signIn, signOut, whenStuck } from './auth.js';
 import * as P from './pages.jsx';
 import { Flash } from './ui.jsx';
 
@@ -31,7 +31,16 @@ function useHash() {
 
 function Shell() {
   const hash = useHash();
-  const [section = 'servers', id] = hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+  const [section = 'servers', id] = hash
+    .replace(/^#\/?/, '')
+    .split('/')
+    .map((part) => {
+      try {
+        return decodeURIComponent(part);
+      } catch {
+        return part;
+      }
+    });
   const entry = NAV.find((n) => n[0] === section) || NAV[0];
   const Page = id && entry[3] ? entry[3] : entry[2];
   const s = session();
@@ -48,7 +57,7 @@ function Shell() {
         <strong>mcpgate console</strong>
         <span class="who">
           signed in as <code>{s.sub}</code> · {canWrite() ? 'admin.write' : 'read-only'}
-          <button class="secondary" onClick={async () => (await signOut(), render(<SignedOut />, root))}>
+          <button class="secondary" onClick={async () => (await signOut(), render(<SignedOut signedOut />, root))}>
             Sign out
           </button>
         </span>
@@ -74,7 +83,8 @@ function Shell() {
   );
 }
 
-function SignedOut({ error }) {
+function SignedOut({ error, signedOut }) {
+  const [stuck, setStuck] = useState(false);
   return (
     <main id="main" class="signed-out">
       <h1>mcpgate console</h1>
@@ -85,7 +95,17 @@ function SignedOut({ error }) {
       ) : (
         <p>You are signed out of the console.</p>
       )}
-      <button onClick={() => signIn('')}>Sign in</button>
+      {stuck && (
+        <p class="error" role="alert">
+          Signing in did not complete several times in a row; wait a moment and try again.
+        </p>
+      )}
+      {signedOut && (
+        <p>
+          This browser is still signed in to mcpgate itself: <a href={`${issuer}/account`}>sign out of mcpgate</a> too on a shared computer.
+        </p>
+      )}
+      <button onClick={async () => setStuck(!(await signIn('', signedOut ? 'login' : undefined)))}>Sign in</button>
     </main>
   );
 }
@@ -99,7 +119,8 @@ function App() {
 }
 
 const root = document.getElementById('app');
+whenStuck(() => render(<SignedOut error="signing in did not complete several times in a row." />, root));
 const answer = await completeSignIn();
 if (answer?.error) render(<SignedOut error={answer.error} />, root);
-else if (!answer) signIn();
-else render(<App />, root);
+else if (answer) render(<App />, root);
+else if (!(await signIn())) render(<SignedOut error="signing in did not complete several times in a row." />, root);

@@ -144,6 +144,8 @@ function Holders({ server, scope, onClose }) {
               <li>
                 <a href={link(x.type === 'user' ? 'users' : x.type === 'group' ? 'groups' : 'clients', x.id)}>{x.name}</a> ({x.type}) through role <a href={link('roles', x.role_id)}>{x.role}</a>
                 {x.implied_by ? ` (implied by ${x.implied_by})` : ''}
+                {x.via_group ? `, member of ${x.via_group}` : ''}
+                {x.status === 'disabled' ? ' — disabled: holds nothing while disabled' : ''}
               </li>
             ))}
             {d.items.length === 0 && <li class="muted">Nobody holds it.</li>}

@@ -263,6 +263,14 @@ describe('admin console', () => {
         const harmful = buttons.map((b) => b.trim()).filter((b) => !harmless(b));
         assert.deepEqual(harmful, [], `${hash} offers ${harmful}`);
       }
+      // Signing out of the console: signing in again asks for the password (prompt=login),
+      // though this browser's mcpgate session lives on (the page says how to end it).
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.getByText('You are signed out of the console.').waitFor();
+      assert.equal(await page.getByRole('link', { name: 'sign out of mcpgate' }).getAttribute('href'), `${BASE}/account`);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByLabel('Password').waitFor();
+      assert.match(page.url(), /prompt=login/);
       assert.deepEqual(errors, []);
     } finally {
       await context.close();

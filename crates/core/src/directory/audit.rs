@@ -109,7 +109,7 @@ pub fn list_stmt(before: Option<i64>, filter: &Filter, limit: i64) -> Stmt {
     let action = filter.action.as_deref();
     if let Some(actor) = &filter.actor {
         stmt!(
-            "SELECT * FROM audit_log INDEXED BY audit_log_actor WHERE actor = ?3 AND id < ?1 \
+            "SELECT * FROM audit_log WHERE actor = ?3 AND id < ?1 \
              AND (?4 IS NULL OR target_id = ?4) AND (?5 IS NULL OR action = ?5 \
              OR (substr(?5, -1) = '.' AND substr(action, 1, length(?5)) = ?5)) \
              AND at >= ?6 AND at < ?7 ORDER BY id DESC LIMIT ?2",
@@ -123,7 +123,7 @@ pub fn list_stmt(before: Option<i64>, filter: &Filter, limit: i64) -> Stmt {
         )
     } else if let Some(target) = &filter.target {
         stmt!(
-            "SELECT * FROM audit_log INDEXED BY audit_log_target WHERE target_id = ?3 AND id < ?1 \
+            "SELECT * FROM audit_log WHERE target_id = ?3 AND id < ?1 \
              AND (?4 IS NULL OR action = ?4 OR (substr(?4, -1) = '.' AND substr(action, 1, length(?4)) = ?4)) \
              AND at >= ?5 AND at < ?6 ORDER BY id DESC LIMIT ?2",
             before,

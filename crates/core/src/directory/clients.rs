@@ -185,11 +185,36 @@ impl Client {
         self.grant_types.iter().any(|g| g == grant)
     }
 
+    /// True if `requested` is one of its redirect URIs. Loopback http redirect URIs match on
+    /// everything but the port (RFC 8252 §7.3), except for the built-in console, a web
+    /// application served at exactly one address.
+    pub fn redirect_matches(&self, requested: &str) -> bool {
+        if self.id == CONSOLE_CLIENT_ID {
+            return self.redirect_uris.iter().any(|r| r == requested);
+        }
+        crate::policy::redirect::matches(&self.redirect_uris, requested)
+    }
+
     /// True for clients that registered themselves.
     pub fn is_self_registered(&self) -> bool {
         matches!(self.kind, ClientKind::Dynamic | ClientKind::Metadata)
     }
 }
+
+/// Adds a redirect URI to a client that lacks it (the others are kept).
+pub fn add_redirect_uri_stmt(id: &str, uri: &str, now: i64) -> Stmt {
+    stmt!(
+        "UPDATE clients SET redirect_uris = json_insert(redirect_uris, '$[#]', ?2), updated_at = ?3, \
+         redirect_uris_changed_at = ?3 WHERE id = ?1 \
+         AND NOT EXISTS (SELECT 1 FROM json_each(clients.redirect_uris) WHERE value = ?2)",
+        id,
+        uri,
+        now
+    )
+}
+
+/// The built-in admin console's client id.
+pub const CONSOLE_CLIENT_ID: &str = "app_mcpgate_console";
 
 /// The statement loading a client.
 pub fn get_stmt(id: &str) -> Stmt {
@@ -571,7 +596,7 @@ pub fn search_page_stmt(
 ) -> Stmt {
     let (from, to, name, id) = bounds;
     stmt!(
-        "SELECT * FROM clients INDEXED BY clients_name WHERE name >= ?1 AND name < ?2 AND (name, id) > (?3, ?4) \
+        "SELECT * FROM clients WHERE name >= ?1 AND name < ?2 AND (name, id) > (?3, ?4) \
          AND (?5 IS NULL OR kind = ?5) ORDER BY name, id LIMIT ?6",
         from,
         to,
@@ -663,9 +688,8 @@ pub fn set_secret_stmt(id: &str, digest: &str, now: i64) -> Stmt {
     )
 }
 
-/// Creates a built-in public client, or points its redirect URIs at the current issuer (its
-/// status, roles and everything else an admin set are kept).
-pub fn ensure_builtin_public_stmt(
+/// Creates a built-in public client if it does not exist (an existing one is left as it is).
+pub fn create_builtin_public_stmt(
     id: &str,
     name: &str,
     description: &str,
@@ -677,8 +701,7 @@ pub fn ensure_builtin_public_stmt(
         "INSERT INTO clients (id, kind, name, description, client_type, token_endpoint_auth_method, auth_method_strict, \
          redirect_uris, grant_types, status, metadata, created_at, updated_at) \
          VALUES (?1, 'application', ?2, ?3, 'public', 'none', 1, ?4, ?5, 'active', '{}', ?6, ?6) \
-         ON CONFLICT (id) DO UPDATE SET redirect_uris = excluded.redirect_uris, updated_at = excluded.updated_at, \
-         redirect_uris_changed_at = excluded.updated_at WHERE clients.redirect_uris != excluded.redirect_uris",
+         ON CONFLICT (id) DO NOTHING",
         id,
         name,
         description,

@@ -232,18 +232,21 @@ pub fn ensure_stmts(
     v
 }
 
-/// Holders of a role among clients (the bootstrap checks whether an admin client exists).
+/// Holders of a role among clients other than the built-in console, whose role is only a
+/// ceiling (the bootstrap checks whether an admin client exists).
 pub fn clients_holding_stmt(role_id: &str) -> Stmt {
     stmt!(
-        "SELECT client_id FROM client_roles WHERE role_id = ?1 LIMIT 1",
-        role_id
+        "SELECT client_id FROM client_roles WHERE role_id = ?1 AND client_id != ?2 LIMIT 1",
+        role_id,
+        crate::directory::clients::CONSOLE_CLIENT_ID
     )
 }
 
 /// Who holds a scope of a resource server (`?1`, by id; the scope `?2`), at most `?3` rows:
 /// users, groups and clients with a role granting it or a scope implying it (transitively),
 /// and the users and agents in those groups. Columns: `type`, `id`, `name`, `role_id`,
-/// `role`, `implied_by` (the role's scope that implies it, or null), `via_group`.
+/// `role`, `implied_by` (the role's scope that implies it, or null), `via_group`, `status` (a
+/// disabled user or client is listed, marked: it holds nothing while disabled).
 pub fn scope_holders_stmt(rs_id: &str, scope: &str, limit: i64) -> Stmt {
     stmt!(
         "WITH RECURSIVE granting(scope_id) AS ( \
@@ -256,17 +259,17 @@ pub fn scope_holders_stmt(rs_id: &str, scope: &str, limit: i64) -> Stmt {
          ), named(role_id, role, implied_by) AS ( \
            SELECT h.role_id, r.name, h.implied_by FROM held h CROSS JOIN roles r ON r.id = h.role_id \
          ) \
-         SELECT 'user' AS type, u.id, u.username AS name, h.role_id, h.role, h.implied_by, NULL AS via_group \
+         SELECT 'user' AS type, u.id, u.username AS name, h.role_id, h.role, h.implied_by, NULL AS via_group, u.status \
            FROM named h CROSS JOIN user_roles ur ON ur.role_id = h.role_id CROSS JOIN users u ON u.id = ur.user_id \
-         UNION ALL SELECT 'group', g.id, g.name, h.role_id, h.role, h.implied_by, NULL \
+         UNION ALL SELECT 'group', g.id, g.name, h.role_id, h.role, h.implied_by, NULL, 'active' \
            FROM named h CROSS JOIN group_roles gr ON gr.role_id = h.role_id CROSS JOIN groups g ON g.id = gr.group_id \
-         UNION ALL SELECT 'user', u.id, u.username, h.role_id, h.role, h.implied_by, g.name \
+         UNION ALL SELECT 'user', u.id, u.username, h.role_id, h.role, h.implied_by, g.name, u.status \
            FROM named h CROSS JOIN group_roles gr ON gr.role_id = h.role_id CROSS JOIN groups g ON g.id = gr.group_id \
            CROSS JOIN group_users gu ON gu.group_id = g.id CROSS JOIN users u ON u.id = gu.user_id \
-         UNION ALL SELECT 'client', c.id, c.name, h.role_id, h.role, h.implied_by, g.name \
+         UNION ALL SELECT 'client', c.id, c.name, h.role_id, h.role, h.implied_by, g.name, c.status \
            FROM named h CROSS JOIN group_roles gr ON gr.role_id = h.role_id CROSS JOIN groups g ON g.id = gr.group_id \
            CROSS JOIN group_agents ga ON ga.group_id = g.id CROSS JOIN clients c ON c.id = ga.client_id \
-         UNION ALL SELECT 'client', c.id, c.name, h.role_id, h.role, h.implied_by, NULL \
+         UNION ALL SELECT 'client', c.id, c.name, h.role_id, h.role, h.implied_by, NULL, c.status \
            FROM named h CROSS JOIN client_roles cr ON cr.role_id = h.role_id CROSS JOIN clients c ON c.id = cr.client_id \
          ORDER BY 1, 3 LIMIT ?3",
         rs_id,

@@ -25,7 +25,7 @@ pub const PATH: &str = "/console";
 /// Where the console's static assets are served (from the origin's root).
 pub const ASSETS: &str = "/console/assets";
 /// The console's client id.
-pub const CLIENT_ID: &str = "app_mcpgate_console";
+pub const CLIENT_ID: &str = clients::CONSOLE_CLIENT_ID;
 
 /// The document's policy: scripts, styles and requests to this origin only; nothing inline,
 /// no frames, no plugins, no forms posted anywhere else.
@@ -38,12 +38,13 @@ pub fn redirect_uri(issuer: &str) -> String {
     format!("{issuer}{PATH}")
 }
 
-/// Registers the console's client (or points it at the current issuer), restricts it to the
-/// admin API and gives it the admin role as its ceiling. An admin who disabled it keeps it
-/// disabled.
+/// Registers the console's client, restricts it to the admin API and gives it the admin role
+/// as its ceiling: at the bootstrap, or at the first visit to a deployment bootstrapped before
+/// the console existed. An existing client is left as it is (the admin API refuses to delete
+/// it: an admin turns the console off by disabling its client).
 pub fn client_stmts(issuer: &str, now: i64) -> Vec<Stmt> {
     vec![
-        clients::ensure_builtin_public_stmt(
+        clients::create_builtin_public_stmt(
             CLIENT_ID,
             "mcpgate console",
             "The admin console (built in)",
@@ -71,7 +72,8 @@ struct Exists {
 }
 
 /// `GET /console`: the console's document (also its redirect URI: the application reads the
-/// code from the query). One D1 read; a write only when the client is missing or stale.
+/// code from the query). One D1 read; a write only when the client is missing, or lacks the
+/// redirect URI at the current issuer (the issuer changed: the URI is added, the others kept).
 pub async fn get<S: Store + ?Sized, C: Crypto>(svc: &Service<'_, S, C>, now: i64) -> Response {
     let issuer = &svc.config.issuer;
     let read = async {
@@ -101,19 +103,24 @@ pub async fn get<S: Store + ?Sized, C: Crypto>(svc: &Service<'_, S, C>, now: i64
         );
     }
     let current = redirect_uri(issuer);
-    if client.is_none_or(|c| c.redirect_uris != [current]) {
-        let mut stmts = client_stmts(issuer, now);
-        stmts.push(audit::record(
-            now,
-            "system",
-            "console.client.ensure",
-            "client",
-            CLIENT_ID,
-            json!({ "redirect_uri": redirect_uri(issuer) }),
-        ));
-        if svc.store.batch(stmts).await.is_err() {
-            return unavailable();
-        }
+    let (mut stmts, action) = match client {
+        None => (client_stmts(issuer, now), "console.client.create"),
+        Some(c) if !c.redirect_uris.contains(&current) => (
+            vec![clients::add_redirect_uri_stmt(CLIENT_ID, &current, now)],
+            "console.client.redirect_uri.add",
+        ),
+        Some(_) => return document(issuer),
+    };
+    stmts.push(audit::record(
+        now,
+        "system",
+        action,
+        "client",
+        CLIENT_ID,
+        json!({ "redirect_uri": current }),
+    ));
+    if svc.store.batch(stmts).await.is_err() {
+        return unavailable();
     }
     document(issuer)
 }

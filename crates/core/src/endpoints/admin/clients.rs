@@ -685,6 +685,12 @@ pub async fn delete<D: Store + ?Sized, C: Crypto>(
     query_reason: Option<String>,
 ) -> Result<Response, Error> {
     let cur = require_kind(ctx.db, id, kind).await?;
+    if id == store::CONSOLE_CLIENT_ID {
+        return Err(Error::Conflict(
+            "the admin console's built-in client cannot be deleted; disable it to turn the console off"
+                .into(),
+        ));
+    }
     let radius = revocation::blast_radius(ctx.db, RevokedPrincipal::Client(id), ctx.now).await?;
     let reason = reason(query_reason.as_deref())?;
     let stmts = vec![

@@ -414,9 +414,10 @@ fn response_schemas() -> Value {
             })),
         "ScopeHolders": object(&["scope", "items", "truncated"], json!({
             "scope": string,
-            "items": { "type": "array", "items": object(&["type", "id", "name", "role_id", "role"], json!({
+            "items": { "type": "array", "items": object(&["type", "id", "name", "role_id", "role", "status"], json!({
                 "type": { "enum": ["user", "group", "client"] }, "id": string, "name": string,
-                "role_id": string, "role": string, "implied_by": nullable("string"), "via_group": nullable("string")
+                "role_id": string, "role": string, "implied_by": nullable("string"), "via_group": nullable("string"),
+                "status": status
             })) },
             "truncated": { "type": "boolean" }
         })),

@@ -10,7 +10,6 @@ use crate::directory::clients;
 use crate::directory::Status;
 use crate::endpoints::target;
 use crate::grants;
-use crate::policy::redirect;
 use crate::policy::scopes::Scopes;
 use crate::service::Service;
 use crate::session::Keys;
@@ -52,7 +51,7 @@ pub async fn consent<S: Store + ?Sized, C: Crypto>(
     };
     // The client must still be active and the redirect URI still registered.
     let client = match clients::get_row(svc.store, &p.c).await {
-        Ok(Some(c)) if c.status == Status::Active && redirect::matches(&c.redirect_uris, &p.r) => c,
+        Ok(Some(c)) if c.status == Status::Active && c.redirect_matches(&p.r) => c,
         _ => {
             return ui::error_page(
                 StatusCode::BAD_REQUEST,

@@ -28,8 +28,8 @@ use crate::crypto::Crypto;
 use crate::directory::clients::{self, Client, GRANT_CODE};
 use crate::directory::permissions::{self, Principal};
 use crate::directory::{users, Status};
+use crate::policy::pkce;
 use crate::policy::scopes::{self, Scopes};
-use crate::policy::{pkce, redirect};
 use crate::service::Service;
 use crate::session::{self, Keys};
 use crate::store::codes::Sealed;
@@ -252,7 +252,7 @@ async fn trust<S: Store + ?Sized>(
         .filter(|c| c.status == Status::Active)
         .ok_or_else(|| bad("The application is unknown or disabled."))?;
     let redirect_uri = match p.get("redirect_uri") {
-        Some(r) if redirect::matches(&client.redirect_uris, r) => r.to_owned(),
+        Some(r) if client.redirect_matches(r) => r.to_owned(),
         Some(_) => {
             return Err(bad(
                 "The redirect URI is not registered for this application.",

@@ -24,7 +24,7 @@ use crate::directory::clients::{self, GRANT_CODE, GRANT_REFRESH};
 use crate::endpoints::client_auth::{self, Presented};
 use crate::endpoints::target;
 use crate::issue::{self, Mint};
-use crate::policy::{pkce, redirect, scopes};
+use crate::policy::{pkce, scopes};
 use crate::revocation;
 use crate::secret::{generate_secret, with_coordinates};
 use crate::service::Service;
@@ -144,7 +144,7 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
     }
     // `/authorize` may have read a replica that had not seen the client's redirect URIs change:
     // the code's must still be registered now.
-    if !redirect::matches(&client.redirect_uris, &code_row.redirect_uri) {
+    if !client.redirect_matches(&code_row.redirect_uri) {
         return Err(undo(Error::InvalidGrant(GrantError::RedirectMismatch)).await);
     }
     if !pkce::verify(verifier, &code_row.code_challenge) {
