@@ -348,7 +348,22 @@ describe('admin console', () => {
         assert.deepEqual(missed, [], `${hash}: not reachable by keyboard: ${missed}`);
       }
       assert.deepEqual(report, []);
-      // A dialog too: the blast radius.
+      // The dialogs too: who holds a scope, a new role, the blast radius.
+      if (rs) {
+        await page.goto(`${BASE}/console#/servers/${rs.id}`);
+        await page.getByRole('button', { name: 'Who holds notes.read' }).click();
+        await page.getByRole('dialog').getByRole('list').waitFor();
+        assert.deepEqual(await axe(page), []);
+        await page.keyboard.press('Escape');
+        await page.getByRole('dialog').waitFor({ state: 'detached' });
+      }
+      await page.goto(`${BASE}/console#/roles`);
+      await page.getByRole('button', { name: 'New role' }).click();
+      await page.getByRole('dialog').getByLabel('Role name').waitFor();
+      await page.waitForLoadState('networkidle');
+      assert.deepEqual(await axe(page), []);
+      await page.keyboard.press('Escape');
+      await page.getByRole('dialog').waitFor({ state: 'detached' });
       await page.goto(`${BASE}/console#/users/${people.reader.id}`);
       await page.getByRole('button', { name: 'Disable…' }).click();
       await page.getByRole('dialog').getByText('Refresh-token families').waitFor();
