@@ -1,7 +1,7 @@
 // The console's pages, one per part of the directory.
 import { useState } from 'preact/hooks';
 import { api, canWrite } from './auth.js';
-import { Action, Dialog, Form, List, Loading, Problem, SecretOnce, enc, flash, link, useApi, when } from './ui.jsx';
+import { Action, Dialog, Form, Head, List, Loading, Problem, SecretOnce, enc, flash, link, useApi, when } from './ui.jsx';
 import { Revoke } from './revoke.jsx';
 
 const status = (it) => <span class={`badge ${it.status}`}>{it.status}</span>;
@@ -83,17 +83,7 @@ export function Server({ id }) {
           )}
           <h2>Scopes</h2>
           <table>
-            <thead>
-              <tr>
-                <th scope="col">Scope</th>
-                <th scope="col">Implies</th>
-                <th scope="col">Tools</th>
-                <th scope="col">Description</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <Head cols={['Scope', 'Implies', 'Tools', 'Description']} actions />
             <tbody>
               {s.scopes.map((sc) => (
                 <tr>
@@ -330,12 +320,7 @@ export function Explain({ principal }) {
         ) : ex.data ? (
           <table class="why">
             <caption>Scopes held on {rs}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Scope</th>
-                <th scope="col">Why</th>
-              </tr>
-            </thead>
+            <Head cols={['Scope', 'Why']} />
             <tbody>
               {ex.data.scopes.map((s) => (
                 <tr>
@@ -384,13 +369,7 @@ function Standing({ kind, id }) {
             </p>
             {d.by_resource_server.length > 0 && (
               <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Server</th>
-                    <th scope="col">Refresh-token families</th>
-                    <th scope="col">Other live grants</th>
-                  </tr>
-                </thead>
+                <Head cols={['Server', 'Refresh-token families', 'Other live grants']} />
                 <tbody>
                   {d.by_resource_server.map((x) => (
                     <tr>
@@ -406,6 +385,26 @@ function Standing({ kind, id }) {
         )}
       </Loading>
     </div>
+  );
+}
+
+/** A user's or client's heading: status, and disable (or enable) and delete through the blast
+    radius. */
+function RevocableHead({ kind, id, name, active, list, reload }) {
+  return (
+    <header class="page-head">
+      <h1>
+        {name} {status({ status: active ? 'active' : 'disabled' })}
+      </h1>
+      <span>
+        {active ? (
+          <Revoke kind={kind} id={id} name={name} verb="disable" onDone={reload} />
+        ) : (
+          <Action label="Enable" run={() => api('PATCH', `/${kind}/${enc(id)}`, { status: 'active' })} onDone={reload} />
+        )}
+        <Revoke kind={kind} id={id} name={name} verb="delete" onDone={() => (location.hash = list)} />
+      </span>
+    </header>
   );
 }
 
@@ -451,19 +450,7 @@ export function User({ id }) {
     <Loading state={u}>
       {(user) => (
         <section>
-          <header class="page-head">
-            <h1>
-              {user.username} {status(user)}
-            </h1>
-            <span>
-              {user.status === 'active' ? (
-                <Revoke kind="users" id={id} name={user.username} verb="disable" onDone={u.reload} />
-              ) : (
-                <Action label="Enable" run={() => api('PATCH', base, { status: 'active' })} onDone={u.reload} />
-              )}
-              <Revoke kind="users" id={id} name={user.username} verb="delete" onDone={() => (location.hash = '#/users')} />
-            </span>
-          </header>
+          <RevocableHead kind="users" id={id} name={user.username} active={user.status === 'active'} list="#/users" reload={u.reload} />
           <p class="muted">
             {user.display_name} · id {user.id} · created {when(user.created_at)}
           </p>
@@ -501,17 +488,7 @@ function Grants({ base }) {
       <Loading state={g}>
         {(d) => (
           <table>
-            <thead>
-              <tr>
-                <th scope="col">Client</th>
-                <th scope="col">Server</th>
-                <th scope="col">Scopes</th>
-                <th scope="col">Since</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <Head cols={['Client', 'Server', 'Scopes', 'Since']} actions />
             <tbody>
               {d.items.map((x) => (
                 <tr>
@@ -741,19 +718,7 @@ export function Client({ id }) {
     <Loading state={c}>
       {(cl) => (
         <section>
-          <header class="page-head">
-            <h1>
-              {cl.name} {status(cl)}
-            </h1>
-            <span>
-              {cl.status === 'active' ? (
-                <Revoke kind="clients" id={id} name={cl.name} verb="disable" onDone={c.reload} />
-              ) : (
-                <Action label="Enable" run={() => api('PATCH', base, { status: 'active' })} onDone={c.reload} />
-              )}
-              <Revoke kind="clients" id={id} name={cl.name} verb="delete" onDone={() => (location.hash = '#/clients')} />
-            </span>
-          </header>
+          <RevocableHead kind="clients" id={id} name={cl.name} active={cl.status === 'active'} list="#/clients" reload={c.reload} />
           <dl>
             <dt>Client id</dt>
             <dd>
@@ -876,15 +841,7 @@ export function Keys() {
       <Loading state={k}>
         {(d) => (
           <table>
-            <thead>
-              <tr>
-                <th scope="col">Key id</th>
-                <th scope="col">State</th>
-                <th scope="col">Created</th>
-                <th scope="col">Active since</th>
-                <th scope="col">Published until</th>
-              </tr>
-            </thead>
+            <Head cols={['Key id', 'State', 'Created', 'Active since', 'Published until']} />
             <tbody>
               {d.keys.map((x) => (
                 <tr>

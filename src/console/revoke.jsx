@@ -1,7 +1,7 @@
 // Revocation done carefully: the blast radius first, a reason, then what was revoked.
 import { useState } from 'preact/hooks';
 import { api, canWrite } from './auth.js';
-import { Dialog, Problem, useApi, Loading, flash, when } from './ui.jsx';
+import { Dialog, Head, Problem, useApi, Loading, flash, when } from './ui.jsx';
 
 /** `kind`: 'users' or 'clients'; `verb`: 'disable' or 'delete'. What was revoked is flashed. */
 export function Revoke({ kind, id, name, verb, onDone }) {
@@ -77,13 +77,7 @@ function RevokeDialog({ kind, id, name, verb, onClose, onDone }) {
             {r.by_resource_server.length > 0 && (
               <table>
                 <caption>By server</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Server</th>
-                    <th scope="col">Families</th>
-                    <th scope="col">Live grants</th>
-                  </tr>
-                </thead>
+                <Head cols={['Server', 'Families', 'Live grants']} />
                 <tbody>
                   {r.by_resource_server.map((s) => (
                     <tr>

@@ -167,6 +167,24 @@ export function Form({ id, fields, submit, label, onDone, cancel }) {
   );
 }
 
+/** A table's header row: column headings, and an unlabelled-looking (but named) actions column. */
+export function Head({ cols, actions }) {
+  return (
+    <thead>
+      <tr>
+        {cols.map((c) => (
+          <th scope="col">{c}</th>
+        ))}
+        {actions && (
+          <th scope="col">
+            <span class="sr-only">Actions</span>
+          </th>
+        )}
+      </tr>
+    </thead>
+  );
+}
+
 /** A modal dialog (the platform's <dialog>: focus kept inside, Escape closes). */
 export function Dialog({ title, onClose, children }) {
   const ref = useRef();
@@ -265,13 +283,7 @@ export function List({ title, path, columns, rowLink, create, filter, search }) 
         <p aria-busy="true">Loading…</p>
       ) : (
         <table>
-          <thead>
-            <tr>
-              {columns.map((c) => (
-                <th scope="col">{c.label}</th>
-              ))}
-            </tr>
-          </thead>
+          <Head cols={columns.map((c) => c.label)} />
           <tbody>
             {shown.map((it) => (
               <tr>

@@ -118,13 +118,21 @@ pub fn page(status: StatusCode, title: &str, body: &Html, form_targets: &[String
         style,
         body
     );
-    let mut resp = Response::new(doc.0.into_bytes());
-    *resp.status_mut() = status;
     let targets: String = form_targets.iter().map(|t| format!(" {t}")).collect();
     let csp = format!(
         "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'{targets}; \
          frame-ancestors 'none'; base-uri 'none'"
     );
+    // same-origin, not no-referrer: browsers then send a real Origin on our own form posts,
+    // which the login and consent handlers check.
+    document(status, doc, "same-origin", &csp)
+}
+
+/// An HTML document with the headers every mcpgate document carries: never cached, never
+/// framed, not sniffed, its referrer policy and Content-Security-Policy.
+fn document(status: StatusCode, doc: Html, referrer: &'static str, csp: &str) -> Response {
+    let mut resp = Response::new(doc.0.into_bytes());
+    *resp.status_mut() = status;
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -132,17 +140,12 @@ pub fn page(status: StatusCode, title: &str, body: &Html, form_targets: &[String
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    // same-origin, not no-referrer: browsers then send a real Origin on our own form posts,
-    // which the login and consent handlers check.
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static(referrer));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    if let Ok(v) = HeaderValue::from_str(&csp) {
+    if let Ok(v) = HeaderValue::from_str(csp) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
     resp
@@ -174,9 +177,10 @@ pub struct Console<'a> {
     pub scope: &'a str,
 }
 
-/// The admin console's HTML document: its configuration in data attributes, no inline script.
-pub fn console(c: &Console<'_>) -> Html {
-    html!(
+/// The admin console's HTML document: its configuration in data attributes, no inline script;
+/// `csp` confines it. No referrer: the authorization code arrives in its URL.
+pub fn console(c: &Console<'_>, csp: &str) -> Response {
+    let doc = html!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>mcpgate console</title><link rel=\"icon\" href=\"data:,\">\
@@ -191,7 +195,8 @@ pub fn console(c: &Console<'_>) -> Html {
         c.client_id,
         c.resource,
         c.scope
-    )
+    );
+    document(StatusCode::OK, doc, "no-referrer", csp)
 }
 
 /// What the login page shows.

@@ -6,7 +6,7 @@
 //! the Content-Security-Policy that confines them, and keeps the console's client registered
 //! with a redirect URI at the current issuer.
 
-use http::{header, HeaderValue, StatusCode};
+use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -133,43 +133,25 @@ fn unavailable() -> Response {
     )
 }
 
-/// The HTML document ([`ui::console`]) with the headers that confine it.
+/// The HTML document ([`ui::console`]) with the policy that confines it.
 pub fn document(issuer: &str) -> Response {
     let scope = format!("{SCOPE_READ} {SCOPE_WRITE}");
-    let doc = ui::console(&ui::Console {
-        assets: ASSETS,
-        issuer,
-        client_id: CLIENT_ID,
-        resource: &identifier(issuer),
-        scope: &scope,
-    });
-    let mut resp = Response::new(doc.as_str().as_bytes().to_vec());
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    // The authorization code arrives in this document's URL: never sent on.
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    resp
+    ui::console(
+        &ui::Console {
+            assets: ASSETS,
+            issuer,
+            client_id: CLIENT_ID,
+            resource: &identifier(issuer),
+            scope: &scope,
+        },
+        CSP,
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header;
 
     #[test]
     fn document_is_confined_by_a_strict_policy() {
