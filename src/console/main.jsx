@@ -3,7 +3,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { canWrite, completeSignIn, issuer, onAuthChange, session, signIn, signOut, whenStuck } from './auth.js';
 import * as P from './pages.jsx';
-import { Flash } from './ui.jsx';
+import { Flash, useApi } from './ui.jsx';
 
 const NAV = [
   ['servers', 'MCP servers', P.Servers, P.Server],
@@ -56,7 +56,7 @@ function Shell() {
       <header class="top">
         <strong>mcpgate console</strong>
         <span class="who">
-          signed in as <code>{s.sub}</code> · {canWrite() ? 'admin.write' : 'read-only'}
+          signed in as <Who sub={s.sub} /> · {canWrite() ? 'admin.write' : 'read-only'}
           <button class="secondary" onClick={async () => (await signOut(), render(<SignedOut signedOut />, root))}>
             Sign out
           </button>
@@ -81,6 +81,12 @@ function Shell() {
       </div>
     </>
   );
+}
+
+/** The signed-in person's username (their id until it loads). */
+function Who({ sub }) {
+  const u = useApi(`/users/${encodeURIComponent(sub)}`);
+  return <strong>{u.data?.username ?? sub}</strong>;
 }
 
 function SignedOut({ error, signedOut }) {

@@ -199,6 +199,23 @@ describe('admin console', () => {
       assert.match(text, new RegExp(`notes\\.write\\s+role note-takers-${uniq} \\(assigned directly\\)`));
       await shot(page, 'explain');
 
+      // The audit log, filtered by action prefix: what was just done, and nothing else.
+      await page.getByRole('link', { name: 'Audit log' }).click();
+      await page.getByLabel('Action (e.g. user.disable, or user.)').fill('role.');
+      await page.getByRole('button', { name: 'Filter' }).click();
+      await page.getByRole('cell', { name: 'role.assign' }).first().waitFor();
+      await page.waitForLoadState('networkidle');
+      const actions = await page.locator('tbody tr td:nth-child(3)').allInnerTexts();
+      assert.ok(actions.length > 0 && actions.every((a) => a.startsWith('role.')), actions.join(','));
+      // Signing keys: rotate, after confirming.
+      await page.getByRole('link', { name: 'Signing keys' }).click();
+      const before = await page.locator('tbody tr').count();
+      page.once('dialog', (d) => d.accept());
+      await page.getByRole('button', { name: 'Rotate now' }).click();
+      await page.getByRole('status').filter({ hasText: 'Rotated' }).waitFor();
+      await page.getByRole('cell', { name: 'retired' }).first().waitFor();
+      assert.ok((await page.locator('tbody tr').count()) >= before);
+
       // Who holds a scope, from the server's side.
       await page.goto(`${BASE}/console#/servers`);
       await page.getByRole('link', { name: `Notes ${uniq}` }).click();
