@@ -297,60 +297,69 @@ function HolderRoles({ base }) {
 export function Explain({ principal }) {
   const servers = useApi('/resource-servers?limit=100');
   const [rs, setRs] = useState('');
-  const ex = useApi(rs ? `/explain?principal=${enc(principal)}&resource=${enc(rs)}` : null);
+  const all = rs === '*';
   return (
     <div class="explain">
       <h2>Access</h2>
       <Loading state={servers}>
         {(d) => (
-          <div class="inline">
-            <label for={`explain-${principal}`}>Server</label>
-            <select id={`explain-${principal}`} value={rs} onChange={(e) => setRs(e.currentTarget.value)}>
-              <option value="">Choose a server…</option>
-              {d.items.map((s) => (
-                <option value={s.identifier}>{s.name}</option>
-              ))}
-            </select>
-          </div>
+          <>
+            <div class="inline">
+              <label for={`explain-${principal}`}>Server</label>
+              <select id={`explain-${principal}`} value={rs} onChange={(e) => setRs(e.currentTarget.value)}>
+                <option value="">Choose a server…</option>
+                <option value="*">Every server</option>
+                {d.items.map((s) => (
+                  <option value={s.identifier}>{s.name}</option>
+                ))}
+              </select>
+            </div>
+            {all
+              ? d.items.map((s) => <Why principal={principal} resource={s.identifier} quiet />)
+              : rs && <Why principal={principal} resource={rs} />}
+          </>
         )}
       </Loading>
-      {rs &&
-        (ex.error ? (
-          <Problem error={ex.error} />
-        ) : ex.data ? (
-          <table class="why">
-            <caption>Scopes held on {rs}</caption>
-            <Head cols={['Scope', 'Why']} />
-            <tbody>
-              {ex.data.scopes.map((s) => (
-                <tr>
-                  <td>
-                    <code>{s.scope}</code>
-                  </td>
-                  <td>
-                    {s.via.map((v) => (
-                      <div>
-                        role {v.role}
-                        {v.group ? ` through group ${v.group}` : ' (assigned directly)'}
-                        {v.implied_by ? `, implied by ${v.implied_by}` : ''}
-                      </div>
-                    ))}
-                  </td>
-                </tr>
-              ))}
-              {ex.data.scopes.length === 0 && (
-                <tr>
-                  <td colSpan={2} class="muted">
-                    No scopes on this server.
-                  </td>
-                </tr>
-              )}
-            </tbody>
-          </table>
-        ) : (
-          <p aria-busy="true">Loading…</p>
-        ))}
     </div>
+  );
+}
+
+/** The scopes a principal holds on one server and why; `quiet`: nothing when it holds none. */
+function Why({ principal, resource, quiet }) {
+  const ex = useApi(`/explain?principal=${enc(principal)}&resource=${enc(resource)}`);
+  if (ex.error) return <Problem error={ex.error} />;
+  if (!ex.data) return quiet ? null : <p aria-busy="true">Loading…</p>;
+  if (quiet && ex.data.scopes.length === 0) return null;
+  return (
+    <table class="why">
+      <caption>Scopes held on {resource}</caption>
+      <Head cols={['Scope', 'Why']} />
+      <tbody>
+        {ex.data.scopes.map((s) => (
+          <tr>
+            <td>
+              <code>{s.scope}</code>
+            </td>
+            <td>
+              {s.via.map((v) => (
+                <div>
+                  role {v.role}
+                  {v.group ? ` through group ${v.group}` : ' (assigned directly)'}
+                  {v.implied_by ? `, implied by ${v.implied_by}` : ''}
+                </div>
+              ))}
+            </td>
+          </tr>
+        ))}
+        {ex.data.scopes.length === 0 && (
+          <tr>
+            <td colSpan={2} class="muted">
+              No scopes on this server.
+            </td>
+          </tr>
+        )}
+      </tbody>
+    </table>
   );
 }
 
@@ -960,16 +969,18 @@ export function Settings() {
   const s = useApi('/settings');
   return (
     <section>
-      <h1>Registration settings</h1>
+      <h1>Registration and sign-in settings</h1>
       <Loading state={s}>
         {(d) => (
           <dl>
-            {Object.entries(d).map(([k, v]) => (
-              <>
-                <dt>{k}</dt>
-                <dd>{typeof v === 'object' ? JSON.stringify(v) : String(v)}</dd>
-              </>
-            ))}
+            {Object.entries({ ...d.registration, ...d, registration: undefined })
+              .filter(([, v]) => v !== undefined)
+              .map(([k, v]) => (
+                <>
+                  <dt>{k.replace(/_/g, ' ')}</dt>
+                  <dd>{v === null ? '—' : Array.isArray(v) ? v.join(', ') || '—' : String(v)}</dd>
+                </>
+              ))}
           </dl>
         )}
       </Loading>

@@ -198,6 +198,11 @@ describe('admin console', () => {
       assert.match(text, new RegExp(`notes\\.read\\s+role note-takers-${uniq} \\(assigned directly\\), implied by notes\\.write`));
       assert.match(text, new RegExp(`notes\\.write\\s+role note-takers-${uniq} \\(assigned directly\\)`));
       await shot(page, 'explain');
+      // Every server at once: only those where the user holds something.
+      await page.getByLabel('Server', { exact: true }).selectOption({ label: 'Every server' });
+      await page.locator('table.why caption').first().waitFor();
+      await page.waitForLoadState('networkidle');
+      assert.deepEqual(await page.locator('table.why caption').allInnerTexts(), [`Scopes held on ${RS}`]);
 
       // The audit log, filtered by action prefix: what was just done, and nothing else.
       await page.getByRole('link', { name: 'Audit log' }).click();
@@ -209,6 +214,7 @@ describe('admin console', () => {
       assert.ok(actions.length > 0 && actions.every((a) => a.startsWith('role.')), actions.join(','));
       // Signing keys: rotate, after confirming.
       await page.getByRole('link', { name: 'Signing keys' }).click();
+      await page.getByRole('cell', { name: 'active', exact: true }).waitFor();
       const before = await page.locator('tbody tr').count();
       page.once('dialog', (d) => d.accept());
       await page.getByRole('button', { name: 'Rotate now' }).click();
