@@ -577,6 +577,18 @@ export function Groups() {
   );
 }
 
+/** Adds a user (by id or exact username) or an agent (by id) to a group. */
+async function addMember(base, who) {
+  if (who.startsWith('agt_')) return api('PUT', `${base}/agents/${enc(who)}`);
+  let id = who;
+  if (!who.startsWith('usr_')) {
+    const found = (await api('GET', `/users?q=${enc(who.toLowerCase())}&limit=1`)).items[0];
+    if (!found || found.username !== who.toLowerCase()) throw new Error(`No user is called ${who}.`);
+    id = found.id;
+  }
+  return api('PUT', `${base}/users/${enc(id)}`);
+}
+
 export function Group({ id }) {
   const g = useApi(`/groups/${enc(id)}`);
   const m = useApi(`/groups/${enc(id)}/members`);
@@ -625,9 +637,9 @@ export function Group({ id }) {
           </Loading>
           {canWrite() && (
             <div class="inline">
-              <label for="add-member">Add a member (user or agent id)</label>
+              <label for="add-member">Add a member (username, or a user or agent id)</label>
               <input id="add-member" value={member} onInput={(e) => setMember(e.currentTarget.value.trim())} />
-              <Action label="Add member" run={() => api('PUT', `${base}/${member.startsWith('usr_') ? 'users' : 'agents'}/${enc(member)}`)} onDone={() => (setMember(''), m.reload())} />
+              <Action label="Add member" run={() => addMember(base, member)} onDone={() => (setMember(''), m.reload())} />
             </div>
           )}
         </section>

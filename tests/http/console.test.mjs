@@ -204,6 +204,16 @@ describe('admin console', () => {
       await page.waitForLoadState('networkidle');
       assert.deepEqual(await page.locator('table.why caption').allInnerTexts(), [`Scopes held on ${RS}`]);
 
+      // A group, with the user added by username.
+      await page.getByRole('link', { name: 'Groups' }).click();
+      await page.getByRole('button', { name: 'New group' }).click();
+      await page.getByLabel('Group name').fill(`writers-${uniq}`);
+      await page.getByRole('button', { name: 'Create group' }).click();
+      await page.getByRole('status').getByRole('link', { name: `writers-${uniq}` }).click();
+      await page.getByLabel('Add a member (username, or a user or agent id)').fill(`ada-${uniq}`);
+      await page.getByRole('button', { name: 'Add member' }).click();
+      await page.locator('main li').getByRole('link', { name: `ada-${uniq}` }).waitFor();
+
       // The audit log, filtered by action prefix: what was just done, and nothing else.
       await page.getByRole('link', { name: 'Audit log' }).click();
       await page.getByLabel('Action (e.g. user.disable, or user.)').fill('role.');
