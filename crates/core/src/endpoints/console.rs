@@ -65,12 +65,6 @@ struct Registered {
     redirect_uris: Vec<String>,
 }
 
-#[derive(Deserialize)]
-struct Exists {
-    #[allow(dead_code)]
-    id: String,
-}
-
 /// `GET /console`: the console's document (also its redirect URI: the application reads the
 /// code from the query). One D1 read; a write only when the client is missing, or lacks the
 /// redirect URI at the current issuer (the issuer changed: the URI is added, the others kept).
@@ -87,7 +81,7 @@ pub async fn get<S: Store + ?Sized, C: Crypto>(svc: &Service<'_, S, C>, now: i64
         );
         let [rs, client] = r.take()?;
         Ok::<_, crate::store::StoreError>((
-            decode_first::<Exists>(rs)?.is_some(),
+            decode_first::<serde::de::IgnoredAny>(rs)?.is_some(),
             decode_first::<Registered>(client)?,
         ))
     };
