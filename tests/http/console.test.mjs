@@ -182,9 +182,11 @@ describe('admin console', () => {
       assert.ok((await page.locator('.secret code').innerText()).length >= 16);
       // Search by username prefix, at the server (case-insensitively typed).
       await page.getByLabel('Search users by username (starts with)').fill(`ADA-${uniq}`);
-      await page.locator('tbody').getByRole('link', { name: `ada-${uniq}` }).waitFor();
-      await page.waitForLoadState('networkidle');
-      assert.deepEqual(await page.locator('tbody tr td:first-child').allInnerTexts(), [`ada-${uniq}`]);
+      // (Waits until the list shows exactly the match: a list that never narrows fails here.)
+      await page.waitForFunction((name) => {
+        const cells = [...document.querySelectorAll('tbody tr td:first-child')].map((c) => c.textContent);
+        return cells.length === 1 && cells[0] === name;
+      }, `ada-${uniq}`);
       await page.getByRole('status').getByRole('link', { name: `ada-${uniq}` }).click();
       await page.getByRole('heading', { name: new RegExp(`ada-${uniq}`) }).waitFor();
       await page.getByLabel('Assign a role').selectOption({ label: `note-takers-${uniq}` });
@@ -218,10 +220,11 @@ describe('admin console', () => {
       await page.getByRole('link', { name: 'Audit log' }).click();
       await page.getByLabel('Action (e.g. user.disable, or user.)').fill('role.');
       await page.getByRole('button', { name: 'Filter' }).click();
-      await page.getByRole('cell', { name: 'role.assign' }).first().waitFor();
-      await page.waitForLoadState('networkidle');
-      const actions = await page.locator('tbody tr td:nth-child(3)').allInnerTexts();
-      assert.ok(actions.length > 0 && actions.every((a) => a.startsWith('role.')), actions.join(','));
+      // (Waits until every row shown is a role action: an unfiltered log never gets there.)
+      await page.waitForFunction(() => {
+        const cells = [...document.querySelectorAll('tbody tr td:nth-child(3)')].map((c) => c.textContent);
+        return cells.length > 0 && cells.includes('role.assign') && cells.every((a) => a.startsWith('role.'));
+      });
       // Signing keys: rotate, after confirming.
       await page.getByRole('link', { name: 'Signing keys' }).click();
       await page.getByRole('cell', { name: 'active', exact: true }).waitFor();
