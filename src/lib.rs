@@ -5,6 +5,7 @@
 //! core attached, and converts the response back.
 
 mod bench;
+mod console_assets;
 pub(crate) mod crypto;
 mod http;
 mod hub;
@@ -79,7 +80,12 @@ pub(crate) fn settings(env: &Env) -> &'static Settings {
         *cell.get_or_init(|| {
             let var = |name: &str| env.var(name).ok().map(|v| v.to_string());
             Box::leak(Box::new(Settings {
-                config: Config::from_vars(var).map_err(|e| e.to_string()),
+                config: Config::from_vars(var)
+                    .map(|mut c| {
+                        c.console_assets = console_assets::ASSETS;
+                        c
+                    })
+                    .map_err(|e| e.to_string()),
                 crypto: crypto::PlatformCrypto {
                     sign_in_wasm: var("MCPGATE_SIGNER").is_some_and(|v| v == "p256"),
                     repeat: var("MCPGATE_BENCH_SIGN_REPEAT")

@@ -109,7 +109,7 @@ describe('admin console', () => {
     await browser?.close();
   });
 
-  test('the console document is confined: same-origin script only, no framing, assets from the edge', async () => {
+  test('the console document is confined: same-origin script only, no framing, versioned immutable assets', async () => {
     const r = await call('/console');
     assert.equal(r.status, 200);
     const csp = r.headers.get('content-security-policy');
@@ -120,10 +120,22 @@ describe('admin console', () => {
     assert.equal(r.headers.get('x-frame-options'), 'DENY');
     assert.equal(r.headers.get('cache-control'), 'no-store');
     assert.doesNotMatch(r.body, /<script>/, 'no inline script');
-    const js = await fetch(`${BASE}/console/assets/console.js`);
-    assert.equal(js.status, 200);
-    assert.match(js.headers.get('content-type'), /javascript/);
-    assert.equal(js.headers.get('x-content-type-options'), 'nosniff');
+    // The document names its script and stylesheet with their version; the Worker answers
+    // them as immutable, typed, never sniffed, for this origin only.
+    const script = r.body.match(/<script type="module" src="([^"]+)"/)?.[1];
+    const style = r.body.match(/<link rel="stylesheet" href="([^"]+)"/)?.[1];
+    assert.match(script, /^\/console\/assets\/console\.js\?v=[0-9a-f]{16}$/);
+    assert.match(style, /^\/console\/assets\/console\.css\?v=[0-9a-f]{16}$/);
+    for (const [path, type] of [[script, 'text/javascript'], [style, 'text/css']]) {
+      const a = await fetch(`${BASE}${path}`);
+      assert.equal(a.status, 200, path);
+      assert.ok((await a.arrayBuffer()).byteLength > 1000, `${path} has content`);
+      assert.equal(a.headers.get('content-type'), `${type}; charset=utf-8`);
+      assert.equal(a.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+      assert.equal(a.headers.get('x-content-type-options'), 'nosniff');
+      assert.equal(a.headers.get('cross-origin-resource-policy'), 'same-origin');
+    }
+    assert.equal((await fetch(`${BASE}/console/assets/other.js`)).status, 404);
     // The console's client is built in and public: it can get only admin API tokens.
     const c = await ok('/admin/v1/clients/app_mcpgate_console');
     assert.equal(c.client_type, 'public');

@@ -33,6 +33,8 @@ pub struct Config {
     /// Whether people may sign in with a password stored here (`false`: only through upstream
     /// identity providers).
     pub password_signin: bool,
+    /// The admin console's script and stylesheet: none unless the runtime embeds them.
+    pub console_assets: crate::endpoints::console::Assets,
     /// The keys derived from `secret`, derived once with the configuration (an isolate reads
     /// its configuration once) rather than once per request.
     pub(crate) derived: Derived,
@@ -257,6 +259,7 @@ impl Config {
                     registration,
                     audit_retention: (audit_days > 0).then_some(audit_days * 86_400),
                     password_signin,
+                    console_assets: Default::default(),
                 })
             }
             _ => Err(ConfigError(problems)),

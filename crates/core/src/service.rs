@@ -59,6 +59,8 @@ enum Route<'p> {
     Admin(&'p str),
     /// The admin console's document.
     Console,
+    /// The admin console's script or stylesheet.
+    ConsoleAsset(console::Asset),
 }
 
 impl Route<'_> {
@@ -68,6 +70,7 @@ impl Route<'_> {
             Route::Metadata | Route::AdminMetadata | Route::Jwks | Route::Feed | Route::Policy => {
                 "GET, HEAD, OPTIONS"
             }
+            Route::ConsoleAsset(_) => "GET, HEAD",
             Route::Token | Route::Revoke | Route::Register => "POST, OPTIONS",
             Route::Registration(_) => "GET, PUT, DELETE, OPTIONS",
             Route::Introspect => "POST",
@@ -128,6 +131,8 @@ fn route<'p>(config: &Config, path: &'p str) -> Option<Route<'p>> {
         account::LOGOUT_PATH => Some(Route::AccountLogout),
         authorize::upstream::START_PATH => Some(Route::Federate),
         console::PATH => Some(Route::Console),
+        console::SCRIPT_PATH => Some(Route::ConsoleAsset(console::Asset::Script)),
+        console::STYLE_PATH => Some(Route::ConsoleAsset(console::Asset::Style)),
         _ => {
             if let Some(id) = local
                 .strip_prefix(authorize::upstream::CALLBACK_PREFIX)
@@ -159,6 +164,7 @@ pub fn fixed_response(config: &Config, method: &Method, path: &str) -> Option<Re
     let resp = match route {
         Route::Metadata => metadata::get(config),
         Route::AdminMetadata => metadata::admin_resource(config),
+        Route::ConsoleAsset(which) => console::asset(config, which),
         _ => return None,
     };
     let resp = if route.is_cors() { cors(resp) } else { resp };
@@ -253,6 +259,7 @@ impl<'a, S: Store + ?Sized, C: Crypto> Service<'a, S, C> {
                 authorize::upstream_callback(self, &req, id, now, rng).await
             }
             Route::Console if get => console::get(self, now).await,
+            Route::ConsoleAsset(which) if get => console::asset(self.config, which),
             _ => return Err(Error::MethodNotAllowed(route.allowed())),
         };
         Ok(if method == Method::HEAD {

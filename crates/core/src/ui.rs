@@ -165,8 +165,10 @@ pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
 
 /// What the admin console's document names.
 pub struct Console<'a> {
-    /// Path of the static assets (script and stylesheet).
-    pub assets: &'a str,
+    /// The script's URL (same origin).
+    pub script: &'a str,
+    /// The stylesheet's URL (same origin).
+    pub style: &'a str,
     /// The issuer (the application's authorization server).
     pub issuer: &'a str,
     /// The application's client id.
@@ -184,13 +186,13 @@ pub fn console(c: &Console<'_>, csp: &str) -> Response {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>mcpgate console</title><link rel=\"icon\" href=\"data:,\">\
-         <link rel=\"stylesheet\" href=\"{}/console.css\">\
-         <script type=\"module\" src=\"{}/console.js\"></script></head>\
+         <link rel=\"stylesheet\" href=\"{}\">\
+         <script type=\"module\" src=\"{}\"></script></head>\
          <body><div id=\"app\" data-issuer=\"{}\" data-client-id=\"{}\" data-resource=\"{}\" \
          data-scope=\"{}\"><noscript>The mcpgate console needs JavaScript.</noscript></div>\
          </body></html>",
-        c.assets,
-        c.assets,
+        c.style,
+        c.script,
         c.issuer,
         c.client_id,
         c.resource,

@@ -1,16 +1,18 @@
 //! The admin console's document. The console is a single-page application and an OAuth client
 //! of mcpgate itself (authorization code + PKCE, a public client with the fixed id
 //! [`CLIENT_ID`]) that calls the admin API with the person's own `admin.read` / `admin.write`
-//! scopes. Its JavaScript and CSS are Workers static assets below [`ASSETS`] (served by the edge
-//! without running the Worker); this module renders the one HTML document that loads them, with
-//! the Content-Security-Policy that confines them, and keeps the console's client registered
-//! with a redirect URI at the current issuer.
+//! scopes. This module renders its one HTML document, with the Content-Security-Policy that
+//! confines it, keeps the console's client registered with a redirect URI at the current issuer,
+//! and answers for its script and stylesheet ([`Assets`]: built from `src/console`, embedded in
+//! the Worker by the runtime glue, answered from memory like the metadata documents).
 
+use http::header::{self, HeaderValue};
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::admin::bootstrap::{identifier, ADMIN_ROLE_ID, ADMIN_RS_ID, SCOPE_READ, SCOPE_WRITE};
+use crate::config::Config;
 use crate::crypto::Crypto;
 use crate::directory::clients::{self, GRANT_CODE, GRANT_REFRESH};
 use crate::directory::roles::{self, Holder};
@@ -22,8 +24,67 @@ use crate::wire::Response;
 
 /// The console's path below the issuer (also its redirect URI's).
 pub const PATH: &str = "/console";
-/// Where the console's static assets are served (from the origin's root).
-pub const ASSETS: &str = "/console/assets";
+/// The console's script below the issuer.
+pub const SCRIPT_PATH: &str = "/console/assets/console.js";
+/// The console's stylesheet below the issuer.
+pub const STYLE_PATH: &str = "/console/assets/console.css";
+
+/// The console's script and stylesheet, as the runtime embeds them (empty where none were
+/// built: the native tests; then they are not found).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Assets {
+    /// `console.js`: the application, bundled and minified.
+    pub script: &'static [u8],
+    /// `console.css`.
+    pub style: &'static [u8],
+    /// A hash of both, in their URLs: browsers keep them for a year and a deploy that changes
+    /// them changes their URLs.
+    pub version: &'static str,
+}
+
+/// Which of the console's assets a path names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asset {
+    /// [`SCRIPT_PATH`].
+    Script,
+    /// [`STYLE_PATH`].
+    Style,
+}
+
+/// `GET` an asset: immutable (its URL carries [`Assets::version`]), never sniffed, and not to
+/// be embedded by other origins.
+pub fn asset(config: &Config, which: Asset) -> Response {
+    let (body, content_type) = match which {
+        Asset::Script => (
+            config.console_assets.script,
+            "text/javascript; charset=utf-8",
+        ),
+        Asset::Style => (config.console_assets.style, "text/css; charset=utf-8"),
+    };
+    if body.is_empty() {
+        return ui::error_page(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "This build of mcpgate has no console assets.",
+        );
+    }
+    let mut resp = Response::new(body.to_vec());
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        "cross-origin-resource-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    resp
+}
 /// The console's client id.
 pub const CLIENT_ID: &str = clients::CONSOLE_CLIENT_ID;
 
@@ -103,7 +164,7 @@ pub async fn get<S: Store + ?Sized, C: Crypto>(svc: &Service<'_, S, C>, now: i64
             vec![clients::add_redirect_uri_stmt(CLIENT_ID, &current, now)],
             "console.client.redirect_uri.add",
         ),
-        Some(_) => return document(issuer),
+        Some(_) => return document(svc.config),
     };
     stmts.push(audit::record(
         now,
@@ -116,7 +177,7 @@ pub async fn get<S: Store + ?Sized, C: Crypto>(svc: &Service<'_, S, C>, now: i64
     if svc.store.batch(stmts).await.is_err() {
         return unavailable();
     }
-    document(issuer)
+    document(svc.config)
 }
 
 fn unavailable() -> Response {
@@ -128,11 +189,19 @@ fn unavailable() -> Response {
 }
 
 /// The HTML document ([`ui::console`]) with the policy that confines it.
-pub fn document(issuer: &str) -> Response {
+pub fn document(config: &Config) -> Response {
+    let issuer = &config.issuer;
     let scope = format!("{SCOPE_READ} {SCOPE_WRITE}");
+    let url = |path: &str| {
+        format!(
+            "{}{path}?v={}",
+            config.issuer_path, config.console_assets.version
+        )
+    };
     ui::console(
         &ui::Console {
-            assets: ASSETS,
+            script: &url(SCRIPT_PATH),
+            style: &url(STYLE_PATH),
             issuer,
             client_id: CLIENT_ID,
             resource: &identifier(issuer),
@@ -145,11 +214,25 @@ pub fn document(issuer: &str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::header;
+
+    fn config(issuer: &str) -> Config {
+        let mut c = Config::from_vars(|name| match name {
+            "MCPGATE_ISSUER" => Some(issuer.to_owned()),
+            "MCPGATE_SECRET" | "MCPGATE_ADMIN_TOKEN" => Some("x".repeat(32)),
+            _ => None,
+        })
+        .unwrap();
+        c.console_assets = Assets {
+            script: b"console.log(1)",
+            style: b"body{}",
+            version: "abc123",
+        };
+        c
+    }
 
     #[test]
     fn document_is_confined_by_a_strict_policy() {
-        let resp = document("https://auth.example.com");
+        let resp = document(&config("https://auth.example.com"));
         let csp = resp.headers()[header::CONTENT_SECURITY_POLICY]
             .to_str()
             .unwrap();
@@ -171,8 +254,50 @@ mod tests {
     }
 
     #[test]
+    fn assets_are_named_below_the_issuer_with_their_version() {
+        let resp = document(&config("https://auth.example.com/tenant"));
+        let body = String::from_utf8(resp.body().clone()).unwrap();
+        assert!(
+            body.contains("src=\"/tenant/console/assets/console.js?v=abc123\""),
+            "{body}"
+        );
+        assert!(
+            body.contains("href=\"/tenant/console/assets/console.css?v=abc123\""),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn assets_are_immutable_typed_and_never_sniffed() {
+        let c = config("https://auth.example.com");
+        let js = asset(&c, Asset::Script);
+        assert_eq!(js.status(), StatusCode::OK);
+        assert_eq!(js.body().as_slice(), b"console.log(1)");
+        assert_eq!(
+            js.headers()[header::CONTENT_TYPE],
+            "text/javascript; charset=utf-8"
+        );
+        assert_eq!(
+            js.headers()[header::CACHE_CONTROL],
+            "public, max-age=31536000, immutable"
+        );
+        assert_eq!(js.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        let css = asset(&c, Asset::Style);
+        assert_eq!(
+            css.headers()[header::CONTENT_TYPE],
+            "text/css; charset=utf-8"
+        );
+        let mut none = c;
+        none.console_assets = Assets::default();
+        let none = asset(&none, Asset::Style);
+        assert_eq!(none.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[test]
     fn document_escapes_the_issuer() {
-        let resp = document("https://a.example/\"><script>");
+        let mut c = config("https://a.example");
+        c.issuer = "https://a.example/\"><script>".into();
+        let resp = document(&c);
         let body = String::from_utf8(resp.body().clone()).unwrap();
         assert!(!body.contains("\"><script>"));
     }
