@@ -38,19 +38,22 @@ pub async fn to_core(req: web_sys::Request) -> Result<Request, Error> {
         read_body(&req, declared).await?
     };
     let mut builder = http::Request::builder().method(method).uri(path_and_query);
-    for entry in headers.entries() {
-        let pair = entry.map_err(|_| Error::InvalidRequest("unreadable headers".into()))?;
-        let (Some(name), Some(value)) = (
-            Reflect::get_u32(&pair, 0).ok().and_then(|v| v.as_string()),
-            Reflect::get_u32(&pair, 1).ok().and_then(|v| v.as_string()),
-        ) else {
-            return Err(Error::InvalidRequest("unreadable headers".into()));
-        };
+    for (name, value) in header_pairs(&headers)? {
         builder = builder.header(name, value);
     }
     builder
         .body(body)
         .map_err(|_| Error::InvalidRequest("malformed request line or headers".into()))
+}
+
+/// The request's headers as (name, value) pairs, read across the wasm boundary in one string
+/// (`JSON.stringify(Array.from(headers))`) rather than one call per header, name and value.
+fn header_pairs(headers: &web_sys::Headers) -> Result<Vec<(String, String)>, Error> {
+    let unreadable = |_| Error::InvalidRequest("unreadable headers".into());
+    let json: String = js_sys::JSON::stringify(&js_sys::Array::from(headers))
+        .map_err(unreadable)?
+        .into();
+    serde_json::from_str(&json).map_err(|_| Error::InvalidRequest("unreadable headers".into()))
 }
 
 /// Reads the body stream chunk by chunk, stopping (and cancelling the stream) past the cap.
@@ -136,15 +139,17 @@ pub fn from_core(resp: Response) -> Result<web_sys::Response, JsValue> {
 /// A core response as what the runtime's `Response` constructor takes.
 fn runtime_parts(resp: Response) -> Result<(ResponseInit, Option<Uint8Array>), JsValue> {
     let (parts, body) = resp.into_parts();
-    let headers = web_sys::Headers::new()?;
-    for (name, value) in parts.headers.iter() {
-        if let Ok(v) = value.to_str() {
-            headers.append(name.as_str(), v)?;
-        }
-    }
+    // One string across the boundary (`[[name, value], ...]`, which the `Response` constructor
+    // takes as is) rather than one `append` call per header.
+    let pairs: Vec<(&str, &str)> = parts
+        .headers
+        .iter()
+        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+        .collect();
+    let json = serde_json::to_string(&pairs).map_err(|e| JsValue::from_str(&e.to_string()))?;
     let init = ResponseInit::new();
     init.set_status(parts.status.as_u16());
-    init.set_headers(&headers);
+    init.set_headers(&js_sys::JSON::parse(&json)?);
     // Null body statuses (204, 304) must not carry one, even an empty one. The bytes are copied
     // out of the wasm memory here, so the response does not alias it.
     let body = (!body.is_empty()).then(|| Uint8Array::from(body.as_slice()));

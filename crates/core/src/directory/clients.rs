@@ -413,7 +413,7 @@ pub fn insert_registration_stmt(
          WHERE (SELECT count FROM rate_counters WHERE key = ?16) <= ?17 \
          AND (SELECT count FROM rate_counters WHERE key = ?18) <= ?19 \
          AND EXISTS (SELECT 1 FROM resource_servers WHERE self_registration_opened_at IS NOT NULL \
-         AND allow_self_registered = 1) RETURNING *",
+         AND allow_self_registered = 1) RETURNING id",
         c.id,
         c.kind.as_str(),
         c.name,

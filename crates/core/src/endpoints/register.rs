@@ -18,7 +18,7 @@ use crate::policy::redirect::{self, AppType};
 use crate::revocation;
 use crate::secret::{generate_secret, verify_digest};
 use crate::service::Service;
-use crate::store::{decode_first, rate_counters, Results, Store};
+use crate::store::{rate_counters, Results, Store};
 use crate::uri::AbsoluteUri;
 use crate::wire::{json as json_response, no_store, Error, Request, Response};
 
@@ -278,6 +278,7 @@ fn invalid_token() -> Error {
     )
 }
 
+/// A client's registration as RFC 7591 §3.2.1 returns it: its metadata, id and issue time.
 fn registration_response(
     svc_issuer: &str,
     c: &Client,
@@ -285,13 +286,33 @@ fn registration_response(
     rat: Option<&str>,
     status: StatusCode,
 ) -> Response {
-    let mut body: Map<String, Value> = serde_json::from_str(&c.metadata).unwrap_or_default();
-    body.insert("client_id".into(), json!(c.id));
-    body.insert("client_id_issued_at".into(), json!(c.created_at));
+    let metadata = serde_json::from_str(&c.metadata).unwrap_or_default();
+    registration_body(
+        svc_issuer,
+        metadata,
+        (&c.id, c.created_at),
+        c.is_confidential(),
+        secret,
+        rat,
+        status,
+    )
+}
+
+fn registration_body(
+    svc_issuer: &str,
+    mut body: Map<String, Value>,
+    (id, issued_at): (&str, i64),
+    confidential: bool,
+    secret: Option<&str>,
+    rat: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    body.insert("client_id".into(), json!(id));
+    body.insert("client_id_issued_at".into(), json!(issued_at));
     if let Some(s) = secret {
         body.insert("client_secret".into(), json!(s));
     }
-    if c.is_confidential() {
+    if confidential {
         body.insert("client_secret_expires_at".into(), json!(0));
     }
     if let Some(t) = rat {
@@ -299,7 +320,7 @@ fn registration_response(
     }
     body.insert(
         "registration_client_uri".into(),
-        json!(format!("{svc_issuer}{PATH}/{}", c.id)),
+        json!(format!("{svc_issuer}{PATH}/{id}")),
     );
     let mut r = no_store(json_response(status, &body));
     r.headers_mut()
@@ -382,15 +403,18 @@ pub async fn register<S: Store + ?Sized, C: Crypto>(
     if let Some(wait) = rate_counters::over_limit(counts, &limits, WINDOW_SECS, now)? {
         return Err(Error::RateLimited(wait));
     }
-    let Some(c) = decode_first::<Client>(r.next_rows()?)? else {
+    // The insert returns the id only: the response is what was just written.
+    if r.next_rows()?.is_empty() {
         return Err(RegError::Metadata(
             "no resource server accepts self-registered clients".into(),
         )
         .into());
-    };
-    Ok(registration_response(
+    }
+    Ok(registration_body(
         &svc.config.issuer,
-        &c,
+        v.metadata,
+        (&id, now),
+        !v.public,
         secret.as_ref().map(|s| s.expose()),
         Some(rat.expose()),
         StatusCode::CREATED,

@@ -125,14 +125,14 @@ pub async fn bootstrap<D: Database + ?Sized, C: Crypto>(
         &ctx.config.issuer,
         now,
     ));
-    stmts.extend([audit::record(
+    stmts.push(audit::record(
         now,
         &ctx.actor,
         "admin.bootstrap",
         "client",
         &id,
         json!({ "resource": ident }),
-    )]);
+    ));
     ctx.db.batch(stmts).await?;
     Ok(super::created(json!({
         "client_id": id,
