@@ -11,6 +11,9 @@ type Failure = Box<dyn std::error::Error>;
 fn main() -> Result<(), Failure> {
     println!("cargo:rerun-if-changed=src/console");
     println!("cargo:rerun-if-changed=.ci/build-console");
+    // A new esbuild or Preact; and esbuild installed after a native build went without it.
+    println!("cargo:rerun-if-changed=package-lock.json");
+    println!("cargo:rerun-if-changed=node_modules/.bin/esbuild");
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
     let out = PathBuf::from(env::var("OUT_DIR")?);
     let for_worker = env::var("CARGO_CFG_TARGET_ARCH")? == "wasm32";
@@ -36,11 +39,13 @@ fn main() -> Result<(), Failure> {
     Ok(())
 }
 
-/// FNV-1a (64 bits) over both files: a cache key, not a security boundary.
+/// FNV-1a (64 bits) over both files, each after its length: a cache key, not a security
+/// boundary.
 fn version(dir: &Path) -> Result<String, Failure> {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for name in ["console.js", "console.css"] {
-        for b in fs::read(dir.join(name))? {
+        let bytes = fs::read(dir.join(name))?;
+        for b in (bytes.len() as u64).to_le_bytes().into_iter().chain(bytes) {
             h ^= u64::from(b);
             h = h.wrapping_mul(0x0000_0100_0000_01b3);
         }

@@ -131,9 +131,10 @@ fn route<'p>(config: &Config, path: &'p str) -> Option<Route<'p>> {
         account::LOGOUT_PATH => Some(Route::AccountLogout),
         authorize::upstream::START_PATH => Some(Route::Federate),
         console::PATH => Some(Route::Console),
-        console::SCRIPT_PATH => Some(Route::ConsoleAsset(console::Asset::Script)),
-        console::STYLE_PATH => Some(Route::ConsoleAsset(console::Asset::Style)),
         _ => {
+            if let Some(asset) = config.console_assets.at(local) {
+                return Some(Route::ConsoleAsset(asset));
+            }
             if let Some(id) = local
                 .strip_prefix(authorize::upstream::CALLBACK_PREFIX)
                 .filter(|id| !id.is_empty() && !id.contains('/'))

@@ -24,10 +24,9 @@ use crate::wire::Response;
 
 /// The console's path below the issuer (also its redirect URI's).
 pub const PATH: &str = "/console";
-/// The console's script below the issuer.
-pub const SCRIPT_PATH: &str = "/console/assets/console.js";
-/// The console's stylesheet below the issuer.
-pub const STYLE_PATH: &str = "/console/assets/console.css";
+/// Where the console's script and stylesheet are, below the issuer: then their version, then
+/// `console.js` or `console.css`.
+pub const ASSETS: &str = "/console/assets/";
 
 /// The console's script and stylesheet, as the runtime embeds them (empty where none were
 /// built: the native tests; then they are not found).
@@ -37,22 +36,49 @@ pub struct Assets {
     pub script: &'static [u8],
     /// `console.css`.
     pub style: &'static [u8],
-    /// A hash of both, in their URLs: browsers keep them for a year and a deploy that changes
-    /// them changes their URLs.
+    /// A hash of both, in their paths: browsers keep them for a year and a deploy that changes
+    /// them changes their paths. Only the current version is answered, so during a gradual
+    /// deploy an isolate of the other version never answers (and lets browsers keep) its own
+    /// files under this version's path.
     pub version: &'static str,
+}
+
+impl Assets {
+    /// Which asset `local` (a path below the issuer) names: only those of this version, and
+    /// none when there are none.
+    pub fn at(&self, local: &str) -> Option<Asset> {
+        let (version, file) = local.strip_prefix(ASSETS)?.split_once('/')?;
+        if version != self.version || self.script.is_empty() {
+            return None;
+        }
+        match file {
+            "console.js" => Some(Asset::Script),
+            "console.css" => Some(Asset::Style),
+            _ => None,
+        }
+    }
+
+    /// The path of an asset below the issuer.
+    pub fn path(&self, which: Asset) -> String {
+        let file = match which {
+            Asset::Script => "console.js",
+            Asset::Style => "console.css",
+        };
+        format!("{ASSETS}{}/{file}", self.version)
+    }
 }
 
 /// Which of the console's assets a path names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Asset {
-    /// [`SCRIPT_PATH`].
+    /// `console.js`.
     Script,
-    /// [`STYLE_PATH`].
+    /// `console.css`.
     Style,
 }
 
-/// `GET` an asset: immutable (its URL carries [`Assets::version`]), never sniffed, and not to
-/// be embedded by other origins.
+/// `GET` an asset: immutable (its path carries [`Assets::version`]), never sniffed, and not
+/// to be embedded by other origins.
 pub fn asset(config: &Config, which: Asset) -> Response {
     let (body, content_type) = match which {
         Asset::Script => (
@@ -190,16 +216,17 @@ fn unavailable() -> Response {
 pub fn document(config: &Config) -> Response {
     let issuer = &config.issuer;
     let scope = format!("{SCOPE_READ} {SCOPE_WRITE}");
-    let url = |path: &str| {
+    let url = |which| {
         format!(
-            "{}{path}?v={}",
-            config.issuer_path, config.console_assets.version
+            "{}{}",
+            config.issuer_path,
+            config.console_assets.path(which)
         )
     };
     ui::console(
         &ui::Console {
-            script: &url(SCRIPT_PATH),
-            style: &url(STYLE_PATH),
+            script: &url(Asset::Script),
+            style: &url(Asset::Style),
             issuer,
             client_id: CLIENT_ID,
             resource: &identifier(issuer),
@@ -256,13 +283,37 @@ mod tests {
         let resp = document(&config("https://auth.example.com/tenant"));
         let body = String::from_utf8(resp.body().clone()).unwrap();
         assert!(
-            body.contains("src=\"/tenant/console/assets/console.js?v=abc123\""),
+            body.contains("src=\"/tenant/console/assets/abc123/console.js\""),
             "{body}"
         );
         assert!(
-            body.contains("href=\"/tenant/console/assets/console.css?v=abc123\""),
+            body.contains("href=\"/tenant/console/assets/abc123/console.css\""),
             "{body}"
         );
+    }
+
+    #[test]
+    fn only_this_versions_assets_are_found() {
+        let c = config("https://auth.example.com");
+        let a = c.console_assets;
+        assert_eq!(
+            a.at("/console/assets/abc123/console.js"),
+            Some(Asset::Script)
+        );
+        assert_eq!(
+            a.at("/console/assets/abc123/console.css"),
+            Some(Asset::Style)
+        );
+        for other in [
+            "/console/assets/abc124/console.js",
+            "/console/assets/console.js",
+            "/console/assets/abc123/other.js",
+            "/console/assets/abc123/console.js/x",
+            "/console/assets//console.js",
+        ] {
+            assert_eq!(a.at(other), None, "{other}");
+        }
+        assert_eq!(Assets::default().at("/console/assets//console.js"), None);
     }
 
     #[test]
