@@ -24,6 +24,8 @@ use crate::wire::Response;
 
 /// The console's path below the issuer (also its redirect URI's).
 pub const PATH: &str = "/console";
+/// The console's client id.
+pub const CLIENT_ID: &str = clients::CONSOLE_CLIENT_ID;
 /// Where the console's script and stylesheet are, below the issuer: then their version, then
 /// `console.js` or `console.css`.
 pub const ASSETS: &str = "/console/assets/";
@@ -109,8 +111,6 @@ pub fn asset(config: &Config, which: Asset) -> Response {
     }
     resp
 }
-/// The console's client id.
-pub const CLIENT_ID: &str = clients::CONSOLE_CLIENT_ID;
 
 /// The document's policy: scripts, styles and requests to this origin only; nothing inline,
 /// no frames, no plugins, no forms posted anywhere else.
