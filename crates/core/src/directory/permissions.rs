@@ -147,16 +147,12 @@ pub enum Principal {
     Client(String),
 }
 
+/// A principal's row: its status and its role grants on one resource server, as a JSON array
+/// of `[role, group or null, scope]`.
 #[derive(serde::Deserialize)]
-struct GrantRow {
-    role: String,
-    group_name: Option<String>,
-    scope: String,
-}
-
-#[derive(serde::Deserialize)]
-struct StatusRow {
+struct PrincipalRow {
     status: crate::directory::Status,
+    grants: String,
 }
 
 #[derive(serde::Deserialize)]
@@ -165,76 +161,99 @@ struct EdgeRow {
     implied: String,
 }
 
-const USER_GRANTS: &str = "\
-    SELECT r.name AS role, NULL AS group_name, s.name AS scope FROM user_roles a \
-      JOIN roles r ON r.id = a.role_id JOIN role_scopes rs ON rs.role_id = r.id JOIN scopes s ON s.id = rs.scope_id \
-      WHERE a.user_id = ?1 AND s.resource_server_id = (SELECT id FROM resource_servers WHERE identifier = ?2) \
-    UNION ALL \
-    SELECT r.name, g.name, s.name FROM group_users m JOIN groups g ON g.id = m.group_id \
-      JOIN group_roles a ON a.group_id = g.id JOIN roles r ON r.id = a.role_id \
-      JOIN role_scopes rs ON rs.role_id = r.id JOIN scopes s ON s.id = rs.scope_id \
-      WHERE m.user_id = ?1 AND s.resource_server_id = (SELECT id FROM resource_servers WHERE identifier = ?2)";
+/// A user's role grants (their own, then their groups'); `?1` user id, `?2` resource identifier.
+macro_rules! user_grants {
+    () => {
+        "SELECT r.name AS role, NULL AS group_name, s.name AS scope FROM user_roles a \
+          JOIN roles r ON r.id = a.role_id JOIN role_scopes rs ON rs.role_id = r.id JOIN scopes s ON s.id = rs.scope_id \
+          WHERE a.user_id = ?1 AND s.resource_server_id = (SELECT id FROM resource_servers WHERE identifier = ?2) \
+        UNION ALL \
+        SELECT r.name, g.name, s.name FROM group_users m JOIN groups g ON g.id = m.group_id \
+          JOIN group_roles a ON a.group_id = g.id JOIN roles r ON r.id = a.role_id \
+          JOIN role_scopes rs ON rs.role_id = r.id JOIN scopes s ON s.id = rs.scope_id \
+          WHERE m.user_id = ?1 AND s.resource_server_id = (SELECT id FROM resource_servers WHERE identifier = ?2)"
+    };
+}
 
-const CLIENT_GRANTS: &str = "\
-    SELECT r.name AS role, NULL AS group_name, s.name AS scope FROM client_roles a \
-      JOIN roles r ON r.id = a.role_id JOIN role_scopes rs ON rs.role_id = r.id JOIN scopes s ON s.id = rs.scope_id \
-      WHERE a.client_id = ?1 AND s.resource_server_id = (SELECT id FROM resource_servers WHERE identifier = ?2) \
-    UNION ALL \
-    SELECT r.name, g.name, s.name FROM group_agents m JOIN groups g ON g.id = m.group_id \
-      JOIN group_roles a ON a.group_id = g.id JOIN roles r ON r.id = a.role_id \
-      JOIN role_scopes rs ON rs.role_id = r.id JOIN scopes s ON s.id = rs.scope_id \
-      WHERE m.client_id = ?1 AND s.resource_server_id = (SELECT id FROM resource_servers WHERE identifier = ?2)";
+/// A client's role grants (its own, then its groups' for an agent); `?1` client id, `?2`
+/// resource identifier.
+macro_rules! client_grants {
+    () => {
+        "SELECT r.name AS role, NULL AS group_name, s.name AS scope FROM client_roles a \
+          JOIN roles r ON r.id = a.role_id JOIN role_scopes rs ON rs.role_id = r.id JOIN scopes s ON s.id = rs.scope_id \
+          WHERE a.client_id = ?1 AND s.resource_server_id = (SELECT id FROM resource_servers WHERE identifier = ?2) \
+        UNION ALL \
+        SELECT r.name, g.name, s.name FROM group_agents m JOIN groups g ON g.id = m.group_id \
+          JOIN group_roles a ON a.group_id = g.id JOIN roles r ON r.id = a.role_id \
+          JOIN role_scopes rs ON rs.role_id = r.id JOIN scopes s ON s.id = rs.scope_id \
+          WHERE m.client_id = ?1 AND s.resource_server_id = (SELECT id FROM resource_servers WHERE identifier = ?2)"
+    };
+}
+
+/// One statement for a principal on a resource server (by canonical identifier): one row with
+/// its status and its role grants there, or none if it does not exist. Decoded by
+/// [`from_principal_rows`] with the server's `implies` edges (from the target's row, or
+/// [`load_stmts`]).
+pub fn principal_stmt(principal: &Principal, resource: &str) -> crate::store::Stmt {
+    use crate::stmt;
+    macro_rules! principal_sql {
+        ($table:literal, $grants:ident) => {
+            concat!(
+                "SELECT status, (SELECT json_group_array(json_array(role, group_name, scope)) FROM (",
+                $grants!(),
+                ")) AS grants FROM ",
+                $table,
+                " WHERE id = ?1"
+            )
+        };
+    }
+    match principal {
+        Principal::User(id) => stmt!(principal_sql!("users", user_grants), id, resource),
+        Principal::Client(id) => stmt!(principal_sql!("clients", client_grants), id, resource),
+    }
+}
 
 /// How many statements [`load_stmts`] returns.
-pub const LOAD_STMTS: usize = 3;
+pub const LOAD_STMTS: usize = 2;
 
-/// The statements [`from_rows`] needs, to be run in one batch (one round trip): principal
-/// status, role grants on the resource server (by canonical identifier), and its `implies`
-/// edges.
+/// The statements [`from_rows`] needs, to be run in one batch (one round trip): the principal
+/// with its role grants on the resource server (by canonical identifier), and the server's
+/// `implies` edges.
 pub fn load_stmts(principal: &Principal, resource: &str) -> [crate::store::Stmt; LOAD_STMTS] {
-    use crate::stmt;
-    let (status, grants) = match principal {
-        Principal::User(id) => (
-            stmt!("SELECT status FROM users WHERE id = ?1", id),
-            stmt!(USER_GRANTS, id, resource),
-        ),
-        Principal::Client(id) => (
-            stmt!("SELECT status FROM clients WHERE id = ?1", id),
-            stmt!(CLIENT_GRANTS, id, resource),
-        ),
-    };
     [
-        status,
-        grants,
+        principal_stmt(principal, resource),
         crate::directory::resource_servers::implies_by_identifier_stmt(resource),
     ]
 }
 
 /// Effective scopes from the rows of [`load_stmts`]; `None` if the principal does not exist.
-/// A disabled principal holds nothing.
 pub fn from_rows(
-    [status, grants, edges]: [Vec<crate::store::Row>; LOAD_STMTS],
+    [principal, edges]: [Vec<crate::store::Row>; LOAD_STMTS],
 ) -> Result<Option<(crate::directory::Status, Effective)>, crate::store::StoreError> {
-    use crate::store::{decode, decode_first};
-    let status: Option<StatusRow> = decode_first(status)?;
-    let grants: Vec<GrantRow> = decode(grants)?;
-    let edges: Vec<EdgeRow> = decode(edges)?;
-    let Some(StatusRow { status }) = status else {
+    let edges: Vec<EdgeRow> = crate::store::decode(edges)?;
+    let edges: Vec<(String, String)> = edges.into_iter().map(|e| (e.scope, e.implied)).collect();
+    from_principal_rows(principal, &edges)
+}
+
+/// Effective scopes from the rows of [`principal_stmt`] and the resource server's `implies`
+/// edges; `None` if the principal does not exist. A disabled principal holds nothing.
+pub fn from_principal_rows(
+    rows: Vec<crate::store::Row>,
+    implies: &[(String, String)],
+) -> Result<Option<(crate::directory::Status, Effective)>, crate::store::StoreError> {
+    let Some(PrincipalRow { status, grants }) = crate::store::decode_first(rows)? else {
         return Ok(None);
     };
     if status == crate::directory::Status::Disabled {
         return Ok(Some((status, Effective::new())));
     }
+    let grants: Vec<(String, Option<String>, String)> = serde_json::from_str(&grants)
+        .map_err(|e| crate::store::StoreError::Backend(format!("grants decode: {e}")))?;
     let grants: Vec<RoleGrant> = grants
         .into_iter()
-        .map(|g| RoleGrant {
-            role: g.role,
-            group: g.group_name,
-            scope: g.scope,
-        })
+        .map(|(role, group, scope)| RoleGrant { role, group, scope })
         .collect();
-    let edges: Vec<(String, String)> = edges.into_iter().map(|e| (e.scope, e.implied)).collect();
-    Ok(Some((status, effective(&grants, &edges))))
+    Ok(Some((status, effective(&grants, implies))))
 }
 
 /// Effective scopes of a principal on a resource server, by its canonical identifier (one

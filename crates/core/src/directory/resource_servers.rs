@@ -277,15 +277,6 @@ pub fn scope_descriptions_stmt(rs_id: &str) -> Stmt {
     )
 }
 
-/// [`scope_descriptions_stmt`] by the resource server's identifier.
-pub fn scope_descriptions_by_identifier_stmt(identifier: &str) -> Stmt {
-    stmt!(
-        "SELECT s.name, s.description FROM scopes s JOIN resource_servers r ON r.id = s.resource_server_id \
-         WHERE r.identifier = ?1 ORDER BY s.name",
-        identifier
-    )
-}
-
 /// One page of resource servers after `after` (keyset by id): `?1` after, `?2` limit.
 pub const LIST_PAGE: &str = "SELECT * FROM resource_servers WHERE id > ?1 ORDER BY id LIMIT ?2";
 

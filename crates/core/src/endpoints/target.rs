@@ -9,6 +9,8 @@
 //! the server's policy for self-registered clients instead (nothing if the server refuses them,
 //! else its cap, or every scope of the server).
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 use crate::directory::clients::Client;
@@ -17,7 +19,7 @@ use crate::directory::resource_servers::ResourceServer;
 use crate::directory::validate::canonical_resource;
 use crate::policy::scopes::Scopes;
 use crate::stmt;
-use crate::store::{decode, decode_first, Results, Row, Stmt};
+use crate::store::{decode, decode_first, Results, Row, Stmt, StoreError};
 use crate::wire::form::Params;
 use crate::wire::Error;
 
@@ -28,6 +30,10 @@ pub struct Target {
     pub rs: ResourceServer,
     /// Every scope it defines.
     pub all_scopes: Scopes,
+    /// Its scopes' descriptions, by name.
+    pub descriptions: BTreeMap<String, String>,
+    /// Its `implies` edges (scope, implied scope): what a principal's role grants there bring.
+    pub implies: Vec<(String, String)>,
     /// The most the client may get there.
     pub ceiling: Scopes,
     /// The client's own effective scopes there (client_credentials, agents).
@@ -58,9 +64,13 @@ struct IdentRow {
     identifier: String,
 }
 
+/// What the target's row carries besides the resource server's own columns.
 #[derive(Deserialize)]
-struct NameRow {
-    name: String,
+struct TargetExtras {
+    scope_descriptions: String,
+    implies: String,
+    restricted: i64,
+    listed: i64,
 }
 
 pub use crate::directory::clients::{restriction_stmt, sole_resource_stmt};
@@ -71,40 +81,53 @@ pub fn restriction_from_rows(rows: Vec<Row>) -> Result<Vec<String>, Error> {
     Ok(r.into_iter().map(|r| r.identifier).collect())
 }
 
-/// The statements [`from_rows`] needs (one round trip; they can share a batch with others).
-pub fn stmts(client_id: &str, identifier: &str) -> Vec<Stmt> {
-    let mut v = vec![
-        crate::directory::resource_servers::by_identifier_stmt(identifier),
-        restriction_stmt(client_id),
+/// How many statements [`stmts`] returns.
+pub const STMTS: usize = 2;
+
+/// The statements [`from_rows`] needs (one round trip; they can share a batch with others):
+/// the resource server by canonical identifier with its scopes, their descriptions and
+/// `implies` edges, and whether the client is restricted to a list of servers and this one is
+/// on it; then the client with its role grants there.
+pub fn stmts(client_id: &str, identifier: &str) -> [Stmt; STMTS] {
+    [
         stmt!(
-            "SELECT s.name FROM scopes s JOIN resource_servers r ON r.id = s.resource_server_id WHERE r.identifier = ?1",
-            identifier
+            "SELECT r.*, \
+             (SELECT json_group_object(s.name, s.description) FROM scopes s WHERE s.resource_server_id = r.id) \
+               AS scope_descriptions, \
+             (SELECT json_group_array(json_array(a.name, b.name)) FROM scope_implies i \
+               JOIN scopes a ON a.id = i.scope_id JOIN scopes b ON b.id = i.implied_id \
+               WHERE a.resource_server_id = r.id) AS implies, \
+             EXISTS (SELECT 1 FROM client_resources WHERE client_id = ?2) AS restricted, \
+             EXISTS (SELECT 1 FROM client_resources WHERE client_id = ?2 AND resource_server_id = r.id) AS listed \
+             FROM resource_servers r WHERE r.identifier = ?1",
+            identifier,
+            client_id
         ),
-    ];
-    v.extend(permissions::load_stmts(
-        &Principal::Client(client_id.to_owned()),
-        identifier,
-    ));
-    v
+        permissions::principal_stmt(&Principal::Client(client_id.to_owned()), identifier),
+    ]
 }
 
 /// Resolves the target from the results of [`stmts`], taking exactly those.
 pub fn from_rows(client: &Client, results: &mut Results) -> Result<Target, Error> {
-    let [rs, restriction, names] = results.take()?;
-    let rs: Option<ResourceServer> = decode_first(rs)?;
+    let [rs_rows, client_rows] = results.take()?;
+    let rs: Option<ResourceServer> = decode_first(rs_rows.clone())?;
     let rs = rs.ok_or_else(|| Error::InvalidTarget("unknown resource server".into()))?;
-    let restriction = restriction_from_rows(restriction)?;
-    let names: Vec<NameRow> = decode(names)?;
-    let all_scopes: Scopes = names.into_iter().map(|n| n.name).collect();
-    let client_held: Scopes = permissions::from_rows(results.take()?)?
+    let extras: Option<TargetExtras> = decode_first(rs_rows)?;
+    let extras = extras.ok_or_else(|| Error::InvalidTarget("unknown resource server".into()))?;
+    let bad = |e: serde_json::Error| StoreError::Backend(format!("target decode: {e}"));
+    let descriptions: BTreeMap<String, String> =
+        serde_json::from_str(&extras.scope_descriptions).map_err(bad)?;
+    let implies: Vec<(String, String)> = serde_json::from_str(&extras.implies).map_err(bad)?;
+    let all_scopes: Scopes = descriptions.keys().cloned().collect();
+    let client_held: Scopes = permissions::from_principal_rows(client_rows, &implies)?
         .map(|(_, eff)| permissions::names(&eff))
         .unwrap_or_default();
     // An admin's list decides; without one, a self-registered client reaches the servers open
     // to self-registered clients since before it was registered.
-    let reachable = if restriction.is_empty() {
+    let reachable = if extras.restricted == 0 {
         !client.is_self_registered() || rs.reachable_by_self_registered(client.created_at)
     } else {
-        restriction.contains(&rs.identifier)
+        extras.listed != 0
     };
     if !reachable {
         return Err(Error::InvalidTarget(
@@ -137,6 +160,8 @@ pub fn from_rows(client: &Client, results: &mut Results) -> Result<Target, Error
     Ok(Target {
         rs,
         all_scopes,
+        descriptions,
+        implies,
         ceiling,
         client_held,
     })

@@ -76,7 +76,7 @@ pub async fn consent<S: Store + ?Sized, C: Crypto>(
     }
     let target = match svc
         .store
-        .batch(target::stmts(&t.client.id, &p.a))
+        .batch(target::stmts(&t.client.id, &p.a).to_vec())
         .await
         .map_err(Error::from)
         .and_then(|rows| target::from_rows(&t.client, &mut crate::store::Results::new(rows)))

@@ -337,7 +337,10 @@ async fn validate<S: Store + ?Sized>(
             ))
         }
     };
-    let target = match db.batch(target::stmts(&t.client.id, &resource)).await {
+    let target = match db
+        .batch(target::stmts(&t.client.id, &resource).to_vec())
+        .await
+    {
         Ok(rows) => match target::from_rows(&t.client, &mut crate::store::Results::new(rows)) {
             Ok(target) => target,
             Err(e) => {
@@ -435,16 +438,13 @@ fn predicted_reads(
     (stmts, new)
 }
 
-/// The reads [`decide`] makes: the user's permissions on the resource server, their consent
-/// for the client there, and the scopes' descriptions.
-fn decide_stmts(user_id: &str, client_id: &str, resource: &str) -> Vec<crate::store::Stmt> {
-    let mut stmts =
-        permissions::load_stmts(&Principal::User(user_id.to_owned()), resource).to_vec();
-    stmts.push(crate::grants::consent_lookup_stmt(
-        user_id, client_id, resource,
-    ));
-    stmts.push(crate::directory::resource_servers::scope_descriptions_by_identifier_stmt(resource));
-    stmts
+/// The reads [`decide`] makes besides the target's: the user with their role grants on the
+/// resource server, and their consent for the client there.
+fn decide_stmts(user_id: &str, client_id: &str, resource: &str) -> [crate::store::Stmt; 2] {
+    [
+        permissions::principal_stmt(&Principal::User(user_id.to_owned()), resource),
+        crate::grants::consent_lookup_stmt(user_id, client_id, resource),
+    ]
 }
 
 /// `GET /authorize`: its reads in one batch ([`predicted_reads`]; a read the prediction missed
@@ -565,12 +565,6 @@ impl GrantRow {
     }
 }
 
-#[derive(Deserialize)]
-struct ScopeDesc {
-    name: String,
-    description: String,
-}
-
 /// With a signed-in user: issue a code at once if everything requested is already consented,
 /// otherwise show the consent page for what is new.
 async fn decide<S: Store + ?Sized, C: Crypto>(
@@ -585,19 +579,18 @@ async fn decide<S: Store + ?Sized, C: Crypto>(
     let issuer = &svc.config.issuer;
     let stmts = decide_stmts(&user.id, &v.t.client.id, &v.target.rs.identifier);
     let decoded = async {
-        let mut r = crate::store::Results::new(svc.store.batch(stmts).await?);
-        let held = match permissions::from_rows(r.take()?)? {
+        let [user_rows, grant] =
+            crate::store::Results::new(svc.store.batch(stmts.to_vec()).await?).take()?;
+        let held = match permissions::from_principal_rows(user_rows, &v.target.implies)? {
             Some((Status::Active, eff)) => permissions::names(&eff),
             _ => Scopes::new(),
         };
-        let [grant, descs] = r.take()?;
         let consent: Scopes = decode_first::<GrantRow>(grant)?
             .map(|g| g.current(&v.t.client))
             .unwrap_or_default();
-        let descs: Vec<ScopeDesc> = crate::store::decode(descs)?;
-        Ok::<_, crate::store::StoreError>((held, consent, descs))
+        Ok::<_, crate::store::StoreError>((held, consent))
     };
-    let Ok((held, consent, descs)) = decoded.await else {
+    let Ok((held, consent)) = decoded.await else {
         return redirect_error(
             issuer,
             &v.t,
@@ -675,11 +668,7 @@ async fn decide<S: Store + ?Sized, C: Crypto>(
         .iter()
         .map(|name| ui::ScopeLine {
             name,
-            description: descs
-                .iter()
-                .find(|d| &d.name == *name)
-                .map(|d| d.description.as_str())
-                .unwrap_or(""),
+            description: v.target.descriptions.get(*name).map_or("", String::as_str),
             held: held.contains(*name),
         })
         .collect();

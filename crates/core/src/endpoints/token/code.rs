@@ -162,7 +162,7 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
         Ok(t) => t,
         Err(e) => return Err(undo(e).await),
     };
-    let (held, consent) = match user_view_from_rows(&mut r, client.redirect_uris_changed_at) {
+    let (held, consent) = match user_view_from_rows(&mut r, &t, client.redirect_uris_changed_at) {
         Ok(v) => v,
         Err(e) => return Err(undo(e).await),
     };

@@ -102,7 +102,7 @@ async fn load_target<S: Store + ?Sized>(
     identifier: &str,
     subject: &str,
 ) -> Result<(Target, Option<i64>), Error> {
-    let mut stmts = target::stmts(&client.id, identifier);
+    let mut stmts = target::stmts(&client.id, identifier).to_vec();
     stmts.push(issuances::get_stmt(&client.id, identifier, subject));
     let mut r = Results::new(db.batch(stmts).await?);
     let t = target::from_rows(client, &mut r)?;
@@ -190,23 +190,25 @@ struct GrantRow {
     updated_at: i64,
 }
 
-/// Statements for a user's view of a target: user permissions (3) and the consent grant (1).
-fn user_stmts(user_id: &str, client_id: &str, identifier: &str) -> Vec<Stmt> {
-    let mut v = permissions::load_stmts(&Principal::User(user_id.to_owned()), identifier).to_vec();
-    v.push(crate::grants::consent_lookup_stmt(
-        user_id, client_id, identifier,
-    ));
-    v
+/// Statements for a user's view of a target: the user with their role grants there, and their
+/// consent for the client there.
+fn user_stmts(user_id: &str, client_id: &str, identifier: &str) -> [Stmt; 2] {
+    [
+        permissions::principal_stmt(&Principal::User(user_id.to_owned()), identifier),
+        crate::grants::consent_lookup_stmt(user_id, client_id, identifier),
+    ]
 }
 
-/// Decodes the rows of [`user_stmts`]: what the user holds now (`None` if disabled or gone) and
-/// what they consented to — nothing, if the consent is older than `stale_before` (the client's
-/// redirect URIs gained an entry since, which needs consent again).
+/// Decodes the rows of [`user_stmts`] (the target's `implies` edges complete the user's role
+/// grants): what the user holds now (`None` if disabled or gone) and what they consented to —
+/// nothing, if the consent is older than `stale_before` (the client's redirect URIs gained an
+/// entry since, which needs consent again).
 fn user_view_from_rows(
     r: &mut Results,
+    target: &Target,
     stale_before: Option<i64>,
 ) -> Result<(Option<Scopes>, Scopes), Error> {
-    let held = match permissions::from_rows(r.take()?)? {
+    let held = match permissions::from_principal_rows(r.next_rows()?, &target.implies)? {
         Some((crate::directory::Status::Active, eff)) => Some(permissions::names(&eff)),
         _ => None,
     };

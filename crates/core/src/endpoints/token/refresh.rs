@@ -167,7 +167,7 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
         Ok(t) => t,
         Err(e) => return Err(undo(e).await),
     };
-    let (held, consent) = match user_view_from_rows(&mut r, None) {
+    let (held, consent) = match user_view_from_rows(&mut r, &t, None) {
         Ok(v) => v,
         Err(e) => return Err(undo(e).await),
     };
