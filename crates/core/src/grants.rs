@@ -66,16 +66,79 @@ pub fn consent_stmt(c: &Consent<'_>) -> Stmt {
     )
 }
 
-/// The consent a user gave a client on a resource server (by identifier): `scopes`,
-/// `updated_at`.
-pub fn consent_lookup_stmt(user_id: &str, client_id: &str, identifier: &str) -> Stmt {
+/// A user's view of a resource server (by canonical identifier) through a client, in one
+/// statement: one row with the user's `status`, their role `grants` there and their `consent`
+/// for the client there (`{"scopes", "updated_at"}` or null); no row if the user does not
+/// exist. Decoded by [`user_view_from_rows`] with the server's `implies` edges.
+pub fn user_view_stmt(user_id: &str, client_id: &str, identifier: &str) -> Stmt {
     stmt!(
-        "SELECT g.scopes, g.updated_at FROM grants g JOIN resource_servers r ON r.id = g.resource_server_id \
-         WHERE g.user_id = ?1 AND g.client_id = ?2 AND r.identifier = ?3",
+        concat!(
+            "SELECT u.status, ",
+            crate::directory::permissions::grants_json!(user),
+            " AS grants, (SELECT json_object('scopes', g.scopes, 'updated_at', g.updated_at) FROM grants g \
+             WHERE g.user_id = ?1 AND g.client_id = ?3 \
+             AND g.resource_server_id = (SELECT id FROM resource_servers WHERE identifier = ?2)) AS consent \
+             FROM users u WHERE u.id = ?1"
+        ),
         user_id,
-        client_id,
-        identifier
+        identifier,
+        client_id
     )
+}
+
+/// What a user holds on a resource server and has consented to for a client there.
+#[derive(Debug, Clone, Default)]
+pub struct UserView {
+    /// The scopes the user holds (through their roles and groups); `None` if the user is
+    /// disabled or gone.
+    pub held: Option<crate::policy::scopes::Scopes>,
+    /// The scopes consented to: none if the consent is older than the client's last new
+    /// redirect URI (consent was given for where the user was sent, so a new destination needs
+    /// it again).
+    pub consent: crate::policy::scopes::Scopes,
+}
+
+#[derive(Deserialize)]
+struct UserViewRow {
+    status: crate::directory::Status,
+    grants: String,
+    consent: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ConsentRow {
+    scopes: String,
+    updated_at: i64,
+}
+
+/// Decodes the rows of [`user_view_stmt`], with the resource server's `implies` edges and the
+/// client's `redirect_uris_changed_at`.
+pub fn user_view_from_rows(
+    rows: Vec<crate::store::Row>,
+    implies: &[(String, String)],
+    redirect_uris_changed_at: Option<i64>,
+) -> Result<UserView, StoreError> {
+    use crate::directory::{permissions, Status};
+    let Some(row) = crate::store::decode_first::<UserViewRow>(rows)? else {
+        return Ok(UserView::default());
+    };
+    let held = match permissions::from_parts(Some(row.status), &row.grants, implies)? {
+        Some((Status::Active, eff)) => Some(permissions::names(&eff)),
+        _ => None,
+    };
+    let consent = match row.consent {
+        Some(json) => {
+            let c: ConsentRow = serde_json::from_str(&json)
+                .map_err(|e| StoreError::Backend(format!("consent decode: {e}")))?;
+            if redirect_uris_changed_at.is_some_and(|changed| c.updated_at < changed) {
+                Default::default()
+            } else {
+                crate::policy::scopes::from_json(&c.scopes)
+            }
+        }
+        None => Default::default(),
+    };
+    Ok(UserView { held, consent })
 }
 
 /// A user's grants.

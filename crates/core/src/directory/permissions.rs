@@ -190,26 +190,47 @@ macro_rules! client_grants {
     };
 }
 
+/// A principal's role grants on a resource server as one JSON value, `[[role, group or null,
+/// scope], ...]`, for a column of a larger statement: `grants_json!(user)` (`?1` the user id)
+/// or `grants_json!(client)` (`?1` the client id), `?2` the server's canonical identifier.
+/// Decoded by [`from_parts`].
+macro_rules! grants_json {
+    (user) => {
+        concat!(
+            "(SELECT json_group_array(json_array(role, group_name, scope)) FROM (",
+            $crate::directory::permissions::user_grants!(),
+            "))"
+        )
+    };
+    (client) => {
+        concat!(
+            "(SELECT json_group_array(json_array(role, group_name, scope)) FROM (",
+            $crate::directory::permissions::client_grants!(),
+            "))"
+        )
+    };
+}
+pub(crate) use {client_grants, grants_json, user_grants};
+
 /// One statement for a principal on a resource server (by canonical identifier): one row with
-/// its status and its role grants there, or none if it does not exist. Decoded by
-/// [`from_principal_rows`] with the server's `implies` edges (from the target's row, or
-/// [`load_stmts`]).
+/// its `status` and its role `grants` there, or none if it does not exist. Decoded by
+/// [`from_principal_rows`] with the server's `implies` edges.
 pub fn principal_stmt(principal: &Principal, resource: &str) -> crate::store::Stmt {
     use crate::stmt;
     macro_rules! principal_sql {
-        ($table:literal, $grants:ident) => {
+        ($kind:ident, $table:literal) => {
             concat!(
-                "SELECT status, (SELECT json_group_array(json_array(role, group_name, scope)) FROM (",
-                $grants!(),
-                ")) AS grants FROM ",
+                "SELECT status, ",
+                grants_json!($kind),
+                " AS grants FROM ",
                 $table,
                 " WHERE id = ?1"
             )
         };
     }
     match principal {
-        Principal::User(id) => stmt!(principal_sql!("users", user_grants), id, resource),
-        Principal::Client(id) => stmt!(principal_sql!("clients", client_grants), id, resource),
+        Principal::User(id) => stmt!(principal_sql!(user, "users"), id, resource),
+        Principal::Client(id) => stmt!(principal_sql!(client, "clients"), id, resource),
     }
 }
 
@@ -241,13 +262,27 @@ pub fn from_principal_rows(
     rows: Vec<crate::store::Row>,
     implies: &[(String, String)],
 ) -> Result<Option<(crate::directory::Status, Effective)>, crate::store::StoreError> {
-    let Some(PrincipalRow { status, grants }) = crate::store::decode_first(rows)? else {
+    match crate::store::decode_first::<PrincipalRow>(rows)? {
+        Some(p) => from_parts(Some(p.status), &p.grants, implies),
+        None => Ok(None),
+    }
+}
+
+/// Effective scopes from a principal's status (`None`: it does not exist), its
+/// [`grants_json!`] value and the resource server's `implies` edges. A disabled principal holds
+/// nothing.
+pub fn from_parts(
+    status: Option<crate::directory::Status>,
+    grants: &str,
+    implies: &[(String, String)],
+) -> Result<Option<(crate::directory::Status, Effective)>, crate::store::StoreError> {
+    let Some(status) = status else {
         return Ok(None);
     };
     if status == crate::directory::Status::Disabled {
         return Ok(Some((status, Effective::new())));
     }
-    let grants: Vec<(String, Option<String>, String)> = serde_json::from_str(&grants)
+    let grants: Vec<(String, Option<String>, String)> = serde_json::from_str(grants)
         .map_err(|e| crate::store::StoreError::Backend(format!("grants decode: {e}")))?;
     let grants: Vec<RoleGrant> = grants
         .into_iter()

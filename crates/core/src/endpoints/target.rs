@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::directory::clients::Client;
-use crate::directory::permissions::{self, Principal};
+use crate::directory::permissions;
 use crate::directory::resource_servers::ResourceServer;
 use crate::directory::validate::canonical_resource;
 use crate::policy::scopes::Scopes;
@@ -71,6 +71,8 @@ struct TargetExtras {
     implies: String,
     restricted: i64,
     listed: i64,
+    client_status: Option<crate::directory::Status>,
+    client_grants: String,
 }
 
 pub use crate::directory::clients::{restriction_stmt, sole_resource_stmt};
@@ -82,46 +84,48 @@ pub fn restriction_from_rows(rows: Vec<Row>) -> Result<Vec<String>, Error> {
 }
 
 /// How many statements [`stmts`] returns.
-pub const STMTS: usize = 2;
+pub const STMTS: usize = 1;
 
-/// The statements [`from_rows`] needs (one round trip; they can share a batch with others):
-/// the resource server by canonical identifier with its scopes, their descriptions and
-/// `implies` edges, and whether the client is restricted to a list of servers and this one is
-/// on it; then the client with its role grants there.
+/// The statement [`from_rows`] needs (it can share a batch with others): one row with the
+/// resource server (by canonical identifier), its scopes with their descriptions and its
+/// `implies` edges, whether the client is restricted to a list of servers and this one is on
+/// it, and the client's status and role grants there.
 pub fn stmts(client_id: &str, identifier: &str) -> [Stmt; STMTS] {
-    [
-        stmt!(
+    [stmt!(
+        concat!(
             "SELECT r.*, \
              (SELECT json_group_object(s.name, s.description) FROM scopes s WHERE s.resource_server_id = r.id) \
                AS scope_descriptions, \
              (SELECT json_group_array(json_array(a.name, b.name)) FROM scope_implies i \
                JOIN scopes a ON a.id = i.scope_id JOIN scopes b ON b.id = i.implied_id \
                WHERE a.resource_server_id = r.id) AS implies, \
-             EXISTS (SELECT 1 FROM client_resources WHERE client_id = ?2) AS restricted, \
-             EXISTS (SELECT 1 FROM client_resources WHERE client_id = ?2 AND resource_server_id = r.id) AS listed \
-             FROM resource_servers r WHERE r.identifier = ?1",
-            identifier,
-            client_id
+             EXISTS (SELECT 1 FROM client_resources WHERE client_id = ?1) AS restricted, \
+             EXISTS (SELECT 1 FROM client_resources WHERE client_id = ?1 AND resource_server_id = r.id) AS listed, \
+             (SELECT status FROM clients WHERE id = ?1) AS client_status, ",
+            permissions::grants_json!(client),
+            " AS client_grants FROM resource_servers r WHERE r.identifier = ?2"
         ),
-        permissions::principal_stmt(&Principal::Client(client_id.to_owned()), identifier),
-    ]
+        client_id,
+        identifier
+    )]
 }
 
 /// Resolves the target from the results of [`stmts`], taking exactly those.
 pub fn from_rows(client: &Client, results: &mut Results) -> Result<Target, Error> {
-    let [rs_rows, client_rows] = results.take()?;
-    let rs: Option<ResourceServer> = decode_first(rs_rows.clone())?;
+    let [rows] = results.take()?;
+    let rs: Option<ResourceServer> = decode_first(rows.clone())?;
     let rs = rs.ok_or_else(|| Error::InvalidTarget("unknown resource server".into()))?;
-    let extras: Option<TargetExtras> = decode_first(rs_rows)?;
+    let extras: Option<TargetExtras> = decode_first(rows)?;
     let extras = extras.ok_or_else(|| Error::InvalidTarget("unknown resource server".into()))?;
     let bad = |e: serde_json::Error| StoreError::Backend(format!("target decode: {e}"));
     let descriptions: BTreeMap<String, String> =
         serde_json::from_str(&extras.scope_descriptions).map_err(bad)?;
     let implies: Vec<(String, String)> = serde_json::from_str(&extras.implies).map_err(bad)?;
     let all_scopes: Scopes = descriptions.keys().cloned().collect();
-    let client_held: Scopes = permissions::from_principal_rows(client_rows, &implies)?
-        .map(|(_, eff)| permissions::names(&eff))
-        .unwrap_or_default();
+    let client_held: Scopes =
+        permissions::from_parts(extras.client_status, &extras.client_grants, &implies)?
+            .map(|(_, eff)| permissions::names(&eff))
+            .unwrap_or_default();
     // An admin's list decides; without one, a self-registered client reaches the servers open
     // to self-registered clients since before it was registered.
     let reachable = if extras.restricted == 0 {

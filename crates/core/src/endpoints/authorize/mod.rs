@@ -26,7 +26,6 @@ use serde::{Deserialize, Serialize};
 use super::target::{self, Target};
 use crate::crypto::Crypto;
 use crate::directory::clients::{self, Client, GRANT_CODE};
-use crate::directory::permissions::{self, Principal};
 use crate::directory::{users, Status};
 use crate::policy::pkce;
 use crate::policy::scopes::{self, Scopes};
@@ -34,7 +33,7 @@ use crate::service::Service;
 use crate::session::{self, Keys};
 use crate::store::codes::Sealed;
 use crate::store::prefetch::Prefetched;
-use crate::store::{decode_first, Store};
+use crate::store::Store;
 use crate::ui;
 use crate::uri::AbsoluteUri;
 use crate::wire::error::AuthorizeError;
@@ -429,22 +428,13 @@ fn predicted_reads(
         Ok(Some(resource)) => {
             stmts.extend(target::stmts(client_id, &resource));
             if let Some(user_id) = sid.and_then(Keys::session_user_hint) {
-                stmts.extend(decide_stmts(user_id, client_id, &resource));
+                stmts.push(crate::grants::user_view_stmt(user_id, client_id, &resource));
             }
         }
         Ok(None) => stmts.push(target::sole_resource_stmt(client_id)),
         Err(_) => {}
     }
     (stmts, new)
-}
-
-/// The reads [`decide`] makes besides the target's: the user with their role grants on the
-/// resource server, and their consent for the client there.
-fn decide_stmts(user_id: &str, client_id: &str, resource: &str) -> [crate::store::Stmt; 2] {
-    [
-        permissions::principal_stmt(&Principal::User(user_id.to_owned()), resource),
-        crate::grants::consent_lookup_stmt(user_id, client_id, resource),
-    ]
 }
 
 /// `GET /authorize`: its reads in one batch ([`predicted_reads`]; a read the prediction missed
@@ -544,27 +534,6 @@ fn strip_prompt_login(query: &str) -> String {
         .finish()
 }
 
-#[derive(Deserialize)]
-struct GrantRow {
-    scopes: String,
-    updated_at: i64,
-}
-
-impl GrantRow {
-    /// The consented scopes, unless the client's redirect URIs gained an entry since: consent
-    /// was given for where the user was sent, so a new destination needs it again.
-    fn current(self, client: &Client) -> Scopes {
-        if client
-            .redirect_uris_changed_at
-            .is_some_and(|changed| self.updated_at < changed)
-        {
-            Scopes::new()
-        } else {
-            scopes::from_json(&self.scopes)
-        }
-    }
-}
-
 /// With a signed-in user: issue a code at once if everything requested is already consented,
 /// otherwise show the consent page for what is new.
 async fn decide<S: Store + ?Sized, C: Crypto>(
@@ -577,18 +546,14 @@ async fn decide<S: Store + ?Sized, C: Crypto>(
     rng: &mut dyn CryptoRngCore,
 ) -> Response {
     let issuer = &svc.config.issuer;
-    let stmts = decide_stmts(&user.id, &v.t.client.id, &v.target.rs.identifier);
+    let stmt = crate::grants::user_view_stmt(&user.id, &v.t.client.id, &v.target.rs.identifier);
     let decoded = async {
-        let [user_rows, grant] =
-            crate::store::Results::new(svc.store.batch(stmts.to_vec()).await?).take()?;
-        let held = match permissions::from_principal_rows(user_rows, &v.target.implies)? {
-            Some((Status::Active, eff)) => permissions::names(&eff),
-            _ => Scopes::new(),
-        };
-        let consent: Scopes = decode_first::<GrantRow>(grant)?
-            .map(|g| g.current(&v.t.client))
-            .unwrap_or_default();
-        Ok::<_, crate::store::StoreError>((held, consent))
+        let view = crate::grants::user_view_from_rows(
+            svc.store.query(stmt).await?,
+            &v.target.implies,
+            v.t.client.redirect_uris_changed_at,
+        )?;
+        Ok::<_, crate::store::StoreError>((view.held.unwrap_or_default(), view.consent))
     };
     let Ok((held, consent)) = decoded.await else {
         return redirect_error(

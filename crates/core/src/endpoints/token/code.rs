@@ -18,7 +18,7 @@
 use rand_core::CryptoRngCore;
 
 use super::REFRESH_TTL_SECS;
-use super::{effective_for_user, require_grant, sign, user_stmts, user_view_from_rows};
+use super::{effective_for_user, require_grant, sign, user_view_from_rows};
 use crate::crypto::Crypto;
 use crate::directory::clients::{self, GRANT_CODE, GRANT_REFRESH};
 use crate::endpoints::client_auth::{self, Presented};
@@ -105,7 +105,11 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
         now,
     ));
     stmts.extend(target::stmts(&presented.client_id, &resource));
-    stmts.extend(user_stmts(&user_id, &presented.client_id, &resource));
+    stmts.push(crate::grants::user_view_stmt(
+        &user_id,
+        &presented.client_id,
+        &resource,
+    ));
     let mut r = match svc.store.batch(stmts).await {
         Ok(rows) => Results::new(rows),
         Err(StoreError::Conflict(_)) => return Err(replayed()),

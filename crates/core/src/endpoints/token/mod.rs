@@ -19,11 +19,10 @@ use crate::crypto::Crypto;
 use crate::directory::clients::{
     Client, GRANT_CLIENT_CREDENTIALS, GRANT_CODE, GRANT_REFRESH, GRANT_TOKEN_EXCHANGE,
 };
-use crate::directory::permissions::{self, Principal};
 use crate::issue::{self, Mint, Minted};
 use crate::policy::scopes::{self, Scopes};
 use crate::service::Service;
-use crate::store::{decode_first, issuances, Results, Stmt, Store};
+use crate::store::{decode_first, issuances, Results, Store};
 use crate::wire::form::Params;
 use crate::wire::{Error, Request, Response};
 
@@ -184,38 +183,15 @@ fn effective_for_user(bound: &Scopes, consent: &Scopes, held: &Scopes, t: &Targe
     scopes::and(&s, &t.ceiling)
 }
 
-#[derive(serde::Deserialize)]
-struct GrantRow {
-    scopes: String,
-    updated_at: i64,
-}
-
-/// Statements for a user's view of a target: the user with their role grants there, and their
-/// consent for the client there.
-fn user_stmts(user_id: &str, client_id: &str, identifier: &str) -> [Stmt; 2] {
-    [
-        permissions::principal_stmt(&Principal::User(user_id.to_owned()), identifier),
-        crate::grants::consent_lookup_stmt(user_id, client_id, identifier),
-    ]
-}
-
-/// Decodes the rows of [`user_stmts`] (the target's `implies` edges complete the user's role
-/// grants): what the user holds now (`None` if disabled or gone) and what they consented to —
-/// nothing, if the consent is older than `stale_before` (the client's redirect URIs gained an
-/// entry since, which needs consent again).
+/// The user's view of the target through the client, from the row of
+/// [`crate::grants::user_view_stmt`] (taken next from `r`): what they hold now (`None` if
+/// disabled or gone) and what they consented to (nothing if the consent is older than
+/// `stale_before`: the client's redirect URIs gained an entry since).
 fn user_view_from_rows(
     r: &mut Results,
     target: &Target,
     stale_before: Option<i64>,
 ) -> Result<(Option<Scopes>, Scopes), Error> {
-    let held = match permissions::from_principal_rows(r.next_rows()?, &target.implies)? {
-        Some((crate::directory::Status::Active, eff)) => Some(permissions::names(&eff)),
-        _ => None,
-    };
-    let grant: Option<GrantRow> = decode_first(r.next_rows()?)?;
-    let consent = grant
-        .filter(|g| stale_before.is_none_or(|changed| g.updated_at >= changed))
-        .map(|g| scopes::from_json(&g.scopes))
-        .unwrap_or_default();
-    Ok((held, consent))
+    let v = crate::grants::user_view_from_rows(r.next_rows()?, &target.implies, stale_before)?;
+    Ok((v.held, v.consent))
 }

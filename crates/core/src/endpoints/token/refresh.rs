@@ -20,7 +20,7 @@
 
 use rand_core::CryptoRngCore;
 
-use super::{effective_for_user, require_grant, sign, user_stmts, user_view_from_rows};
+use super::{effective_for_user, require_grant, sign, user_view_from_rows};
 use crate::crypto::Crypto;
 use crate::directory::clients::{self, GRANT_REFRESH};
 use crate::endpoints::client_auth::{self, Presented};
@@ -84,7 +84,11 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
         ));
     }
     stmts.extend(target::stmts(&presented.client_id, &resource));
-    stmts.extend(user_stmts(&user_id, &presented.client_id, &resource));
+    stmts.push(crate::grants::user_view_stmt(
+        &user_id,
+        &presented.client_id,
+        &resource,
+    ));
     let mut r = Results::new(svc.store.batch(stmts).await?);
     let client_row = decode_first(r.next_rows()?)?;
     let family: Option<FamilyRow> = decode_first(r.next_rows()?)?;
