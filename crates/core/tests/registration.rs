@@ -664,6 +664,10 @@ mod metadata_documents {
         assert!(consent.contains("<strong>127.0.0.1</strong>"), "{consent}");
         assert!(consent.contains("on this device only"));
         assert!(consent.contains("registered itself"));
+        assert!(
+            consent.contains("Read notes"),
+            "each scope is shown with its description"
+        );
     }
 
     #[test]

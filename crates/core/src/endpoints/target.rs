@@ -30,7 +30,8 @@ pub struct Target {
     pub rs: ResourceServer,
     /// Every scope it defines.
     pub all_scopes: Scopes,
-    /// Its scopes' descriptions, by name.
+    /// Its scopes, by name, with their descriptions from [`stmts_with_descriptions`] (the
+    /// consent page's text; empty from [`stmts`]).
     pub descriptions: BTreeMap<String, String>,
     /// Its `implies` edges (scope, implied scope): what a principal's role grants there bring.
     pub implies: Vec<(String, String)>,
@@ -87,15 +88,25 @@ pub fn restriction_from_rows(rows: Vec<Row>) -> Result<Vec<String>, Error> {
 pub const STMTS: usize = 1;
 
 /// The statement [`from_rows`] needs (it can share a batch with others): one row with the
-/// resource server (by canonical identifier), its scopes with their descriptions and its
+/// resource server (by canonical identifier), its scope names (with empty descriptions) and its
 /// `implies` edges, whether the client is restricted to a list of servers and this one is on
 /// it, and the client's status and role grants there.
 pub fn stmts(client_id: &str, identifier: &str) -> [Stmt; STMTS] {
+    target_stmts(client_id, identifier, false)
+}
+
+/// [`stmts`], and the scopes' descriptions (up to 2,000 characters each: only `/authorize`
+/// reads them, for the consent page).
+pub fn stmts_with_descriptions(client_id: &str, identifier: &str) -> [Stmt; STMTS] {
+    target_stmts(client_id, identifier, true)
+}
+
+fn target_stmts(client_id: &str, identifier: &str, descriptions: bool) -> [Stmt; STMTS] {
     [stmt!(
         concat!(
             "SELECT r.*, \
-             (SELECT json_group_object(s.name, s.description) FROM scopes s WHERE s.resource_server_id = r.id) \
-               AS scope_descriptions, \
+             (SELECT json_group_object(s.name, CASE WHEN ?3 THEN s.description ELSE '' END) FROM scopes s \
+               WHERE s.resource_server_id = r.id) AS scope_descriptions, \
              (SELECT json_group_array(json_array(a.name, b.name)) FROM scope_implies i \
                JOIN scopes a ON a.id = i.scope_id JOIN scopes b ON b.id = i.implied_id \
                WHERE a.resource_server_id = r.id) AS implies, \
@@ -106,7 +117,8 @@ pub fn stmts(client_id: &str, identifier: &str) -> [Stmt; STMTS] {
             " AS client_grants FROM resource_servers r WHERE r.identifier = ?2"
         ),
         client_id,
-        identifier
+        identifier,
+        descriptions
     )]
 }
 

@@ -337,7 +337,7 @@ async fn validate<S: Store + ?Sized>(
         }
     };
     let target = match db
-        .batch(target::stmts(&t.client.id, &resource).to_vec())
+        .batch(target::stmts_with_descriptions(&t.client.id, &resource).to_vec())
         .await
     {
         Ok(rows) => match target::from_rows(&t.client, &mut crate::store::Results::new(rows)) {
@@ -426,7 +426,7 @@ fn predicted_reads(
     }
     match target::resource_param(p) {
         Ok(Some(resource)) => {
-            stmts.extend(target::stmts(client_id, &resource));
+            stmts.extend(target::stmts_with_descriptions(client_id, &resource));
             if let Some(user_id) = sid.and_then(Keys::session_user_hint) {
                 stmts.push(crate::grants::user_view_stmt(user_id, client_id, &resource));
             }
