@@ -161,17 +161,27 @@ struct EdgeRow {
     implied: String,
 }
 
+/// A principal's role grants on a resource server (`?2`, its canonical identifier): those of
+/// its own roles (`$own`, keyed by `$key` = `?1`), then those of its groups (`$members`).
+macro_rules! role_grants {
+    ($own:literal, $members:literal, $key:literal) => {
+        concat!(
+            "SELECT r.name AS role, NULL AS group_name, s.name AS scope FROM ", $own, " a \
+              JOIN roles r ON r.id = a.role_id JOIN role_scopes rs ON rs.role_id = r.id JOIN scopes s ON s.id = rs.scope_id \
+              WHERE a.", $key, " = ?1 AND s.resource_server_id = (SELECT id FROM resource_servers WHERE identifier = ?2) \
+            UNION ALL \
+            SELECT r.name, g.name, s.name FROM ", $members, " m JOIN groups g ON g.id = m.group_id \
+              JOIN group_roles a ON a.group_id = g.id JOIN roles r ON r.id = a.role_id \
+              JOIN role_scopes rs ON rs.role_id = r.id JOIN scopes s ON s.id = rs.scope_id \
+              WHERE m.", $key, " = ?1 AND s.resource_server_id = (SELECT id FROM resource_servers WHERE identifier = ?2)"
+        )
+    };
+}
+
 /// A user's role grants (their own, then their groups'); `?1` user id, `?2` resource identifier.
 macro_rules! user_grants {
     () => {
-        "SELECT r.name AS role, NULL AS group_name, s.name AS scope FROM user_roles a \
-          JOIN roles r ON r.id = a.role_id JOIN role_scopes rs ON rs.role_id = r.id JOIN scopes s ON s.id = rs.scope_id \
-          WHERE a.user_id = ?1 AND s.resource_server_id = (SELECT id FROM resource_servers WHERE identifier = ?2) \
-        UNION ALL \
-        SELECT r.name, g.name, s.name FROM group_users m JOIN groups g ON g.id = m.group_id \
-          JOIN group_roles a ON a.group_id = g.id JOIN roles r ON r.id = a.role_id \
-          JOIN role_scopes rs ON rs.role_id = r.id JOIN scopes s ON s.id = rs.scope_id \
-          WHERE m.user_id = ?1 AND s.resource_server_id = (SELECT id FROM resource_servers WHERE identifier = ?2)"
+        $crate::directory::permissions::role_grants!("user_roles", "group_users", "user_id")
     };
 }
 
@@ -179,14 +189,7 @@ macro_rules! user_grants {
 /// resource identifier.
 macro_rules! client_grants {
     () => {
-        "SELECT r.name AS role, NULL AS group_name, s.name AS scope FROM client_roles a \
-          JOIN roles r ON r.id = a.role_id JOIN role_scopes rs ON rs.role_id = r.id JOIN scopes s ON s.id = rs.scope_id \
-          WHERE a.client_id = ?1 AND s.resource_server_id = (SELECT id FROM resource_servers WHERE identifier = ?2) \
-        UNION ALL \
-        SELECT r.name, g.name, s.name FROM group_agents m JOIN groups g ON g.id = m.group_id \
-          JOIN group_roles a ON a.group_id = g.id JOIN roles r ON r.id = a.role_id \
-          JOIN role_scopes rs ON rs.role_id = r.id JOIN scopes s ON s.id = rs.scope_id \
-          WHERE m.client_id = ?1 AND s.resource_server_id = (SELECT id FROM resource_servers WHERE identifier = ?2)"
+        $crate::directory::permissions::role_grants!("client_roles", "group_agents", "client_id")
     };
 }
 
@@ -210,7 +213,7 @@ macro_rules! grants_json {
         )
     };
 }
-pub(crate) use {client_grants, grants_json, user_grants};
+pub(crate) use {client_grants, grants_json, role_grants, user_grants};
 
 /// One statement for a principal on a resource server (by canonical identifier): one row with
 /// its `status` and its role `grants` there, or none if it does not exist. Decoded by
