@@ -2,15 +2,19 @@
 // would write instead (@cloudflare/workers-oauth-provider in a minimal Worker that auto-approves
 // /authorize; ../shared/bench-peer, or BENCH_PEER_DIR). Both run under mcpgate's own pinned
 // wrangler (`wrangler dev`, local storage), one after the other, and the peer's load driver
-// (bench/oauth-load.mjs) measures both with the same settings. Prints figures, never asserts them;
-// prints one line and exits 0 when the peer directory is absent.
+// (bench/oauth-load.mjs) measures both with the same settings. Then the runtime's floor: the same
+// driver against a Worker that makes only storage calls (.ci/bench-floor) prices a request and each
+// kind of call; with each server's calls per flow (the peer counts its KV calls, mcpgate's answers
+// name their D1 round trips), that gives each flow's floor and how far mcpgate could go against the
+// peer if its own code cost nothing. Prints figures, never asserts them; prints one line and exits
+// 0 when the peer directory is absent.
 //
 // Driver settings from the environment (defaults here): CONCURRENCY=16, DURATION_S=5, WARMUP_S=1,
 // PAUSE_S=1, and, to bound the runtime on a busy machine, QUIET_WAIT_S=4, NOISY_RETRIES=1.
 // Raw figures: target/bench-peer-results/ (the driver's JSON and output, per server).
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -98,16 +102,19 @@ async function waitReady(url, alive, logs, timeoutMs = 180_000) {
   throw new Error(`${url} did not come up:\n${logs()}`);
 }
 
-/** Starts the peer under mcpgate's wrangler, in its own process group, with fresh local KV. */
-async function startPeer() {
+/**
+ * Starts a JavaScript Worker (the peer, or the floor Worker) under mcpgate's wrangler, in its own
+ * process group, with fresh local storage; `vars(base)` gives its vars.
+ */
+async function startJsWorker(cwd, vars, readyPath) {
   const port = await freePort();
   const inspector = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const persist = mkdtempSync(join(tmpdir(), 'bench-peer-state-'));
   const child = spawn(WRANGLER, ['dev', '--ip', '127.0.0.1', '--port', String(port),
     '--inspector-port', String(inspector), '--show-interactive-dev-session=false', '--log-level', 'warn',
-    '--var', `RESOURCE:${base}/mcp`, '--persist-to', persist], {
-    cwd: PEER,
+    ...Object.entries(vars(base)).flatMap(([k, v]) => ['--var', `${k}:${v}`]), '--persist-to', persist], {
+    cwd,
     detached: true,
     env: { ...process.env, CI: '1', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -128,13 +135,17 @@ async function startPeer() {
   };
   running.add(stop);
   try {
-    await waitReady(`${base}/.well-known/oauth-authorization-server`, () => !exited, () => out);
+    await waitReady(`${base}${readyPath}`, () => !exited, () => out);
   } catch (e) {
     await stop();
     throw e;
   }
   return { base, pid: child.pid, inspector, stop };
 }
+
+/** The peer, with fresh local KV; `counting` turns on its count of KV calls (never when timed). */
+const startPeer = (counting = false) => startJsWorker(PEER, (base) => ({ RESOURCE: `${base}/mcp`,
+  ...(counting ? { BENCH_COUNT_KV: '1' } : {}) }), '/.well-known/oauth-authorization-server');
 
 /**
  * The pid of the `wrangler dev` that startWorker spawned: the process-group leader whose command
@@ -155,7 +166,8 @@ function wranglerPid(persistDir) {
 
 /** Starts mcpgate (built Worker, fresh local D1) with the registration limits lifted. */
 async function startMcpgate() {
-  const w = await startWorker({ vars: REGISTRATION_LIMITS, quiet: true });
+  // Bench headers: each answer names its D1 round trips (for the floor below).
+  const w = await startWorker({ vars: { ...REGISTRATION_LIMITS, MCPGATE_BENCH_HEADERS: 'true' }, quiet: true });
   const stop = async () => {
     running.delete(stop);
     await w.stop();
@@ -299,6 +311,100 @@ async function benchPeer() {
   }
 }
 
+// ---------------------------------------------------------------- storage calls per flow
+
+// RFC 7636 Appendix B: this verifier's S256 challenge is the one `session` puts in its request.
+const VERIFIER = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';
+const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
+const registration = (name) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({
+  client_name: name, redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'], token_endpoint_auth_method: 'none' }) });
+const codeOf = (r) => new URL(r.headers.get('location') || 'http://x/').searchParams.get('code');
+
+/**
+ * One registration, one code flow and one refresh against `base`, each step checked; `after(flow)`
+ * is called after each flow's requests with the answers it got and returns what they cost.
+ */
+async function oneOfEach(base, { clientId, cookie = '', scope, resource }, after) {
+  const out = {};
+  const reg = await req(base, '/register', registration('calls'));
+  if (![200, 201].includes(reg.status)) throw new Error(`register: HTTP ${reg.status} ${reg.text.slice(0, 200)}`);
+  out.register = await after('register', [reg]);
+  const client = clientId || reg.json.client_id;
+  const q = new URLSearchParams({ response_type: 'code', client_id: client, redirect_uri: REDIRECT, code_challenge: CHALLENGE,
+    code_challenge_method: 'S256', scope, resource, state: 'x' });
+  const auth = await req(base, `/authorize?${q}`, { headers: { cookie } });
+  const code = codeOf(auth);
+  if (!code) throw new Error(`authorize: HTTP ${auth.status} without a code`);
+  const redeem = await req(base, '/token', { method: 'POST', headers: FORM, body: new URLSearchParams({ grant_type: 'authorization_code',
+    code, client_id: client, redirect_uri: REDIRECT, code_verifier: VERIFIER, resource }) });
+  if (!redeem.json?.refresh_token) throw new Error(`redemption: HTTP ${redeem.status} ${redeem.text.slice(0, 200)}`);
+  out.authcode = await after('authcode', [auth, redeem]);
+  const refresh = await req(base, '/token', { method: 'POST', headers: FORM, body: new URLSearchParams({ grant_type: 'refresh_token',
+    refresh_token: redeem.json.refresh_token, client_id: client }) });
+  if (!refresh.json?.access_token) throw new Error(`refresh: HTTP ${refresh.status} ${refresh.text.slice(0, 200)}`);
+  out.refresh = await after('refresh', [refresh]);
+  out.metadata = { requests: 1 };
+  return out;
+}
+
+/** mcpgate's D1 round trips per flow, from the bench header on each answer. */
+function mcpgateCalls(gate, pub, cookie) {
+  return oneOfEach(gate.base, { clientId: pub.client_id, cookie, scope: 'notes.read', resource: RS }, (_, answers) => ({
+    requests: answers.length,
+    d1: answers.reduce((n, a) => n + Number(a.headers.get('x-mcpgate-d1-round-trips') ?? NaN), 0),
+  }));
+}
+
+/** The peer's KV calls per flow, counted by the peer itself (BENCH_COUNT_KV) in a run of its own. */
+async function peerCalls() {
+  const peer = await startPeer(true);
+  try {
+    const counts = async () => (await req(peer.base, '/__kv-stats?reset=1')).json;
+    await counts();
+    return await oneOfEach(peer.base, { scope: 'mcp:read', resource: `${peer.base}/mcp` }, async (_, answers) => {
+      const kv = await counts();
+      return { requests: answers.length, ...Object.fromEntries(Object.entries(kv).map(([k, v]) => [`kv ${k}`, v])) };
+    });
+  } finally {
+    await peer.stop();
+  }
+}
+
+// ---------------------------------------------------------------- the runtime's floor
+
+const FLOOR_SRC = join(ROOT, '.ci/bench-floor');
+const FLOOR = join(ROOT, 'target/bench-floor'); // the copy that runs, so wrangler's files stay in target/
+// What the floor Worker measures, by path: the request alone, then one storage call each.
+const FLOOR_PATHS = { request: '/', 'kv get': '/kv-get', 'kv put': '/kv-put', 'kv list': '/kv-list',
+  d1: '/d1', 'd1 (3 reads, 6 writes)': '/d1-9' };
+
+// Rounds over every path (FLOOR_ROUNDS), each path's figure the median of its rounds: one run of a
+// few seconds moves by up to a third on this kind of machine.
+const FLOOR_ROUNDS = Number(process.env.FLOOR_ROUNDS || 3);
+
+/** Server CPU per request of the floor Worker for each FLOOR_PATHS entry (same driver). */
+async function floorCosts() {
+  cpSync(FLOOR_SRC, FLOOR, { recursive: true });
+  const w = await startJsWorker(FLOOR, () => ({}), '/');
+  try {
+    const setup = await req(w.base, '/setup');
+    if (setup.status !== 200) throw new Error(`floor setup: HTTP ${setup.status}`);
+    const runs = Object.fromEntries(Object.keys(FLOOR_PATHS).map((k) => [k, []]));
+    for (let round = 0; round < FLOOR_ROUNDS; round++) {
+      for (const [call, path] of Object.entries(FLOOR_PATHS)) {
+        const [r] = await drive(`floor-${path.slice(1) || 'request'}-${round}`, w, { SCENARIOS: 'metadata', METADATA_PATH: path,
+          DISCOVER: '0', DURATION_S: '3', WARMUP_S: '1' });
+        if (measured(r) && r.server_cpu_us_per_op) runs[call].push(r.server_cpu_us_per_op);
+      }
+    }
+    const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+    return Object.fromEntries(Object.entries(runs).map(([k, xs]) => [k, median(xs)]));
+  } finally {
+    await w.stop();
+  }
+}
+
 /** The directory and the signed-in session; a failure carries the end of wrangler's log. */
 async function prepare(gate) {
   try {
@@ -319,7 +425,8 @@ async function benchMcpgate() {
       COOKIE: cookie, SCOPE: 'notes.read', RESOURCE: RS, REDIRECT_URI: REDIRECT });
     const cc = await drive('mcpgate-cc', gate, { SCENARIOS: 'cc', CLIENT_ID: app.client_id, CLIENT_SECRET: app.client_secret,
       CLIENT_AUTH: 'client_secret_basic', SCOPE: '', RESOURCE: RS, REDIRECT_URI: '' });
-    return { results: [...flows, ...cc], isolate: await isolateCpu(gate) };
+    const isolate = await isolateCpu(gate);
+    return { results: [...flows, ...cc], isolate, calls: await mcpgateCalls(gate, pub, cookie) };
   } finally {
     await gate.stop();
   }
@@ -372,6 +479,43 @@ function table({ results: peer, isolate: peerCpu }, { results: gate, isolate: ga
   }
 }
 
+/**
+ * Each flow's floor for each server: its requests and storage calls priced at what the floor
+ * Worker paid for them; and the most mcpgate could reach against this run of the peer if it cost
+ * only its floor (the peer's measured CPU per flow over mcpgate's floor: both are CPU-bound here).
+ */
+function floorTable(costs, { results: peer, calls: peerCalls }, { results: gate, calls: gateCalls }) {
+  const base = costs.request;
+  const each = Object.fromEntries(Object.entries(costs).map(([k, v]) => [k, v - base]));
+  const us = (v) => (typeof v === 'number' && Number.isFinite(v) ? `${(v / 1000).toFixed(2)} ms` : '-');
+  console.log(`  server CPU per request: the request alone ${fixed(base, 0)} us; one call adds ` +
+    Object.keys(FLOOR_PATHS).slice(1).map((k) => `${k} ${fixed(each[k], 0)}`).join(', ') + ' us');
+  /** "2 requests, kv get 4, ..." and the floor in microseconds (NaN if a call was not measured). */
+  const priced = (calls) => {
+    const { requests, ...ops } = calls;
+    const price = { ...each, d1: Math.min(each.d1, each['d1 (3 reads, 6 writes)']) };
+    const floor = requests * base + Object.entries(ops).reduce((sum, [k, n]) => sum + n * (price[k] ?? NaN), 0);
+    return [`${requests} req${Object.entries(ops).map(([k, n]) => `, ${k} ${n}`).join('')}`, floor];
+  };
+  const rows = [['flow', 'peer: requests and calls', 'floor', 'mcpgate: requests and calls', 'floor', 'mcpgate/peer measured',
+    'if mcpgate cost its floor only']];
+  for (const flow of FLOWS) {
+    if (!peerCalls[flow] || !gateCalls[flow]) continue;
+    const [pc, pf] = priced(peerCalls[flow]);
+    const [gc, gf] = priced(gateCalls[flow]);
+    const [a, b] = [peer.find((r) => r.scenario === flow), gate.find((r) => r.scenario === flow)];
+    const ok = measured(a) && measured(b) && a.per_s > 0 && b.per_s > 0;
+    rows.push([flow, pc, us(pf), gc, us(gf), ok ? `${(b.per_s / a.per_s).toFixed(2)}x` : '-',
+      measured(a) && gf > 0 ? `${(a.server_cpu_us_per_op / gf).toFixed(2)}x` : '-']);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+  for (const row of rows) console.log('  ' + row.map((c, i) => (i === 0 || i === 1 || i === 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('   '));
+  console.log(`  floor = the flow's requests and calls priced at the floor Worker's figures (medians of ${FLOOR_ROUNDS} rounds`);
+  console.log(`    of 3 s; mcpgate's D1 round trips at the cheaper of the two batches). Last column: the peer's server`);
+  console.log(`    CPU per flow in this run over mcpgate's floor, the ratio mcpgate would reach if its own code cost`);
+  console.log(`    nothing; no ratio above it can be reached against this run of the peer.`);
+}
+
 // ---------------------------------------------------------------- main
 
 async function main() {
@@ -394,6 +538,9 @@ async function main() {
   const peer = await benchPeer();
   console.log('  measuring mcpgate...');
   const gate = await benchMcpgate();
+  console.log('  counting the peer\'s KV calls, measuring the floor...');
+  peer.calls = await peerCalls();
+  const costs = await floorCosts();
   console.log();
   table(peer, gate);
   console.log(`  mcpgate/peer > 1: mcpgate serves more. authcode = GET /authorize (302 with a code) + POST /token;`);
@@ -403,6 +550,8 @@ async function main() {
   console.log(`    isolate CPU/op = the Worker's own isolate only (V8 profiler, ${PROFILE_N} requests after the driver, 4 in flight).`);
   console.log(`  busy before = whole machine before the run; others during = share of the ${cpus().length} cores other processes`);
   console.log(`    took in the run (* = noisy even after ${LOAD.NOISY_RETRIES} retry). Raw figures: target/bench-peer-results/.`);
+  console.log(`\n== the runtime's floor: a Worker that makes only storage calls (.ci/bench-floor), same wrangler and driver`);
+  floorTable(costs, peer, gate);
 }
 
 try {
