@@ -301,14 +301,50 @@ async function isolateCpu(server) {
   return out;
 }
 
-async function benchPeer() {
+async function benchPeer(tag) {
   const peer = await startPeer();
   try {
-    const results = await drive('peer', peer, { SCENARIOS: FLOWS.join(','), SCOPE: 'mcp:read', RESOURCE: `${peer.base}/mcp`, REDIRECT_URI: '' });
+    const results = await drive(`peer${tag}`, peer, { SCENARIOS: FLOWS.join(','), SCOPE: 'mcp:read', RESOURCE: `${peer.base}/mcp`, REDIRECT_URI: '' });
     return { results, isolate: await isolateCpu(peer) };
   } finally {
     await peer.stop();
   }
+}
+
+// ---------------------------------------------------------------- rounds
+
+// Rounds (BENCH_PEER_ROUNDS, default 1), each the peer then mcpgate on fresh servers. With more
+// than one, each figure is the median over the rounds: one run moves by up to a third here.
+const ROUNDS = Math.max(1, Number(process.env.BENCH_PEER_ROUNDS || 1));
+const median = (xs) => {
+  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+  return v.length ? v[Math.floor(v.length / 2)] : NaN;
+};
+
+/** One server's rounds as one: per flow, the median of each figure (the rest from the median run). */
+function mergeRounds(rounds) {
+  const scenarios = [...new Set(rounds.flatMap((r) => r.results.map((x) => x.scenario)))];
+  const results = scenarios.map((sc) => {
+    const runs = rounds.map((r) => r.results.find((x) => x.scenario === sc)).filter(measured);
+    if (!runs.length) return rounds[0].results.find((x) => x.scenario === sc);
+    const mid = [...runs].sort((a, b) => a.per_s - b.per_s)[Math.floor(runs.length / 2)];
+    const m = (k) => median(runs.map((x) => x[k]));
+    return { ...mid, per_s: m('per_s'), server_cpu_us_per_op: m('server_cpu_us_per_op'), p50_ms: m('p50_ms') };
+  });
+  const flows = [...new Set(rounds.flatMap((r) => Object.keys(r.isolate)))];
+  const isolate = Object.fromEntries(flows.map((f) => [f, median(rounds.map((r) => r.isolate[f]))]));
+  return { results, isolate, calls: rounds[0].calls, rounds };
+}
+
+/** Each round's mcpgate/peer per flow, so the spread behind the medians shows. */
+function roundRatios(peer, gate) {
+  if (peer.rounds.length < 2) return;
+  const flows = [...new Set(gate.results.map((r) => r.scenario))].filter((f) => peer.results.some((r) => r.scenario === f));
+  const per = flows.map((f) => `${f} ${peer.rounds.map((p, i) => {
+    const [a, b] = [p.results.find((r) => r.scenario === f), gate.rounds[i].results.find((r) => r.scenario === f)];
+    return measured(a) && measured(b) && a.per_s > 0 ? (b.per_s / a.per_s).toFixed(2) : '-';
+  }).join(' ')}`);
+  console.log(`  mcpgate/peer in each of the ${peer.rounds.length} rounds: ${per.join('; ')}`);
 }
 
 // ---------------------------------------------------------------- storage calls per flow
@@ -398,7 +434,6 @@ async function floorCosts() {
         if (measured(r) && r.server_cpu_us_per_op) runs[call].push(r.server_cpu_us_per_op);
       }
     }
-    const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
     return Object.fromEntries(Object.entries(runs).map(([k, xs]) => [k, median(xs)]));
   } finally {
     await w.stop();
@@ -416,14 +451,14 @@ async function prepare(gate) {
   }
 }
 
-async function benchMcpgate() {
+async function benchMcpgate(tag) {
   const gate = await startMcpgate();
   try {
     const { app, pub, cookie } = await prepare(gate);
     // DCR ignores CLIENT_ID; the code flow and refresh use the public app and the signed-in session.
-    const flows = await drive('mcpgate', gate, { SCENARIOS: FLOWS.join(','), CLIENT_ID: pub.client_id, CLIENT_AUTH: 'none',
+    const flows = await drive(`mcpgate${tag}`, gate, { SCENARIOS: FLOWS.join(','), CLIENT_ID: pub.client_id, CLIENT_AUTH: 'none',
       COOKIE: cookie, SCOPE: 'notes.read', RESOURCE: RS, REDIRECT_URI: REDIRECT });
-    const cc = await drive('mcpgate-cc', gate, { SCENARIOS: 'cc', CLIENT_ID: app.client_id, CLIENT_SECRET: app.client_secret,
+    const cc = await drive(`mcpgate-cc${tag}`, gate, { SCENARIOS: 'cc', CLIENT_ID: app.client_id, CLIENT_SECRET: app.client_secret,
       CLIENT_AUTH: 'client_secret_basic', SCOPE: '', RESOURCE: RS, REDIRECT_URI: '' });
     const isolate = await isolateCpu(gate);
     return { results: [...flows, ...cc], isolate, calls: await mcpgateCalls(gate, pub, cookie) };
@@ -534,15 +569,24 @@ async function main() {
     ` (undici ${versionOf(PEER, 'undici')}), concurrency ${LOAD.CONCURRENCY}, ${LOAD.DURATION_S} s (+${LOAD.WARMUP_S} s warmup) per flow`);
   console.log(`  machine: ${cpus().length} cores, load average ${loadavg()[0].toFixed(1)} at start;` +
     ` mcpgate's registration limits lifted (${Object.entries(REGISTRATION_LIMITS).map(([k, v]) => `${k}=${v}`).join(', ')})`);
-  console.log('  measuring the peer...');
-  const peer = await benchPeer();
-  console.log('  measuring mcpgate...');
-  const gate = await benchMcpgate();
+  const peerRounds = [];
+  const gateRounds = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const tag = ROUNDS > 1 ? `-r${i + 1}` : '';
+    const of = ROUNDS > 1 ? ` (round ${i + 1} of ${ROUNDS})` : '';
+    console.log(`  measuring the peer${of}...`);
+    peerRounds.push(await benchPeer(tag));
+    console.log(`  measuring mcpgate${of}...`);
+    gateRounds.push(await benchMcpgate(tag));
+  }
+  const [peer, gate] = [mergeRounds(peerRounds), mergeRounds(gateRounds)];
   console.log('  counting the peer\'s KV calls, measuring the floor...');
   peer.calls = await peerCalls();
   const costs = await floorCosts();
   console.log();
   table(peer, gate);
+  roundRatios(peer, gate);
+  if (ROUNDS > 1) console.log(`  figures: the median over ${ROUNDS} rounds (BENCH_PEER_ROUNDS), each the peer then mcpgate on fresh servers.`);
   console.log(`  mcpgate/peer > 1: mcpgate serves more. authcode = GET /authorize (302 with a code) + POST /token;`);
   console.log(`    peer: a DCR client per lane and no login (auto-consent); mcpgate: one public app and a signed-in`);
   console.log(`    session whose consent covers notes.read. refresh rotates one chain per lane. cc (client_credentials)`);

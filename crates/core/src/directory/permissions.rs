@@ -178,42 +178,27 @@ macro_rules! role_grants {
     };
 }
 
-/// A user's role grants (their own, then their groups'); `?1` user id, `?2` resource identifier.
-macro_rules! user_grants {
-    () => {
-        $crate::directory::permissions::role_grants!("user_roles", "group_users", "user_id")
-    };
-}
-
-/// A client's role grants (its own, then its groups' for an agent); `?1` client id, `?2`
-/// resource identifier.
-macro_rules! client_grants {
-    () => {
-        $crate::directory::permissions::role_grants!("client_roles", "group_agents", "client_id")
-    };
-}
-
 /// A principal's role grants on a resource server as one JSON value, `[[role, group or null,
-/// scope], ...]`, for a column of a larger statement: `grants_json!(user)` (`?1` the user id)
-/// or `grants_json!(client)` (`?1` the client id), `?2` the server's canonical identifier.
-/// Decoded by [`from_parts`].
+/// scope], ...]`, for a column of a larger statement: `grants_json!(user)` (`?1` the user id:
+/// their own roles, then their groups') or `grants_json!(client)` (`?1` the client id: its own
+/// roles, then its groups' for an agent), `?2` the server's canonical identifier. Decoded by
+/// [`from_parts`].
 macro_rules! grants_json {
     (user) => {
-        concat!(
-            "(SELECT json_group_array(json_array(role, group_name, scope)) FROM (",
-            $crate::directory::permissions::user_grants!(),
-            "))"
-        )
+        $crate::directory::permissions::grants_json!(@ "user_roles", "group_users", "user_id")
     };
     (client) => {
+        $crate::directory::permissions::grants_json!(@ "client_roles", "group_agents", "client_id")
+    };
+    (@ $own:literal, $members:literal, $key:literal) => {
         concat!(
             "(SELECT json_group_array(json_array(role, group_name, scope)) FROM (",
-            $crate::directory::permissions::client_grants!(),
+            $crate::directory::permissions::role_grants!($own, $members, $key),
             "))"
         )
     };
 }
-pub(crate) use {client_grants, grants_json, role_grants, user_grants};
+pub(crate) use {grants_json, role_grants};
 
 /// One statement for a principal on a resource server (by canonical identifier): one row with
 /// its `status` and its role `grants` there, or none if it does not exist. Decoded by
