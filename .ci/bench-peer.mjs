@@ -413,7 +413,7 @@ const FLOOR_SRC = join(ROOT, '.ci/bench-floor');
 const FLOOR = join(ROOT, 'target/bench-floor'); // the copy that runs, so wrangler's files stay in target/
 // What the floor Worker measures, by path: the request alone, then one storage call each.
 const FLOOR_PATHS = { request: '/', 'kv get': '/kv-get', 'kv put': '/kv-put', 'kv list': '/kv-list',
-  d1: '/d1', 'd1 (3 reads, 6 writes)': '/d1-9' };
+  d1: '/d1', 'd1 (3 reads, 6 writes)': '/d1-9', 'd1 session (2 reads)': '/d1-session' };
 
 // Rounds over every path (FLOOR_ROUNDS), each path's figure the median of its rounds: one run of a
 // few seconds moves by up to a third on this kind of machine.
@@ -546,7 +546,7 @@ function floorTable(costs, { results: peer, calls: peerCalls }, { results: gate,
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
   for (const row of rows) console.log('  ' + row.map((c, i) => (i === 0 || i === 1 || i === 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('   '));
   console.log(`  floor = the flow's requests and calls priced at the floor Worker's figures (medians of ${FLOOR_ROUNDS} rounds`);
-  console.log(`    of 3 s; mcpgate's D1 round trips at the cheaper of the two batches). Last column: the peer's server`);
+  console.log(`    of 3 s; mcpgate's D1 round trips at the cheapest plain batch). Last column: the peer's server`);
   console.log(`    CPU per flow in this run over mcpgate's floor, the ratio mcpgate would reach if its own code cost`);
   console.log(`    nothing; no ratio above it can be reached against this run of the peer.`);
 }

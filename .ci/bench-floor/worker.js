@@ -20,6 +20,12 @@ const CALLS = {
     const insert = () => env.DB.prepare('INSERT INTO t (id, v, n) VALUES (?1, ?2, 0)').bind(id(), VALUE);
     return env.DB.batch([read(), read(), read(), insert(), insert(), insert(), bump(), bump(), bump()]);
   },
+  // Two reads through D1's Sessions API, as mcpgate's /authorize reads (from the nearest replica).
+  '/d1-session': (env) => {
+    const session = env.DB.withSession('first-unconstrained');
+    const read = () => session.prepare('SELECT id, v, n FROM t WHERE id = ?1').bind(`seed-${Math.floor(Math.random() * 100)}`);
+    return session.batch([read(), read()]);
+  },
   '/setup': async (env) => {
     await env.DB.exec('CREATE TABLE IF NOT EXISTS t (id TEXT PRIMARY KEY, v TEXT NOT NULL, n INTEGER NOT NULL)');
     const seed = env.DB.prepare('INSERT OR IGNORE INTO t (id, v, n) VALUES (?1, ?2, 0)');
