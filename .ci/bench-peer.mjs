@@ -190,6 +190,13 @@ async function req(base, path, { method = 'GET', headers = {}, body } = {}) {
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 const basic = (id, s) => 'Basic ' + Buffer.from(`${id}:${s}`).toString('base64');
 const cookiesOf = (r) => r.headers.getSetCookie().map((c) => c.split(';')[0]);
+// RFC 7636 Appendix B: this verifier's S256 challenge is the one `session` and `oneOfEach` send.
+const VERIFIER = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';
+const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
+/** The fetch options of a dynamic registration: a public client of the code flow, as the driver's. */
+const registration = (name) => ({ method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' },
+  body: JSON.stringify({ client_name: name, redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'], token_endpoint_auth_method: 'none' }) });
 
 /** Admin client, resource server, role, a confidential app (client_credentials), a public app
  *  (code flow) and a user holding the role. */
@@ -216,7 +223,7 @@ async function directory(base) {
  *  with which /authorize redirects straight back with a code (as the peer's auto-consent does). */
 async function session(base, pub) {
   const q = new URLSearchParams({ response_type: 'code', client_id: pub.client_id, redirect_uri: REDIRECT,
-    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256',
+    code_challenge: CHALLENGE, code_challenge_method: 'S256',
     resource: RS, scope: 'notes.read', state: 'x' }).toString();
   const page = await req(base, `/authorize?${q}`);
   const csrf = /name="csrf" value="([^"]+)"/.exec(page.text)?.[1];
@@ -265,12 +272,7 @@ const PROFILE_N = Number(process.env.BENCH_PROFILE_N || 300);
 // the same requests (the driver's registration body), 4 in flight.
 const PROFILED = {
   metadata: (base) => fetch(`${base}/.well-known/oauth-authorization-server`),
-  register: (base, i) => fetch(`${base}/register`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json' },
-    body: JSON.stringify({ client_name: `bench-client-p${i}`, redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'], token_endpoint_auth_method: 'none' }),
-  }),
+  register: (base, i) => fetch(`${base}/register`, registration(`bench-client-p${i}`)),
 };
 
 /** Microseconds of isolate CPU per request for each PROFILED flow (V8's sampling profiler). */
@@ -349,12 +351,6 @@ function roundRatios(peer, gate) {
 
 // ---------------------------------------------------------------- storage calls per flow
 
-// RFC 7636 Appendix B: this verifier's S256 challenge is the one `session` puts in its request.
-const VERIFIER = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';
-const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
-const registration = (name) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({
-  client_name: name, redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'refresh_token'],
-  response_types: ['code'], token_endpoint_auth_method: 'none' }) });
 const codeOf = (r) => new URL(r.headers.get('location') || 'http://x/').searchParams.get('code');
 
 /**
@@ -525,10 +521,10 @@ function floorTable(costs, { results: peer, calls: peerCalls }, { results: gate,
   const us = (v) => (typeof v === 'number' && Number.isFinite(v) ? `${(v / 1000).toFixed(2)} ms` : '-');
   console.log(`  server CPU per request: the request alone ${fixed(base, 0)} us; one call adds ` +
     Object.keys(FLOOR_PATHS).slice(1).map((k) => `${k} ${fixed(each[k], 0)}`).join(', ') + ' us');
+  const price = { ...each, d1: Math.min(each.d1, each['d1 (3 reads, 6 writes)']) };
   /** "2 requests, kv get 4, ..." and the floor in microseconds (NaN if a call was not measured). */
   const priced = (calls) => {
     const { requests, ...ops } = calls;
-    const price = { ...each, d1: Math.min(each.d1, each['d1 (3 reads, 6 writes)']) };
     const floor = requests * base + Object.entries(ops).reduce((sum, [k, n]) => sum + n * (price[k] ?? NaN), 0);
     return [`${requests} req${Object.entries(ops).map(([k, n]) => `, ${k} ${n}`).join('')}`, floor];
   };
