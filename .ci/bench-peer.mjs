@@ -170,8 +170,7 @@ async function startMcpgate() {
   const w = await startWorker({ vars: { ...REGISTRATION_LIMITS, MCPGATE_BENCH_HEADERS: 'true' }, quiet: true });
   const stop = async () => {
     running.delete(stop);
-    await w.stop();
-    rmSync(w.persistDir, { recursive: true, force: true });
+    await w.stop(); // which removes its fresh state directory
   };
   running.add(stop);
   return { base: w.base, pid: wranglerPid(w.persistDir), inspector: w.inspector, logs: w.logs, stop };

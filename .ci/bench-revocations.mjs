@@ -149,4 +149,5 @@ try {
   for (const s of sockets) s.ws.close();
 } finally {
   await w.stop();
+  rmSync(persistDir, { recursive: true, force: true });
 }

@@ -4,8 +4,9 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { calculateJwkThumbprint, importJWK } from 'jose';
 import { BASE, call, admin, adminToken } from './lib/client.mjs';
-import { startWorker } from './lib/worker.mjs';
+import { freshState, startWorker } from './lib/worker.mjs';
 import { connect } from 'node:net';
+import { rmSync } from 'node:fs';
 
 describe('RFC 8414 discovery', () => {
   test('both well-known documents carry the configured issuer, identically', async () => {
@@ -143,19 +144,21 @@ function rawChunked(path, token, parts) {
 
 describe('process lifecycle', () => {
   test('a restart keeps the same signing keys', async () => {
-    const w1 = await startWorker();
+    const state = freshState();
+    const w1 = await startWorker({ persistDir: state });
     let keys1;
     try {
       keys1 = (await call('/.well-known/jwks.json', { base: w1.base })).body.keys;
     } finally {
       await w1.stop();
     }
-    const w2 = await startWorker({ persistDir: w1.persistDir });
+    const w2 = await startWorker({ persistDir: state });
     try {
       const keys2 = (await call('/.well-known/jwks.json', { base: w2.base })).body.keys;
       assert.deepEqual(keys2.map((k) => k.kid), keys1.map((k) => k.kid));
     } finally {
       await w2.stop();
+      rmSync(state, { recursive: true, force: true });
     }
   });
 

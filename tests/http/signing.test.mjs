@@ -5,7 +5,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
@@ -45,9 +45,13 @@ function tamper(t) {
 async function native(base, tokens) {
   const jwks = (await call('/.well-known/jwks.json', { base })).body;
   const dir = mkdtempSync(join(tmpdir(), 'mcpgate-jwks-'));
-  writeFileSync(join(dir, 'jwks.json'), JSON.stringify(jwks));
-  const out = execFileSync(join(ROOT, 'target/debug/examples/verify'), [base, RS, join(dir, 'jwks.json')], { input: tokens.join('\n') + '\n', encoding: 'utf8' });
-  return out.trim().split('\n');
+  try {
+    writeFileSync(join(dir, 'jwks.json'), JSON.stringify(jwks));
+    const out = execFileSync(join(ROOT, 'target/debug/examples/verify'), [base, RS, join(dir, 'jwks.json')], { input: tokens.join('\n') + '\n', encoding: 'utf8' });
+    return out.trim().split('\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 before(async () => {

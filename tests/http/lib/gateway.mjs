@@ -1,6 +1,6 @@
 // Starts the gateway Worker (gateway/) under `wrangler dev` on free ports, in front of an
 // upstream MCP server, against the shared mcpgate Worker.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,12 +23,16 @@ export async function startGateway({ issuer, upstream, vars = {}, port: chosen, 
     GATEWAY_REVOCATION_POLL_SECS: '1',
     ...vars,
   };
+  const state = mkdtempSync(join(tmpdir(), 'mcpgate-gateway-'));
   const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),
-    '--persist-to', mkdtempSync(join(tmpdir(), 'mcpgate-gateway-')), '--show-interactive-dev-session=false',
+    '--persist-to', state, '--show-interactive-dev-session=false',
     '--env-file', join(ROOT, 'tests/http/lib/empty.env')];
   for (const [k, v] of Object.entries(all)) args.push('--var', `${k}:${v}`);
   const w = spawnWrangler(args, join(ROOT, 'gateway'));
-  const stop = w.stop;
+  const stop = async () => {
+    await w.stop();
+    rmSync(state, { recursive: true, force: true });
+  };
   const deadline = Date.now() + timeoutMs;
   while (true) {
     try {

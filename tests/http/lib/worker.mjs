@@ -1,7 +1,7 @@
 // Starts the built Worker under `wrangler dev` with its own local D1/KV state, on free ports,
 // and stops it (the whole process group) afterwards.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -46,9 +46,12 @@ export function migrationCount() {
 
 /**
  * Starts `wrangler dev`. `vars` are passed with --var (null drops the default). Returns
- * { base, port, persistDir, logs(), stop() }.
+ * { base, port, persistDir, logs(), stop() }. Without `persistDir` it runs on a fresh state
+ * directory that `stop` removes; a `persistDir` passed in is the caller's to keep or remove.
  */
-export async function startWorker({ persistDir = freshState(), vars = {}, timeoutMs = 180_000, quiet = false } = {}) {
+export async function startWorker({ persistDir, vars = {}, timeoutMs = 180_000, quiet = false } = {}) {
+  const owned = !persistDir;
+  persistDir ??= freshState();
   const port = await freePort();
   const inspector = await freePort();
   const base = `http://127.0.0.1:${port}`;
@@ -71,7 +74,10 @@ export async function startWorker({ persistDir = freshState(), vars = {}, timeou
     if (v !== null && v !== undefined) args.push('--var', `${k}:${v}`);
   }
   const w = spawnWrangler(args, ROOT);
-  const stop = w.stop;
+  const stop = async () => {
+    await w.stop();
+    if (owned) rmSync(persistDir, { recursive: true, force: true });
+  };
   const deadline = Date.now() + timeoutMs;
   while (!quiet && !/Ready on/.test(w.logs())) {
     if (w.exited() || Date.now() > deadline) {
