@@ -261,7 +261,47 @@ async function drive(name, server, vars) {
   running.delete(kill);
   writeFileSync(join(RESULTS, `${name}.txt`), out);
   if (code !== 0 || !existsSync(outJson)) throw new Error(`driver (${name}) exited with ${code}:\n${out}`);
-  return JSON.parse(readFileSync(outJson, 'utf8')).results;
+  const results = JSON.parse(readFileSync(outJson, 'utf8')).results;
+  // The runtime thread's share of the run and CPU per operation (see `runtimePid`).
+  const rt = runtimePid(server.pid);
+  for (const r of results) {
+    const secs = rt && r.server_cpu_by_process
+      ? Object.entries(r.server_cpu_by_process).find(([k]) => k.startsWith(`${rt} `))?.[1] : undefined;
+    if (typeof secs === 'number' && r.seconds > 0 && r.ok > 0) {
+      r.runtime_busy = secs / r.seconds;
+      r.runtime_us_per_op = (secs * 1e6) / r.ok;
+    }
+  }
+  return results;
+}
+
+/**
+ * The workerd process that runs the Worker itself, among wrangler's descendants: the one with an
+ * inspector (the other is wrangler's proxy). The local D1 and KV simulators run in it too, and it
+ * runs them and the Worker on one thread, so once it is near 100% busy its CPU per operation is
+ * what bounds a server's throughput. 0 if not found.
+ */
+function runtimePid(root) {
+  if (!root || !existsSync('/proc')) return 0;
+  const children = new Map();
+  const cmdline = new Map();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(d));
+      cmdline.set(Number(d), readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0'));
+    } catch {} // the process went away
+  }
+  for (const todo = [root]; todo.length;) {
+    const pid = todo.pop();
+    const args = cmdline.get(pid) ?? [];
+    if (args[0]?.endsWith('/workerd') && args.some((a) => a.startsWith('--inspector-addr'))) return pid;
+    todo.push(...(children.get(pid) ?? []));
+  }
+  return 0;
 }
 
 // ---------------------------------------------------------------- CPU inside each isolate
@@ -330,7 +370,8 @@ function mergeRounds(rounds) {
     if (!runs.length) return rounds[0].results.find((x) => x.scenario === sc);
     const mid = [...runs].sort((a, b) => a.per_s - b.per_s)[Math.floor(runs.length / 2)];
     const m = (k) => median(runs.map((x) => x[k]));
-    return { ...mid, per_s: m('per_s'), server_cpu_us_per_op: m('server_cpu_us_per_op'), p50_ms: m('p50_ms') };
+    return { ...mid, per_s: m('per_s'), server_cpu_us_per_op: m('server_cpu_us_per_op'), p50_ms: m('p50_ms'),
+      runtime_busy: m('runtime_busy'), runtime_us_per_op: m('runtime_us_per_op') };
   });
   const flows = [...new Set(rounds.flatMap((r) => Object.keys(r.isolate)))];
   const isolate = Object.fromEntries(flows.map((f) => [f, median(rounds.map((r) => r.isolate[f]))]));
@@ -479,8 +520,8 @@ function table({ results: peer, isolate: peerCpu }, { results: gate, isolate: ga
   const [p, g] = [byKey(peer), byKey(gate)];
   const keys = [...new Set([...peer, ...gate].map(key))];
   const oneC = new Set([...peer, ...gate].map((r) => r.concurrency)).size === 1;
-  const rows = [['flow', 'peer', 'mcpgate', 'mcpgate/peer', 'server CPU/op (peer / mcpgate)', 'isolate CPU/op',
-    'p50 (peer / mcpgate)', 'busy before', 'others during']];
+  const rows = [['flow', 'peer', 'mcpgate', 'mcpgate/peer', 'server CPU/op (peer / mcpgate)', 'runtime thread: busy, CPU/op',
+    'isolate CPU/op', 'p50 (peer / mcpgate)', 'busy before', 'others during']];
   for (const k of keys) {
     const [a, b] = [p.get(k), g.get(k)];
     const r = a || b;
@@ -491,6 +532,7 @@ function table({ results: peer, isolate: peerCpu }, { results: gate, isolate: ga
       rate(b),
       ok(a) && ok(b) ? `${(b.per_s / a.per_s).toFixed(2)}x` : '-',
       `${pair(a, b, (x) => fixed(x.server_cpu_us_per_op, 0))} us`,
+      pair(a, b, (x) => `${fixed(100 * x.runtime_busy, 0)}% ${fixed(x.runtime_us_per_op, 0)} us`),
       r.scenario in peerCpu || r.scenario in gateCpu ? `${fixed(peerCpu[r.scenario], 0)} / ${fixed(gateCpu[r.scenario], 0)} us` : '-',
       `${pair(a, b, (x) => fixed(x.p50_ms, 1))} ms`,
       pair(a, b, busy),
@@ -586,6 +628,9 @@ async function main() {
   console.log(`    peer: a DCR client per lane and no login (auto-consent); mcpgate: one public app and a signed-in`);
   console.log(`    session whose consent covers notes.read. refresh rotates one chain per lane. cc (client_credentials)`);
   console.log(`    is mcpgate's only: the peer has none. server CPU/op = wrangler and all its children per request/flow;`);
+  console.log(`    runtime thread = the workerd process that runs the Worker and the local D1/KV simulators, on one thread:`);
+  console.log(`    its share of one core during the run, and its CPU per request/flow. Near 100% it is what bounds the`);
+  console.log(`    throughput, so mcpgate/peer follows the ratio of these CPU figures (the proxy process has room to spare).`);
   console.log(`    isolate CPU/op = the Worker's own isolate only (V8 profiler, ${PROFILE_N} requests after the driver, 4 in flight).`);
   console.log(`  busy before = whole machine before the run; others during = share of the ${cpus().length} cores other processes`);
   console.log(`    took in the run (* = noisy even after ${LOAD.NOISY_RETRIES} retry). Raw figures: target/bench-peer-results/.`);
