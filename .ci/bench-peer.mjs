@@ -455,22 +455,27 @@ const FLOOR_PATHS = { request: '/', 'kv get': '/kv-get', 'kv put': '/kv-put', 'k
 // few seconds moves by up to a third on this kind of machine.
 const FLOOR_ROUNDS = Number(process.env.FLOOR_ROUNDS || 3);
 
-/** Server CPU per request of the floor Worker for each FLOOR_PATHS entry (same driver). */
+// What the floor prices: the server's CPU (wrangler and all its children), and the runtime
+// thread's alone (see `runtimePid`), which is what bounds the throughput once it is saturated.
+const MEASURES = [['server_cpu_us_per_op', 'server CPU'], ['runtime_us_per_op', 'runtime thread']];
+
+/** Per MEASURES entry, the floor Worker's CPU per request for each FLOOR_PATHS entry (same driver). */
 async function floorCosts() {
   cpSync(FLOOR_SRC, FLOOR, { recursive: true });
   const w = await startJsWorker(FLOOR, () => ({}), '/');
   try {
     const setup = await req(w.base, '/setup');
     if (setup.status !== 200) throw new Error(`floor setup: HTTP ${setup.status}`);
-    const runs = Object.fromEntries(Object.keys(FLOOR_PATHS).map((k) => [k, []]));
+    const runs = Object.fromEntries(MEASURES.map(([m]) => [m, Object.fromEntries(Object.keys(FLOOR_PATHS).map((k) => [k, []]))]));
     for (let round = 0; round < FLOOR_ROUNDS; round++) {
       for (const [call, path] of Object.entries(FLOOR_PATHS)) {
         const [r] = await drive(`floor-${path.slice(1) || 'request'}-${round}`, w, { SCENARIOS: 'metadata', METADATA_PATH: path,
           DISCOVER: '0', DURATION_S: '3', WARMUP_S: '1' });
-        if (measured(r) && r.server_cpu_us_per_op) runs[call].push(r.server_cpu_us_per_op);
+        for (const [m] of MEASURES) if (measured(r) && r[m]) runs[m][call].push(r[m]);
       }
     }
-    return Object.fromEntries(Object.entries(runs).map(([k, xs]) => [k, median(xs)]));
+    return Object.fromEntries(MEASURES.map(([m]) => [m,
+      Object.fromEntries(Object.entries(runs[m]).map(([k, xs]) => [k, median(xs)]))]));
   } finally {
     await w.stop();
   }
@@ -557,35 +562,39 @@ function table({ results: peer, isolate: peerCpu }, { results: gate, isolate: ga
  * only its floor (the peer's measured CPU per flow over mcpgate's floor: both are CPU-bound here).
  */
 function floorTable(costs, { results: peer, calls: peerCalls }, { results: gate, calls: gateCalls }) {
-  const base = costs.request;
-  const each = Object.fromEntries(Object.entries(costs).map(([k, v]) => [k, v - base]));
-  const us = (v) => (typeof v === 'number' && Number.isFinite(v) ? `${(v / 1000).toFixed(2)} ms` : '-');
-  console.log(`  server CPU per request: the request alone ${fixed(base, 0)} us; one call adds ` +
-    Object.keys(FLOOR_PATHS).slice(1).map((k) => `${k} ${fixed(each[k], 0)}`).join(', ') + ' us');
-  const price = { ...each, d1: Math.min(each.d1, each['d1 (3 reads, 6 writes)']) };
-  /** "2 requests, kv get 4, ..." and the floor in microseconds (NaN if a call was not measured). */
-  const priced = (calls) => {
-    const { requests, ...ops } = calls;
-    const floor = requests * base + Object.entries(ops).reduce((sum, [k, n]) => sum + n * (price[k] ?? NaN), 0);
-    return [`${requests} req${Object.entries(ops).map(([k, n]) => `, ${k} ${n}`).join('')}`, floor];
-  };
+  const ms = (v) => (typeof v === 'number' && Number.isFinite(v) ? (v / 1000).toFixed(2) : '-');
+  /** Per measure: the request's price, each call's, and a flow's calls priced (NaN if unmeasured). */
+  const pricing = Object.fromEntries(MEASURES.map(([m, label]) => {
+    const base = costs[m].request;
+    const each = Object.fromEntries(Object.entries(costs[m]).map(([k, v]) => [k, v - base]));
+    console.log(`  ${label} per request: the request alone ${fixed(base, 0)} us; one call adds ` +
+      Object.keys(FLOOR_PATHS).slice(1).map((k) => `${k} ${fixed(each[k], 0)}`).join(', ') + ' us');
+    const price = { ...each, d1: Math.min(each.d1, each['d1 (3 reads, 6 writes)']) };
+    const floor = ({ requests, ...ops }) => requests * base + Object.entries(ops).reduce((sum, [k, n]) => sum + n * (price[k] ?? NaN), 0);
+    return [m, floor];
+  }));
+  const callsOf = ({ requests, ...ops }) => `${requests} req${Object.entries(ops).map(([k, n]) => `, ${k} ${n}`).join('')}`;
+  /** "server / runtime" for one figure per measure. */
+  const both = (f) => MEASURES.map(([m]) => f(m)).join(' / ');
   const rows = [['flow', 'peer: requests and calls', 'floor', 'mcpgate: requests and calls', 'floor', 'mcpgate/peer measured',
     'if mcpgate cost its floor only']];
   for (const flow of FLOWS) {
     if (!peerCalls[flow] || !gateCalls[flow]) continue;
-    const [pc, pf] = priced(peerCalls[flow]);
-    const [gc, gf] = priced(gateCalls[flow]);
     const [a, b] = [peer.find((r) => r.scenario === flow), gate.find((r) => r.scenario === flow)];
     const ok = measured(a) && measured(b) && a.per_s > 0 && b.per_s > 0;
-    rows.push([flow, pc, us(pf), gc, us(gf), ok ? `${(b.per_s / a.per_s).toFixed(2)}x` : '-',
-      measured(a) && gf > 0 ? `${(a.server_cpu_us_per_op / gf).toFixed(2)}x` : '-']);
+    const ceiling = (m) => {
+      const gf = pricing[m](gateCalls[flow]);
+      return measured(a) && gf > 0 && a[m] ? `${(a[m] / gf).toFixed(2)}x` : '-';
+    };
+    rows.push([flow, callsOf(peerCalls[flow]), `${both((m) => ms(pricing[m](peerCalls[flow])))} ms`, callsOf(gateCalls[flow]),
+      `${both((m) => ms(pricing[m](gateCalls[flow])))} ms`, ok ? `${(b.per_s / a.per_s).toFixed(2)}x` : '-', both(ceiling)]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
   for (const row of rows) console.log('  ' + row.map((c, i) => (i === 0 || i === 1 || i === 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('   '));
   console.log(`  floor = the flow's requests and calls priced at the floor Worker's figures (medians of ${FLOOR_ROUNDS} rounds`);
-  console.log(`    of 3 s; mcpgate's D1 round trips at the cheapest plain batch). Last column: the peer's server`);
-  console.log(`    CPU per flow in this run over mcpgate's floor, the ratio mcpgate would reach if its own code cost`);
-  console.log(`    nothing; no ratio above it can be reached against this run of the peer.`);
+  console.log(`    of 3 s; mcpgate's D1 round trips at the cheapest plain batch), in server CPU / the runtime thread's.`);
+  console.log(`    Last column: the peer's CPU per flow in this run over mcpgate's floor, each measure, the ratio mcpgate`);
+  console.log(`    would reach if its own code cost nothing; the runtime thread's is the one that bounds the throughput.`);
 }
 
 // ---------------------------------------------------------------- main
