@@ -537,7 +537,7 @@ function table({ results: peer, isolate: peerCpu }, { results: gate, isolate: ga
       rate(b),
       ok(a) && ok(b) ? `${(b.per_s / a.per_s).toFixed(2)}x` : '-',
       `${pair(a, b, (x) => fixed(x.server_cpu_us_per_op, 0))} us`,
-      pair(a, b, (x) => `${fixed(100 * x.runtime_busy, 0)}% ${fixed(x.runtime_us_per_op, 0)} us`),
+      pair(a, b, (x) => (Number.isFinite(x.runtime_busy) ? `${fixed(100 * x.runtime_busy, 0)}% ${fixed(x.runtime_us_per_op, 0)} us` : '-')),
       r.scenario in peerCpu || r.scenario in gateCpu ? `${fixed(peerCpu[r.scenario], 0)} / ${fixed(gateCpu[r.scenario], 0)} us` : '-',
       `${pair(a, b, (x) => fixed(x.p50_ms, 1))} ms`,
       pair(a, b, busy),
