@@ -145,19 +145,22 @@ function rawChunked(path, token, parts) {
 describe('process lifecycle', () => {
   test('a restart keeps the same signing keys', async () => {
     const state = freshState();
-    const w1 = await startWorker({ persistDir: state });
-    let keys1;
     try {
-      keys1 = (await call('/.well-known/jwks.json', { base: w1.base })).body.keys;
+      const w1 = await startWorker({ persistDir: state });
+      let keys1;
+      try {
+        keys1 = (await call('/.well-known/jwks.json', { base: w1.base })).body.keys;
+      } finally {
+        await w1.stop();
+      }
+      const w2 = await startWorker({ persistDir: state });
+      try {
+        const keys2 = (await call('/.well-known/jwks.json', { base: w2.base })).body.keys;
+        assert.deepEqual(keys2.map((k) => k.kid), keys1.map((k) => k.kid));
+      } finally {
+        await w2.stop();
+      }
     } finally {
-      await w1.stop();
-    }
-    const w2 = await startWorker({ persistDir: state });
-    try {
-      const keys2 = (await call('/.well-known/jwks.json', { base: w2.base })).body.keys;
-      assert.deepEqual(keys2.map((k) => k.kid), keys1.map((k) => k.kid));
-    } finally {
-      await w2.stop();
       rmSync(state, { recursive: true, force: true });
     }
   });
