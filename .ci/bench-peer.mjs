@@ -147,21 +147,26 @@ async function startJsWorker(cwd, vars, readyPath) {
 const startPeer = (counting = false) => startJsWorker(PEER, (base) => ({ RESOURCE: `${base}/mcp`,
   ...(counting ? { BENCH_COUNT_KV: '1' } : {}) }), '/.well-known/oauth-authorization-server');
 
+/** Every process: pid, parent, process group and command line. Empty without /proc. */
+function processes() {
+  const out = [];
+  for (const d of existsSync('/proc') ? readdirSync('/proc') : []) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const [, ppid, pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.push({ pid: Number(d), ppid: Number(ppid), pgrp: Number(pgrp), args: readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0') });
+    } catch {} // the process went away
+  }
+  return out;
+}
+
 /**
  * The pid of the `wrangler dev` that startWorker spawned: the process-group leader whose command
  * line names the run's own state directory (startWorker does not return it). 0 without /proc.
  */
 function wranglerPid(persistDir) {
-  for (const d of existsSync('/proc') ? readdirSync('/proc') : []) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      if (!readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').includes(persistDir)) continue;
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const pgrp = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-      if (pgrp === Number(d)) return pgrp;
-    } catch {} // the process went away
-  }
-  return 0;
+  return processes().find((p) => p.pgrp === p.pid && p.args.includes(persistDir))?.pid ?? 0;
 }
 
 /** Starts mcpgate (built Worker, fresh local D1) with the registration limits lifted. */
@@ -282,24 +287,12 @@ async function drive(name, server, vars) {
  * what bounds a server's throughput. 0 if not found.
  */
 function runtimePid(root) {
-  if (!root || !existsSync('/proc')) return 0;
-  const children = new Map();
-  const cmdline = new Map();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (!children.has(ppid)) children.set(ppid, []);
-      children.get(ppid).push(Number(d));
-      cmdline.set(Number(d), readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0'));
-    } catch {} // the process went away
-  }
-  for (const todo = [root]; todo.length;) {
+  const all = processes();
+  for (const todo = root ? [root] : []; todo.length;) {
     const pid = todo.pop();
-    const args = cmdline.get(pid) ?? [];
+    const args = all.find((p) => p.pid === pid)?.args ?? [];
     if (args[0]?.endsWith('/workerd') && args.some((a) => a.startsWith('--inspector-addr'))) return pid;
-    todo.push(...(children.get(pid) ?? []));
+    todo.push(...all.filter((p) => p.ppid === pid).map((p) => p.pid));
   }
   return 0;
 }

@@ -1,6 +1,6 @@
 // Starts the gateway Worker (gateway/) under `wrangler dev` on free ports, in front of an
 // upstream MCP server, against the shared mcpgate Worker.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -28,11 +28,8 @@ export async function startGateway({ issuer, upstream, vars = {}, port: chosen, 
     '--persist-to', state, '--show-interactive-dev-session=false',
     '--env-file', join(ROOT, 'tests/http/lib/empty.env')];
   for (const [k, v] of Object.entries(all)) args.push('--var', `${k}:${v}`);
-  const w = spawnWrangler(args, join(ROOT, 'gateway'));
-  const stop = async () => {
-    await w.stop();
-    rmSync(state, { recursive: true, force: true });
-  };
+  const w = spawnWrangler(args, join(ROOT, 'gateway'), state);
+  const stop = w.stop;
   const deadline = Date.now() + timeoutMs;
   while (true) {
     try {

@@ -73,11 +73,8 @@ export async function startWorker({ persistDir, vars = {}, timeoutMs = 180_000, 
   for (const [k, v] of Object.entries(all)) {
     if (v !== null && v !== undefined) args.push('--var', `${k}:${v}`);
   }
-  const w = spawnWrangler(args, ROOT);
-  const stop = async () => {
-    await w.stop();
-    if (owned) rmSync(persistDir, { recursive: true, force: true });
-  };
+  const w = spawnWrangler(args, ROOT, owned ? persistDir : undefined);
+  const stop = w.stop;
   const deadline = Date.now() + timeoutMs;
   while (!quiet && !/Ready on/.test(w.logs())) {
     if (w.exited() || Date.now() > deadline) {
@@ -111,9 +108,10 @@ export async function startWorker({ persistDir, vars = {}, timeoutMs = 180_000, 
 
 /**
  * Runs `wrangler <args>` in `cwd` in its own process group, collecting its output. Returns
- * { logs(), exited(), stop() }; `stop` ends the whole group (wrangler and workerd).
+ * { logs(), exited(), stop() }; `stop` ends the whole group (wrangler and workerd), then removes
+ * `ownedDir` (the run's own state directory), if given.
  */
-export function spawnWrangler(args, cwd) {
+export function spawnWrangler(args, cwd, ownedDir) {
   let out = '';
   const child = spawn(WRANGLER, args, {
     cwd,
@@ -126,10 +124,12 @@ export function spawnWrangler(args, cwd) {
   let exited = false;
   child.on('exit', () => (exited = true));
   const stop = async () => {
-    if (exited) return;
-    try { process.kill(-child.pid, 'SIGTERM'); } catch {}
-    for (let i = 0; i < 50 && !exited; i++) await sleep(100);
-    if (!exited) try { process.kill(-child.pid, 'SIGKILL'); } catch {}
+    if (!exited) {
+      try { process.kill(-child.pid, 'SIGTERM'); } catch {}
+      for (let i = 0; i < 50 && !exited; i++) await sleep(100);
+      if (!exited) try { process.kill(-child.pid, 'SIGKILL'); } catch {}
+    }
+    if (ownedDir) rmSync(ownedDir, { recursive: true, force: true });
   };
   return { logs: () => out, exited: () => exited, stop };
 }
