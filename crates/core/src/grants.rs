@@ -67,18 +67,18 @@ pub fn consent_stmt(c: &Consent<'_>) -> Stmt {
 }
 
 /// A user's view of a resource server (by canonical identifier) through a client, in one
-/// statement: one row with the user's `status`, their role `grants` there and their `consent`
-/// for the client there (`{"scopes", "updated_at"}` or null); no row if the user does not
-/// exist. Decoded by [`user_view_from_rows`] with the server's `implies` edges.
+/// statement: one row with the user's `status`, the scopes their roles grant there (`grants`)
+/// and their `consent` for the client there (`{"scopes", "updated_at"}` or null); no row if
+/// the user does not exist. Decoded by [`user_view_from_rows`] with the server's `implies`
+/// edges.
 pub fn user_view_stmt(user_id: &str, client_id: &str, identifier: &str) -> Stmt {
     stmt!(
         concat!(
             "SELECT u.status, ",
-            crate::directory::permissions::grants_json!(user),
+            crate::directory::permissions::held_scopes_json!(user, "rt.id"),
             " AS grants, (SELECT json_object('scopes', g.scopes, 'updated_at', g.updated_at) FROM grants g \
-             WHERE g.user_id = ?1 AND g.client_id = ?3 \
-             AND g.resource_server_id = (SELECT id FROM resource_servers WHERE identifier = ?2)) AS consent \
-             FROM users u WHERE u.id = ?1"
+             WHERE g.user_id = ?1 AND g.client_id = ?3 AND g.resource_server_id = rt.id) AS consent \
+             FROM users u LEFT JOIN resource_servers rt ON rt.identifier = ?2 WHERE u.id = ?1"
         ),
         user_id,
         identifier,

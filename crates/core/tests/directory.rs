@@ -96,7 +96,51 @@ fn held(h: &Harness, p: Principal, rs_id: &str) -> Vec<String> {
     let (_, eff) = block_on(permissions::load(&h.store, &p, &ident))
         .unwrap()
         .unwrap();
-    eff.keys().cloned().collect()
+    let explained: Vec<String> = eff.keys().cloned().collect();
+    assert_eq!(
+        held_by_token_statements(h, &p, &ident),
+        explained,
+        "the token endpoints' statements and explain hold the same scopes"
+    );
+    explained
+}
+
+/// What the token endpoints' own statements (the target's, the user view's) say `p` holds.
+fn held_by_token_statements(h: &Harness, p: &Principal, ident: &str) -> Vec<String> {
+    use mcpgate_core::store::{decode, Database};
+    #[derive(serde::Deserialize)]
+    struct Edge {
+        scope: String,
+        implied: String,
+    }
+    let [_, edges] = permissions::load_stmts(p, ident);
+    let edges: Vec<Edge> = decode(block_on(h.store.query(edges)).unwrap()).unwrap();
+    let implies: Vec<(String, String)> = edges.into_iter().map(|e| (e.scope, e.implied)).collect();
+    let held = match p {
+        Principal::User(id) => {
+            let rows = block_on(
+                h.store
+                    .query(mcpgate_core::grants::user_view_stmt(id, "any", ident)),
+            )
+            .unwrap();
+            mcpgate_core::grants::user_view_from_rows(rows, &implies, None)
+                .unwrap()
+                .held
+                .unwrap_or_default()
+        }
+        Principal::Client(id) => {
+            let [target] = mcpgate_core::endpoints::target::stmts(id, ident);
+            let rows = block_on(h.store.query(target)).unwrap();
+            let row = rows.first().unwrap();
+            let status = serde_json::from_value(row["client_status"].clone()).unwrap();
+            let grants = row["client_grants"].as_str().unwrap();
+            permissions::from_parts(status, grants, &implies)
+                .unwrap()
+                .map(|(_, eff)| permissions::names(&eff))
+                .unwrap_or_default()
+        }
+    };
+    held.into_iter().collect()
 }
 
 fn count(h: &Harness, table: &'static str) -> usize {

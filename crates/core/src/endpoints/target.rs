@@ -90,7 +90,7 @@ pub const STMTS: usize = 1;
 /// The statement [`from_rows`] needs (it can share a batch with others): one row with the
 /// resource server (by canonical identifier), its scope names (with empty descriptions) and its
 /// `implies` edges, whether the client is restricted to a list of servers and this one is on
-/// it, and the client's status and role grants there.
+/// it, and the client's status and the scopes its roles grant there.
 pub fn stmts(client_id: &str, identifier: &str) -> [Stmt; STMTS] {
     target_stmts(client_id, identifier, false)
 }
@@ -113,7 +113,7 @@ fn target_stmts(client_id: &str, identifier: &str, descriptions: bool) -> [Stmt;
              EXISTS (SELECT 1 FROM client_resources WHERE client_id = ?1) AS restricted, \
              EXISTS (SELECT 1 FROM client_resources WHERE client_id = ?1 AND resource_server_id = r.id) AS listed, \
              (SELECT status FROM clients WHERE id = ?1) AS client_status, ",
-            permissions::grants_json!(client),
+            permissions::held_scopes_json!(client, "r.id"),
             " AS client_grants FROM resource_servers r WHERE r.identifier = ?2"
         ),
         client_id,
