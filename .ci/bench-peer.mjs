@@ -6,8 +6,9 @@
 // driver against a Worker that makes only storage calls (.ci/bench-floor) prices a request and each
 // kind of call; with each server's calls per flow (the peer counts its KV calls, mcpgate's answers
 // name their D1 round trips), that gives each flow's floor and how far mcpgate could go against the
-// peer if its own code cost nothing. Prints figures, never asserts them; prints one line and exits
-// 0 when the peer directory is absent.
+// peer if its own code cost nothing. Last, where the runtime's thread goes for each flow of each
+// server (perf, when usable: .ci/perf-runtime.mjs). Prints figures, never asserts them; prints
+// one line and exits 0 when the peer directory is absent.
 //
 // Driver settings from the environment (defaults here): CONCURRENCY=16, DURATION_S=5, WARMUP_S=1,
 // PAUSE_S=1, and, to bound the runtime on a busy machine, QUIET_WAIT_S=4, NOISY_RETRIES=1.
@@ -20,6 +21,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ROOT, TEST_ADMIN, freePort, startWorker } from '../tests/http/lib/worker.mjs';
 import { connectProfiler } from './profile.mjs';
+import { PERF_CATEGORIES, PERF_HZ, breakdown, perfUsable, recordThread } from './perf-runtime.mjs';
 
 const PEER_SRC = resolve(ROOT, process.env.BENCH_PEER_DIR || '../shared/bench-peer');
 const PEER = join(ROOT, 'target/bench-peer'); // the copy that runs (target/ is git-ignored)
@@ -602,6 +604,7 @@ async function main() {
   syncPeer();
   installPeer();
   mkdirSync(RESULTS, { recursive: true });
+  if (process.env.BENCH_PEER_PERF === 'only') return runtimeBreakdown(); // that section alone
   console.log(`  peer: @cloudflare/workers-oauth-provider ${versionOf(PEER, '@cloudflare/workers-oauth-provider')} in a minimal Worker` +
     ` (${PEER_SRC}, run from target/bench-peer)`);
   console.log(`  both under wrangler ${versionOf(ROOT, 'wrangler')} dev (local D1/KV) on node ${process.version}; driver oauth-load.mjs` +
@@ -638,6 +641,75 @@ async function main() {
   console.log(`    took in the run (* = noisy even after ${LOAD.NOISY_RETRIES} retry). Raw figures: target/bench-peer-results/.`);
   console.log(`\n== the runtime's floor: a Worker that makes only storage calls (.ci/bench-floor), same wrangler and driver`);
   floorTable(costs, peer, gate);
+  await runtimeBreakdown();
+}
+
+// ---------------------------------------------------------------- where the runtime thread goes
+
+/**
+ * One more run of each flow per server, with `perf` sampling the runtime's main thread (see
+ * .ci/perf-runtime.mjs): that thread's CPU per operation, split by what it was doing. Skipped
+ * with a line when `perf` is not usable, or with BENCH_PEER_PERF=0.
+ */
+async function runtimeBreakdown() {
+  console.log(`\n== where the runtime thread goes: perf samples its main thread (${PERF_HZ} Hz, call stacks), one more run per flow`);
+  if (process.env.BENCH_PEER_PERF === '0') return console.log('  skipped (BENCH_PEER_PERF=0)');
+  if (!perfUsable()) return console.log('  skipped: `perf record` is not usable here (install perf, or lower kernel.perf_event_paranoid)');
+  const rows = [];
+  const sample = async (who, server, vars) => {
+    for (const flow of FLOWS) {
+      const rt = runtimePid(server.pid);
+      if (!rt) throw new Error(`no runtime process under ${who}'s wrangler`);
+      const file = join(RESULTS, `perf-${who}-${flow}.data`);
+      const stop = recordThread(rt, file); // the main thread's id is the process id
+      let r;
+      try {
+        [r] = await drive(`perf-${who}-${flow}`, server, { ...vars, SCENARIOS: flow });
+      } finally {
+        await stop();
+      }
+      let split;
+      try {
+        split = breakdown(file);
+      } catch (e) {
+        console.log(`  ${who} ${flow}: no samples (${e.message.split('\n')[0]})`);
+        continue;
+      }
+      if (measured(r) && r.ok > 0 && split.total > 0) rows.push({ flow, who, r, ...split });
+    }
+  };
+  const peer = await startPeer();
+  try {
+    await sample('peer', peer, { SCOPE: 'mcp:read', RESOURCE: `${peer.base}/mcp`, REDIRECT_URI: '' });
+  } finally {
+    await peer.stop();
+  }
+  const gate = await startMcpgate();
+  try {
+    const { pub, cookie } = await prepare(gate);
+    await sample('mcpgate', gate, { CLIENT_ID: pub.client_id, CLIENT_AUTH: 'none', COOKIE: cookie, SCOPE: 'notes.read',
+      RESOURCE: RS, REDIRECT_URI: REDIRECT });
+  } finally {
+    await gate.stop();
+  }
+  // The thread's CPU per operation over the measured window (as in the side by side), split in
+  // the shares of the samples (which also cover the warmup).
+  const out = [['flow', 'server', 'thread CPU/op', ...PERF_CATEGORIES]];
+  for (const flow of FLOWS) {
+    for (const { who, r, counts, total } of rows.filter((x) => x.flow === flow)) {
+      const perOp = r.runtime_us_per_op;
+      out.push([flow, who, `${fixed(perOp, 0)} us`, ...PERF_CATEGORIES.map((c) => fixed((perOp * counts[c]) / total, 0))]);
+    }
+  }
+  const widths = out[0].map((_, i) => Math.max(...out.map((row) => row[i].length)));
+  for (const row of out) console.log('  ' + row.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '));
+  console.log('  us per request or flow: the thread\'s CPU per operation in the measured window, split by the share of');
+  console.log('    the samples in each category. Each sample goes to the first category its call stack matches: SQLite prepare');
+  console.log('    (parsing and planning: the local D1 simulator prepares every statement anew), SQLite commit (with');
+  console.log('    its fsync), SQLite run, JSON (V8 parsing or writing it), WebAssembly (the Worker\'s own code),');
+  console.log('    HTTP hops (the request\'s, and each D1 or KV call\'s, between the runtime\'s workers), JavaScript');
+  console.log('    (the Worker\'s glue and the simulators\'), kernel, runtime (workerd\'s own code, its event loop).');
+  console.log('    perf slows the thread a little: these runs are not the side by side\'s.');
 }
 
 try {
