@@ -11,7 +11,8 @@ const CALLS = {
   '/kv-put': (env) => env.KV.put(`client:${id()}`, VALUE),
   '/kv-list': (env) => env.KV.list({ prefix: 'grant:', limit: 10 }),
   // One D1 batch with one write (a registration's shape), and one with three reads and six
-  // writes (the largest batch mcpgate sends on a hot path, a code redemption's).
+  // writes (about the largest batch mcpgate sends on a hot path: a code redemption sends two
+  // reads and six writes).
   '/d1': (env) => env.DB.batch([env.DB.prepare('INSERT INTO t (id, v, n) VALUES (?1, ?2, 0)').bind(id(), VALUE)]),
   '/d1-9': (env) => {
     const key = () => `seed-${Math.floor(Math.random() * 100)}`;

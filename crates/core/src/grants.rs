@@ -98,9 +98,12 @@ pub struct UserView {
     pub consent: crate::policy::scopes::Scopes,
 }
 
+/// The columns of [`user_view_stmt`], also read from the target's row with the user
+/// ([`crate::endpoints::target::stmts_with_user`]), where a user who does not exist has a null
+/// status instead of no row.
 #[derive(Deserialize)]
 struct UserViewRow {
-    status: crate::directory::Status,
+    status: Option<crate::directory::Status>,
     grants: String,
     consent: Option<String>,
 }
@@ -122,7 +125,7 @@ pub fn user_view_from_rows(
     let Some(row) = crate::store::decode_first::<UserViewRow>(rows)? else {
         return Ok(UserView::default());
     };
-    let held = match permissions::from_parts(Some(row.status), &row.grants, implies)? {
+    let held = match permissions::from_parts(row.status, &row.grants, implies)? {
         Some((Status::Active, eff)) => Some(permissions::names(&eff)),
         _ => None,
     };

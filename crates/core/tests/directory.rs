@@ -118,15 +118,28 @@ fn held_by_token_statements(h: &Harness, p: &Principal, ident: &str) -> Vec<Stri
     let implies: Vec<(String, String)> = edges.into_iter().map(|e| (e.scope, e.implied)).collect();
     let held = match p {
         Principal::User(id) => {
+            // /authorize's user view, and the target row with the user the token endpoints read.
             let rows = block_on(
                 h.store
                     .query(mcpgate_core::grants::user_view_stmt(id, "any", ident)),
             )
             .unwrap();
-            mcpgate_core::grants::user_view_from_rows(rows, &implies, None)
+            let viewed = mcpgate_core::grants::user_view_from_rows(rows, &implies, None)
                 .unwrap()
                 .held
-                .unwrap_or_default()
+                .unwrap_or_default();
+            let [target] = mcpgate_core::endpoints::target::stmts_with_user("any", ident, id);
+            let rows = block_on(h.store.query(target)).unwrap();
+            let row = rows.first().unwrap();
+            let status = serde_json::from_value(row["status"].clone()).unwrap();
+            let with_target =
+                permissions::from_parts(status, row["grants"].as_str().unwrap(), &implies)
+                    .unwrap()
+                    .filter(|(s, _)| *s == mcpgate_core::directory::Status::Active)
+                    .map(|(_, eff)| permissions::names(&eff))
+                    .unwrap_or_default();
+            assert_eq!(viewed, with_target, "both statements hold the same scopes");
+            viewed
         }
         Principal::Client(id) => {
             let [target] = mcpgate_core::endpoints::target::stmts(id, ident);

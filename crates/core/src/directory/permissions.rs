@@ -204,20 +204,27 @@ macro_rules! grants_json {
 /// that name them. `held_scopes_json!(user, "<server id>")` (`?1` the user id: their own roles
 /// and their groups') or `held_scopes_json!(client, "<server id>")` (`?1` the client id), where
 /// the second argument is an SQL expression for the server's *id* (a column of the enclosing
-/// row). Decoded by [`from_parts`], whose scope names are then those of `grants_json!`.
+/// row); a third argument names another parameter for the principal's id (`"?4"`). Decoded by
+/// [`from_parts`], whose scope names are then those of `grants_json!`.
 macro_rules! held_scopes_json {
     (user, $rs:literal) => {
-        $crate::directory::permissions::held_scopes_json!(@ "user_roles", "group_users", "user_id", $rs)
+        $crate::directory::permissions::held_scopes_json!(user, $rs, "?1")
     };
     (client, $rs:literal) => {
-        $crate::directory::permissions::held_scopes_json!(@ "client_roles", "group_agents", "client_id", $rs)
+        $crate::directory::permissions::held_scopes_json!(client, $rs, "?1")
     };
-    (@ $own:literal, $members:literal, $key:literal, $rs:literal) => {
+    (user, $rs:literal, $id:literal) => {
+        $crate::directory::permissions::held_scopes_json!(@ "user_roles", "group_users", "user_id", $rs, $id)
+    };
+    (client, $rs:literal, $id:literal) => {
+        $crate::directory::permissions::held_scopes_json!(@ "client_roles", "group_agents", "client_id", $rs, $id)
+    };
+    (@ $own:literal, $members:literal, $key:literal, $rs:literal, $id:literal) => {
         concat!(
             "(SELECT json_group_array(json_array('', NULL, s.name)) FROM role_scopes rs JOIN scopes s ON s.id = rs.scope_id \
               WHERE s.resource_server_id = ", $rs, " AND rs.role_id IN (SELECT role_id FROM ", $own,
-            " WHERE ", $key, " = ?1 UNION SELECT a.role_id FROM ", $members, " m \
-              JOIN group_roles a ON a.group_id = m.group_id WHERE m.", $key, " = ?1))"
+            " WHERE ", $key, " = ", $id, " UNION SELECT a.role_id FROM ", $members, " m \
+              JOIN group_roles a ON a.group_id = m.group_id WHERE m.", $key, " = ", $id, "))"
         )
     };
 }

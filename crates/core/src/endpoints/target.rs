@@ -101,8 +101,10 @@ pub fn stmts_with_descriptions(client_id: &str, identifier: &str) -> [Stmt; STMT
     target_stmts(client_id, identifier, true)
 }
 
-fn target_stmts(client_id: &str, identifier: &str, descriptions: bool) -> [Stmt; STMTS] {
-    [stmt!(
+/// The target's row: `r.*` and its columns (`?1` the client, `?2` the server's canonical
+/// identifier, `?3` whether to read the scopes' descriptions), then `$more` columns.
+macro_rules! target_sql {
+    ($more:expr) => {
         concat!(
             "SELECT r.*, \
              (SELECT json_group_object(s.name, CASE WHEN ?3 THEN s.description ELSE '' END) FROM scopes s \
@@ -114,12 +116,50 @@ fn target_stmts(client_id: &str, identifier: &str, descriptions: bool) -> [Stmt;
              EXISTS (SELECT 1 FROM client_resources WHERE client_id = ?1 AND resource_server_id = r.id) AS listed, \
              (SELECT status FROM clients WHERE id = ?1) AS client_status, ",
             permissions::held_scopes_json!(client, "r.id"),
-            " AS client_grants FROM resource_servers r WHERE r.identifier = ?2"
-        ),
+            " AS client_grants",
+            $more,
+            " FROM resource_servers r WHERE r.identifier = ?2"
+        )
+    };
+}
+
+fn target_stmts(client_id: &str, identifier: &str, descriptions: bool) -> [Stmt; STMTS] {
+    [stmt!(target_sql!(""), client_id, identifier, descriptions)]
+}
+
+/// [`stmts`] with, in the same row, a user's view of the server through the client: their
+/// status, the scopes their roles grant there and their consent for the client there (the
+/// columns of [`crate::grants::user_view_stmt`], under the same names: the server's row has
+/// none of them). The token endpoints that issue to a user read
+/// both: one statement where two were. Decoded by [`from_rows_with_user`].
+pub fn stmts_with_user(client_id: &str, identifier: &str, user_id: &str) -> [Stmt; STMTS] {
+    [stmt!(
+        target_sql!(concat!(
+            ", (SELECT status FROM users WHERE id = ?4) AS status, ",
+            permissions::held_scopes_json!(user, "r.id", "?4"),
+            " AS grants, (SELECT json_object('scopes', g.scopes, 'updated_at', g.updated_at) \
+             FROM grants g WHERE g.user_id = ?4 AND g.client_id = ?1 AND g.resource_server_id = r.id) \
+             AS consent"
+        )),
         client_id,
         identifier,
-        descriptions
+        false,
+        user_id
     )]
+}
+
+/// Resolves the target and the user's view from the results of [`stmts_with_user`], taking
+/// exactly those; the view's consent counts only if given at or after `stale_before`.
+pub fn from_rows_with_user(
+    client: &Client,
+    results: &mut Results,
+    stale_before: Option<i64>,
+) -> Result<(Target, crate::grants::UserView), Error> {
+    let [rows] = results.take()?;
+    let view = rows.clone();
+    let target = from_rows(client, &mut Results::new(vec![rows]))?;
+    let view = crate::grants::user_view_from_rows(view, &target.implies, stale_before)?;
+    Ok((target, view))
 }
 
 /// Resolves the target from the results of [`stmts`], taking exactly those.

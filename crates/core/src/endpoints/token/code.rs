@@ -18,7 +18,7 @@
 use rand_core::CryptoRngCore;
 
 use super::REFRESH_TTL_SECS;
-use super::{effective_for_user, require_grant, sign, user_view_from_rows};
+use super::{effective_for_user, require_grant, sign};
 use crate::crypto::Crypto;
 use crate::directory::clients::{self, GRANT_CODE, GRANT_REFRESH};
 use crate::endpoints::client_auth::{self, Presented};
@@ -104,11 +104,10 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
         &jti,
         now,
     ));
-    stmts.extend(target::stmts(&presented.client_id, &resource));
-    stmts.push(crate::grants::user_view_stmt(
-        &user_id,
+    stmts.extend(target::stmts_with_user(
         &presented.client_id,
         &resource,
+        &user_id,
     ));
     let mut r = match svc.store.batch(stmts).await {
         Ok(rows) => Results::new(rows),
@@ -162,14 +161,12 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
             "resource differs from the authorization request".into(),
         ));
     }
-    let t = match target::from_rows(&client, &mut r) {
-        Ok(t) => t,
-        Err(e) => return Err(undo(e).await),
-    };
-    let (held, consent) = match user_view_from_rows(&mut r, &t, client.redirect_uris_changed_at) {
-        Ok(v) => v,
-        Err(e) => return Err(undo(e).await),
-    };
+    let (t, view) =
+        match target::from_rows_with_user(&client, &mut r, client.redirect_uris_changed_at) {
+            Ok(v) => v,
+            Err(e) => return Err(undo(e).await),
+        };
+    let (held, consent) = (view.held, view.consent);
     let Some(held) = held else {
         return Err(undo(Error::InvalidGrant(GrantError::UserDisabled)).await);
     };

@@ -182,16 +182,3 @@ fn effective_for_user(bound: &Scopes, consent: &Scopes, held: &Scopes, t: &Targe
     let s = scopes::and(&s, held);
     scopes::and(&s, &t.ceiling)
 }
-
-/// The user's view of the target through the client, from the row of
-/// [`crate::grants::user_view_stmt`] (taken next from `r`): what they hold now (`None` if
-/// disabled or gone) and what they consented to (nothing if the consent is older than
-/// `stale_before`: the client's redirect URIs gained an entry since).
-fn user_view_from_rows(
-    r: &mut Results,
-    target: &Target,
-    stale_before: Option<i64>,
-) -> Result<(Option<Scopes>, Scopes), Error> {
-    let v = crate::grants::user_view_from_rows(r.next_rows()?, &target.implies, stale_before)?;
-    Ok((v.held, v.consent))
-}

@@ -20,7 +20,7 @@
 
 use rand_core::CryptoRngCore;
 
-use super::{effective_for_user, require_grant, sign, user_view_from_rows};
+use super::{effective_for_user, require_grant, sign};
 use crate::crypto::Crypto;
 use crate::directory::clients::{self, GRANT_REFRESH};
 use crate::endpoints::client_auth::{self, Presented};
@@ -83,11 +83,10 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
             now,
         ));
     }
-    stmts.extend(target::stmts(&presented.client_id, &resource));
-    stmts.push(crate::grants::user_view_stmt(
-        &user_id,
+    stmts.extend(target::stmts_with_user(
         &presented.client_id,
         &resource,
+        &user_id,
     ));
     let mut r = Results::new(svc.store.batch(stmts).await?);
     let client_row = decode_first(r.next_rows()?)?;
@@ -167,14 +166,11 @@ pub(super) async fn grant<S: Store + ?Sized, C: Crypto>(
         // refresh or revocation got there first.
         return Err(Error::InvalidGrant(GrantError::RefreshRaced));
     };
-    let t = match target::from_rows(&client, &mut r) {
-        Ok(t) => t,
-        Err(e) => return Err(undo(e).await),
-    };
-    let (held, consent) = match user_view_from_rows(&mut r, &t, None) {
+    let (t, view) = match target::from_rows_with_user(&client, &mut r, None) {
         Ok(v) => v,
         Err(e) => return Err(undo(e).await),
     };
+    let (held, consent) = (view.held, view.consent);
     let Some(held) = held else {
         return Err(undo(Error::InvalidGrant(GrantError::UserDisabled)).await);
     };
