@@ -130,8 +130,8 @@ fn target_stmts(client_id: &str, identifier: &str, descriptions: bool) -> [Stmt;
 /// [`stmts`] with, in the same row, a user's view of the server through the client: their
 /// status, the scopes their roles grant there and their consent for the client there (the
 /// columns of [`crate::grants::user_view_stmt`], under the same names: the server's row has
-/// none of them). The token endpoints that issue to a user read
-/// both: one statement where two were. Decoded by [`from_rows_with_user`].
+/// none of them). The token endpoints that issue to a user read both: one statement where two
+/// were. Decoded by [`from_rows_with_user`].
 pub fn stmts_with_user(client_id: &str, identifier: &str, user_id: &str) -> [Stmt; STMTS] {
     [stmt!(
         target_sql!(concat!(
