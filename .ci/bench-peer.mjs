@@ -709,7 +709,7 @@ async function runtimeBreakdown() {
   console.log('    its fsync), SQLite run, JSON (V8 parsing or writing it), WebAssembly (the Worker\'s own code),');
   console.log('    HTTP hops (the request\'s, and each D1 or KV call\'s, between the runtime\'s workers), JavaScript');
   console.log('    (the Worker\'s glue and the simulators\'), kernel, runtime (workerd\'s own code, its event loop).');
-  console.log('    perf slows the thread a little: these runs are not the side by side\'s.');
+  console.log('    perf\'s sampling adds to the thread\'s CPU (up to about a fifth here): these runs are not the side by side\'s.');
 }
 
 try {

@@ -30,7 +30,7 @@ const CATEGORIES = [
 ];
 export const PERF_CATEGORIES = CATEGORIES.map(([name]) => name);
 
-/** Whether `perf record` works here (installed, and allowed to sample other processes). */
+/** Whether `perf record` works here (installed, and allowed to record). */
 export function perfUsable() {
   const r = spawnSync('perf', ['record', '-q', '-F', '99', '-o', '/dev/null', '--', 'true'], { encoding: 'utf8' });
   return r.status === 0;
