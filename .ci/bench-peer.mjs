@@ -337,10 +337,13 @@ async function isolateCpu(server) {
   return out;
 }
 
+/** The driver's settings for the peer's flows. */
+const peerFlowVars = (peer) => ({ SCOPE: 'mcp:read', RESOURCE: `${peer.base}/mcp`, REDIRECT_URI: '' });
+
 async function benchPeer(tag) {
   const peer = await startPeer();
   try {
-    const results = await drive(`peer${tag}`, peer, { SCENARIOS: FLOWS.join(','), SCOPE: 'mcp:read', RESOURCE: `${peer.base}/mcp`, REDIRECT_URI: '' });
+    const results = await drive(`peer${tag}`, peer, { SCENARIOS: FLOWS.join(','), ...peerFlowVars(peer) });
     return { results, isolate: await isolateCpu(peer) };
   } finally {
     await peer.stop();
@@ -487,13 +490,16 @@ async function prepare(gate) {
   }
 }
 
+/** The driver's settings for mcpgate's flows (those it shares with the peer): DCR ignores
+ *  CLIENT_ID; the code flow and refresh use the public app and the signed-in session. */
+const gateFlowVars = (pub, cookie) => ({ CLIENT_ID: pub.client_id, CLIENT_AUTH: 'none', COOKIE: cookie, SCOPE: 'notes.read',
+  RESOURCE: RS, REDIRECT_URI: REDIRECT });
+
 async function benchMcpgate(tag) {
   const gate = await startMcpgate();
   try {
     const { app, pub, cookie } = await prepare(gate);
-    // DCR ignores CLIENT_ID; the code flow and refresh use the public app and the signed-in session.
-    const flows = await drive(`mcpgate${tag}`, gate, { SCENARIOS: FLOWS.join(','), CLIENT_ID: pub.client_id, CLIENT_AUTH: 'none',
-      COOKIE: cookie, SCOPE: 'notes.read', RESOURCE: RS, REDIRECT_URI: REDIRECT });
+    const flows = await drive(`mcpgate${tag}`, gate, { SCENARIOS: FLOWS.join(','), ...gateFlowVars(pub, cookie) });
     const cc = await drive(`mcpgate-cc${tag}`, gate, { SCENARIOS: 'cc', CLIENT_ID: app.client_id, CLIENT_SECRET: app.client_secret,
       CLIENT_AUTH: 'client_secret_basic', SCOPE: '', RESOURCE: RS, REDIRECT_URI: '' });
     const isolate = await isolateCpu(gate);
@@ -513,6 +519,12 @@ const busy = (r) => (measured(r) ? `${r.busy_pct_before ?? '?'}%` : '-');
 /** Share of all cores that other processes took during the run; * = the driver found it noisy. */
 const others = (r) => (measured(r) && typeof r.other_cpu_s === 'number'
   ? `${Math.round((100 * r.other_cpu_s) / (cpus().length * r.seconds))}%${r.noisy ? '*' : ''}` : '-');
+
+/** Prints rows (the first the header) in aligned columns: `left` ones left-aligned, the rest right. */
+function printTable(rows, left) {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+  for (const row of rows) console.log('  ' + row.map((c, i) => (left.includes(i) ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('   '));
+}
 
 function table({ results: peer, isolate: peerCpu }, { results: gate, isolate: gateCpu }) {
   const key = (r) => `${r.scenario} ${r.concurrency}`;
@@ -539,8 +551,7 @@ function table({ results: peer, isolate: peerCpu }, { results: gate, isolate: ga
       pair(a, b, others),
     ]);
   }
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-  for (const row of rows) console.log('  ' + row.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('   '));
+  printTable(rows, [0]);
   // Failures, if any, under the table.
   for (const [who, rs] of [['peer', peer], ['mcpgate', gate]]) {
     for (const r of rs) {
@@ -584,8 +595,7 @@ function floorTable(costs, { results: peer, calls: peerCalls }, { results: gate,
     rows.push([flow, callsOf(peerCalls[flow]), `${both((m) => ms(pricing[m](peerCalls[flow])))} ms`, callsOf(gateCalls[flow]),
       `${both((m) => ms(pricing[m](gateCalls[flow])))} ms`, ok ? `${(b.per_s / a.per_s).toFixed(2)}x` : '-', both(ceiling)]);
   }
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-  for (const row of rows) console.log('  ' + row.map((c, i) => (i === 0 || i === 1 || i === 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('   '));
+  printTable(rows, [0, 1, 3]);
   console.log(`  floor = the flow's requests and calls priced at the floor Worker's figures (medians of ${FLOOR_ROUNDS} rounds`);
   console.log(`    of 3 s; mcpgate's D1 round trips at the cheapest plain batch), in server CPU / the runtime thread's.`);
   console.log(`    Last column: the peer's CPU per flow in this run over mcpgate's floor, each measure, the ratio mcpgate`);
@@ -657,9 +667,9 @@ async function runtimeBreakdown() {
   if (!perfUsable()) return console.log('  skipped: `perf record` is not usable here (install perf, or lower kernel.perf_event_paranoid)');
   const rows = [];
   const sample = async (who, server, vars) => {
+    const rt = runtimePid(server.pid);
+    if (!rt) throw new Error(`no runtime process under ${who}'s wrangler`);
     for (const flow of FLOWS) {
-      const rt = runtimePid(server.pid);
-      if (!rt) throw new Error(`no runtime process under ${who}'s wrangler`);
       const file = join(RESULTS, `perf-${who}-${flow}.data`);
       const stop = recordThread(rt, file); // the main thread's id is the process id
       let r;
@@ -680,15 +690,14 @@ async function runtimeBreakdown() {
   };
   const peer = await startPeer();
   try {
-    await sample('peer', peer, { SCOPE: 'mcp:read', RESOURCE: `${peer.base}/mcp`, REDIRECT_URI: '' });
+    await sample('peer', peer, peerFlowVars(peer));
   } finally {
     await peer.stop();
   }
   const gate = await startMcpgate();
   try {
     const { pub, cookie } = await prepare(gate);
-    await sample('mcpgate', gate, { CLIENT_ID: pub.client_id, CLIENT_AUTH: 'none', COOKIE: cookie, SCOPE: 'notes.read',
-      RESOURCE: RS, REDIRECT_URI: REDIRECT });
+    await sample('mcpgate', gate, gateFlowVars(pub, cookie));
   } finally {
     await gate.stop();
   }
@@ -701,8 +710,7 @@ async function runtimeBreakdown() {
       out.push([flow, who, `${fixed(perOp, 0)} us`, ...PERF_CATEGORIES.map((c) => fixed((perOp * counts[c]) / total, 0))]);
     }
   }
-  const widths = out[0].map((_, i) => Math.max(...out.map((row) => row[i].length)));
-  for (const row of out) console.log('  ' + row.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '));
+  printTable(out, [0, 1]);
   console.log('  us per request or flow: the thread\'s CPU per operation in the measured window, split by the share of');
   console.log('    the samples in each category. Each sample goes to the first category its call stack matches: SQLite prepare');
   console.log('    (parsing and planning: the local D1 simulator prepares every statement anew), SQLite commit (with');
